@@ -1,0 +1,43 @@
+# vmswap: `make run` serves the app, `make test` runs every test. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5006
+ADDRESS ?= 127.0.0.1
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench install chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m panel serve webapp/app.py --address $(ADDRESS) --port $(PORT) \
+		--allow-websocket-origin $(ADDRESS):$(PORT) --allow-websocket-origin localhost:$(PORT)
+
+# Debian's Chromium for the browser tests; installed only where missing and we are root.
+chromium:
+	@if [ -x /usr/bin/chromium ] || [ -n "$$CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	else echo "chromium not found and not root: the browser tests will say they were skipped"; fi
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: $(STAMP) chromium lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""vmswap engine: deterministic simulation of memory overcommit under a CPU scheduler."""

@@ -1,0 +1,37 @@
+"""Errors a user can cause: each names the field or file, the value, and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class VmswapError(Exception):
+    """Base of every error the command line prints as one line without a traceback."""
+
+
+class ScenarioError(VmswapError, ValueError):
+    """A scenario (file, link, widget or --set) holds a value outside the schema."""
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+        self.source = source
+        self.field = field
+        parts = [p for p in (source, field) if p]
+        prefix = ": ".join(parts)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class TraceError(VmswapError, ValueError):
+    """A trace file is unreadable, truncated or not in the format asked for."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean 'x'?)' hint, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_name(kind: str, word: str, choices: Iterable[str]) -> str:
+    """The message for an unknown name: the hint and the list of allowed names."""
+    names = sorted(choices)
+    return f"unknown {kind} '{word}'{did_you_mean(word, names)}; allowed: {', '.join(names)}"
