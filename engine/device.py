@@ -1,0 +1,164 @@
+"""The swap device: parallel channels ("lanes"), per-op latency, shared bandwidth, priorities.
+
+Each lane serves one operation at a time, so the device never exceeds its channels, and each
+lane transfers at bandwidth / channels, so it never exceeds its bandwidth. A stalled vCPU's
+demand read goes on its pCPU's lane at once (highest priority). Lower classes wait in queues
+and are dispatched at step boundaries, onto lanes no pCPU reads from first: a demand read
+waits at most for the one operation already on its lane (non-preemptive, as real queues are).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Priority classes, highest first (DESIGN.md §2).
+DEMAND_READ = 0
+WRITE_TO_FREE = 1
+PREFETCH_READ = 2
+BACKGROUND_WRITE = 3
+CLASS_NAMES = ("demand_read", "write_to_free", "prefetch_read", "background_write")
+N_CLASSES = len(CLASS_NAMES)
+
+
+@dataclass(eq=False)
+class Op:
+    """One device operation over a group of pages of one VM."""
+
+    cls: int
+    vm: int
+    pages: np.ndarray  # global page ids
+    issue_ns: int
+    start_ns: int = -1
+    done_ns: int = -1
+    lane: int = -1
+    seq: int = 0
+    cancelled: bool = False
+    failed: bool = False
+    tag: dict = field(default_factory=dict)
+
+
+class SwapDevice:
+    """Lanes with busy-until times, queues per class, and the operations in flight."""
+
+    def __init__(
+        self, latency_us: float, bandwidth_mbps: float, channels: int, page_bytes: int, pcpus: int
+    ):
+        self.latency_ns = round(latency_us * 1000)
+        self.channels = int(channels)
+        lane_bytes_per_ns = bandwidth_mbps * 1e6 / 1e9 / self.channels
+        self.page_transfer_ns = max(1, round(page_bytes / lane_bytes_per_ns))
+        self.busy_until = np.zeros(self.channels, dtype=np.int64)
+        self.pcpus = pcpus
+        demand = sorted({p % self.channels for p in range(pcpus)})
+        spare = [lane for lane in range(self.channels) if lane not in demand]
+        # Background work prefers lanes no pCPU reads from; shared lanes come last.
+        self.background_lanes = spare + demand
+        self.demand_lanes = set(demand)
+        self.queues: list[deque[Op]] = [deque() for _ in range(N_CLASSES)]
+        self.in_flight: list[tuple[int, int, Op]] = []  # heap of (done_ns, seq, op)
+        self.seq = 0
+        # Statistics, cumulative: pages and busy time per class.
+        self.pages_done = np.zeros(N_CLASSES, dtype=np.int64)
+        self.busy_ns = np.zeros(N_CLASSES, dtype=np.int64)
+        self.ops_done = np.zeros(N_CLASSES, dtype=np.int64)
+
+    def service_ns(self, n_pages: int) -> int:
+        """Time one lane is busy with an operation of n pages."""
+        return self.latency_ns + n_pages * self.page_transfer_ns
+
+    def lane_of(self, pcpu: int) -> int:
+        return pcpu % self.channels
+
+    # -- demand reads: synchronous for the faulting vCPU ---------------------------------------
+    def demand_read(self, pcpu: int, now_ns: int, n_pages: int) -> int:
+        """Serve a demand read of n pages on the pCPU's lane; returns its completion time."""
+        lane = pcpu % self.channels
+        start = max(now_ns, int(self.busy_until[lane]))
+        service = self.service_ns(n_pages)
+        done = start + service
+        self.busy_until[lane] = done
+        self.pages_done[DEMAND_READ] += n_pages
+        self.busy_ns[DEMAND_READ] += service
+        self.ops_done[DEMAND_READ] += 1
+        return done
+
+    def account_demand_reads(self, n_ops: int, n_pages: int) -> None:
+        """Statistics for reads the vectorised executor served in closed form."""
+        self.pages_done[DEMAND_READ] += n_pages
+        self.busy_ns[DEMAND_READ] += n_ops * self.latency_ns + n_pages * self.page_transfer_ns
+        self.ops_done[DEMAND_READ] += n_ops
+
+    # -- queued classes ------------------------------------------------------------------------
+    def submit(self, op: Op) -> None:
+        op.seq = self.seq
+        self.seq += 1
+        self.queues[op.cls].append(op)
+
+    def start_now(self, op: Op, now_ns: int) -> int:
+        """Start an operation at once on the lane free earliest (direct reclaim cannot wait)."""
+        op.seq = self.seq
+        self.seq += 1
+        lane = int(np.argmin(self.busy_until))
+        self._start(op, lane, max(now_ns, int(self.busy_until[lane])))
+        return op.done_ns
+
+    def _start(self, op: Op, lane: int, start_ns: int) -> None:
+        service = self.service_ns(op.pages.size)
+        op.lane, op.start_ns, op.done_ns = lane, start_ns, start_ns + service
+        self.busy_until[lane] = op.done_ns
+        self.busy_ns[op.cls] += service
+        heapq.heappush(self.in_flight, (op.done_ns, op.seq, op))
+
+    def dispatch(self, now_ns: int, step_end_ns: int) -> None:
+        """Start queued operations, highest class first: lanes no pCPU reads from are filled
+        back to back through the step; a pCPU's lane takes one only while it is idle."""
+        for lane in self.background_lanes:
+            shared = lane in self.demand_lanes
+            while True:
+                busy = int(self.busy_until[lane])
+                if (shared and busy > now_ns) or busy >= step_end_ns:
+                    break
+                op = self._next_queued()
+                if op is None:
+                    return
+                self._start(op, lane, max(now_ns, busy, op.issue_ns))
+
+    def _next_queued(self) -> Op | None:
+        for q in self.queues:
+            while q:
+                op = q.popleft()
+                if not op.cancelled:
+                    return op
+        return None
+
+    def pop_completed(self, until_ns: int) -> list[Op]:
+        """Operations finished by until_ns, in completion order."""
+        done = []
+        while self.in_flight and self.in_flight[0][0] <= until_ns:
+            _, _, op = heapq.heappop(self.in_flight)
+            self.pages_done[op.cls] += op.pages.size
+            self.ops_done[op.cls] += 1
+            done.append(op)
+        return done
+
+    def take_op(self, op: Op) -> None:
+        """Remove one in-flight op early (a vCPU waited for it and it is complete for it)."""
+        self.in_flight.remove((op.done_ns, op.seq, op))
+        heapq.heapify(self.in_flight)
+        self.pages_done[op.cls] += op.pages.size
+        self.ops_done[op.cls] += 1
+
+    def next_completion_ns(self) -> int | None:
+        return self.in_flight[0][0] if self.in_flight else None
+
+    def queued_ops(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    def queue_depth(self, now_ns: int) -> int:
+        """Operations waiting or in service at now_ns."""
+        in_service = int(np.count_nonzero(self.busy_until > now_ns))
+        return self.queued_ops() + in_service

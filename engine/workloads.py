@@ -1,0 +1,186 @@
+"""Deterministic reference streams, consumed as a vCPU makes progress.
+
+A stream is generated in fixed blocks from its own seeded generator, so the references a VM
+makes never depend on how fast it runs, on the policy, or on the other VMs (common random
+numbers): position i of a stream is the same in every run of a scenario and seed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.scenario import Workload
+
+BLOCK_REFS = 1 << 16
+
+Generator = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def stream_seed(seed: int, vm_name: str, vcpu: int) -> np.random.SeedSequence:
+    """One seed sequence per (scenario seed, VM name, vCPU): independent of VM order."""
+    return np.random.SeedSequence([seed & 0xFFFFFFFFFFFFFFFF, zlib.crc32(vm_name.encode()), vcpu])
+
+
+class _Source:
+    """Produces page numbers (relative to the VM) for references [start, start + n)."""
+
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator):
+        self.w = w
+        self.span = max(1, min(span, w.pages or span))
+        self.rng = rng
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Uniform(_Source):
+    def pages(self, start: int, n: int) -> np.ndarray:
+        return self.rng.integers(0, self.span, size=n, dtype=np.int64)
+
+
+def _zipf_cdf(n: int, alpha: float) -> np.ndarray:
+    weights = np.arange(1, n + 1, dtype=np.float64) ** -alpha
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+class _Zipf(_Source):
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator):
+        super().__init__(w, span, rng)
+        self.cdf = _zipf_cdf(self.span, w.zipf_alpha)
+        self.perm = rng.permutation(self.span).astype(np.int64) if w.scatter else None
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        ranks = np.searchsorted(self.cdf, self.rng.random(n), side="right").astype(np.int64)
+        np.minimum(ranks, self.span - 1, out=ranks)
+        return self.perm[ranks] if self.perm is not None else ranks
+
+
+class _Scan(_Source):
+    def pages(self, start: int, n: int) -> np.ndarray:
+        return (np.arange(start, start + n, dtype=np.int64)) % self.span
+
+
+class _Phased(_Source):
+    """Zipf over a working set that moves to a new random place every phase_refs references."""
+
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator):
+        super().__init__(w, span, rng)
+        self.ws = max(1, min(self.span, w.ws_pages or max(1, self.span // 4)))
+        self.cdf = _zipf_cdf(self.ws, w.zipf_alpha)
+        self.offset_seed = int(rng.integers(0, 2**62))
+
+    def _offset(self, phase: np.ndarray) -> np.ndarray:
+        # A hash of the phase number, so any phase's place is known without replaying the others.
+        h = (phase.astype(np.uint64) + np.uint64(self.offset_seed)) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+        return (h % np.uint64(max(1, self.span - self.ws + 1))).astype(np.int64)
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        idx = np.arange(start, start + n, dtype=np.int64)
+        ranks = np.searchsorted(self.cdf, self.rng.random(n), side="right").astype(np.int64)
+        np.minimum(ranks, self.ws - 1, out=ranks)
+        return self._offset(idx // self.w.phase_refs) + ranks
+
+
+class _Trace(_Source):
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator, trace_pages: np.ndarray):
+        super().__init__(w, span, rng)
+        if trace_pages.size == 0:
+            from engine.errors import TraceError
+
+            raise TraceError(f"{w.path}: the trace has no references")
+        self.trace = (trace_pages.astype(np.int64) + w.page_offset) % self.span
+        self.done_at = None if w.loop else trace_pages.size
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        idx = np.arange(start, start + n, dtype=np.int64) % self.trace.size
+        return self.trace[idx]
+
+
+class _Mixture(_Source):
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator):
+        super().__init__(w, span, rng)
+        self.parts = [
+            _make_source(Workload(**c), span, np.random.default_rng(rng.integers(0, 2**63)))
+            for c in w.components
+        ]
+        weights = np.array([float(c.get("weight", 1.0)) for c in w.components])
+        self.cum = np.cumsum(weights / weights.sum())
+        self.pos = [0] * len(self.parts)
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        which = np.searchsorted(self.cum, self.rng.random(n), side="right")
+        np.minimum(which, len(self.parts) - 1, out=which)
+        out = np.empty(n, dtype=np.int64)
+        for k, part in enumerate(self.parts):
+            sel = np.flatnonzero(which == k)
+            if sel.size:
+                out[sel] = part.pages(self.pos[k], sel.size)
+                self.pos[k] += sel.size
+        return out
+
+
+def _make_source(w: Workload, span: int, rng: np.random.Generator) -> _Source:
+    if w.kind == "uniform":
+        return _Uniform(w, span, rng)
+    if w.kind == "zipf":
+        return _Zipf(w, span, rng)
+    if w.kind == "scan":
+        return _Scan(w, span, rng)
+    if w.kind == "phased":
+        return _Phased(w, span, rng)
+    if w.kind == "mixture":
+        return _Mixture(w, span, rng)
+    if w.kind == "trace":
+        from engine.traces import read_trace
+
+        trace = read_trace(w.path, w.format, max_refs=50_000_000)
+        return _Trace(w, span, rng, trace.pages)
+    raise ValueError(f"unknown workload kind {w.kind!r}")
+
+
+class RefStream:
+    """The references of one vCPU: pages (relative to its VM) and write flags, by position.
+
+    `take(pos, n)` returns views that stay valid until the next call; blocks are generated in
+    order and cached, so position i holds the same reference however the stream is consumed.
+    """
+
+    def __init__(self, w: Workload, vm_pages: int, seed: np.random.SeedSequence):
+        page_seed, write_seed = seed.spawn(2)
+        self.source = _make_source(w, vm_pages, np.random.default_rng(page_seed))
+        self.write_rng = np.random.default_rng(write_seed)
+        self.write_fraction = float(w.write_fraction)
+        self.cpu_ns = int(w.cpu_ns_per_ref)
+        self.base = 0  # position of buf[0]
+        self.generated = 0
+        self.pages_buf = np.empty(0, dtype=np.int64)
+        self.writes_buf = np.empty(0, dtype=bool)
+
+    def _generate_block(self) -> tuple[np.ndarray, np.ndarray]:
+        pages = self.source.pages(self.generated, BLOCK_REFS)
+        writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
+        self.generated += BLOCK_REFS
+        return pages, writes
+
+    def take(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pages and write flags of references [pos, pos + n); pos never goes backwards."""
+        if pos < self.base:
+            raise ValueError("a reference stream cannot go backwards")
+        drop = pos - self.base
+        if drop > 0 and drop >= BLOCK_REFS:
+            keep_from = min(drop, self.pages_buf.size)
+            self.pages_buf = self.pages_buf[keep_from:]
+            self.writes_buf = self.writes_buf[keep_from:]
+            self.base += keep_from
+        need = pos + n - (self.base + self.pages_buf.size)
+        if need > 0:
+            blocks = [self._generate_block() for _ in range(-(-need // BLOCK_REFS))]
+            self.pages_buf = np.concatenate([self.pages_buf, *[b[0] for b in blocks]])
+            self.writes_buf = np.concatenate([self.writes_buf, *[b[1] for b in blocks]])
+        lo = pos - self.base
+        return self.pages_buf[lo : lo + n], self.writes_buf[lo : lo + n]
