@@ -181,26 +181,25 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     cpu = vc.cpu_ns
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
-    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
+    # The window: what time allows, but not far beyond what the last window managed.
+    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left(), 2 * vc.window_hint + 64))
     if w <= 0:
         return 0, t
     rel, wr = vc.stream.take(vc.pos, w)
     g = rel + vc.base
     s0 = pool.state[g]
+    idx = sim.arange[:w]
 
     # Cut before the first reference that needs a per-reference decision.
     limit = w
     reading = np.flatnonzero(s0 == READING)
     if reading.size:
         limit = int(reading[0])
-    # First occurrences within the window (stable sort keeps reference order within a page).
-    order = np.argsort(g, kind="stable")
-    gs = g[order]
-    new_group = np.empty(w, dtype=bool)
-    new_group[0] = True
-    np.not_equal(gs[1:], gs[:-1], out=new_group[1:])
-    first = np.zeros(w, dtype=bool)
-    first[order[new_group]] = True
+    # First occurrence of each page within the window (ufunc.at has defined semantics).
+    scratch = sim.scratch
+    np.minimum.at(scratch, g, idx)
+    first = scratch[g] == idx
+    scratch[g] = SCRATCH_EMPTY
 
     swapped_first = first & (s0 == SWAPPED)
     if (sim.yield_on_fault or not sim.policy.vector_readahead) and swapped_first.any():
@@ -209,37 +208,33 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     rescue = first & (s0 == WRITING)
 
     # Major faults and aligned readahead clusters.
-    cluster = sim.ra_cluster[vm]
+    cluster = int(sim.ra_cluster[vm])
     sf_idx = np.flatnonzero(swapped_first)
     fault_idx = sf_idx
-    ra_counts = np.zeros(0, dtype=np.int64)
-    if sf_idx.size:
-        if cluster > 1:
-            key = (g[sf_idx] - vc.base) // cluster
-            _, first_in_cluster = np.unique(key, return_index=True)
-            fault_idx = np.sort(sf_idx[first_in_cluster])
-            ckey = (g[fault_idx] - vc.base) // cluster
-            members = vc.base + ckey[:, None] * cluster + np.arange(cluster)[None, :]
-            inside = members < vc.base + vc.vm_pages
-            mstate = pool.state[np.where(inside, members, 0)]
-            ra_counts = (inside & (mstate == SWAPPED)).sum(axis=1) - 1
-        else:
-            ra_counts = np.zeros(sf_idx.size, dtype=np.int64)
-    is_fault = np.zeros(w, dtype=bool)
-    is_fault[fault_idx] = True
+    ra_counts = np.zeros(sf_idx.size, dtype=np.int64)
+    if sf_idx.size and cluster > 1:
+        key = (g[sf_idx] - vc.base) // cluster
+        _, first_in_cluster = np.unique(key, return_index=True)
+        fault_idx = np.sort(sf_idx[first_in_cluster])
+        ckey = (g[fault_idx] - vc.base) // cluster
+        members = vc.base + ckey[:, None] * cluster + sim.arange[None, :cluster]
+        inside = members < vc.base + vc.vm_pages
+        mstate = pool.state[np.where(inside, members, 0)]
+        ra_counts = (inside & (mstate == SWAPPED)).sum(axis=1) - 1
 
     frames = minor.astype(np.int64)
     if fault_idx.size:
         frames[fault_idx] += 1 + ra_counts
-    over = np.flatnonzero(np.cumsum(frames) > pool.free_frames)
+        over = np.flatnonzero(np.cumsum(frames) > pool.free_frames)
+    else:
+        over = np.flatnonzero(np.cumsum(frames) > pool.free_frames) if minor.any() else over_none
     if over.size:
         limit = min(limit, int(over[0]))
 
     cost = np.full(w, cpu, dtype=np.int64)
     cost[minor | rescue] += sim.minor_ns
-    service = sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns
     if fault_idx.size:
-        cost[fault_idx] += service
+        cost[fault_idx] += sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns
         # Only the first read can find its lane busy: later ones follow this vCPU's own.
         f0 = int(fault_idx[0])
         issue0 = t + int(cost[:f0].sum())
@@ -247,87 +242,80 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         cost[f0] += max(0, int(sim.device.busy_until[lane]) - issue0)
     ends = t + np.cumsum(cost)
     starts = ends - cost
-    n_time = int(np.searchsorted(starts, t_end, side="left"))
-    n = min(limit, n_time)
+    n = min(limit, int(np.searchsorted(starts, t_end, side="left")))
     if n <= 0:
         return 0, t
+    vc.window_hint = n
 
     # ---- apply references [0, n) ----
     gp = g[:n]
-    in_prefix = order < n
-    ord_p = order[in_prefix]
-    gs_p = gs[in_prefix]
-    starts_grp = np.empty(ord_p.size, dtype=bool)
-    starts_grp[0] = True
-    np.not_equal(gs_p[1:], gs_p[:-1], out=starts_grp[1:])
-    grp_start = np.flatnonzero(starts_grp)
-    last_of_group = np.append(grp_start[1:] - 1, ord_p.size - 1)
-    pages = gs_p[grp_start]  # distinct pages, ascending
-    last_ref = ord_p[last_of_group]
-    written = np.logical_or.reduceat(wr[ord_p], grp_start)
-    first_state = s0[ord_p[grp_start]]
+    first_p = first[:n]
+    pages = gp[first_p]  # distinct pages, in order of first touch
+    first_state = s0[:n][first_p]
+    scratch[gp] = -1
+    np.maximum.at(scratch, gp, idx[:n])
+    last_ref = scratch[pages]
+    scratch[gp] = SCRATCH_EMPTY
+    mark = sim.mark
+    wpages = gp[wr[:n]]
+    mark[wpages] = True
+    written = mark[pages]
+    mark[wpages] = False
 
     fmask = fault_idx < n
     faults = fault_idx[fmask]
-    ra_n = ra_counts[fmask] if ra_counts.size else ra_counts
+    ra_n = ra_counts[fmask]
     n_minor = int(np.count_nonzero(minor[:n]))
     n_rescue = int(np.count_nonzero(rescue[:n]))
     n_faults = int(faults.size)
-    n_ra = int(ra_n.sum()) if n_faults else 0
+    n_ra = int(ra_n.sum())
 
     # Readahead pages not touched in the prefix become PREFETCHED.
+    n_ra_used = 0
     if n_ra:
-        ckey = (g[faults] - vc.base) // cluster
-        members = vc.base + ckey[:, None] * cluster + np.arange(cluster)[None, :]
+        fp = g[faults]
+        ckey = (fp - vc.base) // cluster
+        members = vc.base + ckey[:, None] * cluster + sim.arange[None, :cluster]
         inside = members < vc.base + vc.vm_pages
-        done_f = ends[faults] - cpu
         msafe = np.where(inside, members, 0)
-        ra_mask = inside & (pool.state[msafe] == SWAPPED) & (members != g[faults][:, None])
+        ra_mask = inside & (pool.state[msafe] == SWAPPED) & (members != fp[:, None])
         ra_pages = members[ra_mask]
+        done_f = ends[faults] - cpu
         ra_done = np.broadcast_to(done_f[:, None], members.shape)[ra_mask]
-        untouched_ra = ~np.isin(ra_pages, pages, assume_unique=False)
-        pf = ra_pages[untouched_ra]
+        mark[pages] = True
+        touched = mark[ra_pages]
+        mark[pages] = False
+        pf = ra_pages[~touched]
         pool.state[pf] = PREFETCHED
-        pool.load_ns[pf] = ra_done[untouched_ra]
-        pool.last_use_ns[pf] = ra_done[untouched_ra]
+        pool.load_ns[pf] = ra_done[~touched]
+        pool.last_use_ns[pf] = ra_done[~touched]
         pool.ref_bit[pf] = False
-        touched_ra = ra_pages[~untouched_ra]
-        pool.load_ns[touched_ra] = ra_done[~untouched_ra]
-        n_ra_used = int(touched_ra.size)
-    else:
-        n_ra_used = 0
+        pool.load_ns[ra_pages[touched]] = ra_done[touched]
+        n_ra_used = int(np.count_nonzero(touched))
 
     # Final state of every distinct page touched.
-    final = np.where(
-        written | (first_state == DIRTY) | (first_state == UNTOUCHED) | (first_state == WRITING),
-        DIRTY,
-        CLEAN,
-    ).astype(np.int8)
-    lose_slot = (final == DIRTY) & (
-        (first_state == CLEAN)
-        | (first_state == PREFETCHED)
-        | (first_state == SWAPPED)
-        | (first_state == WRITING)
+    becomes_dirty = (
+        written | (first_state == DIRTY) | (first_state == UNTOUCHED) | (first_state == WRITING)
     )
-    pool.state[pages] = final
+    lose_slot = becomes_dirty & (first_state != DIRTY) & (first_state != UNTOUCHED)
+    pool.state[pages] = np.where(becomes_dirty, DIRTY, CLEAN).astype(np.int8)
     pool.free_slots += int(np.count_nonzero(lose_slot))
     pool.free_frames -= n_minor + n_faults + n_ra
     sim.writing_pending -= n_rescue
     pool.last_use_ns[pages] = ends[last_ref]
     pool.ref_bit[pages] = True
-    newly = first[:n] & (minor[:n] | is_fault[:n])
+    newly = minor[:n].copy()
+    newly[faults] = True
     pool.load_ns[gp[newly]] = ends[:n][newly]
 
-    used_prefetched = int(np.count_nonzero(first_state == PREFETCHED))
     c.references[vm] += n
     c.cpu_ns[vm] += n * cpu
     c.minor_faults[vm] += n_minor + n_rescue
     c.fault_cpu_ns[vm] += (n_minor + n_rescue) * sim.minor_ns
-    c.prefetch_used[vm] += used_prefetched + n_ra_used
+    c.prefetch_used[vm] += int(np.count_nonzero(first_state == PREFETCHED)) + n_ra_used
     if n_faults:
-        fault_cost = cost[faults] - cpu
         c.major_faults[vm] += n_faults
-        c.stall_ns[vm] += int(fault_cost.sum())
+        c.stall_ns[vm] += int((cost[faults] - cpu).sum())
         c.swap_in_pages[vm] += n_faults + n_ra
         c.readahead_pages[vm] += n_ra
         c.prefetch_issued[vm] += n_ra
@@ -345,4 +333,6 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     return n, int(ends[n - 1])
 
 
+SCRATCH_EMPTY = np.iinfo(np.int64).max
+over_none = np.zeros(0, dtype=np.int64)
 fp_empty = np.zeros(0, dtype=np.int64)

@@ -56,6 +56,7 @@ class VCpu:
         self.wake_ns = -1
         self.blocked_until = -1
         self.enqueued_ns = 0
+        self.window_hint = 256  # references the last vectorised window got through
         self.burst_left_ns = self.draw_burst()
 
     def draw_burst(self) -> int:
@@ -146,6 +147,10 @@ class Simulation:
         latency_us, bandwidth, channels = s.device.resolved()
         self.device = SwapDevice(latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus)
         self.counters = Counters(self.n_vms)
+        # Work arrays of the vectorised executor, reset after every use.
+        self.scratch = np.full(self.pool.n_pages, np.iinfo(np.int64).max, dtype=np.int64)
+        self.mark = np.zeros(self.pool.n_pages, dtype=bool)
+        self.arange = np.arange(1 << 15, dtype=np.int64)
         self.writing_pending = 0
         self.reading_op: dict[int, Op] = {}
 

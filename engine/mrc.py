@@ -1,0 +1,71 @@
+"""Miss-ratio curves: faults per reference of a page-reference stream as memory grows.
+
+LRU comes from stack distances in one pass over the stream (exact for every size at once);
+the other policies are replayed once per size with engine.replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.replay import (
+    ReplayError,
+    as_pages,
+    check_frames,
+    check_policy,
+    lru_fault_counts,
+    replay,
+    stack_distances,
+)
+
+
+def fault_counts(
+    pages: np.ndarray, frames: Sequence[int], policies: Sequence[str] = ("lru",)
+) -> dict[str, np.ndarray]:
+    """Exact fault counts (int64) per policy, one per entry of `frames`, in that order."""
+    stream = as_pages(pages)
+    if isinstance(policies, str):
+        policies = (policies,)
+    for policy in policies:
+        check_policy(policy)
+    sizes = [check_frames(f, name="every frame count") for f in frames]
+    if not sizes:
+        raise ReplayError("frames must list at least one frame count")
+    counts: dict[str, np.ndarray] = {}
+    for policy in policies:
+        if policy in counts:
+            continue
+        if policy == "lru":
+            counts[policy] = lru_fault_counts(stack_distances(stream), np.array(sizes))
+        else:
+            counts[policy] = np.array(
+                [replay(stream, size, policy).faults for size in sizes], dtype=np.int64
+            )
+    return counts
+
+
+def mrc(
+    pages: np.ndarray, frames: Sequence[int], policies: Sequence[str] = ("lru",)
+) -> dict[str, np.ndarray]:
+    """Miss ratio (faults ÷ references, float64) per policy for each entry of `frames`.
+
+    Frames start empty, so cold misses count. An empty stream has ratio 0 everywhere.
+    """
+    counts = fault_counts(pages, frames, policies)
+    n = len(as_pages(pages))
+    return {policy: c / n if n else np.zeros(len(c)) for policy, c in counts.items()}
+
+
+def default_frames(distinct_pages: int, points: int = 20) -> list[int]:
+    """About `points` frame counts spread evenly from small up to `distinct_pages`.
+
+    Every count from 1 when there are few distinct pages; the last entry is always
+    `distinct_pages`, where every policy misses only on cold references.
+    """
+    top = max(1, int(distinct_pages))
+    if top <= points:
+        return list(range(1, top + 1))
+    grid = np.linspace(top / points, top, points)
+    return sorted({max(1, round(float(x))) for x in grid})

@@ -1,0 +1,253 @@
+"""Exact textbook replay of one page-reference stream through a fixed number of frames.
+
+Memory starts empty, a page is loaded only when it is referenced (demand paging), a victim is
+chosen only when a miss finds every frame full, and there is no free-frame reserve. Faults
+include cold (first-touch) misses, as in the textbooks.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import VmswapError, unknown_name
+
+POLICIES: tuple[str, ...] = ("fifo", "lru", "clock", "opt")
+
+
+class ReplayError(VmswapError, ValueError):
+    """A replay was asked for an unknown policy or an impossible number of frames."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Counts of one replay: every reference is either a hit or a fault."""
+
+    references: int
+    faults: int
+    hits: int
+
+    @property
+    def fault_ratio(self) -> float:
+        """Faults per reference (0.0 for an empty stream)."""
+        return self.faults / self.references if self.references else 0.0
+
+
+def check_policy(policy: str) -> str:
+    """Return `policy` if it is known, else raise ReplayError with a "did you mean" hint."""
+    if policy not in POLICIES:
+        raise ReplayError(unknown_name("replay policy", policy, POLICIES))
+    return policy
+
+
+def check_frames(frames: int, *, name: str = "frames") -> int:
+    """Return `frames` as an int if it is a whole number ≥ 1, else raise ReplayError."""
+    if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or frames < 1:
+        raise ReplayError(f"{name} must be a whole number of frames ≥ 1, got {frames!r}")
+    return int(frames)
+
+
+def as_pages(pages: np.ndarray) -> np.ndarray:
+    """The reference stream as a 1-D int64 array (a copy only when the dtype differs)."""
+    arr = np.asarray(pages)
+    if arr.ndim != 1:
+        raise ReplayError(f"pages must be a 1-D array of page numbers, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ReplayError(f"pages must hold integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
+
+
+def replay(pages: np.ndarray, frames: int, policy: str) -> ReplayResult:
+    """Replay `pages` through `frames` frames that start empty, evicting by `policy`.
+
+    Policies:
+
+    - ``fifo``: evict the page loaded longest ago; hits do not change the order.
+    - ``lru``: evict the page referenced longest ago.
+    - ``clock``: second chance. Frames form a circle with one hand. A hit sets the page's
+      reference bit; a newly loaded page has its bit clear. On a miss with every frame full
+      the hand sweeps from where it stopped, clearing set bits, and replaces the first page
+      whose bit is already clear; the hand then moves one frame past the new page. Until
+      memory is full, pages fill free frames in order and the hand stays on frame 0.
+      This is observably the same as libCacheSim's ``Clock`` with its defaults
+      (``init-freq=0``, ``n-bit-counter=1``, a FIFO queue that re-inserts referenced
+      objects at the tail); tests/unit/test_libcachesim_agreement.py checks it.
+    - ``opt``: Belady's MIN: evict the resident page whose next reference is farthest in
+      the future. Pages never referenced again count as farthest; among those the one
+      whose last reference is earliest goes first (any choice among them gives the same
+      fault count, since none is referenced again).
+    """
+    check_policy(policy)
+    n_frames = check_frames(frames)
+    stream = as_pages(pages)
+    faults = _COUNTERS[policy](stream, n_frames)
+    return ReplayResult(references=len(stream), faults=faults, hits=len(stream) - faults)
+
+
+def _faults_fifo(pages: np.ndarray, frames: int) -> int:
+    # A page is resident exactly when it was among the last `frames` pages loaded, so one
+    # load counter per page decides hit or miss without keeping a queue.
+    loaded_at: dict[int, int] = {}
+    get = loaded_at.get
+    never = -frames - 1
+    loads = 0
+    for page in pages.tolist():
+        if get(page, never) < loads - frames:
+            loaded_at[page] = loads
+            loads += 1
+    return loads
+
+
+def _faults_lru(pages: np.ndarray, frames: int) -> int:
+    # OrderedDict keeps recency order in C; the oldest entry is the victim.
+    resident: OrderedDict[int, None] = OrderedDict()
+    move_to_end = resident.move_to_end
+    faults = 0
+    for page in pages.tolist():
+        if page in resident:
+            move_to_end(page)
+            continue
+        faults += 1
+        if len(resident) >= frames:
+            resident.popitem(last=False)
+        resident[page] = None
+    return faults
+
+
+def _faults_clock(pages: np.ndarray, frames: int) -> int:
+    slot_of: dict[int, int] = {}
+    get = slot_of.get
+    slots: list[int] = []
+    ref_bit = [False] * frames
+    hand = 0
+    faults = 0
+    for page in pages.tolist():
+        slot = get(page)
+        if slot is not None:
+            ref_bit[slot] = True
+            continue
+        faults += 1
+        if len(slots) < frames:
+            slot_of[page] = len(slots)
+            slots.append(page)
+            continue
+        while ref_bit[hand]:
+            ref_bit[hand] = False
+            hand = hand + 1 if hand + 1 < frames else 0
+        del slot_of[slots[hand]]
+        slots[hand] = page
+        slot_of[page] = hand
+        hand = hand + 1 if hand + 1 < frames else 0
+    return faults
+
+
+def next_use(pages: np.ndarray) -> np.ndarray:
+    """For each position, the position of the next reference to the same page, or -1."""
+    stream = as_pages(pages)
+    n = len(stream)
+    nxt = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return nxt
+    order = np.argsort(stream, kind="stable")
+    by_page = stream[order]
+    same = by_page[1:] == by_page[:-1]
+    nxt[order[:-1][same]] = order[1:][same]
+    return nxt
+
+
+def _faults_opt(pages: np.ndarray, frames: int) -> int:
+    # Each resident page has a unique priority: the position of its next use, or, when it
+    # is never used again, 2n - (position of its last use), which is larger than any
+    # position. The heap holds negated priorities; an entry is stale once the page has
+    # been referenced again or evicted (its current priority differs), and is skipped.
+    n = len(pages)
+    nxt = next_use(pages)
+    priority = np.where(nxt >= 0, nxt, 2 * n - np.arange(n, dtype=np.int64))
+    page_list = pages.tolist()
+    current: dict[int, int] = {}
+    heap: list[int] = []
+    push, pop = heapq.heappush, heapq.heappop
+    faults = 0
+    for page, prio in zip(page_list, priority.tolist(), strict=True):
+        if page not in current:
+            faults += 1
+            if len(current) >= frames:
+                while True:
+                    top = -pop(heap)
+                    victim = page_list[top] if top < n else page_list[2 * n - top]
+                    if current.get(victim) == top:
+                        del current[victim]
+                        break
+        current[page] = prio
+        push(heap, -prio)
+    return faults
+
+
+_COUNTERS: dict[str, Callable[[np.ndarray, int], int]] = {
+    "fifo": _faults_fifo,
+    "lru": _faults_lru,
+    "clock": _faults_clock,
+    "opt": _faults_opt,
+}
+
+
+def stack_distances(pages: np.ndarray) -> np.ndarray:
+    """LRU stack distance of every reference: distinct other pages since its last use, or -1.
+
+    A reference with distance d hits in an LRU memory of c frames exactly when 0 ≤ d < c
+    (Mattson et al., 1970); -1 marks a cold (first) reference. Computed in one pass as
+    d = (t - s - 1) - #{u : s < u, next(u) < t} for a reference at t whose previous use is
+    at s: the window (s, t) minus the references in it that repeat inside it. The count is
+    a per-element inversion count of the next-use array, done by a bottom-up merge sort
+    whose every level is a handful of numpy operations (O(n log² n) work, log n levels).
+    """
+    stream = as_pages(pages)
+    n = len(stream)
+    distances = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return distances
+    nxt = next_use(stream)
+    has_next = nxt >= 0
+    # Positions with no next use get distinct keys above every real position.
+    keys = np.where(has_next, nxt, n + np.arange(n, dtype=np.int64))
+    smaller_after = _count_smaller_after(keys)
+    s = np.flatnonzero(has_next)
+    t = nxt[s]
+    distances[t] = (t - s - 1) - smaller_after[s]
+    return distances
+
+
+def _count_smaller_after(values: np.ndarray) -> np.ndarray:
+    """For each i, #{j > i : values[j] < values[i]}; values must be distinct and ≥ 0."""
+    n = len(values)
+    counts = np.zeros(n, dtype=np.int64)
+    origin = np.arange(n, dtype=np.int64)  # original index of the value now at each position
+    vals = values.copy()
+    span = int(vals.max()) + 1
+    position = np.arange(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        # Runs of `width` are sorted; merge each left run with the right run after it.
+        # A left element that lands at merged offset j, having been at offset p, was
+        # overtaken by exactly j - p smaller elements of the right run: its inversions.
+        pair = position // (2 * width)
+        merged = np.argsort(pair * span + vals, kind="stable")
+        from_left = (merged % (2 * width)) < width
+        counts[origin[merged[from_left]]] += position[from_left] - merged[from_left]
+        vals = vals[merged]
+        origin = origin[merged]
+        width *= 2
+    return counts
+
+
+def lru_fault_counts(distances: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """LRU faults for every frame count at once, from stack distances (-1 = cold)."""
+    sizes = np.asarray(frames, dtype=np.int64)
+    cold = int(np.count_nonzero(distances < 0))
+    warm = np.sort(distances[distances >= 0])
+    # A warm reference faults when its distance is ≥ the number of frames.
+    return cold + (len(warm) - np.searchsorted(warm, sizes, side="left"))
