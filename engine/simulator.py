@@ -401,8 +401,9 @@ class Simulation:
             self.recorder.maybe_record(T)
 
     def _dispatch(self, p: int, t: int) -> int:
-        policy = self.policy
-        v, _ = self.scheduler.pick(t, lambda x: policy.ready(x, t))
+        policy, vcpus = self.policy, self.vcpus
+        # A vCPU another pCPU released later in this step is not yet there to be taken.
+        v, _ = self.scheduler.pick(t, lambda x: vcpus[x].enqueued_ns <= t and policy.ready(x, t))
         if v < 0:
             return -1
         vc = self.vcpus[v]
@@ -447,6 +448,14 @@ class Simulation:
             if v < 0:
                 v = self._dispatch(p, t)
                 if v < 0:
+                    later = [
+                        self.vcpus[x].enqueued_ns
+                        for x in self.scheduler.queue
+                        if t < self.vcpus[x].enqueued_ns < T_end
+                    ]
+                    if later:
+                        t = min(later)
+                        continue
                     t = T_end
                     break
             vc = self.vcpus[v]

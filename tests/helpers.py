@@ -1,0 +1,38 @@
+"""Small scenarios for fast tests, built through the schema like any user input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import from_dict
+from engine.scenario import Scenario
+
+
+def small_scenario(**over: Any) -> Scenario:
+    """Three VMs on two pCPUs, overcommitted, a few hundred ms: swaps within a second."""
+    vms = over.pop("vms", None) or [
+        {"name": "a", "memory_mib": 4, "workload": {"kind": "zipf", "zipf_alpha": 0.8}},
+        {"name": "b", "memory_mib": 4, "workload": {"kind": "scan", "pages": 700}},
+        {
+            "name": "c",
+            "memory_mib": 4,
+            "activity": {"kind": "random", "burst_ms": 3.0, "sleep_ms": 4.0},
+            "workload": {"kind": "uniform", "pages": 600, "write_fraction": 0.5},
+        },
+    ]
+    data: dict[str, Any] = {
+        "name": "small",
+        "seed": 5,
+        "duration_ms": 60.0,
+        "host": {"pcpus": 2, "memory_mib": 6, "swap_mib": 64, "step_us": 500},
+        "device": {"preset": "nvme-ssd"},
+        "scheduler": {"kind": "credit", "slice_ms": 5.0},
+        "recording": {"frame_ms": 5.0, "columns": 32},
+        "vms": vms,
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return from_dict(data)

@@ -1,0 +1,109 @@
+"""Reference streams: deterministic, independent of consumption, of policy and of other VMs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import simulate, with_overrides
+from engine.scenario import Workload
+from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
+from tests.helpers import small_scenario
+
+
+def _stream(**kw) -> RefStream:
+    return RefStream(Workload(**kw), 4096, stream_seed(1, "vm", 0))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "zipf", "scan", "phased"])
+def test_position_holds_same_reference_however_consumed(kind):
+    """Reading a stream in odd-sized pieces gives the same references as one big read."""
+    whole_p, whole_w = (a.copy() for a in _stream(kind=kind).take(0, 3 * BLOCK_REFS))
+    s = _stream(kind=kind)
+    pos, parts_p, parts_w = 0, [], []
+    rng = np.random.default_rng(0)
+    while pos < 3 * BLOCK_REFS:
+        n = int(min(rng.integers(1, 20000), 3 * BLOCK_REFS - pos))
+        p, w = s.take(pos, n)
+        parts_p.append(p.copy())
+        parts_w.append(w.copy())
+        pos += n
+    assert np.array_equal(np.concatenate(parts_p), whole_p)
+    assert np.array_equal(np.concatenate(parts_w), whole_w)
+
+
+def test_stream_cannot_go_backwards():
+    """Streams are consumed forwards only; going back is a programming error, said plainly."""
+    s = _stream(kind="uniform")
+    s.take(0, 2 * BLOCK_REFS + 5)
+    s.take(2 * BLOCK_REFS, 10)
+    with pytest.raises(ValueError, match="backwards"):
+        s.take(0, 1)
+
+
+def test_zipf_guide_table_equals_binary_search():
+    """The fast Zipf sampler picks exactly the ranks a binary search over the CDF picks."""
+    z = _ZipfRanks(10_000, 0.9)
+    u = np.random.default_rng(3).random(200_000)
+    expected = np.minimum(np.searchsorted(z.cdf, u, side="right"), z.n - 1)
+    assert np.array_equal(z.sample(u), expected)
+
+
+def test_zipf_is_skewed_and_in_range():
+    """Zipf(1.0) puts far more references on its hottest page than uniform would."""
+    p, _ = _stream(kind="zipf", zipf_alpha=1.0, scatter=False).take(0, 100_000)
+    assert p.min() >= 0 and p.max() < 4096
+    counts = np.bincount(p, minlength=4096)
+    assert counts[0] > 20 * counts.mean()
+
+
+def test_write_fraction_is_respected():
+    """About write_fraction of references write."""
+    _, w = _stream(kind="uniform", write_fraction=0.25).take(0, 200_000)
+    assert abs(w.mean() - 0.25) < 0.01
+
+
+def test_phased_moves_its_working_set():
+    """A phased workload touches a small set per phase and a new place in the next phase."""
+    s = _stream(kind="phased", ws_pages=200, phase_refs=50_000)
+    p, _ = s.take(0, 100_000)
+    a, b = set(p[:50_000].tolist()), set(p[50_000:].tolist())
+    assert len(a) <= 200 and len(b) <= 200
+    assert a != b
+
+
+def test_mixture_uses_components_by_weight():
+    """A 90/10 mixture of a small zipf and a scan lands mostly in the zipf's span."""
+    s = _stream(
+        kind="mixture",
+        components=[
+            {"kind": "zipf", "pages": 100, "weight": 0.9},
+            {"kind": "scan", "pages": 4096, "weight": 0.1},
+        ],
+    )
+    p, _ = s.take(0, 50_000)
+    share_small = np.mean(p < 100)
+    assert 0.88 < share_small < 0.95
+
+
+def test_vm_stream_independent_of_policy_and_neighbours():
+    """Two policies, or a changed neighbour, do not change a VM's references (common random
+    numbers): the first N references of VM 'a' are identical."""
+    s1 = small_scenario()
+    s2 = with_overrides(s1, ["vms[1].workload.write_fraction=0.9", 'policy.victims="random"'])
+    from engine.simulator import Simulation
+
+    streams = []
+    for s in (s1, s2):
+        sim = Simulation(s, record=False)
+        streams.append(sim.vcpus[0].stream.take(0, 10_000)[0].copy())
+    assert np.array_equal(streams[0], streams[1])
+
+
+def test_same_scenario_same_seed_same_result():
+    """Determinism: the same scenario and seed give identical results; another seed does not."""
+    s = small_scenario()
+    a, b = simulate(s, record=False), simulate(s, record=False)
+    assert a.to_json() == b.to_json()
+    c = simulate(with_overrides(s, ["seed=6"]), record=False)
+    assert c.summary != a.summary
