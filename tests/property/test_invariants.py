@@ -3,6 +3,8 @@ the device within its channels and bandwidth, one vCPU per pCPU at a time."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
@@ -36,7 +38,7 @@ class Watch:
         pool.finish_write = finish_write
 
     def check_step(self, before: np.ndarray) -> None:
-        sim, pool = self.sim, self.sim.pool
+        pool = self.sim.pool
         pool.check()
         after = pool.state
         assert pool.frames_used() <= pool.frames
@@ -59,7 +61,7 @@ def check_slices(sim: Simulation) -> None:
             groups.setdefault(getattr(s, key), []).append((s.start_ns, s.end_ns))
         for spans in groups.values():
             spans.sort()
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            for (_, end), (start, _) in itertools.pairwise(spans):
                 assert start >= end, (key, spans)
 
 
