@@ -1,0 +1,34 @@
+"""Regenerate the golden summaries: `python -m tests.golden.update` (after a deliberate model
+change; review the diff, it is the change's effect on every shipped scenario)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from engine import load_scenario, simulate  # noqa: E402
+
+GOLDEN = Path(__file__).resolve().parent / "summaries"
+
+
+def golden_of(path: Path) -> dict:
+    scenario = load_scenario(path)
+    run = simulate(scenario, record=False)
+    return {"scenario": scenario.name, "policy": run.policy, "summary": run.summary,
+            "vms": run.vms}
+
+
+def main() -> None:
+    GOLDEN.mkdir(exist_ok=True)
+    for path in sorted((ROOT / "scenarios").glob("*.toml")):
+        out = GOLDEN / f"{path.stem}.json"
+        out.write_text(json.dumps(golden_of(path), indent=1, sort_keys=True) + "\n")
+        print("wrote", out.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`vmswap run` and `vmswap validate`: output contract, determinism, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import ROOT, SCENARIOS
+
+QUICK = str(SCENARIOS / "quickstart.toml")
+SHORT = ["--set", "duration_ms=150"]
+
+
+def test_run_json_has_the_contract_keys(capsys):
+    """--json prints one object with scenario, runs, and the summary keys users script on."""
+    assert main(["run", QUICK, *SHORT, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenario"] == "quickstart"
+    summary = out["runs"][0]["summary"]
+    for key in ("major_faults", "minor_faults", "stall_fraction", "swap_in_pages",
+                "swap_out_pages", "slowdown", "sim_time_ns", "references"):
+        assert key in summary
+    assert out["runs"][0]["policy"] == "demand"
+    assert len(out["runs"][0]["vms"]) == 4
+
+
+def test_run_several_policies(capsys):
+    """--policy repeats: one run per policy, in order."""
+    assert main(["run", QUICK, *SHORT, "--policy", "demand", "--policy", "demand", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["policy"] for r in runs] == ["demand", "demand"]
+    assert runs[0]["summary"] == runs[1]["summary"]
+
+
+def test_same_scenario_gives_byte_identical_json():
+    """Two processes running the same scenario and seed print the same bytes."""
+    cmd = [sys.executable, "-m", "engine.cli", "run", QUICK, *SHORT, "--json"]
+    a = subprocess.run(cmd, capture_output=True, cwd=ROOT, check=True).stdout
+    b = subprocess.run(cmd, capture_output=True, cwd=ROOT, check=True).stdout
+    assert a == b and len(a) > 100
+
+
+def test_table_is_readable(capsys):
+    """The default output is a table with labelled rows."""
+    assert main(["run", QUICK, *SHORT]) == 0
+    out = capsys.readouterr().out
+    assert "major faults" in out and "slowdown" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "nope.toml"], "no such scenario file"),
+        (["run", QUICK, "--set", "host.pcpus=0"], "host.pcpus"),
+        (["run", QUICK, "--set", "host.pcpu=2"], "did you mean 'pcpus'"),
+        (["run", QUICK, "--policy", "lruu"], "unknown policy"),
+        (["validate", "nope.toml"], "no such scenario file"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args, message):
+    """Every error a user can cause exits non-zero with one line and no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_validate_reports_overcommit(capsys):
+    """validate exits 0 for a good file and says how overcommitted it is."""
+    assert main(["validate", QUICK]) == 0
+    assert "overcommit 1.50x" in capsys.readouterr().out
+
+
+def test_validate_rejects_bad_file(tmp_path, capsys):
+    """validate exits 2 on a bad file, naming the field."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[vms]]\nname = "a"\nvcpus = 0\n')
+    assert main(["validate", str(bad)]) == 2
+    assert "vms[0].vcpus" in capsys.readouterr().err
