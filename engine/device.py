@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.faults import FaultModel
+
 # Priority classes, highest first (DESIGN.md §2).
 DEMAND_READ = 0
 WRITE_TO_FREE = 1
@@ -45,8 +47,19 @@ class SwapDevice:
     """Lanes with busy-until times, queues per class, and the operations in flight."""
 
     def __init__(
-        self, latency_us: float, bandwidth_mbps: float, channels: int, page_bytes: int, pcpus: int
+        self,
+        latency_us: float,
+        bandwidth_mbps: float,
+        channels: int,
+        page_bytes: int,
+        pcpus: int,
+        faults: FaultModel | None = None,
     ):
+        self.faults = faults or FaultModel(0)
+        self.demand_ops = 0  # demand reads so far: the number each one's faults are drawn by
+        self.read_retries = 0
+        self.spikes = 0
+        self.write_failures = 0
         self.latency_ns = round(latency_us * 1000)
         self.channels = int(channels)
         lane_bytes_per_ns = bandwidth_mbps * 1e6 / 1e9 / self.channels
@@ -74,11 +87,33 @@ class SwapDevice:
         return pcpu % self.channels
 
     # -- demand reads: synchronous for the faulting vCPU ---------------------------------------
+    def demand_extra_ns(self, n_pages: np.ndarray) -> np.ndarray:
+        """Time beyond one clean service for the next len(n_pages) demand reads: retries of
+        failed reads (each a whole service again) and latency spikes."""
+        if not self.faults.device_faults:
+            return np.zeros(len(n_pages), dtype=np.int64)
+        counters = np.arange(self.demand_ops, self.demand_ops + len(n_pages), dtype=np.uint64)
+        tries = self.faults.read_attempts(counters)
+        service = self.latency_ns + np.asarray(n_pages, dtype=np.int64) * self.page_transfer_ns
+        return (tries - 1) * service + self.faults.spikes(counters)
+
+    def note_demand_reads(self, extra_ns: np.ndarray, n_pages: np.ndarray) -> None:
+        """Count demand reads served (their faults were drawn by demand_extra_ns)."""
+        k = len(extra_ns)
+        if k and self.faults.device_faults:
+            counters = np.arange(self.demand_ops, self.demand_ops + k, dtype=np.uint64)
+            self.read_retries += int((self.faults.read_attempts(counters) - 1).sum())
+            self.spikes += int(np.count_nonzero(self.faults.spikes(counters)))
+        self.demand_ops += k
+
     def demand_read(self, pcpu: int, now_ns: int, n_pages: int) -> int:
         """Serve a demand read of n pages on the pCPU's lane; returns its completion time."""
         lane = pcpu % self.channels
         start = max(now_ns, int(self.busy_until[lane]))
-        service = self.service_ns(n_pages)
+        pages = np.array([n_pages])
+        extra = self.demand_extra_ns(pages)
+        self.note_demand_reads(extra, pages)
+        service = self.service_ns(n_pages) + int(extra[0])
         done = start + service
         self.busy_until[lane] = done
         self.pages_done[DEMAND_READ] += n_pages
@@ -86,10 +121,12 @@ class SwapDevice:
         self.ops_done[DEMAND_READ] += 1
         return done
 
-    def account_demand_reads(self, n_ops: int, n_pages: int) -> None:
+    def account_demand_reads(self, n_ops: int, n_pages: int, extra_ns: int = 0) -> None:
         """Statistics for reads the vectorised executor served in closed form."""
         self.pages_done[DEMAND_READ] += n_pages
-        self.busy_ns[DEMAND_READ] += n_ops * self.latency_ns + n_pages * self.page_transfer_ns
+        self.busy_ns[DEMAND_READ] += (
+            n_ops * self.latency_ns + n_pages * self.page_transfer_ns + extra_ns
+        )
         self.ops_done[DEMAND_READ] += n_ops
 
     # -- queued classes ------------------------------------------------------------------------
@@ -108,6 +145,17 @@ class SwapDevice:
 
     def _start(self, op: Op, lane: int, start_ns: int) -> None:
         service = self.service_ns(op.pages.size)
+        if self.faults.device_faults:
+            counter = np.array([op.seq], dtype=np.uint64)
+            spike = int(self.faults.spikes(counter + np.uint64(1 << 32))[0])
+            service += spike
+            self.spikes += spike > 0
+            if op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE) and self.faults.write_fails(op.seq):
+                op.failed = True
+                self.write_failures += 1
+            elif op.cls == PREFETCH_READ and self.faults.read_attempts(counter)[0] > 1:
+                op.failed = True  # the pages stay on swap: a demand fault retries them
+                self.read_retries += 1
         op.lane, op.start_ns, op.done_ns = lane, start_ns, start_ns + service
         self.busy_until[lane] = op.done_ns
         self.busy_ns[op.cls] += service

@@ -233,8 +233,12 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
 
     cost = np.full(w, cpu, dtype=np.int64)
     cost[minor | rescue] += sim.minor_ns
+    extra = over_none
     if fault_idx.size:
-        cost[fault_idx] += sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns
+        extra = sim.device.demand_extra_ns(1 + ra_counts)  # injected retries and spikes
+        cost[fault_idx] += (
+            sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns + extra
+        )
         # Only the first read can find its lane busy: later ones follow this vCPU's own.
         f0 = int(fault_idx[0])
         issue0 = t + int(cost[:f0].sum())
@@ -320,7 +324,8 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         c.readahead_pages[vm] += n_ra
         c.prefetch_issued[vm] += n_ra
         sim.device.busy_until[sim.device.lane_of(pcpu)] = int(ends[faults[-1]] - cpu)
-        sim.device.account_demand_reads(n_faults, n_faults + n_ra)
+        sim.device.note_demand_reads(extra[fmask], 1 + ra_n)
+        sim.device.account_demand_reads(n_faults, n_faults + n_ra, int(extra[fmask].sum()))
         fp = g[faults]
         flagged = pool.evicted_for_prefetch[fp]
         if flagged.any():

@@ -159,6 +159,24 @@ class VM(Section):
         return ["name", *[n for n in self.param if n != "name"]]
 
 
+class Faults(Section):
+    read_error_rate = param.Number(
+        0.0, bounds=(0.0, 1.0), doc="Share of swap read attempts that fail; reads are retried."
+    )
+    write_error_rate = param.Number(
+        0.0, bounds=(0.0, 1.0), doc="Share of swap writes that fail; the page stays dirty."
+    )
+    latency_spike_rate = param.Number(
+        0.0, bounds=(0.0, 1.0), doc="Share of device operations that take a latency spike."
+    )
+    latency_spike_us = param.Number(
+        10_000.0, bounds=(0.0, 1e7), doc="Extra latency of a spike, µs."
+    )
+    plan_error_rate = param.Number(
+        0.0, bounds=(0.0, 1.0), doc="Share of planned slices handed to the policy wrongly."
+    )
+
+
 class Recording(Section):
     enabled = param.Boolean(True, doc="Record frames for the web app.")
     frame_ms = param.Number(20.0, bounds=(0.1, 60000.0), doc="Simulated time per frame, ms.")
@@ -178,6 +196,7 @@ class Scenario(Section):
     scheduler = param.ClassSelector(class_=Scheduler, default=Scheduler(), instantiate=True)
     policy = param.Dict(default={}, doc="name = a registered policy, and its switches.")
     vms = param.List(default=[], item_type=VM, doc="The virtual machines.")
+    faults = param.ClassSelector(class_=Faults, default=Faults(), instantiate=True)
     recording = param.ClassSelector(class_=Recording, default=Recording(), instantiate=True)
 
     def fields(self) -> list[str]:
@@ -215,6 +234,7 @@ SECTIONS: dict[str, type[Section]] = {
     "device": Device,
     "scheduler": Scheduler,
     "recording": Recording,
+    "faults": Faults,
 }
 
 
@@ -413,8 +433,39 @@ def _policy(value: Any, source: str | None) -> dict[str, Any]:
     return validate_policy(dict(value), source=source)
 
 
+MAX_GUEST_PAGES = 64 * 1024 * 1024  # 256 GiB of 4 KiB pages: ~1.5 GiB of page arrays
+MAX_WORK_REFS = 10_000_000_000  # references a scenario may ask for (about half an hour)
+
+
+def work_estimate(s: Scenario) -> int:
+    """The most references a run can make: every vCPU busy for the whole duration."""
+    duration_ns = s.duration_ms * 1e6
+    return int(sum(vm.vcpus * duration_ns / vm.workload.cpu_ns_per_ref for vm in s.vms))
+
+
+def check_budget(s: Scenario, max_refs: int = MAX_WORK_REFS, source: str | None = None) -> None:
+    """Refuse a scenario whose work or memory exceeds the budget, saying what to lower."""
+    pages = sum(s.vm_pages(vm) for vm in s.vms)
+    if pages > MAX_GUEST_PAGES:
+        raise ScenarioError(
+            f"the VMs have {pages:,} pages in all; at most {MAX_GUEST_PAGES:,} are allowed "
+            "(lower vms[].memory_mib or use 2048 KiB pages)",
+            source=source,
+            field="vms",
+        )
+    work = work_estimate(s)
+    if work > max_refs:
+        raise ScenarioError(
+            f"the run could make {work:,} references (vCPUs x duration / cpu_ns_per_ref); "
+            f"the budget is {max_refs:,}: shorten duration_ms, or raise cpu_ns_per_ref",
+            source=source,
+            field="duration_ms",
+        )
+
+
 def _check_whole(s: Scenario, source: str | None) -> None:
     """Rules that span fields."""
+    check_budget(s, MAX_WORK_REFS, source)
     h = s.host
     if h.low_watermark_pct > h.high_watermark_pct:
         raise ScenarioError(

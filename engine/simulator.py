@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.device import BACKGROUND_WRITE, CLASS_NAMES, PREFETCH_READ, Op, SwapDevice
 from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_reference
+from engine.faults import FaultModel
 from engine.metrics import Counters, summarise
 from engine.policies import get_policy, validate_policy
 from engine.pool import PREFETCHED, SWAPPED, WRITING, PagePool
@@ -145,7 +146,18 @@ class Simulation:
         self.low_wm = int(frames * s.host.low_watermark_pct / 100)
         self.high_wm = max(self.low_wm, int(frames * s.host.high_watermark_pct / 100))
         latency_us, bandwidth, channels = s.device.resolved()
-        self.device = SwapDevice(latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus)
+        f = s.faults
+        self.faults = FaultModel(
+            s.seed,
+            f.read_error_rate,
+            f.write_error_rate,
+            f.latency_spike_rate,
+            f.latency_spike_us,
+            f.plan_error_rate,
+        )
+        self.device = SwapDevice(
+            latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus, self.faults
+        )
         self.counters = Counters(self.n_vms)
         # Work arrays of the vectorised executor, reset after every use.
         self.scratch = np.full(self.pool.n_pages, np.iinfo(np.int64).max, dtype=np.int64)
@@ -365,11 +377,22 @@ class Simulation:
             idle = [p for p, v in enumerate(self.running) if v < 0]
             wakeups = [(vc.wake_ns, vc.index) for vc in self.vcpus if vc.status == SLEEPING]
             wakeups += [(vc.blocked_until, vc.index) for vc in self.vcpus if vc.status == BLOCKED]
-            self._plan = self.scheduler.plan(
-                self.now_ns, self.plan_horizon_ns, running, wakeups, idle
-            )
+            plan = self.scheduler.plan(self.now_ns, self.plan_horizon_ns, running, wakeups, idle)
+            self._plan = self._mispredict(plan)
             self._plan_version = self.scheduler.version
         return self._plan
+
+    def _mispredict(self, plan: Plan) -> Plan:
+        """Injected plan errors: some planned slices name another vCPU than will run."""
+        if self.faults.plan_error_rate <= 0 or plan.vcpu.size == 0:
+            return plan
+        self._plans_made = getattr(self, "_plans_made", 0) + 1
+        counters = np.arange(plan.vcpu.size, dtype=np.uint64) + np.uint64(self._plans_made << 20)
+        wrong = self.faults.plan_wrong(counters)
+        vcpu = plan.vcpu.copy()
+        shift = 1 + (counters[wrong] % np.uint64(max(1, len(self.vcpus) - 1))).astype(np.int64)
+        vcpu[wrong] = (vcpu[wrong] + shift) % len(self.vcpus)
+        return Plan(vcpu, plan.pcpu, plan.start_ns, plan.end_ns, plan.made_ns)
 
     # -- the loop -----------------------------------------------------------------------------
     def _boundary(self, T: int, T_end: int) -> None:
@@ -497,6 +520,9 @@ class Simulation:
         span = max(1, self.end_ns) * d.channels
         return {
             "device_utilisation": round(float(d.busy_ns.sum()) / span, 6),
+            "device_read_retries": int(d.read_retries),
+            "device_write_failures": int(d.write_failures),
+            "device_latency_spikes": int(d.spikes),
             **{f"device_{n}_pages": int(d.pages_done[i]) for i, n in enumerate(CLASS_NAMES)},
         }
 

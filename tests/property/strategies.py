@@ -104,4 +104,12 @@ def scenarios(draw: Any, max_vms: int = 4) -> Scenario:
         "recording": {"enabled": False},
         "vms": vms,
     }
+    if draw(st.booleans()):
+        data["faults"] = {
+            "read_error_rate": draw(st.sampled_from([0.0, 0.2, 0.9])),
+            "write_error_rate": draw(st.sampled_from([0.0, 0.3, 1.0])),
+            "latency_spike_rate": draw(st.sampled_from([0.0, 0.1])),
+            "latency_spike_us": draw(st.sampled_from([100.0, 5000.0])),
+            "plan_error_rate": draw(st.sampled_from([0.0, 0.5])),
+        }
     return from_dict(data)
