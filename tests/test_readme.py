@@ -14,8 +14,11 @@ def test_readme_examples_run():
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        result = doctest.testfile(str(ROOT / "README.md"), module_relative=False,
-                                  optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        result = doctest.testfile(
+            str(ROOT / "README.md"),
+            module_relative=False,
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        )
     finally:
         os.chdir(cwd)
     assert result.attempted > 0 and result.failed == 0

@@ -18,8 +18,7 @@ GOLDEN = Path(__file__).resolve().parent / "summaries"
 def golden_of(path: Path) -> dict:
     scenario = load_scenario(path)
     run = simulate(scenario, record=False)
-    return {"scenario": scenario.name, "policy": run.policy, "summary": run.summary,
-            "vms": run.vms}
+    return {"scenario": scenario.name, "policy": run.policy, "summary": run.summary, "vms": run.vms}
 
 
 def main() -> None:

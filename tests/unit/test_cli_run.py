@@ -21,8 +21,16 @@ def test_run_json_has_the_contract_keys(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["scenario"] == "quickstart"
     summary = out["runs"][0]["summary"]
-    for key in ("major_faults", "minor_faults", "stall_fraction", "swap_in_pages",
-                "swap_out_pages", "slowdown", "sim_time_ns", "references"):
+    for key in (
+        "major_faults",
+        "minor_faults",
+        "stall_fraction",
+        "swap_in_pages",
+        "swap_out_pages",
+        "slowdown",
+        "sim_time_ns",
+        "references",
+    ):
         assert key in summary
     assert out["runs"][0]["policy"] == "demand"
     assert len(out["runs"][0]["vms"]) == 4
@@ -63,8 +71,9 @@ def test_table_is_readable(capsys):
 )
 def test_user_errors_are_one_line_exit_2(args, message):
     """Every error a user can cause exits non-zero with one line and no traceback."""
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

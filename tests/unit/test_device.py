@@ -9,14 +9,18 @@ from engine.presets import DEVICE_PRESETS
 
 
 def _dev(channels: int = 4, pcpus: int = 2) -> SwapDevice:
-    return SwapDevice(latency_us=100.0, bandwidth_mbps=4096.0 * channels / 1000 * 1000 / 1000,
-                      channels=channels, page_bytes=4096, pcpus=pcpus)
+    return SwapDevice(
+        latency_us=100.0,
+        bandwidth_mbps=4096.0 * channels / 1000 * 1000 / 1000,
+        channels=channels,
+        page_bytes=4096,
+        pcpus=pcpus,
+    )
 
 
 def test_service_time_is_latency_plus_transfer():
     """An op of n pages takes latency + n × page / (bandwidth / channels)."""
-    d = SwapDevice(latency_us=80.0, bandwidth_mbps=3500.0, channels=32, page_bytes=4096,
-                   pcpus=4)
+    d = SwapDevice(latency_us=80.0, bandwidth_mbps=3500.0, channels=32, page_bytes=4096, pcpus=4)
     per_page = 4096 / (3500e6 / 32) * 1e9
     assert abs(d.page_transfer_ns - per_page) <= 1
     assert d.service_ns(8) == 80_000 + 8 * d.page_transfer_ns
@@ -68,8 +72,9 @@ def test_shared_lane_takes_one_op_only_when_idle():
 
 def test_presets_are_complete_and_sourced():
     """Every preset has positive figures and names its source."""
-    assert {"hdd-7200", "sata-ssd", "nvme-ssd", "optane", "rdma-far-memory",
-            "zram-lz4"} <= set(DEVICE_PRESETS)
+    assert {"hdd-7200", "sata-ssd", "nvme-ssd", "optane", "rdma-far-memory", "zram-lz4"} <= set(
+        DEVICE_PRESETS
+    )
     for p in DEVICE_PRESETS.values():
         assert p.latency_us > 0 and p.bandwidth_mbps > 0 and p.channels >= 1 and p.source
 

@@ -67,7 +67,11 @@ def test_write_batches_split_by_vm_and_size():
     pool.free_frames = 0
     _, ops = pool.evict(np.arange(6), 0, BACKGROUND_WRITE, 2, np.zeros(2, dtype=np.int64))
     assert [(op.vm, op.pages.tolist()) for op in ops] == [
-        (0, [0, 1]), (0, [2]), (1, [3, 4]), (1, [5])]
+        (0, [0, 1]),
+        (0, [2]),
+        (1, [3, 4]),
+        (1, [5]),
+    ]
 
 
 def test_lru_takes_least_recent_with_page_ties():

@@ -12,8 +12,10 @@ from tests.helpers import small_scenario
 
 
 def _vms(n: int, **kw) -> list[dict]:
-    return [{"name": f"v{i}", "memory_mib": 2, "workload": {"kind": "uniform", "pages": 50},
-             **kw} for i in range(n)]
+    return [
+        {"name": f"v{i}", "memory_mib": 2, "workload": {"kind": "uniform", "pages": 50}, **kw}
+        for i in range(n)
+    ]
 
 
 def test_round_robin_runs_in_fifo_order():
@@ -44,8 +46,12 @@ def test_credit_shares_follow_weights():
     """Under contention, CPU time splits in proportion to weight (512:256 ≈ 2:1)."""
     vms = _vms(2)
     vms[0]["weight"] = 512
-    s = small_scenario(vms=vms, host={"pcpus": 1, "memory_mib": 64}, duration_ms=600.0,
-                       scheduler={"kind": "credit", "slice_ms": 10.0})
+    s = small_scenario(
+        vms=vms,
+        host={"pcpus": 1, "memory_mib": 64},
+        duration_ms=600.0,
+        scheduler={"kind": "credit", "slice_ms": 10.0},
+    )
     run = simulate(s, record=False)
     ran = [v["run_ns"] for v in run.vms]
     assert 1.8 < ran[0] / ran[1] < 2.2
@@ -54,8 +60,12 @@ def test_credit_shares_follow_weights():
 def test_credit_cap_limits_cpu():
     """A VM capped at 25% gets about a quarter of a pCPU even when the pCPU is otherwise idle."""
     vms = _vms(1, cap_pct=25)
-    s = small_scenario(vms=vms, host={"pcpus": 1, "memory_mib": 64}, duration_ms=900.0,
-                       scheduler={"kind": "credit", "slice_ms": 10.0})
+    s = small_scenario(
+        vms=vms,
+        host={"pcpus": 1, "memory_mib": 64},
+        duration_ms=900.0,
+        scheduler={"kind": "credit", "slice_ms": 10.0},
+    )
     run = simulate(s, record=False)
     share = run.vms[0]["run_ns"] / 900e6
     assert 0.2 < share < 0.32
@@ -79,8 +89,12 @@ def test_random_sleeps_make_the_plan_wrong():
 
 def test_plan_matches_the_slices_that_ran():
     """The plan made at a boundary lists, in order, the next slices that then actually ran."""
-    s = small_scenario(vms=_vms(5), host={"pcpus": 2, "memory_mib": 64}, duration_ms=100.0,
-                       scheduler={"kind": "rr", "slice_ms": 5.0})
+    s = small_scenario(
+        vms=_vms(5),
+        host={"pcpus": 2, "memory_mib": 64},
+        duration_ms=100.0,
+        scheduler={"kind": "rr", "slice_ms": 5.0},
+    )
     sim = Simulation(s, record=False)
     for _ in range(7):
         sim.step()
@@ -105,7 +119,9 @@ def test_credit_boost_runs_woken_vcpu_first():
 def test_rr_and_credit_both_run_every_vm():
     """Neither scheduler starves a VM."""
     for kind in ("rr", "credit"):
-        s = with_overrides(small_scenario(vms=_vms(6), host={"pcpus": 2, "memory_mib": 64}),
-                           [f'scheduler.kind="{kind}"'])
+        s = with_overrides(
+            small_scenario(vms=_vms(6), host={"pcpus": 2, "memory_mib": 64}),
+            [f'scheduler.kind="{kind}"'],
+        )
         run = simulate(s, record=False)
         assert all(v["references"] > 0 for v in run.vms), kind
