@@ -164,7 +164,10 @@ def run_fast(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[
             return t, DONE
         if vc.burst_left_ns <= 0:
             return t, SLEEP
-        n, t = _vector_prefix(sim, vc, pcpu, t, t_end)
+        # With no free frame the next fault reclaims anyway: let the model step do it.
+        n = 0 if sim.pool.free_frames == 0 else -1
+        if n < 0:
+            n, t = _vector_prefix(sim, vc, pcpu, t, t_end)
         if n == 0 and t < t_end and vc.burst_left_ns > 0 and not vc.stream_done():
             t = step_one(sim, vc, pcpu, t, t_end)
             if vc.blocked_until >= 0:
@@ -233,12 +236,12 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
 
     cost = np.full(w, cpu, dtype=np.int64)
     cost[minor | rescue] += sim.minor_ns
-    extra = over_none
+    extra = None
     if fault_idx.size:
-        extra = sim.device.demand_extra_ns(1 + ra_counts)  # injected retries and spikes
-        cost[fault_idx] += (
-            sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns + extra
-        )
+        cost[fault_idx] += sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns
+        if sim.faults.device_faults:
+            extra = sim.device.demand_extra_ns(1 + ra_counts)  # injected retries and spikes
+            cost[fault_idx] += extra
         # Only the first read can find its lane busy: later ones follow this vCPU's own.
         f0 = int(fault_idx[0])
         issue0 = t + int(cost[:f0].sum())
@@ -324,8 +327,9 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         c.readahead_pages[vm] += n_ra
         c.prefetch_issued[vm] += n_ra
         sim.device.busy_until[sim.device.lane_of(pcpu)] = int(ends[faults[-1]] - cpu)
-        sim.device.note_demand_reads(extra[fmask], 1 + ra_n)
-        sim.device.account_demand_reads(n_faults, n_faults + n_ra, int(extra[fmask].sum()))
+        extra_n = np.zeros(n_faults, dtype=np.int64) if extra is None else extra[fmask]
+        sim.device.note_demand_reads(extra_n, 1 + ra_n)
+        sim.device.account_demand_reads(n_faults, n_faults + n_ra, int(extra_n.sum()))
         fp = g[faults]
         flagged = pool.evicted_for_prefetch[fp]
         if flagged.any():

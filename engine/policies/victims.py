@@ -32,6 +32,41 @@ def smallest(keys: np.ndarray, pages: np.ndarray, n: int) -> np.ndarray:
     return pages[order][:n]
 
 
+class Oldest:
+    """Victims in (key, page) order — LRU on last use, FIFO on load time — keeping the next
+    oldest pages of the last full selection (as the kernel keeps an inactive list), so the
+    many small direct reclaims of a step cost O(n) instead of a pass over the pool.
+
+    A kept page is taken only while its key is unchanged and it is still evictable. Pages
+    stamped after the list was made are newer, except stamps a pCPU processed later in the
+    same step gives out of order; so the list lives one step at most (`max_age_ns`)."""
+
+    def __init__(self, key: str, max_age_ns: int, keep: int = 4096):
+        self.key = key
+        self.keep = keep
+        self.max_age_ns = max_age_ns
+        self.made_ns = -(1 << 62)
+        self.pages = np.zeros(0, dtype=np.int64)
+        self.keys = np.zeros(0, dtype=np.int64)
+
+    def __call__(self, pool: PagePool, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
+        keys_now = getattr(pool, self.key)
+        if clean_only:
+            pages = candidates(pool, True)
+            return smallest(keys_now[pages], pages, n)
+        st = pool.state[self.pages]
+        valid = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[self.pages] == self.keys)
+        self.pages, self.keys = self.pages[valid], self.keys[valid]
+        if self.pages.size < n or now_ns - self.made_ns >= self.max_age_ns:
+            pages = candidates(pool)
+            chosen = smallest(keys_now[pages], pages, max(n, self.keep))
+            self.pages, self.keys = chosen, keys_now[chosen]
+            self.made_ns = now_ns
+        out = self.pages[:n]
+        self.pages, self.keys = self.pages[n:], self.keys[n:]
+        return out
+
+
 def lru(pool: PagePool, n: int, clean_only: bool = False) -> np.ndarray:
     pages = candidates(pool, clean_only)
     return smallest(pool.last_use_ns[pages], pages, n)
