@@ -15,6 +15,9 @@ COMMAND_MODULES = (
     "engine.cli.validate",
     "engine.cli.replay",
     "engine.cli.mrc",
+    "engine.cli.capture",
+    "engine.cli.sweep",
+    "engine.cli.density",
 )
 
 

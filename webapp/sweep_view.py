@@ -1,0 +1,484 @@
+"""The Sweep tab: set the axes, launch on a local cluster or a given address, watch progress,
+read the results table, plot density per policy and a heatmap over two axes, download.
+
+`SweepState` holds one session's sweep and its results (param only, no Panel); `SweepView`
+displays it. The sweep runs in a background thread through `engine.sweep.run_sweep`, whose
+every wait is bounded, so a dead worker ends as a readable message, never a silent hang.
+`create_sweep_view()` builds a fresh pair for each browser session: no module state.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import threading
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.palettes import Viridis256
+from bokeh.plotting import figure
+
+import engine
+from engine.density import density_from_rows
+from engine.errors import VmswapError
+from engine.policies import REGISTRY
+from engine.presets import DEVICE_PRESETS
+from engine.sweep import (
+    DEFAULT_METRICS,
+    Journal,
+    Progress,
+    SweepError,
+    default_workers,
+    known_metrics,
+    parse_policy_spec,
+    run_sweep,
+    sweep_from_dict,
+)
+
+SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
+NOT_AXES = ("run", "seed")
+
+
+def _scenario_files() -> list[str]:
+    return sorted(p.name for p in SCENARIOS_DIR.glob("*.toml"))
+
+
+def _numbers(text: str, label: str, cast: Callable[[str], Any]) -> list[Any]:
+    """'1, 2, 4' as numbers; '' as no axis. The message names the widget."""
+    out = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        try:
+            out.append(cast(part))
+        except ValueError:
+            raise SweepError(f"{part!r} is not a number", field=label) from None
+    return out
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml(key)
+
+
+class SweepState(param.Parameterized):
+    """One session's sweep form, progress and results."""
+
+    base = param.Selector(objects=[], doc="The scenario every run starts from.")
+    policies = param.String("", doc="Comma list of NAME or NAME:KEY=VALUE.")
+    vm_counts = param.String("1, 2, 3, 4, 6, 8", doc="VM counts (the scenario's VMs in turn).")
+    overcommit = param.String("", doc="Overcommit ratios (VM memory ÷ host memory); blank: none.")
+    devices = param.ListSelector(default=[], objects=list(DEVICE_PRESETS), doc="Swap devices.")
+    extra_axes = param.String("", doc='More axes, TOML lines: "host.pcpus" = [2, 4]')
+    fixed = param.String("duration_ms = 300.0", doc="Fixed settings, TOML lines.")
+    seeds = param.Integer(2, bounds=(1, 1000), doc="Seeds 1..N.")
+    metrics = param.ListSelector(default=list(DEFAULT_METRICS), objects=known_metrics())
+    target_slowdown = param.Number(1.10, bounds=(1.0, 1000.0), step=0.05)
+    cluster = param.Selector(default="local", objects=["local", "address"])
+    address = param.String("", doc="A Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    workers = param.Integer(2, bounds=(1, 256), doc="Worker processes of the local cluster.")
+    timeout_s = param.Number(300.0, bounds=(5.0, 86400.0), doc="Fail when no run ends for this.")
+
+    running = param.Boolean(False)
+    done = param.Integer(0)
+    total = param.Integer(0)
+    cached = param.Integer(0)
+    status = param.String("Set the axes and launch.")
+    error = param.String("")
+    results = param.DataFrame(default=None, allow_None=True)
+    heat_x = param.Selector(default=None, objects=[], allow_None=True)
+    heat_y = param.Selector(default=None, objects=[], allow_None=True)
+    heat_metric = param.Selector(default=None, objects=[], allow_None=True)
+
+    def __init__(self, **params: Any):
+        files = _scenario_files()
+        self.param.base.objects = files
+        params.setdefault("base", "quickstart.toml" if "quickstart.toml" in files else files[0])
+        params.setdefault("policies", ", ".join(sorted(REGISTRY)))
+        params.setdefault("workers", min(default_workers(), 4))
+        super().__init__(**params)
+        self._journal: Journal | None = None  # made on the first launch, kept for resumes
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self.post: Callable[[Callable[[], None]], None] = lambda fn: fn()
+
+    # -- the sweep the form describes -----------------------------------------------------------
+
+    def sweep_dict(self) -> dict[str, Any]:
+        """The form as a sweep table (what a sweep file holds, base as an absolute path)."""
+        axes: dict[str, Any] = {}
+        policies = [p for p in (s.strip() for s in self.policies.split(",")) if p]
+        if policies:
+            specs = [parse_policy_spec(p) for p in policies]
+            axes["policy"] = [s["name"] if len(s) == 2 else s for s in specs]
+        counts = _numbers(self.vm_counts, "VM counts", int)
+        if counts:
+            axes["vm_count"] = counts
+        if self.devices:
+            axes["device.preset"] = list(self.devices)
+        ratios = _numbers(self.overcommit, "overcommit", float)
+        if ratios:
+            axes["overcommit"] = ratios
+        axes.update(self._toml_lines(self.extra_axes, "more axes"))
+        return {
+            "name": f"{Path(str(self.base)).stem}-sweep",
+            "base": str(SCENARIOS_DIR / str(self.base)),
+            "seeds": int(self.seeds),
+            "metrics": list(self.metrics),
+            "set": self._toml_lines(self.fixed, "fixed settings"),
+            "axes": axes,
+        }
+
+    @staticmethod
+    def _toml_lines(text: str, label: str) -> dict[str, Any]:
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SweepError(f"not valid TOML: {exc}", field=label) from None
+
+    def sweep_toml(self) -> str:
+        """The form as a sweep file to run with `vmswap sweep` (base relative to scenarios/)."""
+        d = self.sweep_dict()
+        lines = [
+            f"name = {_toml(d['name'])}",
+            f"base = {_toml('../' + str(self.base))}  # relative to scenarios/sweeps/",
+            f"seeds = {d['seeds']}",
+            f"metrics = {_toml(d['metrics'])}",
+            "",
+            "[set]",
+            *(f"{_key(k)} = {_toml(v)}" for k, v in d["set"].items()),
+            "",
+            "[axes]",
+            *(f"{_key(k)} = {_toml(v)}" for k, v in d["axes"].items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+    # -- running it -----------------------------------------------------------------------------
+
+    def launch(self) -> bool:
+        """Validate the form and start the sweep in a background thread; False on a form error
+        (shown in `error`) or when a sweep is already running."""
+        if self.running:
+            return False
+        try:
+            sweep = sweep_from_dict(self.sweep_dict(), source="sweep")
+            runs = sweep.runs()
+        except VmswapError as exc:
+            self.error = str(exc)
+            return False
+        if self.cluster == "address" and not self.address.strip():
+            self.error = "address: give the Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+            return False
+        self.error = ""
+        if self._journal is None:
+            folder = Path(tempfile.mkdtemp(prefix="vmswap-sweep-"))
+            self._journal = Journal(folder / "runs.jsonl")
+        self.running = True
+        self.done, self.total, self.cached = 0, len({r.key for r in runs}), 0
+        self.status = f"Starting {len(runs)} runs…"
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(sweep,), name="vmswap-sweep", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop any sweep and remove this session's journal (when its browser tab closes)."""
+        self.cancel()
+        self.join(timeout_s)
+        if self._journal is not None:
+            shutil.rmtree(self._journal.path.parent, ignore_errors=True)
+            self._journal = None
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the background sweep; True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self, sweep: Any) -> None:
+        address = self.address.strip() if self.cluster == "address" else None
+        where = address or f"a local cluster of {self.workers} workers"
+        try:
+            outcome = run_sweep(
+                sweep,
+                journal=self._journal,
+                address=address,
+                workers=None if address else int(self.workers),
+                progress=lambda p: self.post(lambda: self._on_progress(p, where)),
+                timeout_s=float(self.timeout_s),
+                no_worker_grace_s=min(30.0, float(self.timeout_s)),
+                cancel=self._cancel,
+            )
+        except VmswapError as exc:
+            message = f"{exc}. Finished runs are kept: launch again to resume."
+            self.post(lambda: self._on_failure(message))
+        except Exception as exc:  # a bug, shown rather than lost in a thread
+            message = f"the sweep failed: {type(exc).__name__}: {exc}"
+            self.post(lambda: self._on_failure(message))
+        else:
+            self.post(lambda: self._on_results(outcome))
+
+    def _on_progress(self, p: Progress, where: str) -> None:
+        self.done, self.total, self.cached = p.done, p.total, p.cached
+        rate = (p.done - p.cached) / p.elapsed_s if p.elapsed_s > 0 else 0.0
+        text = f"{p.done} of {p.total} runs on {where}"
+        if p.cached:
+            text += f" ({p.cached} from earlier launches)"
+        if rate > 0:
+            text += f", {rate:.2f} runs/s"
+        self.status = text
+
+    def _on_failure(self, message: str) -> None:
+        self.error = message
+        self.status = f"Stopped after {self.done} of {self.total} runs."
+        self.running = False
+
+    def _on_results(self, outcome: Any) -> None:
+        frame = outcome.frame
+        axes = varying_axes(frame)
+        self.param.heat_x.objects = axes
+        self.param.heat_y.objects = axes
+        self.param.heat_metric.objects = list(self.metrics)
+        self.heat_x = axes[0] if axes else None
+        self.heat_y = axes[1] if len(axes) > 1 else None
+        self.heat_metric = "slowdown" if "slowdown" in self.metrics else self.metrics[0]
+        self.results = frame
+        self.status = (
+            f"{outcome.total} runs done in {outcome.elapsed_s:.1f} s "
+            f"({outcome.cached} from earlier launches)."
+        )
+        self.running = False
+
+    # -- derived tables -------------------------------------------------------------------------
+
+    def results_csv(self) -> io.BytesIO:
+        frame = self.results if self.results is not None else pd.DataFrame()
+        return io.BytesIO(frame.to_csv(index=False).encode("utf-8"))
+
+    def results_parquet(self) -> io.BytesIO:
+        buf = io.BytesIO()
+        (self.results if self.results is not None else pd.DataFrame()).to_parquet(buf)
+        buf.seek(0)
+        return buf
+
+
+def varying_axes(frame: pd.DataFrame, metrics: Any = ()) -> list[str]:
+    """Axis columns (not run, seed or a metric) that take more than one value."""
+    metric_cols = set(metrics) or set(known_metrics())
+    return [
+        c
+        for c in frame.columns
+        if c not in NOT_AXES and c not in metric_cols and frame[c].nunique() > 1
+    ]
+
+
+def density_data(frame: pd.DataFrame, target_slowdown: float) -> pd.DataFrame:
+    """Per group (policy and any other varying axis but vm_count) and seed: the density."""
+    groups = [c for c in varying_axes(frame) if c != "vm_count"] or ["policy"]
+    rows = (
+        (" · ".join(str(r[g]) for g in groups), r["seed"], r["vm_count"], r["slowdown"])
+        for r in frame.to_dict("records")
+    )
+    found = density_from_rows(rows, target_slowdown)
+    return pd.DataFrame(
+        [(g, s, d) for g, pairs in found.items() for s, d in pairs],
+        columns=["group", "seed", "density"],
+    )
+
+
+def heatmap_data(frame: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
+    """The metric's mean over everything but x and y (seeds, other axes), one row per cell."""
+    cells = frame.groupby([x, y], sort=True)[metric].mean().reset_index()
+    cells[x] = cells[x].astype(str)
+    cells[y] = cells[y].astype(str)
+    return cells
+
+
+def density_figure(frame: pd.DataFrame | None, target_slowdown: float) -> Any:
+    if frame is None:
+        return pn.pane.Markdown("Results appear here when a sweep ends.")
+    if "slowdown" not in frame.columns or frame["vm_count"].nunique() < 2:
+        return pn.pane.Markdown("Density needs the `slowdown` metric and several VM counts.")
+    data = density_data(frame, target_slowdown)
+    groups = list(dict.fromkeys(data["group"]))
+    stats = data.groupby("group")["density"].agg(["min", "median", "max"]).loc[groups]
+    fig = figure(
+        x_range=groups,
+        height=320,
+        sizing_mode="stretch_width",
+        title=f"Most VMs with slowdown ≤ {target_slowdown:g} (each dot a seed)",
+        toolbar_location=None,
+    )
+    src = ColumnDataSource({"group": groups, **{k: list(stats[k]) for k in stats.columns}})
+    fig.segment("group", "min", "group", "max", source=src, line_width=3, alpha=0.5)
+    fig.scatter("group", "median", source=src, size=14, marker="dash", line_width=3)
+    points = ColumnDataSource({c: list(data[c]) for c in data.columns})
+    fig.scatter("group", "density", source=points, size=8, alpha=0.7)
+    fig.add_tools(HoverTool(tooltips=[("group", "@group"), ("VMs", "@density")]))
+    fig.yaxis.axis_label = "VMs"
+    fig.y_range.start = 0
+    return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+
+
+def heatmap_figure(frame: pd.DataFrame | None, x: Any, y: Any, metric: Any) -> Any:
+    if frame is None:
+        return pn.pane.Markdown("")
+    if not x or not y or x == y or metric not in frame.columns:
+        return pn.pane.Markdown("A heatmap needs two different axes that vary.")
+    cells = heatmap_data(frame, x, y, metric)
+    xs = [str(v) for v in sorted(frame[x].unique())]
+    ys = [str(v) for v in sorted(frame[y].unique())]
+    values = cells[metric].astype(float)
+    mapper = LinearColorMapper(
+        palette=Viridis256, low=float(values.min()), high=float(values.max()) or 1.0
+    )
+    fig = figure(
+        x_range=xs,
+        y_range=ys,
+        height=320,
+        sizing_mode="stretch_width",
+        title=f"{metric}, mean over seeds and other axes",
+        toolbar_location=None,
+    )
+    src = ColumnDataSource(
+        {
+            "x": list(cells[x]),
+            "y": list(cells[y]),
+            "v": list(values),
+            "t": [f"{v:.3g}" for v in values],
+        }
+    )
+    fig.rect("x", "y", 1, 1, source=src, fill_color={"field": "v", "transform": mapper})
+    fig.text("x", "y", text="t", source=src, text_align="center", text_baseline="middle",
+             text_color="white", text_font_size="10pt")  # fmt: skip
+    fig.add_layout(ColorBar(color_mapper=mapper), "right")
+    fig.add_tools(HoverTool(tooltips=[(x, "@x"), (y, "@y"), (metric, "@v")]))
+    fig.xaxis.axis_label = x
+    fig.yaxis.axis_label = y
+    return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+
+
+class SweepView(pn.viewable.Viewer):
+    """The Sweep tab for one session's SweepState."""
+
+    def __init__(self, state: SweepState | None = None, **params: Any):
+        super().__init__(**params)
+        self.state = state or SweepState()
+        s = self.state
+        doc = pn.state.curdoc
+
+        def post(fn: Callable[[], None]) -> None:
+            # From the sweep thread: run on the session's event loop when served.
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(fn)
+            else:
+                fn()
+
+        s.post = post
+        if doc is not None and doc.session_context is not None:
+            pn.state.on_session_destroyed(lambda _: s.close())
+        w = pn.widgets
+        self.launch_button = w.Button(label="Launch", color="primary")
+        self.cancel_button = w.Button(label="Cancel", disabled=True)
+        self.launch_button.on_click(lambda _: s.launch())
+        self.cancel_button.on_click(lambda _: s.cancel())
+        s.param.watch(self._on_running, "running")
+        self.controls = pn.Column(
+            w.Select.from_param(s.param.base, label="Base scenario"),
+            w.TextInput.from_param(s.param.policies, label="Policies (NAME or NAME:KEY=VALUE)"),
+            w.TextInput.from_param(s.param.vm_counts, label="VM counts"),
+            w.TextInput.from_param(s.param.overcommit, label="Overcommit ratios"),
+            w.MultiChoice.from_param(s.param.devices, label="Swap devices"),
+            w.TextAreaInput.from_param(s.param.extra_axes, label="More axes (TOML)", height=70),
+            w.TextAreaInput.from_param(s.param.fixed, label="Fixed settings (TOML)", height=70),
+            w.IntInput.from_param(s.param.seeds, label="Seeds"),
+            w.MultiChoice.from_param(s.param.metrics, label="Metrics"),
+            w.RadioButtonGroup.from_param(s.param.cluster, label="Cluster"),
+            w.IntInput.from_param(s.param.workers, label="Local workers"),
+            w.TextInput.from_param(s.param.address, label="Scheduler address"),
+            w.FloatInput.from_param(s.param.timeout_s, label="Timeout without progress, s"),
+            pn.Row(self.launch_button, self.cancel_button),
+            w.FileDownload(
+                callback=lambda: io.BytesIO(s.sweep_toml().encode()),
+                filename="sweep.toml",
+                label="Download sweep.toml",
+            ),
+            width=340,
+        )
+        progress = pn.indicators.Progress(
+            value=pn.bind(lambda d, t: int(100 * d / t) if t else 0, s.param.done, s.param.total),
+            max=100,
+            sizing_mode="stretch_width",
+        )
+        error = pn.pane.Alert(
+            s.param.error, alert_type="danger", visible=pn.bind(bool, s.param.error)
+        )
+        self.table = w.Tabulator(
+            pn.bind(lambda f: f if f is not None else pd.DataFrame(), s.param.results),
+            pagination="remote",
+            page_size=15,
+            disabled=True,
+            show_index=False,
+            sizing_mode="stretch_width",
+        )
+        heat = (s.param.heat_x, s.param.heat_y, s.param.heat_metric)
+        heat_controls = pn.Row(
+            w.Select.from_param(s.param.heat_x, label="x"),
+            w.Select.from_param(s.param.heat_y, label="y"),
+            w.Select.from_param(s.param.heat_metric, label="metric"),
+        )
+        downloads = pn.Row(
+            w.FileDownload(callback=s.results_csv, filename="sweep-results.csv"),
+            w.FileDownload(callback=s.results_parquet, filename="sweep-results.parquet"),
+        )
+        self.results = pn.Column(
+            pn.pane.Markdown(s.param.status),
+            progress,
+            error,
+            w.FloatInput.from_param(s.param.target_slowdown, label="Target slowdown"),
+            pn.bind(density_figure, s.param.results, s.param.target_slowdown),
+            heat_controls,
+            pn.bind(heatmap_figure, s.param.results, *heat),
+            self.table,
+            downloads,
+            sizing_mode="stretch_width",
+        )
+        self._layout = pn.Row(self.controls, self.results, sizing_mode="stretch_width")
+
+    def _on_running(self, event: Any) -> None:
+        self.launch_button.disabled = event.new
+        self.cancel_button.disabled = not event.new
+
+    def __panel__(self) -> Any:
+        return self._layout
+
+
+def create_sweep_view() -> SweepView:
+    """A new Sweep tab with its own state: call once per browser session."""
+    return SweepView(SweepState())
