@@ -126,7 +126,11 @@ class Workload(Section):
     )
     zipf_alpha = param.Number(0.9, bounds=(0.0, 5.0), doc="Zipf exponent (zipf, phased).")
     scatter = param.Boolean(True, doc="Spread hot pages over the span instead of packing them.")
-    write_fraction = param.Number(0.3, bounds=(0.0, 1.0), doc="Share of references that write.")
+    write_fraction = param.Number(
+        0.3,
+        bounds=(0.0, 1.0),
+        doc="Share of references that write (a trace that records writes uses its own).",
+    )
     cpu_ns_per_ref = param.Integer(
         200, bounds=(1, 10_000_000), doc="CPU time one reference stands for, ns."
     )
@@ -138,10 +142,26 @@ class Workload(Section):
         default=[], item_type=dict, doc="Sub-workloads with a 'weight' each (mixture)."
     )
     weight = param.Number(1.0, bounds=(0.0, 1e9), doc="Share of a mixture component.")
-    path = param.String("", doc="Trace file, relative to the scenario file (trace).")
+    path = param.String(
+        "", doc="Trace file, relative to the scenario file (trace); each vCPU replays all of it."
+    )
     format = param.String("auto", doc="Trace format (trace): auto, text, lirs, ucsd, lackey...")
+    compact = param.Boolean(
+        False, doc="Number the trace's distinct pages 0, 1, 2… in address order first (trace)."
+    )
+    page_scale = param.Integer(
+        1, bounds=(1, 1 << 20), doc="Trace pages per VM page: a page becomes page // this (trace)."
+    )
     page_offset = param.Integer(0, bounds=(0, 1 << 40), doc="Added to every trace page (trace).")
-    loop = param.Boolean(True, doc="Start the trace again when it ends (trace).")
+    loop = param.Boolean(
+        True, doc="Start the trace again when it ends; else the vCPU finishes there (trace)."
+    )
+    time_scale = param.Number(
+        1.0,
+        bounds=(0.001, 1000.0),
+        doc="Trace references per reference made: above 1 skips some (time runs faster), "
+        "below 1 repeats each (trace).",
+    )
 
 
 class VM(Section):

@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "engine.cli.capture",
     "engine.cli.sweep",
     "engine.cli.density",
+    "engine.cli.compare",
+    "engine.cli.ablate",
 )
 
 

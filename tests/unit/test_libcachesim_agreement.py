@@ -1,4 +1,5 @@
-"""engine.replay against libCacheSim, an independent simulator, on every shared LIRS trace.
+"""engine.replay against libCacheSim, an independent simulator, on every shared LIRS trace and
+on the real-program traces captured with valgrind that ship in scenarios/traces/.
 
 Each trace is written as a libCacheSim oracleGeneral file (obj_size 1, next_access_vtime set,
 so Belady can see the future) and replayed by libCacheSim's C code with cache_size = frames,
@@ -23,10 +24,25 @@ lcs = pytest.importorskip(
     "libcachesim", reason="libcachesim (a test extra) is the reference simulator compared against"
 )
 
-LIRS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "lirs"
-if not LIRS_DIR.is_dir():
-    pytest.skip(f"LIRS traces not found in {LIRS_DIR}", allow_module_level=True)
-LIRS_FILES = sorted(LIRS_DIR.glob("*.trace.gz"))
+ROOT = Path(__file__).resolve().parents[2]
+LIRS_DIR = ROOT.parent / "shared" / "traces" / "lirs"
+LIRS_FILES = sorted(LIRS_DIR.glob("*.trace.gz")) if LIRS_DIR.is_dir() else []
+CAPTURED_FILES = sorted((ROOT / "scenarios" / "traces").glob("*.npz"))
+# The pure-Python replays are ~2 M references a second: the first million of each captured
+# trace (gzip, xz, sort, sqlite3 at work, well past start-up) keeps this test to seconds.
+CAPTURED_PREFIX = 1_000_000
+TRACES = [
+    *[pytest.param(p, id=p.name) for p in LIRS_FILES],
+    *[pytest.param(p, id=f"captured-{p.name}") for p in CAPTURED_FILES],
+]
+if not LIRS_FILES:
+    TRACES.append(
+        pytest.param(
+            None,
+            id="lirs",
+            marks=pytest.mark.skip(reason=f"LIRS traces not found in {LIRS_DIR} (../shared)"),
+        )
+    )
 
 ORACLE = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 LCS_CACHES = {"lru": "LRU", "fifo": "FIFO", "clock": "Clock", "opt": "Belady"}
@@ -37,6 +53,8 @@ class Case:
 
     def __init__(self, source: Path, folder: Path) -> None:
         self.pages = read_trace(source).pages
+        if source.suffix == ".npz":
+            self.pages = self.pages[:CAPTURED_PREFIX]
         records = np.zeros(len(self.pages), dtype=ORACLE)
         records["time"] = np.arange(len(self.pages))
         records["obj_id"] = self.pages
@@ -55,7 +73,7 @@ class Case:
         return round(miss_ratio * len(self.pages))
 
 
-@pytest.fixture(scope="module", params=LIRS_FILES, ids=[p.name for p in LIRS_FILES])
+@pytest.fixture(scope="module", params=TRACES)
 def case(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Case:
     return Case(request.param, tmp_path_factory.mktemp("oracle"))
 
@@ -79,3 +97,10 @@ def test_one_pass_lru_curve_equals_libcachesim(case: Case) -> None:
     """The stack-distance LRU curve matches libCacheSim's LRU at every tested size."""
     ours = fault_counts(case.pages, case.sizes, ("lru",))["lru"].tolist()
     assert ours == [case.lcs_faults("lru", frames) for frames in case.sizes]
+
+
+def test_captured_traces_are_real_program_traces() -> None:
+    """The captured traces are there to compare, each with more references than the prefix."""
+    assert {p.stem for p in CAPTURED_FILES} >= {"gzip", "sort", "sqlite3", "xz"}
+    for path in CAPTURED_FILES:
+        assert len(read_trace(path)) > CAPTURED_PREFIX
