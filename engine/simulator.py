@@ -20,7 +20,7 @@ from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_refere
 from engine.faults import FaultModel
 from engine.metrics import Counters, summarise
 from engine.policies import get_policy, validate_policy
-from engine.pool import PREFETCHED, SWAPPED, WRITING, PagePool
+from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING, PagePool
 from engine.scenario import Scenario
 from engine.scheduler import Plan, make_scheduler
 from engine.workloads import RefStream, stream_seed
@@ -293,6 +293,24 @@ class Simulation:
         self.counters.prefetch_issued[vm] += int(pages.size)
         return int(pages.size)
 
+    def write_back(self, pages: np.ndarray, now_ns: int) -> int:
+        """Write dirty resident pages to swap without evicting them (background class), so a
+        later eviction needs no write. A page touched after its write began stays dirty.
+        Returns pages submitted."""
+        pages = np.asarray(pages, dtype=np.int64)
+        pages = np.unique(pages[self.pool.state[pages] == DIRTY])
+        if pages.size == 0:
+            return 0
+        vms = self.pool.vm_of[pages]
+        batch = self.host.write_batch_pages
+        for vm in np.unique(vms).tolist():
+            group = pages[vms == vm]
+            for lo in range(0, group.size, batch):
+                part = group[lo : lo + batch]
+                self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, tag={"keep": True}))
+        np.add.at(self.counters.swap_out_pages, vms, 1)
+        return int(pages.size)
+
     def cancel_ops(self, ops: list[Op], now_ns: int) -> int:
         """Cancel queued (not yet started) prefetches; their frames are freed."""
         n = 0
@@ -318,6 +336,15 @@ class Simulation:
             for pg in op.pages.tolist():
                 if self.reading_op.get(pg) is op:
                     del self.reading_op[pg]
+        elif op.tag.get("keep"):
+            # A write-back: pages untouched since it began are clean now (with a swap slot).
+            pool = self.pool
+            if op.failed or op.cancelled:
+                return
+            ok = (pool.state[op.pages] == DIRTY) & (pool.last_use_ns[op.pages] <= op.start_ns)
+            clean = op.pages[ok][: pool.free_slots]
+            pool.state[clean] = CLEAN
+            pool.free_slots -= int(clean.size)
         else:
             still = int(np.count_nonzero(self.pool.state[op.pages] == WRITING))
             self.writing_pending -= still

@@ -1,0 +1,123 @@
+"""Leap's majority-trend prefetcher (Maruf and Chowdhury, USENIX ATC 2020), per VM.
+
+On every major fault Leap records the delta from the previous fault, looks for a majority
+delta (Boyer-Moore vote) in the most recent 8, 16, then 32 deltas, and reads the next pages
+along that trend; with no trend it falls back to reading the pages around the fault, as
+Linux readahead does. The window grows with prefetch hits and halves at most per fault.
+Victims are demand paging's (LRU by default).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import param
+
+from engine.policies import register
+from engine.policies.demand import DemandPaging
+from engine.scenario import Section
+
+if TYPE_CHECKING:
+    from engine.simulator import Simulation
+
+
+class LeapParams(Section):
+    victims = param.Selector(
+        default="lru",
+        objects=["lru", "clock", "fifo", "random"],
+        doc="Which resident pages reclaim takes (host-wide).",
+    )
+    history = param.Integer(
+        32, bounds=(2, 1024), doc="Fault deltas remembered per VM (Leap's H_size)."
+    )
+    splits = param.Integer(
+        4, bounds=(1, 64), doc="The first vote looks at history/splits deltas, then doubles."
+    )
+    max_window_pages = param.Integer(
+        8, bounds=(1, 256), doc="Most pages read ahead on one fault (Leap's PW_max)."
+    )
+
+
+def majority(deltas: np.ndarray) -> int | None:
+    """Boyer-Moore majority vote: the value held by more than half the deltas, or None."""
+    candidate, votes = 0, 0
+    for d in deltas.tolist():
+        if votes == 0:
+            candidate, votes = d, 1
+        elif d == candidate:
+            votes += 1
+        else:
+            votes -= 1
+    if votes and int(np.count_nonzero(deltas == candidate)) * 2 > deltas.size:
+        return int(candidate)
+    return None
+
+
+def find_trend(deltas: np.ndarray, first_window: int) -> int | None:
+    """Leap's FindTrend: a majority among the newest `first_window` deltas (history size ÷
+    splits), then twice as many, until the whole history has voted."""
+    if deltas.size == 0:
+        return None
+    w = max(1, min(first_window, deltas.size))
+    while True:
+        found = majority(deltas[-w:])
+        if found is not None or w >= deltas.size:
+            return found
+        w = min(deltas.size, w * 2)
+
+
+@register
+class LeapPrefetcher(DemandPaging):
+    """Demand paging whose readahead follows the majority trend of recent faults."""
+
+    name = "leap"
+    Params = LeapParams  # type: ignore[assignment]  # demand's readahead switches do not apply
+    vector_readahead = False
+
+    def __init__(self, params: dict[str, Any], sim: Simulation):
+        super().__init__(params, sim)
+        n = sim.n_vms
+        self.h_size = int(params.get("history", 32))
+        self.splits = int(params.get("splits", 4))
+        self.pw_max = int(params.get("max_window_pages", 8))
+        self.deltas = np.zeros((n, self.h_size), dtype=np.int64)  # a ring per VM
+        self.count = np.zeros(n, dtype=np.int64)
+        self.last_fault = np.full(n, -1, dtype=np.int64)
+        self.window = np.zeros(n, dtype=np.int64)
+        self.hits_seen = np.zeros(n, dtype=np.int64)
+
+    def _history(self, vm: int) -> np.ndarray:
+        """The VM's recorded deltas, oldest first."""
+        k = int(self.count[vm])
+        ring = self.deltas[vm]
+        if k < self.h_size:
+            return ring[:k]
+        start = k % self.h_size
+        return np.concatenate([ring[start:], ring[:start]])
+
+    def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
+        last = int(self.last_fault[vm])
+        self.last_fault[vm] = page
+        if last >= 0:
+            self.deltas[vm, int(self.count[vm]) % self.h_size] = page - last
+            self.count[vm] += 1
+        trend = find_trend(self._history(vm), max(1, self.h_size // self.splits))
+        # Leap's window: prefetch hits since the last fault decide its size.
+        used = int(self.sim.counters.prefetch_used[vm])
+        hits, self.hits_seen[vm] = used - int(self.hits_seen[vm]), used
+        prev = int(self.window[vm])
+        if hits == 0:
+            size = 1 if trend is not None and last >= 0 and page - last == trend else 0
+        else:
+            size = 1 << int(hits).bit_length()  # the power of two above hits
+        size = max(min(size, self.pw_max), prev // 2)
+        self.window[vm] = size
+        if size == 0:
+            return None
+        if trend is not None and trend != 0:
+            return page + trend * np.arange(1, size + 1, dtype=np.int64)
+        # No trend: the aligned block around the fault, like Linux readahead.
+        base = int(self.sim.pool.base[vm])
+        lo = base + (page - base) // size * size
+        return np.arange(lo, lo + size, dtype=np.int64)

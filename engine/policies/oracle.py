@@ -1,0 +1,285 @@
+"""The clairvoyant policy: Belady's victims and exact prefetch, the lower bound for the others.
+
+Reference streams are deterministic, so the oracle looks ahead in each vCPU's stream (without
+disturbing it) over a bounded window, and turns "k references from now" into a time with the
+scheduler's plan (the vCPU's planned slices; past the plan, its fair share of the pCPUs). It
+cannot foresee when a VM with random activity falls asleep: it knows references, not bursts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import param
+
+from engine.device import WRITE_TO_FREE
+from engine.policies import register
+from engine.policies import victims as pick
+from engine.policies.base import Policy
+from engine.pool import SWAPPED
+from engine.scenario import Section
+
+if TYPE_CHECKING:
+    from engine.simulator import Simulation
+
+FAR = 1 << 61  # the key of a page with no use inside the look-ahead window
+
+
+class OracleParams(Section):
+    lookahead_refs = param.Integer(
+        1 << 18,
+        bounds=(1024, 1 << 24),
+        doc="References of each vCPU's stream the oracle looks ahead (its window).",
+    )
+    prefetch_ms = param.Number(
+        20.0,
+        bounds=(0.0, 10_000.0),
+        doc="How far ahead in time pages are read in, ms (0: no prefetch, Belady victims only).",
+    )
+    prefetch_batch_pages = param.Integer(
+        32, bounds=(1, 4096), doc="Pages per prefetch read operation."
+    )
+
+
+class _Window:
+    """One vCPU's next references, sorted by (page, position) for next-use queries."""
+
+    def __init__(self, start: int, rel: np.ndarray):
+        self.start = start
+        self.size = int(rel.size)
+        self.rel = rel.copy()
+        self.key = np.sort(self.rel * self.size + np.arange(self.size))  # by page, then position
+        self.sorted_rel = self.key // self.size
+        self.offset = self.key - self.sorted_rel * self.size
+
+    def next_use(self, rel_pages: np.ndarray, pos: int) -> np.ndarray:
+        """Stream position of each page's next use at or after pos (FAR if none in window)."""
+        at = pos - self.start
+        idx = np.searchsorted(self.key, rel_pages * self.size + at)
+        ok = idx < self.size
+        idx_ok = np.where(ok, idx, 0)
+        ok &= self.sorted_rel[idx_ok] == rel_pages
+        return np.where(ok, self.start + self.offset[idx_ok], FAR)
+
+
+@register
+class Oracle(Policy):
+    """Evicts the page used farthest in the future; reads pages in just before their use."""
+
+    name = "oracle"
+    Params = OracleParams
+
+    def __init__(self, params: dict[str, Any], sim: Simulation):
+        super().__init__(params, sim)
+        self.window_refs = int(params.get("lookahead_refs", 1 << 18))
+        self.prefetch_ns = int(float(params.get("prefetch_ms", 20.0)) * 1e6)
+        self.batch = int(params.get("prefetch_batch_pages", 32))
+        pool = sim.pool
+        self.vm_vcpus: list[list[int]] = [[] for _ in range(sim.n_vms)]
+        for vc in sim.vcpus:
+            self.vm_vcpus[vc.vm].append(vc.index)
+        # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none).
+        self.next_pos = [
+            np.full(int(pool.vm_pages[vc.vm]), FAR, dtype=np.int64) for vc in sim.vcpus
+        ]
+        self.windows: list[_Window | None] = [None] * len(sim.vcpus)
+        self.seen_pos = [-1] * len(sim.vcpus)
+        self.ahead = [0] * len(sim.vcpus)  # stream position up to which prefetch was decided
+        self.share = max(1.0, len(sim.vcpus) / sim.n_pcpus)
+        dev = sim.device
+        spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
+        if not spare:  # every lane serves demand reads: a prefetch would delay faults
+            self.prefetch_ns = 0
+        self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._maps_key: tuple[int, int] = (-1, -1)
+
+    # -- look-ahead ------------------------------------------------------------------------------
+    def _refresh(self, v: int, until: int = 0) -> None:
+        """Bring one vCPU's next-use positions up to its current stream position (and make
+        its window reach at least `until`)."""
+        vc = self.sim.vcpus[v]
+        pos = vc.pos
+        win = self.windows[v]
+        short = win is not None and until > win.start + win.size
+        if pos == self.seen_pos[v] and not short:
+            return
+        nxt = self.next_pos[v]
+        if win is None or short or pos - win.start > win.size * 3 // 4:
+            rel, _ = vc.stream.take(pos, self.window_refs)
+            win = self.windows[v] = _Window(pos, rel)
+            stale = np.arange(nxt.size, dtype=np.int64)
+        else:
+            stale = np.flatnonzero(nxt < pos)
+        if stale.size:
+            nxt[stale] = win.next_use(stale, pos)
+        self.seen_pos[v] = pos
+
+    def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(segment starts, cumulative reference capacity, ns per reference) of a vCPU's
+        planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
+        key = (id(self.sim.boundary_plan), now_ns)
+        if key != self._maps_key:
+            self._maps, self._maps_key = {}, key
+        if v in self._maps:
+            return self._maps[v]
+        sim = self.sim
+        cpu = sim.vcpus[v].cpu_ns
+        starts: list[int] = []
+        caps: list[int] = []
+        after = now_ns
+        if v in sim.running:
+            # pCPUs run one after another within a step: this vCPU's position is where its
+            # pCPU's clock is (the caller's own clock may be up to a step ahead of it).
+            p = sim.running.index(v)
+            end = sim.slice_end[p]
+            begin = sim.pcpu_time[p] if sim.pcpu_time[p] > 0 else now_ns
+            starts.append(begin)
+            caps.append(max(0, end - begin) // cpu)
+            after = end - sim.plan_tolerance_ns
+        plan = sim.boundary_plan
+        # Slices already due by the plan but not begun (a late dispatch) still count.
+        mine = np.flatnonzero(
+            (plan.vcpu == v)
+            & (plan.end_ns > after)
+            & (plan.start_ns >= after - (now_ns - plan.made_ns))
+        )
+        for i in mine.tolist():
+            s = max(int(plan.start_ns[i]), now_ns)
+            starts.append(s)
+            caps.append(max(0, int(plan.end_ns[i]) - s) // cpu)
+        out = (np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64), cpu)
+        self._maps[v] = out
+        return out
+
+    def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
+        """When a vCPU reaches each number of references from now (FAR stays FAR)."""
+        starts, cum, cpu = self._time_map(v, now_ns)
+        far = ahead_refs >= FAR // 2
+        k = np.where(far, 0, ahead_refs)
+        if cum.size == 0:
+            base = now_ns + self.sim.plan_horizon_ns
+            t = base + (k * cpu * self.share).astype(np.int64)
+        else:
+            j = np.searchsorted(cum, k, side="right")
+            inside = j < cum.size
+            jj = np.minimum(j, cum.size - 1)
+            before = np.where(jj > 0, cum[np.maximum(jj - 1, 0)], 0)
+            t_in = starts[jj] + (k - before) * cpu
+            last_end = int(starts[-1]) + (int(cum[-1]) - int(cum[-2] if cum.size > 1 else 0)) * cpu
+            t_out = last_end + ((k - cum[-1]) * cpu * self.share).astype(np.int64)
+            t = np.where(inside, t_in, t_out)
+        return np.where(far, FAR, t)
+
+    def keys(self, pages: np.ndarray, now_ns: int) -> np.ndarray:
+        """Predicted next-use time of each page (FAR: not within any look-ahead window);
+        pages must be ascending (as candidates are)."""
+        pool = self.sim.pool
+        out = np.full(pages.size, FAR, dtype=np.int64)
+        cuts = np.searchsorted(pages, pool.base)
+        for vm in range(self.sim.n_vms):
+            lo, hi = int(cuts[vm]), int(cuts[vm + 1])
+            if lo == hi:
+                continue
+            rel = pages[lo:hi] - int(pool.base[vm])
+            for v in self.vm_vcpus[vm]:
+                self._refresh(v)
+                pos = self.sim.vcpus[v].pos
+                nxt = self.next_pos[v][rel]
+                t = self._use_time(v, np.where(nxt >= FAR, FAR, nxt - pos), now_ns)
+                np.minimum(out[lo:hi], t, out=out[lo:hi])
+        return out
+
+    # -- victims: farthest next use first ----------------------------------------------------------
+    def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
+        chosen = self._farthest(n, now_ns, clean_only)[0]
+        self._rescan(chosen)
+        return chosen
+
+    def _rescan(self, evicted: np.ndarray) -> None:
+        """A VM that loses pages has its coming references looked at again for prefetch."""
+        for vm in np.unique(self.sim.pool.vm_of[evicted]).tolist():
+            for v in self.vm_vcpus[vm]:
+                self.ahead[v] = 0
+
+    def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Up to n evictable pages, farthest next use first, and their keys."""
+        pool = self.sim.pool
+        cand = pick.candidates(pool, clean_only)
+        if n <= 0 or cand.size == 0:
+            return cand[:0], cand[:0]
+        key = self.keys(cand, now_ns)
+        # Pages with no use inside the window first (least recently used first), then the
+        # largest next-use times.
+        never = key >= FAR
+        first = pick.smallest(pool.last_use_ns[cand[never]], cand[never], n)
+        rest_keys = -key[~never]
+        rest = pick.smallest(rest_keys, cand[~never], n - int(first.size))
+        chosen = np.concatenate([first, rest])
+        keys = np.concatenate(
+            [np.full(first.size, FAR, dtype=np.int64), -np.sort(rest_keys)[: rest.size]]
+        )
+        return chosen, keys
+
+    # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
+    def on_step(self, now_ns: int, step_end_ns: int) -> None:
+        if self.prefetch_ns <= 0:
+            return
+        sim = self.sim
+        horizon = now_ns + self.prefetch_ns
+        pages: list[np.ndarray] = []
+        uses: list[np.ndarray] = []
+        span: dict[int, int] = {}
+        for v, vc in enumerate(sim.vcpus):
+            starts, cum, cpu = self._time_map(v, now_ns)
+            inside = np.flatnonzero(starts < horizon)
+            if inside.size == 0:
+                continue
+            # References the vCPU executes by the horizon, at most half its window.
+            j = int(inside[-1])
+            before = int(cum[j - 1]) if j > 0 else 0
+            k_max = min(int(cum[j]), before + max(0, horizon - int(starts[j])) // cpu)
+            k_max = min(k_max, self.window_refs // 2)
+            lo = max(self.ahead[v], vc.pos)
+            hi = vc.pos + k_max
+            if hi <= lo:
+                continue
+            self._refresh(v, until=hi)
+            win = self.windows[v]
+            assert win is not None
+            g = win.rel[lo - win.start : hi - win.start] + int(sim.pool.base[vc.vm])
+            at = np.flatnonzero(sim.pool.state[g] == SWAPPED)
+            g, at = g[at], at + (lo - vc.pos)
+            _, first = np.unique(g, return_index=True)
+            pages.append(g[first])
+            uses.append(self._use_time(v, at[first], now_ns))
+            span[v] = lo
+            self.ahead[v] = hi
+        if not pages:
+            return
+        want = np.concatenate(pages)
+        use = np.concatenate(uses)
+        order = np.lexsort((want, use))
+        want, use = want[order], use[order]
+        # The earliest uses first; past the free frames, a page comes in only in place of a
+        # resident page used later than it (Belady-consistent prefetching).
+        room = max(0, sim.pool.free_frames - sim.low_wm - sim.writing_pending)
+        short = int(want.size) - room
+        take = min(room, int(want.size))
+        if short > 0:
+            victims, keys = self._farthest(short, now_ns, False)
+            later = keys > use[room : room + keys.size]
+            n_ok = int(np.argmin(later)) if not later.all() else int(later.size)
+            sim.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
+            self._rescan(victims[:n_ok])
+            take += n_ok
+        chosen = want[:take]
+        vms = sim.pool.vm_of[chosen]
+        for vm in np.unique(vms).tolist():
+            sim.prefetch(vm, chosen[vms == vm], now_ns, batch=self.batch)
+        # References whose pages are still out are looked at again next step.
+        for v, lo in span.items():
+            lo_rel = int(sim.pool.base[sim.vcpus[v].vm])
+            mine = want[(want >= lo_rel) & (want < lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm])]
+            if mine.size and (sim.pool.state[mine] == SWAPPED).any():
+                self.ahead[v] = lo

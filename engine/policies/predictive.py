@@ -1,0 +1,631 @@
+"""Scheduler-informed predictive paging (the invention, US 2015/0095919 A1 family).
+
+The memory manager reads the CPU scheduler's plan: it restores a VM's working set during the
+VM's inactive time so that it lands just before the planned slice, takes victims from the VM
+whose next planned start is farthest, writes back and swaps out a VM that goes inactive for
+long, and holds a VM's dispatch until its restore has landed (bounded). Every mechanism is a
+switch (docs/policies.md); with a plan horizon of 0 the policy has no scheduling information
+and is exactly demand paging, and while the plan has been mostly wrong it backs off to it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import param
+
+from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
+from engine.executor import BLOCK
+from engine.policies import register
+from engine.policies import victims as pick
+from engine.policies.demand import DemandPaging, DemandParams
+from engine.pool import DIRTY, PREFETCHED, SWAPPED
+
+if TYPE_CHECKING:
+    from engine.simulator import Simulation
+
+NEVER = 1 << 62  # "not in the plan": farther than any planned start
+PROTECTED = -1  # victim key of pages a running VM is expected to touch again in this slice
+# The mechanisms `vmswap ablate` switches off one at a time (each a boolean switch).
+MECHANISMS = (
+    "restore",
+    "device_lead",
+    "schedule_victims",
+    "swap_out",
+    "write_back",
+    "gating",
+    "cancel",
+    "backoff",
+)
+# While the plan has been mostly wrong, the policy is demand paging (it keeps learning).
+BACKOFF_STOPS = ("restore", "gating", "schedule_victims", "swap_out", "write_back")
+
+
+class PredictiveParams(DemandParams):
+    """The switches of `predictive`; victims/readahead/page_cluster are demand's fallbacks."""
+
+    horizon_ms = param.Number(
+        150.0,
+        bounds=(0.0, 60_000.0),
+        doc="How far ahead the policy reads the scheduler's plan, ms (0: no scheduling "
+        "information, i.e. demand paging exactly).",
+    )
+    restore = param.Boolean(
+        True, doc="Working-set restore: read a VM's recent pages in before its planned slice."
+    )
+    restore_periods = param.Integer(
+        6, bounds=(1, 64), doc="k: the working set is the pages used in the last k active periods."
+    )
+    restore_order = param.Selector(
+        default="recency",
+        objects=["recency", "frequency"],
+        doc="Which pages go first: most recently used, or used in most of the k periods.",
+    )
+    restore_cap_pct = param.Number(
+        50.0, bounds=(0.0, 100.0), doc="Most pages one VM's restore reads, % of host frames."
+    )
+    device_lead = param.Boolean(
+        True,
+        doc="Start a restore a lead time before the slice computed from the device (latency, "
+        "per-lane transfer, lanes, queue); off: as soon as the VM enters the horizon.",
+    )
+    lead_margin_us = param.Number(
+        300.0, bounds=(0.0, 1e7), doc="Slack added to the computed lead time, µs."
+    )
+    prefetch_batch_pages = param.Integer(
+        32, bounds=(1, 4096), doc="Pages per restore read operation."
+    )
+    schedule_victims = param.Boolean(
+        True,
+        doc="Victims from the VM whose next planned start is farthest (not in the plan: "
+        "farthest of all), LRU within a VM; off: the demand victims setting.",
+    )
+    swap_out = param.Boolean(
+        True,
+        doc="Proactive swap-out: when a VM goes inactive for long, swap out (in the background) "
+        "the frames the restores planned before its return will need.",
+    )
+    swap_out_min_idle_ms = param.Number(
+        5.0, bounds=(0.0, 1e6), doc="Inactive time (planned) that counts as long, ms."
+    )
+    write_back = param.Boolean(
+        True,
+        doc="Background writing: shortly before a VM's slice ends, write back (keeping them "
+        "resident) the dirty pages the coming swap-out will take, so that it frees frames at once.",
+    )
+    gating = param.Boolean(
+        True, doc="Dispatch gating: a VM's slice starts only once its restore has landed."
+    )
+    gate_max_wait_ms = param.Number(
+        3.0, bounds=(0.0, 1e5), doc="Longest a vCPU is held back by gating, ms."
+    )
+    cancel = param.Boolean(
+        True, doc="Cancel queued restore reads of a VM that left the plan horizon."
+    )
+    backoff = param.Boolean(
+        True,
+        doc="While the plan has been mostly wrong, be demand paging (no restore, swap-out, "
+        "write-back, gating or schedule-aware victims); it starts so until the plan proves right.",
+    )
+    backoff_below = param.Number(
+        0.7,
+        bounds=(0.0, 1.0),
+        doc="Recent plan accuracy below which the policy backs off; it engages again at "
+        "this plus 0.15 (at most 0.95).",
+    )
+
+
+@register
+class PredictivePaging(DemandPaging):
+    """Demand paging plus everything the scheduler's plan makes possible."""
+
+    name = "predictive"
+    Params = PredictiveParams
+
+    def __init__(self, params: dict[str, Any], sim: Simulation):
+        super().__init__(params, sim)
+        p = self.params
+        self.horizon_ns = round(float(p.get("horizon_ms", 150.0)) * 1e6)
+        self.active = self.horizon_ns > 0
+        n_vms = sim.n_vms
+        self.vcpu_vm = np.array([vc.vm for vc in sim.vcpus], dtype=np.int64)
+        # Working sets in each VM's own clock, its scheduled time (time with a vCPU running),
+        # so pages do not age while their VM waits: a page's VM time at its last touch, and
+        # bit i set if touched in the VM's i-th most recent active period (for frequency).
+        # Stamps derive from the executors' exact last-use times, so both executors agree.
+        self.vm_time = np.zeros(n_vms, dtype=np.int64)  # VM time when its period began
+        self.touch_vns = np.zeros(sim.pool.n_pages, dtype=np.int64)
+        self.history = np.zeros(sim.pool.n_pages, dtype=np.uint32)
+        k = int(p.get("restore_periods", 6))
+        self.ws_vns = k * sim.scheduler.slice_ns  # k active periods of execution
+        self.running_vcpus = np.zeros(n_vms, dtype=np.int64)
+        self.run_until = np.zeros(n_vms, dtype=np.int64)
+        self.period_start = np.zeros(n_vms, dtype=np.int64)
+        self.written = np.zeros(n_vms, dtype=bool)  # background writing done this period
+        self.paused = np.zeros(n_vms, dtype=bool)  # blocked on a read, its period goes on
+        self.armed = np.zeros(n_vms, dtype=bool)  # a restore is due for the next period
+        self.restoring = np.zeros(n_vms, dtype=bool)  # and its first read was issued
+        self.ws_size = np.zeros(n_vms, dtype=np.int64)  # working set at the last deschedule
+        self.ops: list[list[Op]] = [[] for _ in range(n_vms)]  # restore reads not yet landed
+        self.gate_since = np.full(len(sim.vcpus), -1, dtype=np.int64)
+        self.vcpu_blocked = np.zeros(len(sim.vcpus), dtype=bool)
+        self.went_idle: list[int] = []
+        # Restore usefulness: pages restored and not yet touched, and a per-VM scale of the
+        # cap that halves when most of a restore went unused and recovers when it pays.
+        self.restored = np.zeros(sim.pool.n_pages, dtype=bool)
+        self.scale = np.ones(n_vms, dtype=np.float64)
+        self.holding = -1  # the time ready() last held a vCPU back
+        self.cap_pages = int(sim.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
+        self.batch = int(p.get("prefetch_batch_pages", 32))
+        self.margin_ns = int(float(p.get("lead_margin_us", 300.0)) * 1000)
+        self.min_idle_ns = int(float(p.get("swap_out_min_idle_ms", 5.0)) * 1e6)
+        self.max_wait_ns = int(float(p.get("gate_max_wait_ms", 3.0)) * 1e6)
+        self.tolerance_ns = sim.plan_tolerance_ns
+        dev = sim.device
+        spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
+        self.prefetch_lanes = np.array(spare or dev.background_lanes, dtype=np.int64)
+        self.shared_lanes = not spare  # queued work then starts only at step boundaries
+        # Every lane serves some pCPU's demand reads (a disk, channels <= pCPUs): a restore
+        # read would hold up the running VMs' faults, so the policy stands down to demand.
+        self.active = self.active and not self.shared_lanes
+        self.accuracy = 0.5  # no evidence yet either way
+        self.judged = 0
+        self.backed_off = bool(p.get("backoff", True))
+        self.plan_slack_ns = max(sim.plan_tolerance_ns, 2 * dev.service_ns(1))
+        self._plan_key: tuple[int, int] = (-1, -1)
+        self._backlog_key: tuple[int, ...] = ()
+        self._backlog_val = (0, 0)
+        self._next: np.ndarray = np.full(n_vms, NEVER, dtype=np.int64)
+        self.stats = {
+            "restores": 0,
+            "restore_pages": 0,
+            "lead_ns_total": 0,
+            "lead_ns_max": 0,
+            "swap_out_pages": 0,
+            "write_back_pages": 0,
+            "make_room_pages": 0,
+            "cancelled_pages": 0,
+            "backoff_steps": 0,
+        }
+
+    # -- switches, as they stand now --------------------------------------------------------------
+    def _on(self, switch: str) -> bool:
+        if not self.active or not self.params.get(switch, True):
+            return False
+        return not (self.backed_off and switch in BACKOFF_STOPS)
+
+    # -- the plan, per VM -------------------------------------------------------------------------
+    def next_starts(self, now_ns: int) -> np.ndarray:
+        """Each VM's next planned start within the horizon (a running VM: after its current
+        slice); NEVER when it is not in the plan. Cached per plan and step."""
+        plan = self.sim.boundary_plan
+        key = (id(plan), now_ns)
+        if key == self._plan_key:
+            return self._next
+        out = np.full(self.sim.n_vms, NEVER, dtype=np.int64)
+        if plan.vcpu.size:
+            vm = self.vcpu_vm[plan.vcpu]
+            running = self.running_vcpus > 0
+            cutoff = np.where(running, self.run_until - self.tolerance_ns, -NEVER)
+            ok = (plan.start_ns < now_ns + self.horizon_ns) & (plan.start_ns >= cutoff[vm])
+            np.minimum.at(out, vm[ok], plan.start_ns[ok])
+            planned = out < NEVER
+            out[planned] = np.maximum(out[planned], now_ns)
+        self._plan_key, self._next = key, out
+        return out
+
+    # -- victims ----------------------------------------------------------------------------------
+    def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
+        if not self._on("schedule_victims"):
+            return super().victims(n, now_ns, clean_only)
+        return self.ranked_victims(n, now_ns, clean_only)
+
+    def ranked_victims(
+        self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
+    ) -> np.ndarray:
+        """Up to n evictable pages, farthest predicted use first, least recently used (in the
+        owner's own clock) within equal keys; only pages whose key exceeds `above` (a planned
+        start: never evict for it a page needed sooner). Keys: an idle VM's pages, its next
+        planned start (NEVER if not planned); a running VM that will then be inactive for
+        long: the pages it will not need before its next slice, that start; every other page
+        of a running VM: PROTECTED."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        pool = self.sim.pool
+        nxt = self.next_starts(now_ns)
+        groups: dict[int, list[np.ndarray]] = {}
+        for vm in range(self.sim.n_vms):
+            if self.running_vcpus[vm] == 0:
+                groups.setdefault(int(nxt[vm]), [])
+                continue
+            lo, hi = pool.vm_range(vm)
+            pages = pick.candidates(pool, clean_only, lo, hi)
+            if int(nxt[vm]) - int(self.run_until[vm]) < self.min_idle_ns:
+                # It runs on (its next slice follows at once): one working set, all needed.
+                groups.setdefault(PROTECTED, []).append(pages)
+                continue
+            # Not needed before its next slice, as far as anyone can tell: out of its working
+            # set (unused in its last k periods of execution), or unused in this period once
+            # it has executed for longer than its slice has left.
+            touched = self.touch_vns[pages]
+            cold = touched < self.vm_clock(vm, now_ns) - self.ws_vns
+            ran = now_ns - int(self.period_start[vm])
+            if ran >= int(self.run_until[vm]) - now_ns:
+                cold |= touched <= int(self.vm_time[vm])
+            groups.setdefault(int(nxt[vm]), []).append(pages[cold])
+            pages = pages[~cold]
+            groups.setdefault(PROTECTED, []).append(pages)
+        out: list[np.ndarray] = []
+        need = n
+        for key in sorted(groups, reverse=True):
+            if key <= above or need <= 0:
+                break
+            parts = groups[key]
+            for vm in range(self.sim.n_vms):  # idle VMs' candidates, computed only when reached
+                if self.running_vcpus[vm] == 0 and int(nxt[vm]) == key:
+                    lo, hi = pool.vm_range(vm)
+                    parts.append(pick.candidates(pool, clean_only, lo, hi))
+            pages = np.concatenate(parts)
+            # Oldest in the owner's virtual time first: a VM slowed by faults is not penalised.
+            owner = pool.vm_of[pages]
+            age = self.touch_vns[pages] - self.vm_clocks(now_ns)[owner]
+            chosen = pick.smallest(age, pages, need)
+            out.append(chosen)
+            need -= int(chosen.size)
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    # -- the device model: how long a restore of n pages takes ------------------------------------
+    def lead_ns(self, n_pages: int, now_ns: int) -> int:
+        """Time from issuing a restore of n pages until its last page lands: the work queued
+        ahead of it (same or higher class) and its own, spread over the lanes prefetches use."""
+        if n_pages <= 0:
+            return 0
+        dev = self.sim.device
+        lanes = self.prefetch_lanes
+        service = dev.service_ns(min(n_pages, self.batch))
+        if self.shared_lanes:  # a lane a pCPU reads from takes queued work only when idle
+            step = self.sim.step_ns
+            service = -(-service // step) * step
+        n_ops = -(-n_pages // self.batch)
+        first_free, ahead = self._backlog(now_ns)
+        own = (n_ops - 1) * service + dev.service_ns(n_pages - (n_ops - 1) * self.batch)
+        # At least: the first lane to come free, then one operation; at most evenly spread.
+        return max(first_free + service, (ahead + own) // lanes.size) + self.margin_ns
+
+    def _backlog(self, now_ns: int) -> tuple[int, int]:
+        """(until the first prefetch lane is free, device time of the work ahead of a new
+        prefetch: in service on those lanes and queued in the same or higher classes),
+        recomputed only when time moved or the device's queues changed."""
+        dev = self.sim.device
+        key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
+        if key != self._backlog_key:
+            busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
+            ahead = int(busy.sum())
+            for cls in range(PREFETCH_READ + 1):
+                for op in dev.queues[cls]:
+                    if not op.cancelled:
+                        ahead += dev.service_ns(int(op.pages.size))
+            self._backlog_key, self._backlog_val = key, (int(busy.min()), ahead)
+        return self._backlog_val
+
+    def deliverable(self, within_ns: int, now_ns: int) -> int:
+        """Pages a restore issued now can have landed within the given time: lead_ns
+        inverted in closed form, then checked against it."""
+        dev = self.sim.device
+        budget = within_ns - self.margin_ns
+        first, ahead = self._backlog(now_ns)
+        lanes = int(self.prefetch_lanes.size)
+        if self.lead_ns(1, now_ns) > within_ns:
+            return 0
+        # Whole operations that fit when all the work is spread over the lanes, and at least
+        # what one operation on the first free lane can carry.
+        whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch)
+        one = max(0, budget - first - dev.latency_ns) // dev.page_transfer_ns
+        n = max(int(whole) * self.batch, min(int(one), self.batch), 1)
+        while n > 1 and self.lead_ns(n, now_ns) > within_ns:
+            n -= max(1, n // 64)
+        step = max(1, n // 64)
+        while self.lead_ns(n + step, now_ns) <= within_ns and n < (1 << 30):
+            n += step
+        return n
+
+    # -- working sets -----------------------------------------------------------------------------
+    def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
+        self.history[pages] |= np.uint32(1)
+        start, base = int(self.period_start[vm]), int(self.vm_time[vm])
+        self.touch_vns[pages] = base + (self.sim.pool.last_use_ns[pages] - start)
+        cluster = int(self.sim.ra_cluster[vm])
+        if major_pages.size and cluster > 1 and self.vector_readahead:
+            # Readahead came in with these faults: it counts as used now, as LRU would see it.
+            base = int(self.sim.pool.base[vm])
+            lo = base + (major_pages - base) // cluster * cluster
+            ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
+            ra = ra[ra < self.sim.pool.base[vm + 1]]
+            ra = ra[self.sim.pool.state[ra] == PREFETCHED]
+            self.touch_vns[ra] = base + (self.sim.pool.load_ns[ra] - start)
+
+    def budget(self, start_ns: int, now_ns: int) -> int:
+        wait = self.max_wait_ns if self._on("gating") else 0
+        return self.deliverable(start_ns - now_ns + wait, now_ns)
+
+    def restore_set(self, vm: int, now_ns: int) -> np.ndarray:
+        """The VM's swapped-out working-set pages (used in its last k periods of execution) in
+        restore order, capped."""
+        pool = self.sim.pool
+        lo, hi = pool.vm_range(vm)
+        touched = self.touch_vns[lo:hi]
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        idx = np.flatnonzero((touched >= since) & (pool.state[lo:hi] == SWAPPED))
+        if idx.size == 0:
+            return idx
+        pages = idx + lo
+        recent = -touched[idx]
+        if self.params.get("restore_order", "recency") == "frequency":
+            order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
+        else:
+            order = np.lexsort((pages, recent))
+        return pages[order][: self.vm_cap(vm)]
+
+    def vm_clock(self, vm: int, now_ns: int) -> int:
+        """The VM's own time: its scheduled time so far."""
+        t = int(self.vm_time[vm])
+        return t + now_ns - int(self.period_start[vm]) if self.running_vcpus[vm] > 0 else t
+
+    def vm_clocks(self, now_ns: int) -> np.ndarray:
+        running = self.running_vcpus > 0
+        return self.vm_time + np.where(running, now_ns - self.period_start, 0)
+
+    def vm_cap(self, vm: int) -> int:
+        return max(self.batch, int(self.cap_pages * float(self.scale[vm])))
+
+    def working_set_size(self, vm: int, now_ns: int) -> int:
+        lo, hi = self.sim.pool.vm_range(vm)
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        return int(np.count_nonzero(self.touch_vns[lo:hi] >= since))
+
+    # -- scheduler events -------------------------------------------------------------------------
+    def on_dispatch(self, vcpu: int, pcpu: int, now_ns: int) -> None:
+        vm = int(self.vcpu_vm[vcpu])
+        if self.running_vcpus[vm] == 0:
+            self.period_start[vm] = now_ns
+            if not self.paused[vm]:  # a new active period (not the end of a wait for a read)
+                lo, hi = self.sim.pool.vm_range(vm)
+                self.history[lo:hi] <<= np.uint32(1)
+            self.paused[vm] = False
+        self.running_vcpus[vm] += 1
+        self.armed[vm] = self.restoring[vm] = False  # what is still out, it faults in itself
+        self.written[vm] = False
+        self.run_until[vm] = max(int(self.run_until[vm]), self.sim.slice_end[pcpu])
+        since = int(self.gate_since[vcpu])
+        if since >= 0:
+            self.gate_since[vcpu] = -1
+            self.sim.counters.gating_delay_ns[vm] += now_ns - since
+            self.sim.counters.gated_dispatches[vm] += 1
+        resumed = bool(self.vcpu_blocked[vcpu])
+        self.vcpu_blocked[vcpu] = False
+        if self.active and not resumed:  # the end of a wait for a read is no plan's test
+            self._track_accuracy(vcpu, now_ns, gated=since >= 0)
+
+    def on_deschedule(self, vcpu: int, now_ns: int, reason: str) -> None:
+        vm = int(self.vcpu_vm[vcpu])
+        self.running_vcpus[vm] -= 1
+        self.vcpu_blocked[vcpu] = reason == BLOCK
+        if self.running_vcpus[vm] > 0:
+            ends = [self.sim.slice_end[p] for p, v in enumerate(self.sim.running) if v >= 0]
+            vms = [int(self.vcpu_vm[v]) for v in self.sim.running if v >= 0]
+            self.run_until[vm] = max(e for e, m in zip(ends, vms, strict=True) if m == vm)
+            return
+        self.run_until[vm] = now_ns
+        self.vm_time[vm] += now_ns - int(self.period_start[vm])
+        if reason == BLOCK:  # waiting for a read (yield-on-fault): still the same period
+            self.paused[vm] = True
+            return
+        if self.active:
+            self._score_restore(vm)
+            self.armed[vm] = True
+            self.ws_size[vm] = self.working_set_size(vm, now_ns)
+            self.went_idle.append(vm)
+
+    def _score_restore(self, vm: int) -> None:
+        """At the end of an active period: how much of what was restored for it was used."""
+        lo, hi = self.sim.pool.vm_range(vm)
+        marked = self.restored[lo:hi]
+        n = int(np.count_nonzero(marked))
+        if n < self.batch:
+            return
+        used = int(np.count_nonzero(marked & ((self.history[lo:hi] & np.uint32(1)) != 0)))
+        marked[:] = False
+        if used < n // 2:
+            self.scale[vm] = max(1.0 / 1024, self.scale[vm] / 2)
+        elif used >= n * 4 // 5:
+            self.scale[vm] = min(1.0, self.scale[vm] * 2)
+
+    def ready(self, vcpu: int, now_ns: int) -> bool:
+        """False while the VM's restore is in flight (up to gate_max_wait_ms), and for a VM
+        planned later than a vCPU held back now: it would take the slot, and the frames,
+        the plan gave the held one."""
+        if not self._on("gating"):
+            return True
+        vm = int(self.vcpu_vm[vcpu])
+        if self._pending(vm, now_ns):
+            since = int(self.gate_since[vcpu])
+            if since < 0:
+                self.gate_since[vcpu] = since = now_ns
+            if now_ns - since < self.max_wait_ns:
+                self.holding = now_ns
+                return False
+            return True
+        if self.holding == now_ns:
+            nxt = self.next_starts(now_ns)
+            held = self.gate_since >= 0
+            first_held = int(nxt[self.vcpu_vm[held]].min()) if held.any() else NEVER
+            return int(nxt[vm]) <= first_held + self.tolerance_ns
+        return True
+
+    def _pending(self, vm: int, now_ns: int) -> bool:
+        """A restore read of the VM is on the device now. Reads still queued do not hold the
+        VM: on a lane shared with demand reads they may wait for a long time."""
+        return any(
+            not op.cancelled and op.start_ns >= 0 and op.done_ns > now_ns for op in self.ops[vm]
+        )
+
+    # -- the step: back off, cancel, swap out, restore --------------------------------------------
+    def on_step(self, now_ns: int, step_end_ns: int) -> None:
+        if not self.active:
+            return
+        if self.backed_off:
+            self.stats["backoff_steps"] += 1
+        nxt = self.next_starts(now_ns)
+        for vm in range(self.sim.n_vms):
+            if self.ops[vm]:
+                self.ops[vm] = [
+                    op
+                    for op in self.ops[vm]
+                    if not op.cancelled and (op.start_ns < 0 or op.done_ns > now_ns)
+                ]
+                if self.ops[vm] and nxt[vm] == NEVER and self.params.get("cancel", True):
+                    queued = [op for op in self.ops[vm] if op.start_ns < 0]
+                    self.stats["cancelled_pages"] += self.sim.cancel_ops(queued, now_ns)
+        if self.went_idle:
+            idle, self.went_idle = self.went_idle, []
+            if self._on("swap_out") and self._on("restore"):
+                self._swap_out(idle, nxt, now_ns)
+        if self._on("write_back") and self._on("restore"):
+            self._write_back(nxt, now_ns)
+        if self._on("restore"):
+            for vm in np.argsort(nxt, kind="stable").tolist():
+                if nxt[vm] == NEVER:
+                    break
+                if self.armed[vm]:
+                    self._restore(vm, int(nxt[vm]), now_ns)
+
+    def _track_accuracy(self, vcpu: int, now_ns: int, gated: bool) -> None:
+        """Plan accuracy over recent dispatches (exponentially weighted): was this dispatch
+        predicted by the plan of the last boundary, within a tolerance of one step or of two
+        device reads (a non-preemptible fault may overrun a slice by one)? Dispatches gating
+        itself moved do not count. The policy starts backed off: it acts on the plan once the
+        plan has proven right."""
+        if gated:
+            return
+        predicted = self.sim.boundary_plan.next_start(vcpu)
+        planned = predicted >= 0 and abs(predicted - now_ns) <= self.plan_slack_ns
+        # The mean of the evidence so far (a uniform prior) while there is little of it, then
+        # an exponentially weighted mean of the recent dispatches.
+        self.judged += 1
+        weight = max(1.0 / 8, 1.0 / (self.judged + 2))
+        self.accuracy += (float(planned) - self.accuracy) * weight
+        if not self.params.get("backoff", True):
+            self.backed_off = False
+            return
+        below = float(self.params.get("backoff_below", 0.7))
+        if self.backed_off:
+            self.backed_off = self.accuracy < min(0.95, below + 0.15)
+        else:
+            self.backed_off = self.accuracy < below
+
+    def _swap_out(self, idle: list[int], nxt: np.ndarray, now_ns: int) -> None:
+        """A VM that just went inactive for long swaps out, in the background, its least
+        recently used pages that the restores planned before its return need frames for."""
+        sim, pool = self.sim, self.sim.pool
+        away = [vm for vm in idle if self.running_vcpus[vm] == 0]
+        away = [vm for vm in away if int(nxt[vm]) - now_ns >= self.min_idle_ns]
+        for vm in sorted(away, key=lambda u: (-int(nxt[u]), u)):  # farthest first
+            sooner = np.flatnonzero((nxt < nxt[vm]) & self.armed & (self.running_vcpus == 0))
+            # What those restores will read: their working sets, within what the device can
+            # land before each start (the device is shared, so the budgets are cumulative).
+            need = 0
+            for u in sorted(sooner.tolist(), key=lambda x: (int(nxt[x]), x)):
+                room = self.budget(int(nxt[u]), now_ns) - need
+                need += max(0, min(int(self.restore_set(u, now_ns).size), room))
+            short = need - (pool.free_frames - sim.low_wm) - sim.writing_pending
+            if short <= 0:
+                continue
+            lo, hi = pool.vm_range(vm)
+            cand = pick.candidates(pool, False, lo, hi)
+            pages = pick.smallest(self.touch_vns[cand], cand, short)
+            sim.evict(pages, now_ns, BACKGROUND_WRITE, for_prefetch=True)
+            self.stats["swap_out_pages"] += int(pages.size)
+
+    def _write_back(self, nxt: np.ndarray, now_ns: int) -> None:
+        """Background writing (Ryu et al.): a VM whose slice ends soon and that will then be
+        inactive for long writes back, in time, the dirty pages the swap-out at its switch
+        will take (its least recently used), so they are clean when the frames are needed."""
+        sim, pool = self.sim, self.sim.pool
+        step = sim.step_ns
+        ending = [
+            vm
+            for vm in range(sim.n_vms)
+            if self.running_vcpus[vm] > 0
+            and not self.written[vm]
+            and int(nxt[vm]) - int(self.run_until[vm]) >= self.min_idle_ns
+        ]
+        if not ending:
+            return
+        end = min(int(self.run_until[vm]) for vm in ending)
+        coming = np.flatnonzero(self.armed & (self.running_vcpus == 0) & (nxt <= end + step))
+        need = 0
+        for u in sorted(coming.tolist(), key=lambda x: (int(nxt[x]), x)):
+            room = self.budget(int(nxt[u]), now_ns) - need
+            need += max(0, min(int(self.restore_set(u, now_ns).size), room))
+        need -= pool.free_frames - sim.low_wm + sim.writing_pending
+        if need <= 0:
+            return
+        for vm in sorted(ending, key=lambda u: (int(self.run_until[u]), u)):
+            if need <= 0:
+                break
+            lo, hi = pool.vm_range(vm)
+            dirty = np.flatnonzero(pool.state[lo:hi] == DIRTY) + lo
+            pages = pick.smallest(self.touch_vns[dirty], dirty, need)
+            if int(self.run_until[vm]) - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
+                continue  # not yet: written too early, they would be dirtied again
+            self.written[vm] = True
+            self.stats["write_back_pages"] += sim.write_back(pages, now_ns)
+            need -= int(pages.size)
+
+    def _restore(self, vm: int, start_ns: int, now_ns: int) -> None:
+        step = self.sim.step_ns
+        lead_on = self.params.get("device_lead", True)
+        if lead_on:
+            upper = self.lead_ns(min(int(self.ws_size[vm]), self.cap_pages), now_ns)
+            if start_ns - now_ns > upper + step:
+                return
+        pages = self.restore_set(vm, now_ns)
+        if pages.size == 0:
+            return
+        if lead_on:
+            if start_ns - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
+                return
+            # No more than the device can land by the start (plus the gating wait).
+            pages = pages[: self.budget(start_ns, now_ns)]
+            if pages.size == 0:
+                return
+        sim, pool = self.sim, self.sim.pool
+        short = int(pages.size) - (pool.free_frames - sim.low_wm) - sim.writing_pending
+        if short > 0:
+            if self._on("schedule_victims"):
+                victims = self.ranked_victims(short, now_ns, above=start_ns)
+            else:
+                victims = DemandPaging.victims(self, short, now_ns)
+            sim.evict(victims, now_ns, WRITE_TO_FREE, for_prefetch=True)
+            self.stats["make_room_pages"] += int(victims.size)
+        issued = self._issue(vm, pages, now_ns)
+        if issued:
+            self.stats["restore_pages"] += issued
+            if not self.restoring[vm]:  # the first read of this restore: its lead time
+                self.restoring[vm] = True
+                self.stats["restores"] += 1
+                lead_now = start_ns - now_ns
+                self.stats["lead_ns_total"] += lead_now
+                self.stats["lead_ns_max"] = max(self.stats["lead_ns_max"], lead_now)
+
+    def _issue(self, vm: int, pages: np.ndarray, now_ns: int) -> int:
+        dev = self.sim.device
+        before = len(dev.queues[PREFETCH_READ])
+        issued = self.sim.prefetch(vm, pages, now_ns, batch=self.batch)
+        if issued:
+            new = list(dev.queues[PREFETCH_READ])[before:]
+            self.ops[vm].extend(new)
+            for op in new:
+                self.restored[op.pages] = True
+        return issued

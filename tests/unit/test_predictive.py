@@ -1,0 +1,288 @@
+"""Scheduler-informed predictive paging: each mechanism does what its switch says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.errors import ScenarioError
+from engine.policies import validate_policy
+from engine.policies.predictive import MECHANISMS, NEVER, PROTECTED, PredictivePaging
+from engine.pool import CLEAN, PREFETCHED, READING, SWAPPED
+from engine.scenario import from_dict, with_overrides
+from engine.simulator import Simulation, baseline_references
+
+
+def mini(**over: Any) -> dict[str, Any]:
+    """Four VMs take turns on two pCPUs; memory holds the two that run and a little more."""
+    vm = {
+        "memory_mib": 4,
+        "workload": {"kind": "zipf", "pages": 700, "zipf_alpha": 0.7, "cpu_ns_per_ref": 500},
+    }
+    data: dict[str, Any] = {
+        "name": "mini",
+        "seed": 4,
+        "duration_ms": 150.0,
+        "host": {"pcpus": 2, "memory_mib": 10, "swap_mib": 256},
+        "device": {"preset": "nvme-ssd"},
+        "scheduler": {"kind": "rr", "slice_ms": 5.0},
+        "recording": {"enabled": False},
+        "vms": [{"name": n, **vm} for n in "abcd"],
+    }
+    data.update(over)
+    return data
+
+
+def run(data: dict[str, Any], policy: dict[str, Any], steps: int | None = None) -> Simulation:
+    sim = Simulation(from_dict(data), validate_policy(policy), record=False)
+    n = 0
+    while (steps is None or n < steps) and sim.step():
+        n += 1
+    return sim
+
+
+def fingerprint(sim: Simulation) -> tuple[Any, ...]:
+    return (
+        sim.counters.snapshot().tolist(),
+        sim.pool.state.tobytes(),
+        [(s.pcpu, s.vcpu, s.start_ns, s.end_ns) for s in sim.slices],
+    )
+
+
+@pytest.mark.parametrize("victims", ["lru", "clock", "fifo", "random"])
+@pytest.mark.parametrize("readahead", ["off", "fixed", "adaptive"])
+def test_horizon_zero_is_demand_paging_exactly(victims: str, readahead: str) -> None:
+    """With no scheduling information, every counter, page and slice equals demand paging."""
+    data = mini(duration_ms=80.0)
+    switches = {"victims": victims, "readahead": readahead}
+    demand = run(data, {"name": "demand", **switches})
+    blind = run(data, {"name": "predictive", "horizon_ms": 0.0, **switches})
+    assert fingerprint(blind) == fingerprint(demand)
+    assert blind.policy.horizon_ns == 0
+
+
+def test_a_device_with_no_spare_lane_leaves_demand_paging() -> None:
+    """On a disk every lane serves demand reads: restores would delay faults, so it stands down."""
+    data = mini(duration_ms=80.0, device={"preset": "hdd-7200"})
+    assert fingerprint(run(data, {"name": "predictive"})) == fingerprint(
+        run(data, {"name": "demand"})
+    )
+
+
+def test_the_plan_horizon_reaches_the_engine() -> None:
+    """The simulator plans at least as far ahead as the policy looks."""
+    sim = run(mini(), {"name": "predictive", "horizon_ms": 400.0}, steps=0)
+    assert sim.policy.horizon_ns == 400_000_000
+    assert sim.plan_horizon_ns >= 400_000_000
+
+
+def test_restores_land_before_the_slice_and_cut_faults_and_stall() -> None:
+    """On a scenario whose plan is right, restores are used, on time, and beat demand paging."""
+    data = mini()
+    base = baseline_references(from_dict(data))
+    demand = run(data, {"name": "demand"}).finish(base).summary
+    sim = run(data, {"name": "predictive"})
+    pred = sim.finish(base).summary
+    stats = sim.policy.stats
+    assert stats["restores"] > 10
+    assert pred["prefetch_accuracy"] > 0.8
+    assert pred["prefetch_late"] < 0.02 * pred["prefetch_used"]
+    assert pred["major_faults"] < 0.5 * demand["major_faults"]
+    assert pred["stall_ns"] < 0.5 * demand["stall_ns"]
+    assert pred["slowdown"] < demand["slowdown"]
+
+
+def test_a_restore_is_in_flight_before_its_vm_runs() -> None:
+    """Some step sees restore reads of a VM that is not running but is planned to run soon."""
+    sim = run(mini(), {"name": "predictive"}, steps=0)
+    seen = False
+    while sim.step() and not seen:
+        pol = sim.policy
+        nxt = pol.next_starts(sim.now_ns)
+        for vm in range(sim.n_vms):
+            lo, hi = sim.pool.vm_range(vm)
+            reading = np.count_nonzero(sim.pool.state[lo:hi] == READING)
+            if reading and pol.running_vcpus[vm] == 0 and nxt[vm] < NEVER:
+                assert nxt[vm] - sim.now_ns <= 20_000_000
+                seen = True
+    assert seen
+
+
+def test_lead_time_comes_from_the_device() -> None:
+    """More pages than the lanes read at once, a queue, or a slower device each make the lead
+    time longer."""
+    nvme = run(mini(), {"name": "predictive"}, steps=1).policy
+    sata = run(mini(device={"preset": "sata-ssd"}), {"name": "predictive"}, steps=1).policy
+    t = nvme.sim.now_ns
+    assert nvme.lead_ns(64, t) <= nvme.lead_ns(640, t) < nvme.lead_ns(6400, t)
+    assert nvme.lead_ns(6400, t) > 5 * nvme.lead_ns(64, t)
+    assert sata.lead_ns(640, t) > nvme.lead_ns(640, t)
+    before = nvme.lead_ns(640, t)
+    nvme.sim.device.busy_until[nvme.prefetch_lanes] = t + 5_000_000  # every lane busy 5 ms
+    nvme._backlog_key = ()  # the backlog is cached until the device's queues change
+    assert nvme.lead_ns(640, t) >= before + 5_000_000
+    for within in (1_000_000, 3_000_000, 10_000_000):
+        n = sata.deliverable(within, t)
+        assert sata.lead_ns(n, t) <= within < sata.lead_ns(n + max(1, n // 32) + 1, t)
+
+
+def test_victims_come_from_the_vm_planned_farthest_and_running_vms_last() -> None:
+    """Pages of the idle VM whose next start is farthest go first; a running VM's working set
+    goes only when nothing else is left; within a VM, least recently used first."""
+    sim = run(mini(), {"name": "predictive"}, steps=60)
+    pol = sim.policy
+    now = sim.now_ns
+    nxt = pol.next_starts(now)
+    state, owner = sim.pool.state, sim.pool.vm_of
+    evictable = np.flatnonzero((state >= 1) & (state <= 3))
+    # A page's key: its VM's next planned start; a running VM's page still in its current
+    # working set: PROTECTED (its other pages wait for its next slice).
+    key = nxt[owner].copy()
+    for vm in range(sim.n_vms):
+        if pol.running_vcpus[vm] > 0:
+            lo, hi = sim.pool.vm_range(vm)
+            t = pol.touch_vns[lo:hi]
+            stale = t < pol.vm_clock(vm, now) - pol.ws_vns
+            ran = now - int(pol.period_start[vm]) >= int(pol.run_until[vm]) - now
+            cold = stale | ((t <= pol.vm_time[vm]) & ran)
+            key[lo:hi] = np.where(cold, nxt[vm], PROTECTED)
+    chosen = pol.ranked_victims(20, now)
+    assert chosen.size == 20
+    assert np.all(np.diff(key[chosen]) <= 0)
+    rest = np.setdiff1d(evictable, chosen)
+    assert key[chosen].min() >= key[rest].max()
+    # Within one key, the longest idle (in the owner's own clock) first.
+    age = pol.vm_clocks(now)[owner] - pol.touch_vns
+    top = evictable[key[evictable] == key[chosen[0]]]
+    first = chosen[key[chosen] == key[chosen[0]]]
+    assert age[first].min() >= np.sort(age[top])[::-1][first.size - 1]
+    everything = pol.ranked_victims(sim.pool.frames, now)
+    running = [vm for vm in range(sim.n_vms) if pol.running_vcpus[vm] > 0]
+    tail = sim.pool.vm_of[everything[-10:]]
+    assert set(tail.tolist()) <= set(running)
+    assert pol.ranked_victims(5, now, above=NEVER).size == 0
+    assert PROTECTED < 0
+
+
+def test_gating_holds_a_vm_until_its_restore_lands_and_never_too_long() -> None:
+    """Gated dispatches happen, each held at most the wait bound (plus a step and a slice
+    another VM took meanwhile); with gating off there are none."""
+    sim = run(mini(), {"name": "predictive", "gate_max_wait_ms": 2.0})
+    c = sim.counters
+    gated = int(c.gated_dispatches.sum())
+    assert gated > 0
+    per = c.gating_delay_ns.sum() / gated
+    assert per <= 2_000_000 + sim.step_ns + 5_000_000
+    off = run(mini(), {"name": "predictive", "gating": False}).counters
+    assert off.gated_dispatches.sum() == 0
+    assert off.gating_delay_ns.sum() == 0
+
+
+def test_queued_restores_of_a_vm_that_left_the_plan_are_cancelled() -> None:
+    """Reads still queued for a VM no longer in the plan are cancelled and its pages stay out."""
+    sim = run(mini(), {"name": "predictive"}, steps=60)
+    pol = sim.policy
+    idle = next(vm for vm in range(sim.n_vms) if pol.running_vcpus[vm] == 0)
+    state = sim.pool.state
+    clean = np.flatnonzero(((state == CLEAN) | (state == PREFETCHED)) & (sim.pool.vm_of == idle))
+    out = clean[:64]
+    assert out.size > 0
+    sim.evict(out, sim.now_ns)  # dropped at once: swapped out, and frames to read them into
+    assert np.all(state[out] == SWAPPED)
+    assert pol._issue(idle, out, sim.now_ns) > 0
+    queued = sim.queued_prefetches(idle)
+    assert queued
+    pol.next_starts = lambda now: np.where(np.arange(sim.n_vms) == idle, NEVER, now + 1)
+    pol.on_step(sim.now_ns, sim.now_ns + sim.step_ns)
+    assert all(op.cancelled for op in queued)
+    assert np.all(sim.pool.state[out] == SWAPPED)
+    assert pol.stats["cancelled_pages"] >= out.size
+    sim.pool.check()
+
+
+def test_it_backs_off_when_the_plan_is_mostly_wrong() -> None:
+    """Four VMs that sleep at random on one pCPU: most dispatches come earlier than planned,
+    and the policy stays demand paging throughout."""
+    vms = [
+        {**vm, "activity": {"kind": "random", "burst_ms": 2.0, "sleep_ms": 2.0}}
+        for vm in mini()["vms"]
+    ]
+    data = mini(
+        vms=vms,
+        scheduler={"kind": "credit", "slice_ms": 5.0},
+        host={"pcpus": 1, "memory_mib": 10, "swap_mib": 256},
+    )
+    sim = run(data, {"name": "predictive"})
+    c = sim.counters
+    assert c.planned_dispatches.sum() < 0.5 * c.dispatches.sum()
+    assert sim.policy.stats["backoff_steps"] == 150
+    assert fingerprint(sim) == fingerprint(run(data, {"name": "demand"}))
+
+
+def test_it_engages_once_the_plan_has_proven_right() -> None:
+    """It starts backed off and acts after a run of planned dispatches; without back-off it
+    acts from the start."""
+    sim = run(mini(), {"name": "predictive"})
+    assert 0 < sim.policy.stats["backoff_steps"] < 40
+    assert not sim.policy.backed_off
+    eager = run(mini(), {"name": "predictive", "backoff": False})
+    assert eager.policy.stats["backoff_steps"] == 0
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_every_mechanism_is_a_switch_that_changes_something_or_stays_safe(mechanism: str) -> None:
+    """Switching a mechanism off is accepted and the run completes with the pool intact."""
+    sim = run(mini(duration_ms=60.0), {"name": "predictive", mechanism: False})
+    sim.pool.check()
+    assert sim.policy.params[mechanism] is False
+
+
+def test_proactive_swap_out_runs_when_a_vm_goes_inactive() -> None:
+    """Outgoing VMs are swapped out for the restores planned before they return."""
+    on = run(mini(), {"name": "predictive"}).policy.stats
+    off = run(mini(), {"name": "predictive", "swap_out": False}).policy.stats
+    assert on["swap_out_pages"] > 0
+    assert off["swap_out_pages"] == 0
+
+
+def test_working_set_is_recent_pages_in_restore_order() -> None:
+    """The restore set is the VM's swapped pages used in its last k periods (of its own time),
+    newest first, capped."""
+    sim = run(mini(), {"name": "predictive", "restore_periods": 2}, steps=60)
+    pol: PredictivePaging = sim.policy  # type: ignore[assignment]
+    vm = next(v for v in range(sim.n_vms) if pol.running_vcpus[v] == 0)
+    lo, hi = sim.pool.vm_range(vm)
+    sim.evict(np.arange(lo, hi), sim.now_ns)
+    sim.complete_until(sim.now_ns + 50_000_000)
+    pages = pol.restore_set(vm, sim.now_ns)
+    assert pages.size > 0
+    since = pol.vm_clock(vm, sim.now_ns) - pol.ws_vns
+    assert np.all(pol.touch_vns[pages] >= since)
+    assert np.all(np.diff(pol.touch_vns[pages]) <= 0)
+    assert np.all(sim.pool.state[pages] == SWAPPED)
+    pol.scale[vm] = 1.0 / 1024
+    capped = pol.restore_set(vm, sim.now_ns)
+    assert capped.size == min(pages.size, pol.vm_cap(vm))
+    assert np.array_equal(capped, pages[: capped.size])
+
+
+def test_switches_are_validated_with_a_hint() -> None:
+    """A misspelt or out-of-range switch is one error naming the field and what is allowed."""
+    with pytest.raises(ScenarioError, match="did you mean 'gating'"):
+        validate_policy({"name": "predictive", "gatting": False})
+    with pytest.raises(ScenarioError, match=r"policy\.horizon_ms"):
+        validate_policy({"name": "predictive", "horizon_ms": -1})
+    with pytest.raises(ScenarioError, match="recency"):
+        validate_policy({"name": "predictive", "restore_order": "random"})
+
+
+def test_switches_are_set_from_the_file_and_the_command_line() -> None:
+    """`--set policy.lead_margin_us=200` reaches the policy of a predictive scenario."""
+    scenario = from_dict(mini(policy={"name": "predictive", "gating": False}))
+    changed = with_overrides(scenario, ["policy.lead_margin_us=200"])
+    assert changed.policy["lead_margin_us"] == 200.0
+    assert changed.policy["gating"] is False
+    sim = Simulation(changed, record=False)
+    assert sim.policy.margin_ns == 200_000
