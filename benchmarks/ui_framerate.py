@@ -1,0 +1,225 @@
+"""UI frame rate: headless Chromium plays the side-by-side view of the 8-VM scenario.
+
+Measures (and prints, with the targets of issue 4; a benchmark, never a pass/fail on time):
+- first paint after navigation: the page with its plots, and the run's first frame painted
+  (cold server: it simulates A and B first; warm: the runs are cached);
+- painted frames per second during playback at "max" speed (every frame, paced by the
+  browser's paint acknowledgements);
+- lag between a frame leaving the server and its paint (and its arrival in the document);
+- as a peer measured in the same run on the same machine: the browser's own animation-frame
+  rate with nothing to draw, i.e. the ceiling of any paced playback here.
+
+Run: .venv/bin/python benchmarks/ui_framerate.py [--seconds 10] [--scenario nvme_8vm_2x]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TARGET_FPS, TARGET_LAG_MS, TARGET_FIRST_PAINT_S = 20.0, 250.0, 3.0
+
+
+def eight_vm_link(name: str) -> tuple[str, str]:
+    """The share query of the scenario with its default A and B, and a one-line description."""
+    from engine import from_dict, load_scenario
+    from engine.policies import validate_policy
+    from webapp import urlcodec
+    from webapp.state import default_policies
+
+    path = ROOT / "scenarios" / f"{name}.toml"
+    if path.exists():
+        scenario = load_scenario(path)
+    else:  # the quickstart doubled: 8 VMs on 4 pCPUs
+        base = load_scenario(ROOT / "scenarios" / "quickstart.toml").to_dict()
+        base["vms"] = base["vms"] + [dict(v, name=v["name"] + "2") for v in base["vms"]]
+        base["host"] = {**base["host"], "pcpus": 4, "memory_mib": 512}
+        base["name"] = "quickstart-x2"
+        scenario = from_dict(base)
+    a, b = default_policies(scenario.policy)
+    a, b = validate_policy(a), validate_policy(b)
+    query = "?run=" + urlcodec.encode(scenario.to_dict(), a, b, 0)
+    what = (
+        f"{scenario.name}: {len(scenario.vms)} VMs on {scenario.host.pcpus} pCPUs, "
+        f"A = {a['name']}, B = {b['name']}"
+    )
+    return query, what
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            "webapp/app.py",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+            "--liveness",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("the app did not start") from None
+            time.sleep(0.2)
+
+
+def first_paints(browser, url: str) -> tuple[float, float]:
+    """Seconds from navigation to the first painted canvas and to the run's first frame."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(".bk-Canvas")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    canvas = time.perf_counter() - t0
+    page.wait_for_function("() => (window.vmswapFrames || []).length > 0", timeout=600_000)
+    frame = time.perf_counter() - t0
+    page.close()
+    return canvas, frame
+
+
+def idle_raf_rate(page, seconds: float = 2.0) -> float:
+    """requestAnimationFrame callbacks per second with nothing changing (the paced ceiling)."""
+    return page.evaluate(
+        """(ms) => new Promise(resolve => {
+            let n = 0; const t0 = performance.now();
+            const tick = () => { n++; if (performance.now() - t0 < ms) requestAnimationFrame(tick);
+                                 else resolve(n * 1000 / (performance.now() - t0)); };
+            requestAnimationFrame(tick);
+        })""",
+        seconds * 1000,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="playback measured, s")
+    ap.add_argument("--scenario", default="nvme_8vm_2x")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        print("ui_framerate: Chromium not found; skipped")
+        return 0
+    query, what = eight_vm_link(args.scenario)
+    port = free_port()
+    proc = serve(port)
+    url = f"http://127.0.0.1:{port}/app{query}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            cold_canvas, cold_frame = first_paints(browser, url)
+            warm_canvas, warm_frame = first_paints(browser, url)
+
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(url)
+            page.wait_for_function("() => (window.vmswapFrames || []).length > 0", timeout=600_000)
+            page.wait_for_timeout(500)
+            peer = idle_raf_rate(page)
+            page.locator("select").filter(has_text="ms/s").first.select_option(
+                label="max (every frame)"
+            )
+            page.wait_for_timeout(300)
+            page.locator(".vm-btn-play button").click()
+            page.wait_for_timeout(2000)  # warm-up
+            n0 = page.evaluate("window.vmswapFrames.length")
+            page.wait_for_timeout(args.seconds * 1000)
+            frames = page.evaluate("window.vmswapFrames")[n0:]
+            page.locator(".vm-btn-play button").click()
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    span_s = (frames[-1]["painted"] - frames[0]["painted"]) / 1000 if len(frames) > 1 else 0.0
+    fps = (len(frames) - 1) / span_s if span_s > 0 else 0.0
+    lag = sorted(f["painted"] - f["sent"] for f in frames) or [0.0]
+    arrive = sorted(f["applied"] - f["sent"] for f in frames) or [0.0]
+    p95 = lag[min(len(lag) - 1, int(0.95 * len(lag)))]
+    steps = [b["frame"] - a["frame"] for a, b in itertools.pairwise(frames)]
+    skipped = sum(1 for s in steps if s > 1)
+
+    def mark(ok: bool) -> str:
+        return "meets" if ok else "misses"
+
+    print(f"vmswap UI frame rate, headless Chromium, side-by-side view of {what}")
+    print(
+        f"  first paint after navigation, page with plots:  cold {cold_canvas:5.2f} s, "
+        f"warm {warm_canvas:5.2f} s"
+    )
+    print(
+        f"  first frame of the run painted, warm (cached):  {warm_frame:5.2f} s   "
+        f"target < {TARGET_FIRST_PAINT_S:g} s ({mark(warm_frame < TARGET_FIRST_PAINT_S)})"
+    )
+    print(f"  first frame of the run painted, cold (simulates A and B first): {cold_frame:5.2f} s")
+    print(
+        f"  playback at max speed: {len(frames)} frames painted in {span_s:4.1f} s = "
+        f"{fps:5.1f} fps   target >= {TARGET_FPS:g} ({mark(fps >= TARGET_FPS)}); "
+        f"frames skipped: {skipped}"
+    )
+    print(
+        f"  server -> paint lag: median {statistics.median(lag):5.0f} ms, p95 {p95:5.0f} ms, "
+        f"max {lag[-1]:5.0f} ms   target < {TARGET_LAG_MS:g} ms "
+        f"({mark(statistics.median(lag) < TARGET_LAG_MS)})"
+    )
+    print(f"  server -> applied in the page: median {statistics.median(arrive):5.0f} ms")
+    print(
+        f"  peer, same browser and machine: animation frames with nothing to draw "
+        f"{peer:5.1f}/s; playback reaches {fps / peer:4.0%} of it"
+        if peer
+        else ""
+    )
+    print(
+        f"  host load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+        "(shared: absolute figures drift, see ../shared/TESTING.md)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The served script (`panel serve webapp/app.py`): one `create_app()` per browser session."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+from panel.io.state import set_curdoc
+
+from webapp.controller import Controller, SyncRunner, ThreadRunner
+from webapp.layout import build
+from webapp.state import SessionState, default_scenario_file
+from webapp.urlcodec import QUERY_KEY
+from webapp.views.clock import keys_callback
+from webapp.views.dashboard import Dashboard
+from webapp.views.sidebar import Sidebar
+from webapp.views.transport import Transport
+from webapp.wire import no_delay
+
+log = logging.getLogger(__name__)
+
+
+class DocTimers:
+    """Timers on the session's Bokeh document (callbacks run with the document locked)."""
+
+    def __init__(self, doc: Any):
+        self.doc = doc
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Any:
+        def run() -> None:
+            with set_curdoc(self.doc):
+                fn()
+
+        return self.doc.add_timeout_callback(run, max(0, int(delay_s * 1000)))
+
+    def cancel(self, handle: Any) -> None:
+        with contextlib.suppress(ValueError):  # it already ran
+            self.doc.remove_timeout_callback(handle)
+
+    def now(self) -> float:
+        return time.monotonic()
+
+
+def create_app() -> pn.template.BootstrapTemplate:
+    """Build one session's state, controller, views and page."""
+    doc = pn.state.curdoc
+    served = doc is not None and getattr(doc, "session_context", None) is not None
+    state = SessionState()
+    dashboard = Dashboard(doc if served else None)
+    runner: Any = SyncRunner()
+    if served:
+
+        def post(fn: Callable[[], None]) -> None:
+            def run() -> None:
+                with set_curdoc(doc):
+                    fn()
+
+            doc.add_next_tick_callback(run)
+
+        runner = ThreadRunner(post)
+    timers = DocTimers(doc) if served else None
+    location = pn.state.location if served else None
+    base_url = ""
+    if location is not None and location.href:
+        base_url = location.href.split("?", 1)[0]
+
+    def url_sink(query: str) -> None:
+        if location is not None:
+            location.search = query
+
+    controller = Controller(state, dashboard, runner, timers or _NoTimers(), url_sink, base_url)
+    link = pn.state.session_args.get(QUERY_KEY) if served else None
+    if link:
+        controller.load_link(link[0].decode("ascii", errors="replace"), run=False)
+    else:
+        controller.load_file(default_scenario_file(), run=False)
+    dashboard.prepare(state.scenario.to_dict(), (state.policy_a.label(), state.policy_b.label()))
+    sidebar = Sidebar(state, controller, deferred=served)
+    transport = Transport(state, controller)
+    template, populate = build(state, controller, dashboard, sidebar, transport, deferred=served)
+
+    if served:
+        clock = dashboard.clock
+
+        def painted(attr: str, old: int, new: int) -> None:
+            with set_curdoc(doc):
+                controller.painted(new)
+            if not sidebar.populated:
+                # The first frame is on screen: now the rest of the page.
+                timers.call_later(0.05, populate)
+
+        def key(attr: str, old: str, new: str) -> None:
+            with set_curdoc(doc):
+                controller.key(new)
+
+        clock.on_change("painted_seq", painted)
+        clock.on_change("key", key)
+        doc.js_on_event("document_ready", keys_callback(clock))
+        pn.state.onload(lambda: no_delay(doc))
+
+        def destroyed(context: Any) -> None:
+            controller.close()
+            runner.shutdown()
+
+        pn.state.on_session_destroyed(destroyed)
+
+    if served and not controller.run_if_cached():
+        # Simulate once the page is up: the first paint must not wait for (or compete with) it.
+        pn.state.onload(lambda: controller.request_run(delay=0.0))
+    if served:
+        # ... and the editors at the latest a few seconds after the page is up (a failed
+        # first run paints no frame).
+        pn.state.onload(lambda: timers.call_later(4.0, populate))
+    else:
+        controller.request_run(delay=0.0)
+    return template
+
+
+class _NoTimers:
+    """Outside a server (e.g. `python webapp/app.py` for a smoke check) nothing is deferred."""
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Any:
+        fn()
+        return None
+
+    def cancel(self, handle: Any) -> None:
+        return None
+
+    def now(self) -> float:
+        return time.monotonic()
+
+
+if pn.state.curdoc is not None and pn.state.served:
+    create_app().servable()

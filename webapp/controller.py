@@ -1,0 +1,455 @@
+"""The controller: effects of the session state. Re-simulate on edits (debounced, cancellable,
+off the event loop), move frames, answer keys, edit the VM list, write the share link.
+
+It talks to the outside through three small seams so tests need no browser: a `Runner` (where
+simulations run), `Timers` (debounce and playback pacing) and a display (the Dashboard).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from engine import Scenario, from_dict, load_scenario
+from engine.errors import VmswapError
+from engine.policies import validate_policy
+from engine.scenario import VM
+from webapp import downloads, urlcodec
+from webapp.playback import Player, Timers
+from webapp.runner import (
+    RUN_CACHE,
+    Cancelled,
+    Runner,
+    SyncRunner,
+    ThreadRunner,
+    check_limits,
+    compute_pair,
+    resolve_traces,
+    run_key,
+)
+from webapp.runs import RunPair
+from webapp.state import (
+    CUSTOM,
+    SCENARIO_DIR,
+    SessionState,
+    copy_vm,
+    default_policies,
+    default_scenario_file,
+    new_vm_name,
+    policy_label,
+    unwatch_tree,
+    watch_tree,
+)
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_S = 0.4
+URL_DEBOUNCE_S = 0.4
+__all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
+
+
+class Display(Protocol):
+    """What the controller needs from the main area (the Dashboard)."""
+
+    seq: int
+
+    def set_runs(
+        self, runs: RunPair, labels: tuple[str, str], frame: int = 0, vm: int = 0
+    ) -> int: ...
+
+    def show(self, frame: int, *, playing: bool = False, vm: int | None = None) -> int: ...
+
+    def set_follow(self, follow: bool) -> None: ...
+
+
+class Controller:
+    """Reacts to one session's state."""
+
+    def __init__(
+        self,
+        state: SessionState,
+        display: Display,
+        runner: Runner,
+        timers: Timers,
+        url_sink: Callable[[str], None] | None = None,
+        base_url: str = "",
+    ):
+        self.state = state
+        self.display = display
+        self.runner = runner
+        self.timers = timers
+        self.url_sink = url_sink
+        self.base_url = base_url
+        self.player = Player(state, timers, self._push)
+        self.generation = 0
+        self.cancel = threading.Event()
+        self.pending_frame: int | None = None
+        self.pending_vm: int | None = None
+        self._debounce: Any = None
+        self._url_timer: Any = None
+        self._watchers: list[tuple[Any, Any]] = []
+        self._quiet = False
+        self._from_player = False
+        self._sticky_message = False
+        self.runs_started = 0
+        state.param.watch(self._on_frame, "frame")
+        state.param.watch(self._on_playing, "playing")
+        state.param.watch(self._on_file, "scenario_file")
+        state.param.watch(self._on_scenario, "scenario")
+        state.param.watch(self._on_vm, "selected_vm")
+        state.param.watch(lambda e: self.display.set_follow(e.new), "follow")
+        for choice in (state.policy_a, state.policy_b):
+            choice.param.watch(self._on_policy_object, "switches")
+            choice.param.watch(self._edited, "policy")
+        self._rewatch()
+
+    # -- loading ------------------------------------------------------------------------------
+    def load_file(self, name: str, run: bool = True) -> None:
+        """Load scenarios/<name>.toml with its default A and B (and run them unless told not)."""
+        try:
+            scenario = load_scenario(SCENARIO_DIR / f"{name}.toml")
+        except VmswapError as exc:
+            self.report(f"Could not load scenario {name!r}: {exc}")
+            return
+        a, b = default_policies(scenario.policy)
+        self._load(scenario, a, b, frame=0, vm=0, file=name, run=run)
+
+    def load_link(self, text: str, run: bool = True) -> bool:
+        """Open a share link; on failure say why and keep what is shown (or the default)."""
+        try:
+            shared = urlcodec.decode(text)
+            data = resolve_traces(shared.scenario.to_dict())
+            scenario = from_dict(data, source="link")
+            check_limits(scenario)
+        except (urlcodec.LinkError, VmswapError) as exc:
+            self.report(f"Could not open the shared link: {exc}", sticky=True)
+            if self.state.runs is None and not self.state.busy:
+                self.load_file(self.state.scenario_file or default_scenario_file(), run=run)
+            return False
+        self._load(scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run)
+        return True
+
+    def _load(
+        self,
+        scenario: Scenario,
+        a: dict[str, Any],
+        b: dict[str, Any],
+        frame: int,
+        vm: int,
+        file: str,
+        run: bool = True,
+    ) -> None:
+        st = self.state
+        self._quiet = True
+        try:
+            st.playing = False
+            st.scenario_file = file
+            st.policy_a.load(a)
+            st.policy_b.load(b)
+            st.scenario = scenario
+            st.selected_vm = min(vm, len(scenario.vms) - 1)
+        finally:
+            self._quiet = False
+        self._rewatch()
+        self.pending_frame, self.pending_vm = frame, st.selected_vm
+        if run:
+            self.request_run(delay=0.0)
+
+    # -- edits ----------------------------------------------------------------------------------
+    def _rewatch(self) -> None:
+        unwatch_tree(self._watchers)
+        self._watchers = watch_tree(self.state.scenario, self._edited)
+        for choice in (self.state.policy_a, self.state.policy_b):
+            self._watchers += watch_tree(choice.switches, self._edited)
+
+    def _edited(self, event: Any) -> None:
+        if self._quiet:
+            return
+        if getattr(event, "name", None) == "vms":
+            self._rewatch()
+        if self.state.scenario_file != CUSTOM:
+            self._quiet = True
+            self.state.scenario_file = CUSTOM
+            self._quiet = False
+        self.state.edits += 1
+        self.request_run()
+
+    def _on_policy_object(self, event: Any) -> None:
+        self._rewatch()
+
+    def _on_scenario(self, event: Any) -> None:
+        if not self._quiet:
+            self._rewatch()
+            self.request_run()
+
+    def _on_file(self, event: Any) -> None:
+        if not self._quiet and event.new != CUSTOM:
+            self.load_file(event.new)
+
+    # -- the VM table --------------------------------------------------------------------------
+    def add_vm(self) -> None:
+        vms = list(self.state.scenario.vms)
+        mib = vms[-1].memory_mib if vms else 64
+        vms.append(VM(name=new_vm_name([v.name for v in vms], f"vm{len(vms)}"), memory_mib=mib))
+        self._set_vms(vms, len(vms) - 1)
+
+    def duplicate_vm(self, i: int | None = None) -> None:
+        vms = list(self.state.scenario.vms)
+        i = self.state.selected_vm if i is None else i
+        if not 0 <= i < len(vms):
+            return
+        vms.insert(i + 1, copy_vm(vms[i], new_vm_name([v.name for v in vms], vms[i].name)))
+        self._set_vms(vms, i + 1)
+
+    def remove_vm(self, i: int | None = None) -> None:
+        vms = list(self.state.scenario.vms)
+        i = self.state.selected_vm if i is None else i
+        if len(vms) <= 1:
+            self.report("A scenario needs at least one VM.")
+            return
+        if not 0 <= i < len(vms):
+            return
+        del vms[i]
+        self._set_vms(vms, min(i, len(vms) - 1))
+
+    def _set_vms(self, vms: list[VM], selected: int) -> None:
+        self._quiet = True
+        self.state.selected_vm = selected
+        self._quiet = False
+        self.state.scenario.vms = vms  # the tree watcher rewatches and re-runs
+
+    # -- running --------------------------------------------------------------------------------
+    def inputs(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Validated (scenario, A, B) dicts of what the widgets hold, or ScenarioError."""
+        data = resolve_traces(self.state.scenario.to_dict())
+        scenario = from_dict(data, source="scenario")
+        check_limits(scenario)
+        a = validate_policy(self.state.policy_a.to_dict(), source="policy A")
+        b = validate_policy(self.state.policy_b.to_dict(), source="policy B")
+        return scenario.to_dict(), a, b
+
+    def request_run(self, delay: float = DEBOUNCE_S) -> None:
+        """Run again after `delay` seconds without a further request (debounce)."""
+        if self._debounce is not None:
+            self.timers.cancel(self._debounce)
+            self._debounce = None
+        if delay <= 0:
+            self.start_run()
+        else:
+            self._debounce = self.timers.call_later(delay, self.start_run)
+
+    def run_if_cached(self) -> bool:
+        """Show the runs at once if every one of them is cached (a shared link opened again,
+        a reload): the page is then served with its data, no round trip."""
+        try:
+            scenario, a, b = self.inputs()
+        except VmswapError:
+            return False
+        needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
+        keys = [run_key(scenario, validate_policy(p)) for p in needed]
+        if any(RUN_CACHE.get(k) is None for k in keys):
+            return False
+        runner, self.runner = self.runner, SyncRunner()
+        try:
+            self.start_run()
+        finally:
+            self.runner = runner
+        return self.state.runs is not None
+
+    def start_run(self) -> None:
+        self._debounce = None
+        try:
+            scenario, a, b = self.inputs()
+        except VmswapError as exc:
+            self.report(f"Not run: {exc}. Showing the last good run.")
+            return
+        self.cancel.set()  # a run still going is superseded
+        self.cancel = cancel = threading.Event()
+        self.generation += 1
+        generation = self.generation
+        self.state.busy = True
+        self.runs_started += 1
+        self.runner.submit(
+            lambda: compute_pair(scenario, a, b, cancel),
+            lambda out: self._finished(generation, out),
+        )
+
+    def _finished(self, generation: int, outcome: Any) -> None:
+        if generation != self.generation:
+            return
+        st = self.state
+        st.busy = False
+        if isinstance(outcome, Cancelled):
+            return
+        if isinstance(outcome, VmswapError):
+            self.report(f"Not run: {outcome}. Showing the last good run.")
+            return
+        if isinstance(outcome, BaseException):
+            log.error("simulation failed", exc_info=outcome)
+            self.report(
+                f"The simulation failed ({type(outcome).__name__}: {str(outcome)[:200]}). "
+                "Showing the last good run."
+            )
+            return
+        runs: RunPair = outcome
+        frame = self.pending_frame if self.pending_frame is not None else st.frame
+        frame = min(max(frame, 0), runs.n_frames - 1)
+        vm = self.pending_vm if self.pending_vm is not None else st.selected_vm
+        vm = min(max(vm, 0), len(runs.vm_names) - 1)
+        self.pending_frame = self.pending_vm = None
+        self._quiet = True
+        try:
+            st.playing = False
+            st.runs = runs
+            st.frame = frame
+            st.selected_vm = vm
+        finally:
+            self._quiet = False
+        self.display.set_runs(runs, self.labels(runs), frame, vm)
+        if not self._sticky_message:
+            st.message = ""
+        self._schedule_url()
+
+    @staticmethod
+    def labels(runs: RunPair) -> tuple[str, str]:
+        return policy_label(runs.policy_a), policy_label(runs.policy_b)
+
+    def report(self, message: str, sticky: bool = False) -> None:
+        """Show a readable message in the page (sticky ones survive the next good run)."""
+        self._sticky_message = sticky
+        self.state.message = message
+
+    def dismiss(self) -> None:
+        self._sticky_message = False
+        self.state.message = ""
+
+    # -- frames ---------------------------------------------------------------------------------
+    def _push(self, frame: int) -> int:
+        """The player's way to send a frame."""
+        self._from_player = True
+        try:
+            if self.state.frame == frame:
+                return self.display.show(frame, playing=True, vm=self.state.selected_vm)
+            self.state.frame = frame
+        finally:
+            self._from_player = False
+        return self.display.seq
+
+    def _on_frame(self, event: Any) -> None:
+        if self._quiet:
+            return
+        runs = self.state.runs
+        if runs is not None and event.new > runs.n_frames - 1:
+            self.state.frame = runs.n_frames - 1
+            return
+        self.display.show(event.new, playing=self.state.playing, vm=self.state.selected_vm)
+        if self.state.playing and not self._from_player:
+            self.player.reanchor()
+        if not self.state.playing:
+            self._schedule_url()
+
+    def _on_playing(self, event: Any) -> None:
+        if not event.new and not self._quiet and self.state.runs is not None:
+            # Paused: bring the secondary views (charts, log, hover) up to the frame.
+            self.display.show(self.state.frame, playing=False, vm=self.state.selected_vm)
+            self._schedule_url()
+
+    def _on_vm(self, event: Any) -> None:
+        if self._quiet or self.state.runs is None:
+            return
+        self.display.show(self.state.frame, playing=False, vm=event.new)
+        self._schedule_url()
+
+    def painted(self, seq: int) -> None:
+        self.player.painted(seq)
+
+    def step(self, n: int) -> None:
+        """Move n frames (negative: back), pausing playback."""
+        runs = self.state.runs
+        if runs is None:
+            return
+        self.state.playing = False
+        self.state.frame = min(max(self.state.frame + n, 0), runs.n_frames - 1)
+
+    def goto(self, frame: int) -> None:
+        runs = self.state.runs
+        if runs is None:
+            return
+        self.state.playing = False
+        self.state.frame = min(max(frame, 0), runs.n_frames - 1)
+
+    def key(self, key: str) -> None:
+        """A keyboard shortcut from the page ('toggle', 'forward', 'back_n', ... [':n'])."""
+        name = key.split(":", 1)[0]
+        n = self.state.step_n
+        actions = {
+            "toggle": self.toggle,
+            "forward": lambda: self.step(1),
+            "back": lambda: self.step(-1),
+            "forward_n": lambda: self.step(n),
+            "back_n": lambda: self.step(-n),
+            "first": lambda: self.goto(0),
+            "last": lambda: self.goto(10**9),
+        }
+        action = actions.get(name)
+        if action is not None:
+            action()
+
+    def toggle(self) -> None:
+        if self.state.runs is not None:
+            self.state.playing = not self.state.playing
+
+    # -- sharing and downloads ---------------------------------------------------------------------
+    def share_query(self) -> str:
+        runs = self.state.runs
+        if runs is None:
+            return ""
+        code = urlcodec.encode(
+            runs.scenario_dict,
+            runs.policy_a,
+            runs.policy_b,
+            self.state.frame,
+            self.state.selected_vm,
+        )
+        return f"?{urlcodec.QUERY_KEY}={code}"
+
+    def _schedule_url(self) -> None:
+        if self._url_timer is not None:
+            self.timers.cancel(self._url_timer)
+        self._url_timer = self.timers.call_later(URL_DEBOUNCE_S, self.sync_url)
+
+    def sync_url(self) -> None:
+        """Write the share link (and the address bar) — only while paused: the browser's history
+        API is too slow to follow playback."""
+        self._url_timer = None
+        if self.state.playing:
+            return
+        query = self.share_query()
+        if not query:
+            return
+        self.state.share_url = f"{self.base_url}{query}"
+        if self.url_sink is not None:
+            self.url_sink(query)
+
+    def download_toml(self) -> str:
+        runs = self.state.runs
+        if runs is None:
+            return ""
+        return downloads.scenario_toml(runs.scenario_dict, runs.policy_a, runs.policy_b)
+
+    def download_csv(self) -> str:
+        return "" if self.state.runs is None else downloads.results_csv(self.state.runs)
+
+    def download_json(self) -> str:
+        runs = self.state.runs
+        return "" if runs is None else downloads.results_json(runs, self.state.frame)
+
+    def close(self) -> None:
+        """The session ended: stop timers and any run."""
+        self.cancel.set()
+        self.player.stop()
+        for handle in (self._debounce, self._url_timer):
+            if handle is not None:
+                self.timers.cancel(handle)

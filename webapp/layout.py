@@ -1,0 +1,168 @@
+"""Page layout: a Bootstrap template (its resources are served by Panel itself, no CDN), the
+sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from webapp.controller import Controller
+from webapp.state import SessionState
+from webapp.views.dashboard import Dashboard
+from webapp.views.sidebar import Sidebar
+from webapp.views.transport import Transport
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def app_css() -> str:
+    return (STATIC / "app.css").read_text(encoding="utf-8")
+
+
+def sweep_view() -> Any | None:
+    """The colleague-provided Sweep tab, if `webapp/sweep_view.py` exists (optional feature:
+    without it the page simply has no Sweep tab)."""
+    try:
+        from webapp.sweep_view import create_sweep_view
+    except ModuleNotFoundError as exc:
+        if exc.name != "webapp.sweep_view":
+            raise
+        return None
+    return create_sweep_view()
+
+
+def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
+    text = pn.pane.Alert(
+        "",
+        alert_type="warning",
+        sizing_mode="stretch_width",
+        css_classes=["vm-message"],
+        margin=(0, 4),
+    )
+    close = pn.widgets.Button(
+        label="✕", width=36, margin=(8, 4), color="light", description="dismiss"
+    )
+    close.on_click(lambda e: controller.dismiss())
+    row = pn.Row(text, close, sizing_mode="stretch_width", visible=False)
+
+    def show(message: str) -> None:
+        text.object = message
+        row.visible = bool(message)
+
+    state.param.watch(lambda e: show(e.new), "message")
+    show(state.message)
+    return row
+
+
+def build(
+    state: SessionState,
+    controller: Controller,
+    dashboard: Dashboard,
+    sidebar: Sidebar,
+    transport: Transport,
+    deferred: bool = False,
+) -> tuple[pn.template.BootstrapTemplate, Callable[[], None]]:
+    """The page, and the function that completes it (`deferred`: the editors and everything
+    below the panes come after the first frame is painted: the first paint is faster)."""
+    css = app_css()
+    dashboard.scrubber = transport.slider
+    for pane in (
+        dashboard.cards,
+        dashboard.events,
+        dashboard.legend,
+        dashboard.frame_label,
+        *dashboard.titles.values(),
+    ):
+        pane.stylesheets = [*pane.stylesheets, css]
+
+    brand = pn.pane.HTML(
+        '<div class="vm-brand">'
+        + (STATIC / "logo.svg").read_text(encoding="utf-8")
+        + '<div class="vm-brand-sub">memory overcommit in a virtualised host:<br>'
+        "paging policy A against policy B, frame by frame</div></div>",
+        stylesheets=[css],
+        margin=(0, 10),
+    )
+    spinner = pn.indicators.LoadingSpinner(
+        value=False, size=24, color="light", bgcolor="dark", margin=(14, 6, 0, 20)
+    )
+    busy_text = pn.pane.HTML("", stylesheets=[css], margin=(16, 4, 0, 0))
+
+    def busy(on: bool) -> None:
+        spinner.value = on
+        spinner.visible = on
+        busy_text.object = '<span class="vm-busy">simulating A and B…</span>' if on else ""
+
+    state.param.watch(lambda e: busy(e.new), "busy")
+    busy(state.busy)
+
+    panes = pn.Row(
+        *[
+            pn.Column(
+                dashboard.titles[p],
+                pn.pane.Bokeh(dashboard.heatmaps[p].figure, sizing_mode="stretch_width"),
+                pn.pane.Bokeh(dashboard.timelines[p].figure, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            )
+            for p in ("A", "B")
+        ],
+        sizing_mode="stretch_width",
+    )
+    charts = pn.Row(
+        pn.pane.Bokeh(dashboard.cumulative.faults, sizing_mode="stretch_width"),
+        pn.pane.Bokeh(dashboard.cumulative.stall, sizing_mode="stretch_width"),
+        pn.pane.Bokeh(dashboard.slowdown.figure, sizing_mode="stretch_width"),
+        sizing_mode="stretch_width",
+    )
+    vm_select = pn.widgets.Select(label="event log for VM", width=220, margin=(4, 10))
+
+    def vm_options(_: Any = None) -> None:
+        names = [vm.name for vm in state.scenario.vms]
+        runs = state.runs
+        if runs is not None:
+            names = runs.vm_names
+        vm_select.options = {n: i for i, n in enumerate(names)}
+        vm_select.value = min(state.selected_vm, len(names) - 1)
+
+    vm_select.param.watch(
+        lambda e: setattr(state, "selected_vm", e.new) if e.new is not None else None, "value"
+    )
+    state.param.watch(vm_options, ["runs", "selected_vm"])
+    vm_options()
+
+    below = [charts, pn.Column(vm_select, dashboard.events, sizing_mode="stretch_width")]
+    lower = pn.Column(*([] if deferred else below), sizing_mode="stretch_width")
+    compare = pn.Column(
+        _alert(state, controller, css),
+        transport.bar(dashboard.frame_label),
+        dashboard.cards,
+        dashboard.legend,
+        panes,
+        lower,
+        sizing_mode="stretch_width",
+    )
+
+    def populate() -> None:
+        """What lies below the panes, added once the first frame is painted."""
+        if not lower.objects:
+            lower.objects = below
+        sidebar.populate()
+
+    sweep = sweep_view()
+    main: Any = pn.Tabs(("Compare", compare), ("Sweep", sweep), dynamic=True) if sweep else compare
+
+    template = pn.template.BootstrapTemplate(
+        title="vmswap",
+        sidebar=[sidebar.panel],
+        main=[main],
+        header=[pn.Row(spinner, busy_text)],
+        favicon=str(STATIC / "favicon.svg"),
+        header_background="#0b3d5c",
+        sidebar_width=360,
+    )
+    template.header.insert(0, brand)
+    template.config.raw_css = [*template.config.raw_css, css]
+    return template, populate

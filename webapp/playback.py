@@ -1,0 +1,148 @@
+"""Playback paced by the browser: the next frame leaves only after the last one was painted.
+
+The play position runs in simulated time at `speed` ms per wall-clock second; each time the
+browser acknowledges a painted frame the player sends the frame the position has reached (a
+slow browser therefore skips frames instead of falling behind), or waits until the next frame
+is due. Speed 0 means "as fast as frames are painted": every frame, one after another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from webapp.state import SessionState
+
+WATCHDOG_S = 2.0  # an acknowledgement this late is taken as lost (hidden tab, dropped message)
+
+
+class Timers(Protocol):
+    """What the player needs from an event loop (Bokeh's document, or a fake in tests)."""
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Any: ...
+
+    def cancel(self, handle: Any) -> None: ...
+
+    def now(self) -> float: ...
+
+
+class Player:
+    """Drives `state.frame` while `state.playing`; `push(frame)` sends a frame, returns its seq."""
+
+    def __init__(self, state: SessionState, timers: Timers, push: Callable[[int], int]):
+        self.state = state
+        self.timers = timers
+        self.push = push
+        self.awaiting: int | None = None
+        self.timer: Any = None
+        self.watchdog: Any = None
+        self.anchor_wall = 0.0
+        self.anchor_sim_ns = 0.0
+        self.sent = 0
+        state.param.watch(self._on_playing, "playing")
+        state.param.watch(lambda e: self.reanchor(), "speed")
+
+    # -- control ------------------------------------------------------------------------------
+    def _on_playing(self, event: Any) -> None:
+        if event.new:
+            self.start()
+        else:
+            self.stop()
+
+    def _times(self) -> np.ndarray | None:
+        runs = self.state.runs
+        if runs is None or runs.n_frames < 2:
+            return None
+        s = runs.a if runs.a.n_frames >= runs.b.n_frames else runs.b
+        return s.times_ns
+
+    def start(self) -> None:
+        times = self._times()
+        if times is None:
+            self.state.playing = False
+            return
+        if self.state.frame >= times.size - 1:
+            self._send(0)  # at the end, play starts again from the beginning
+            self.reanchor()
+            return
+        self.reanchor()
+        self._next()
+
+    def stop(self) -> None:
+        for handle in (self.timer, self.watchdog):
+            if handle is not None:
+                self.timers.cancel(handle)
+        self.timer = self.watchdog = None
+        self.awaiting = None
+
+    def reanchor(self) -> None:
+        """Play position := the frame on display, now (after a seek or a speed change)."""
+        times = self._times()
+        if times is None:
+            return
+        self.anchor_wall = self.timers.now()
+        self.anchor_sim_ns = float(times[min(self.state.frame, times.size - 1)])
+
+    # -- the loop -----------------------------------------------------------------------------
+    def painted(self, seq: int) -> None:
+        """The browser painted frame `seq` (or later)."""
+        if self.awaiting is None or seq < self.awaiting:
+            return
+        self.awaiting = None
+        if self.watchdog is not None:
+            self.timers.cancel(self.watchdog)
+            self.watchdog = None
+        if self.state.playing and self.timer is None:
+            self._next()
+
+    def _next(self) -> None:
+        times = self._times()
+        if times is None or not self.state.playing:
+            return
+        i, n = self.state.frame, times.size
+        speed = float(self.state.speed)
+        delay = 0.0
+        if speed <= 0:
+            target = i + 1
+        else:
+            ns_per_s = speed * 1e6
+            sim_now = self.anchor_sim_ns + (self.timers.now() - self.anchor_wall) * ns_per_s
+            target = int(np.searchsorted(times, sim_now, side="right")) - 1
+            if target <= i:
+                target = i + 1
+                if target < n:
+                    due = self.anchor_wall + (float(times[target]) - self.anchor_sim_ns) / ns_per_s
+                    delay = max(0.0, due - self.timers.now())
+        if target >= n:
+            if not self.state.loop:
+                self.state.playing = False
+                return
+            target = 0
+        if delay > 0:
+            self.timer = self.timers.call_later(delay, lambda: self._fire(target))
+        else:
+            self._fire(target)
+
+    def _fire(self, target: int) -> None:
+        self.timer = None
+        if not self.state.playing:
+            return
+        wrapped = target < self.state.frame
+        self._send(target)
+        if wrapped:
+            self.reanchor()
+
+    def _send(self, target: int) -> None:
+        self.awaiting = self.push(target)
+        self.sent += 1
+        if self.watchdog is not None:
+            self.timers.cancel(self.watchdog)
+        seq = self.awaiting
+        self.watchdog = self.timers.call_later(WATCHDOG_S, lambda: self._lost(seq))
+
+    def _lost(self, seq: int) -> None:
+        self.watchdog = None
+        if self.awaiting == seq:
+            self.painted(seq)

@@ -1,0 +1,166 @@
+"""Where and how policy A and B are simulated for the web app: the limits a shared server
+puts on a scenario (links are untrusted input too), cancellable runs through a cache of
+finished ones, and the runners that execute them (at once in tests, on a worker thread in a
+served session, with the result handed back to the session's event loop).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine import Scenario, from_dict
+from engine.errors import ScenarioError
+from engine.policies import validate_policy
+from engine.simulator import RunResult, Simulation, baseline_references
+from webapp.runs import RUN_CACHE, RunPair, derive
+from webapp.state import SCENARIO_DIR
+
+TRACE_ROOTS = (SCENARIO_DIR, SCENARIO_DIR.parent.parent / "shared" / "traces")
+
+# What one browser session may ask of this shared server (links are untrusted input too).
+LIMITS = {
+    "vms": 64,
+    "guest_pages": 4_000_000,
+    "steps": 400_000,
+    "references": 150_000_000,
+}
+
+
+class Cancelled(Exception):
+    """A newer request superseded this run."""
+
+
+class Runner(Protocol):
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None: ...
+
+
+class SyncRunner:
+    """Runs at once, in the caller's thread (tests)."""
+
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to `done`, which reports it
+            result = exc
+        done(result)
+
+
+class ThreadRunner:
+    """One worker thread per session; `post(fn)` must run fn on the session's event loop
+    (Bokeh's add_next_tick_callback is the thread-safe way in)."""
+
+    def __init__(self, post: Callable[[Callable[[], None]], None]):
+        self.post = post
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmswap-run")
+
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        def finished(future: Future) -> None:
+            exc = future.exception()
+            result = exc if exc is not None else future.result()
+            self.post(lambda: done(result))
+
+        self.pool.submit(fn).add_done_callback(finished)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- limits, one run, a pair ---------------------------------------------------------------
+
+
+def resolve_traces(data: dict[str, Any]) -> dict[str, Any]:
+    """Trace paths made absolute (relative ones are relative to scenarios/) and checked to lie
+    under a trace root: a link must not make the server read arbitrary files."""
+    roots = [r.resolve() for r in TRACE_ROOTS]
+
+    def fix(w: dict[str, Any], where: str) -> None:
+        if w.get("kind") == "trace" and isinstance(w.get("path"), str) and w["path"]:
+            p = Path(w["path"])
+            p = (p if p.is_absolute() else SCENARIO_DIR / p).resolve()
+            if not any(p.is_relative_to(r) for r in roots):
+                raise ScenarioError(
+                    "trace files must lie under scenarios/ or the shared traces folder",
+                    field=f"{where}.path",
+                )
+            w["path"] = str(p)
+        for j, c in enumerate(w.get("components") or []):
+            if isinstance(c, dict):
+                fix(c, f"{where}.components[{j}]")
+
+    for i, vm in enumerate(data.get("vms") or []):
+        if isinstance(vm, dict) and isinstance(vm.get("workload"), dict):
+            fix(vm["workload"], f"vms[{i}].workload")
+    return data
+
+
+def check_limits(s: Scenario) -> None:
+    """Refuse scenarios too big for an interactive, shared server, with the reason."""
+    pages = sum(s.vm_pages(vm) for vm in s.vms)
+    steps = s.duration_ms * 1000.0 / s.host.step_us
+    cheapest = min(
+        [vm.workload.cpu_ns_per_ref for vm in s.vms]
+        + [int(c.get("cpu_ns_per_ref", 200)) for vm in s.vms for c in vm.workload.components]
+    )
+    refs = s.host.pcpus * s.duration_ms * 1e6 / max(1, cheapest)
+    checks = (
+        ("vms", len(s.vms), "VMs"),
+        ("guest_pages", pages, "guest pages"),
+        ("steps", steps, "simulation steps (duration_ms / step_us)"),
+        ("references", refs, "page references (pCPUs × duration / cpu_ns_per_ref)"),
+    )
+    for key, value, what in checks:
+        if value > LIMITS[key]:
+            raise ScenarioError(
+                f"too large for the web app: {value:,.0f} {what}, at most {LIMITS[key]:,}; "
+                "run it with `vmswap run` instead"
+            )
+
+
+def run_key(scenario: dict[str, Any], policy: dict[str, Any]) -> str:
+    return json.dumps([scenario, policy], sort_keys=True)
+
+
+def run_one(
+    scenario: Scenario,
+    scenario_dict: dict[str, Any],
+    policy: dict[str, Any],
+    cancel: threading.Event,
+) -> RunResult:
+    """One recorded run (from the cache when the same inputs ran before); stops when cancelled."""
+    key = run_key(scenario_dict, policy)
+    hit = RUN_CACHE.get(key)
+    if hit is not None:
+        return hit
+    base = baseline_references(scenario)
+    sim = Simulation(scenario, policy, record=True)
+    while sim.step():
+        if cancel.is_set():
+            raise Cancelled
+    result = sim.finish(base)
+    RUN_CACHE.put(key, result)
+    return result
+
+
+def compute_pair(
+    scenario_dict: dict[str, Any],
+    policy_a: dict[str, Any],
+    policy_b: dict[str, Any],
+    cancel: threading.Event,
+) -> RunPair:
+    """Simulate A and B (and demand paging, for coverage, when neither is demand)."""
+    scenario = from_dict(scenario_dict)
+    ra = run_one(scenario, scenario_dict, policy_a, cancel)
+    rb = run_one(scenario, scenario_dict, policy_b, cancel)
+    if policy_a["name"] == "demand":
+        ref = int(ra.summary["major_faults"])
+    elif policy_b["name"] == "demand":
+        ref = int(rb.summary["major_faults"])
+    else:
+        demand = validate_policy({"name": "demand"})
+        ref = int(run_one(scenario, scenario_dict, demand, cancel).summary["major_faults"])
+    return RunPair(scenario_dict, policy_a, policy_b, derive(ra), derive(rb), ref)

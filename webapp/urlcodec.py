@@ -1,0 +1,143 @@
+"""Share links: the whole scenario, both policies and the frame in one compact query value.
+
+`?run=v1.<base64url(zlib(JSON))>`. Decoding treats the text as untrusted input: sizes are
+capped before and after decompression, only JSON is parsed, and every field goes through the
+engine's schema (`engine.from_dict`, `validate_policy`). Any failure is one `LinkError` whose
+message a user can read; no exception of another type escapes `decode`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from engine import Scenario, from_dict
+from engine.errors import VmswapError
+from engine.policies import validate_policy
+
+QUERY_KEY = "run"
+VERSION = "v1"
+MAX_LINK_CHARS = 32_768  # what a browser address bar carries comfortably
+MAX_JSON_BYTES = 262_144  # a 256-VM scenario is ~60 KB of JSON
+MAX_FRAME = 1_000_000
+_KEYS = {"s", "a", "b", "f", "vm"}
+_B64 = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+
+
+class LinkError(ValueError):
+    """A share link that cannot be used; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """What a link carries, validated."""
+
+    scenario: Scenario
+    policy_a: dict[str, Any]
+    policy_b: dict[str, Any]
+    frame: int
+    vm: int
+
+
+def encode(
+    scenario: dict[str, Any],
+    policy_a: dict[str, Any],
+    policy_b: dict[str, Any],
+    frame: int = 0,
+    vm: int = 0,
+) -> str:
+    """The query value for a scenario dict, both policy dicts and a frame."""
+    payload = {"s": scenario, "a": policy_a, "b": policy_b, "f": int(frame), "vm": int(vm)}
+    raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
+    return f"{VERSION}.{packed}"
+
+
+def decode(text: Any) -> SharedRun:
+    """Validate a query value into a SharedRun, or raise LinkError with a readable message."""
+    try:
+        return _decode(text)
+    except LinkError:
+        raise
+    except VmswapError as exc:
+        raise LinkError(f"the link's scenario is not valid: {exc}") from None
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        raise LinkError(f"the link is damaged ({type(exc).__name__})") from None
+
+
+def _decode(text: Any) -> SharedRun:
+    if isinstance(text, bytes):
+        text = text.decode("ascii", errors="replace")
+    if not isinstance(text, str) or not text.strip():
+        raise LinkError("the link carries no run")
+    text = text.strip()
+    if len(text) > MAX_LINK_CHARS:
+        raise LinkError(
+            f"the link is too long ({len(text):,} characters; at most {MAX_LINK_CHARS:,})"
+        )
+    version, dot, body = text.partition(".")
+    if not dot:
+        raise LinkError("the link is not a vmswap share link (no version prefix)")
+    if version != VERSION:
+        raise LinkError(f"link version {version[:12]!r} is not supported; this app reads {VERSION}")
+    if not _B64.match(body):
+        raise LinkError("the link is damaged (characters outside base64url)")
+    try:
+        body = body.rstrip("=")
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise LinkError("the link is damaged (bad base64)") from None
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(packed, MAX_JSON_BYTES + 1)
+    except zlib.error:
+        raise LinkError("the link is damaged (not compressed data)") from None
+    if len(raw) > MAX_JSON_BYTES or inflater.unconsumed_tail:
+        raise LinkError(f"the link's content is larger than {MAX_JSON_BYTES:,} bytes")
+    if not inflater.eof:
+        raise LinkError("the link is truncated")
+    try:
+        payload = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise LinkError("the link is damaged (not JSON)") from None
+    if not isinstance(payload, dict):
+        raise LinkError("the link's content is not a table")
+    unknown = sorted(set(payload) - _KEYS)
+    if unknown:
+        raise LinkError(f"the link has unknown keys: {', '.join(map(str, unknown))[:200]}")
+    if not isinstance(payload.get("s"), dict):
+        raise LinkError("the link carries no scenario")
+    scenario = from_dict(payload["s"], source="link")
+    policy_a = _policy(payload.get("a", scenario.policy), "A")
+    policy_b = _policy(payload.get("b", scenario.policy), "B")
+    return SharedRun(
+        scenario,
+        policy_a,
+        policy_b,
+        _int(payload.get("f", 0), "frame"),
+        _int(payload.get("vm", 0), "vm"),
+    )
+
+
+def _policy(value: Any, which: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise LinkError(f"policy {which} in the link is not a table")
+    try:
+        return validate_policy(dict(value), source=f"link policy {which}")
+    except VmswapError as exc:
+        raise LinkError(str(exc)) from None
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FRAME:
+        raise LinkError(f"the link's {what} must be a whole number from 0 to {MAX_FRAME:,}")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise LinkError(f"the link holds {name}, which is not a number")

@@ -1,0 +1,1 @@
+"""Views: thin Bokeh/Panel renderings of the session state and of a RunPair."""

@@ -1,0 +1,315 @@
+"""The sidebar: scenario picker, policies A and B, the VM table, host, device and scheduler.
+
+Every widget is made from the scenario schema (the engine's param classes) or from a policy's
+own Params class; `schema_widgets` picks the widget type from the parameter type and takes
+bounds and help texts from the declaration. Nothing here knows a field by name except the
+VM table's column choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from engine.scenario import Section
+from webapp.controller import Controller
+from webapp.state import CUSTOM, SessionState
+
+VM_COLUMNS = ("name", "vcpus", "memory_mib", "workload", "activity")
+TABLE_TITLES = {"vcpus": "vCPU", "memory_mib": "MiB"}
+TABLE_WIDTHS = {"name": 78, "vcpus": 46, "memory_mib": 54, "workload": 72, "activity": 64}
+TABLE_CSS = """
+.tabulator { font-size: 12px !important; }
+.tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 3px 4px !important; }
+.tabulator-row .tabulator-cell { padding: 3px 4px !important; height: 24px !important; }
+.tabulator-row { min-height: 24px !important; }
+"""
+_NESTED = {"workload": "kind", "activity": "kind"}  # table column -> field of the nested section
+
+
+JS_SAFE = 2**53 - 1  # larger integers lose precision in the browser
+
+
+def _bounds(p: param.Parameter) -> dict[str, Any]:
+    lo, hi = getattr(p, "bounds", None) or (None, None)
+    out: dict[str, Any] = {}
+    if lo is not None:
+        out["start"] = max(lo, -JS_SAFE)
+    if hi is not None:
+        out["end"] = min(hi, JS_SAFE)
+    return out
+
+
+def widget_spec(p: param.Parameter) -> Any:
+    """The widget (and its options) for one schema parameter, by the parameter's type."""
+    if isinstance(p, param.Selector):
+        return {"type": pn.widgets.Select}
+    if isinstance(p, param.Boolean):
+        return {"type": pn.widgets.Checkbox}
+    if isinstance(p, param.Integer):
+        return {"type": pn.widgets.IntInput, **_bounds(p)}
+    if isinstance(p, param.Number):
+        return {"type": pn.widgets.FloatInput, **_bounds(p)}
+    if isinstance(p, param.List):
+        return {"type": pn.widgets.LiteralInput}
+    return {"type": pn.widgets.TextInput}
+
+
+def schema_widgets(section: Section, exclude: tuple[str, ...] = (), **kwargs: Any) -> pn.Param:
+    """A form for a scenario section (or a policy's Params) built from its declaration."""
+    names = [
+        n
+        for n in section.fields()
+        if n not in exclude and not isinstance(section.param[n], param.ClassSelector)
+    ]
+    return pn.Param(
+        section,
+        parameters=names,
+        widgets={
+            n: {**widget_spec(section.param[n]), "css_classes": [f"vm-field-{n}"]} for n in names
+        },
+        show_name=False,
+        sizing_mode="stretch_width",
+        **kwargs,
+    )
+
+
+def table_editor(p: param.Parameter) -> Any:
+    """A Tabulator cell editor for a schema parameter."""
+    if isinstance(p, param.Selector):
+        return {"type": "list", "values": [str(o) for o in p.objects]}
+    if isinstance(p, param.Integer):
+        lo, hi = p.bounds or (None, None)
+        return {"type": "number", "min": lo, "max": hi, "step": 1}
+    if isinstance(p, param.Number):
+        lo, hi = p.bounds or (None, None)
+        return {"type": "number", "min": lo, "max": hi}
+    return {"type": "input"}
+
+
+class LazyCard:
+    """A collapsed card whose widgets are built the first time it opens (fewer models in the
+    page: the first paint stays fast), and rebuilt when what it edits is replaced."""
+
+    def __init__(self, title: str, build: Any, collapsed: bool = True, **kwargs: Any):
+        self.build = build
+        self.card = pn.Card(title=title, collapsed=collapsed, sizing_mode="stretch_width", **kwargs)
+        self.card.param.watch(lambda e: self.refresh(), "collapsed")
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.card.objects = [] if self.card.collapsed else list(self.build())
+
+
+class Sidebar:
+    """Builds the sidebar for one session and keeps it in step with the state.
+
+    Only the scenario picker is in the first page; `populate()` adds the editors once the first
+    frame has been painted (they are most of the page's models, and the first paint should
+    not wait for them)."""
+
+    def __init__(self, state: SessionState, controller: Controller, deferred: bool = False):
+        self.state = state
+        self.controller = controller
+        files = [f for f in state.param.scenario_file.objects if f != CUSTOM]
+        self.picker = pn.widgets.Select.from_param(
+            state.param.scenario_file,
+            label="Scenario",
+            options={"(edited or from a link)": CUSTOM, **{f: f for f in files}},
+            sizing_mode="stretch_width",
+        )
+        self.description = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", css_classes=["vm-desc"]
+        )
+        self.populated = False
+        placeholder = pn.pane.HTML('<span class="vm-desc">loading the editors…</span>')
+        self.panel = pn.Column(
+            self.picker, self.description, placeholder, sizing_mode="stretch_width"
+        )
+        state.param.watch(lambda e: self.rebuild(), "scenario")
+        self.description.object = state.scenario.description or ""
+        if not deferred:
+            self.populate()
+
+    def populate(self) -> None:
+        """Build the editors (once)."""
+        if self.populated:
+            return
+        self.populated = True
+        state, controller = self.state, self.controller
+        self.general = pn.Column(sizing_mode="stretch_width")
+        self.policy_boxes = {p: pn.Column(sizing_mode="stretch_width") for p in ("A", "B")}
+        titles = {
+            "host": "Host",
+            "device": "Swap device",
+            "scheduler": "CPU scheduler",
+            "recording": "Recording",
+        }
+        self.sections = {
+            k: LazyCard(t, lambda k=k: [schema_widgets(getattr(self.state.scenario, k))])
+            for k, t in titles.items()
+        }
+        self.table = pn.widgets.Tabulator(
+            self._frame(),
+            editors={c: self._column_editor(c) for c in VM_COLUMNS},
+            titles=TABLE_TITLES,
+            widths=TABLE_WIDTHS,
+            configuration={"columnDefaults": {"headerSort": False}},
+            show_index=False,
+            selectable=1,
+            layout="fit_data_table",
+            height=200,
+            sizing_mode="stretch_width",
+            theme="simple",
+            stylesheets=[TABLE_CSS],
+            css_classes=["vm-table"],
+        )
+        self.table.on_edit(self._table_edited)
+        self.table.param.watch(self._table_selected, "selection")
+        add = pn.widgets.Button(label="Add", color="light", width=70)
+        dup = pn.widgets.Button(label="Duplicate", color="light", width=90)
+        rem = pn.widgets.Button(label="Remove", color="light", width=80)
+        add.on_click(lambda e: controller.add_vm())
+        dup.on_click(lambda e: controller.duplicate_vm())
+        rem.on_click(lambda e: controller.remove_vm())
+        self.vm_detail = LazyCard("Every field of the selected VM", self._vm_forms)
+        self._vm_watchers: list[tuple[Any, Any]] = []
+        self.panel.objects = [
+            self.picker,
+            self.description,
+            self.general,
+            pn.Card(
+                self.policy_boxes["A"],
+                title="Policy A",
+                sizing_mode="stretch_width",
+                css_classes=["vm-card-a"],
+            ),
+            pn.Card(
+                self.policy_boxes["B"],
+                title="Policy B",
+                sizing_mode="stretch_width",
+                css_classes=["vm-card-b"],
+            ),
+            pn.Card(
+                pn.Row(add, dup, rem),
+                self.table,
+                self.vm_detail.card,
+                title="Virtual machines",
+                sizing_mode="stretch_width",
+            ),
+            *[c.card for c in self.sections.values()],
+        ]
+        state.param.watch(lambda e: self._select_row(), "selected_vm")
+        for pane, choice in (("A", state.policy_a), ("B", state.policy_b)):
+            choice.param.watch(lambda e, pane=pane: self._policy(pane), "switches")
+        self.rebuild()
+        self._policy("A")
+        self._policy("B")
+
+    # -- pieces ---------------------------------------------------------------------------------
+    def _policy(self, pane: str) -> None:
+        choice = self.state.policy_a if pane == "A" else self.state.policy_b
+        select = pn.widgets.Select.from_param(
+            choice.param.policy, label="policy", sizing_mode="stretch_width"
+        )
+        self.policy_boxes[pane].objects = [select, schema_widgets(choice.switches)]
+
+    def rebuild(self) -> None:
+        """New widgets for a new scenario object (loaded from a file or a link)."""
+        s = self.state.scenario
+        self.description.object = s.description or ""
+        if not self.populated:
+            return
+        self.general.objects = [
+            pn.Param(
+                s,
+                parameters=["seed", "duration_ms"],
+                widgets={
+                    n: {**widget_spec(s.param[n]), "css_classes": [f"vm-field-{n}"]}
+                    for n in ("seed", "duration_ms")
+                },
+                show_name=False,
+                sizing_mode="stretch_width",
+            )
+        ]
+        for card in self.sections.values():
+            card.refresh()
+        self._watch_vms()
+        self.refresh_table()
+
+    def _watch_vms(self) -> None:
+        for obj, w in self._vm_watchers:
+            obj.param.unwatch(w)
+        self._vm_watchers = []
+        s = self.state.scenario
+        self._vm_watchers.append((s, s.param.watch(lambda e: self._vms_changed(), "vms")))
+        for vm in s.vms:
+            for obj in (vm, vm.workload, vm.activity):
+                w = obj.param.watch(lambda e: self.refresh_table(), obj.fields())
+                self._vm_watchers.append((obj, w))
+
+    def _vms_changed(self) -> None:
+        self._watch_vms()
+        self.refresh_table()
+
+    def _column_editor(self, column: str) -> Any:
+        from engine.scenario import VM, Activity, Workload
+
+        if column == "workload":
+            return table_editor(Workload.param.kind)
+        if column == "activity":
+            return table_editor(Activity.param.kind)
+        return table_editor(VM.param[column])
+
+    def _frame(self) -> pd.DataFrame:
+        rows = []
+        for vm in self.state.scenario.vms if self.state.scenario else []:
+            row = {c: getattr(vm, c) for c in VM_COLUMNS if c not in _NESTED}
+            row.update({c: getattr(getattr(vm, c), f) for c, f in _NESTED.items()})
+            rows.append(row)
+        return pd.DataFrame(rows, columns=list(VM_COLUMNS))
+
+    def refresh_table(self) -> None:
+        self.table.value = self._frame()
+        self._select_row()
+
+    def _select_row(self) -> None:
+        vms = self.state.scenario.vms
+        i = min(self.state.selected_vm, len(vms) - 1)
+        if self.table.selection != [i]:
+            self.table.selection = [i]
+        self.vm_detail.refresh()
+
+    def _vm_forms(self) -> list[Any]:
+        vms = self.state.scenario.vms
+        vm = vms[min(self.state.selected_vm, len(vms) - 1)]
+        return [
+            pn.pane.HTML(f"<b>{vm.name}</b> (rename it in the table)", margin=(4, 5, 0, 5)),
+            schema_widgets(vm, exclude=("name",)),
+            pn.pane.HTML("<i>workload</i>", margin=(0, 5)),
+            schema_widgets(vm.workload),
+            pn.pane.HTML("<i>activity</i>", margin=(0, 5)),
+            schema_widgets(vm.activity),
+        ]
+
+    def _table_selected(self, event: Any) -> None:
+        if event.new and event.new[0] != self.state.selected_vm:
+            self.state.selected_vm = event.new[0]
+
+    def _table_edited(self, event: Any) -> None:
+        vms = self.state.scenario.vms
+        if not 0 <= event.row < len(vms):
+            return
+        vm = vms[event.row]
+        if event.column in _NESTED:
+            target, field = getattr(vm, event.column), _NESTED[event.column]
+        else:
+            target, field = vm, event.column
+        try:
+            target.param.update(**{field: event.value})
+        except (ValueError, TypeError) as exc:
+            self.controller.report(f"VM {vm.name}: {field} {event.value!r} is not allowed ({exc})")
+            self.refresh_table()
