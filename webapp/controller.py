@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from engine import Scenario, from_dict, load_scenario
 from engine.errors import VmswapError
 from engine.policies import validate_policy
-from engine.scenario import VM
+from engine.scenario import VM, Workload
 from webapp import downloads, urlcodec
 from webapp.playback import Player, Timers
 from webapp.runner import (
@@ -82,6 +83,8 @@ class Controller:
         self.timers = timers
         self.url_sink = url_sink
         self.base_url = base_url
+        self.trace_roots: list[Path] = []  # this session's uploaded traces (the Traces tab)
+        self.on_close: list[Callable[[], None]] = []  # what else ends with the session
         self.player = Player(state, timers, self._push)
         self.generation = 0
         self.cancel = threading.Event()
@@ -120,7 +123,7 @@ class Controller:
         """Open a share link; on failure say why and keep what is shown (or the default)."""
         try:
             shared = urlcodec.decode(text)
-            data = resolve_traces(shared.scenario.to_dict())
+            data = resolve_traces(shared.scenario.to_dict(), self.trace_roots)
             scenario = from_dict(data, source="link")
             check_limits(scenario)
         except (urlcodec.LinkError, VmswapError) as exc:
@@ -214,6 +217,23 @@ class Controller:
         del vms[i]
         self._set_vms(vms, min(i, len(vms) - 1))
 
+    def attach_trace(self, workload: dict[str, Any]) -> None:
+        """Give the selected VM a trace workload (from the Traces tab) and run again."""
+        vms = list(self.state.scenario.vms)
+        i = self.state.selected_vm
+        if not 0 <= i < len(vms):
+            self.report("Select a VM to attach the trace to.")
+            return
+        vm = copy_vm(vms[i], vms[i].name)
+        try:
+            vm.workload = Workload(**workload)
+        except ValueError as exc:
+            self.report(f"Could not attach the trace: {exc}")
+            return
+        vms[i] = vm
+        self._set_vms(vms, i)
+        self.report(f"The trace now drives {vm.name}; A and B run again.")
+
     def _set_vms(self, vms: list[VM], selected: int) -> None:
         self._quiet = True
         self.state.selected_vm = selected
@@ -223,7 +243,7 @@ class Controller:
     # -- running --------------------------------------------------------------------------------
     def inputs(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Validated (scenario, A, B) dicts of what the widgets hold, or ScenarioError."""
-        data = resolve_traces(self.state.scenario.to_dict())
+        data = resolve_traces(self.state.scenario.to_dict(), self.trace_roots)
         scenario = from_dict(data, source="scenario")
         check_limits(scenario)
         a = validate_policy(self.state.policy_a.to_dict(), source="policy A")
@@ -447,7 +467,9 @@ class Controller:
         return "" if runs is None else downloads.results_json(runs, self.state.frame)
 
     def close(self) -> None:
-        """The session ended: stop timers and any run."""
+        """The session ended: stop timers and any run, and remove what the session made."""
+        for fn in self.on_close:
+            fn()
         self.cancel.set()
         self.player.stop()
         for handle in (self._debounce, self._url_timer):

@@ -34,6 +34,21 @@ def sweep_view() -> Any | None:
     return create_sweep_view()
 
 
+def trace_view(controller: Controller) -> Any | None:
+    """The Traces tab: import a trace, see its heatmap and miss-ratio curve, attach it to the
+    selected VM. Its uploads live in a per-session folder that only this session may use."""
+    try:
+        from webapp.trace_view import create_trace_view
+    except ModuleNotFoundError as exc:  # optional feature, like the Sweep tab
+        if exc.name != "webapp.trace_view":
+            raise
+        return None
+    view = create_trace_view(on_attach=controller.attach_trace)
+    controller.trace_roots.append(view.state.upload_dir)
+    controller.on_close.append(view.state.close)
+    return view
+
+
 def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
     text = pn.pane.Alert(
         "",
@@ -151,8 +166,14 @@ def build(
             lower.objects = below
         sidebar.populate()
 
+    tabs: list[tuple[str, Any]] = [("Compare", compare)]
+    traces = trace_view(controller)
+    if traces is not None:
+        tabs.append(("Traces", traces))
     sweep = sweep_view()
-    main: Any = pn.Tabs(("Compare", compare), ("Sweep", sweep), dynamic=True) if sweep else compare
+    if sweep is not None:
+        tabs.append(("Sweep", sweep))
+    main: Any = pn.Tabs(*tabs, dynamic=True) if len(tabs) > 1 else compare
 
     template = pn.template.BootstrapTemplate(
         title="vmswap",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,10 +73,11 @@ class ThreadRunner:
 # -- limits, one run, a pair ---------------------------------------------------------------
 
 
-def resolve_traces(data: dict[str, Any]) -> dict[str, Any]:
+def resolve_traces(data: dict[str, Any], extra_roots: Sequence[Path] = ()) -> dict[str, Any]:
     """Trace paths made absolute (relative ones are relative to scenarios/) and checked to lie
-    under a trace root: a link must not make the server read arbitrary files."""
-    roots = [r.resolve() for r in TRACE_ROOTS]
+    under a trace root: a link must not make the server read arbitrary files. `extra_roots`
+    are this session's own folders (its uploaded traces), never another session's."""
+    roots = [r.resolve() for r in (*TRACE_ROOTS, *extra_roots)]
 
     def fix(w: dict[str, Any], where: str) -> None:
         if w.get("kind") == "trace" and isinstance(w.get("path"), str) and w["path"]:

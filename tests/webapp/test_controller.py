@@ -332,3 +332,31 @@ def test_socket_tuning_is_a_no_op_without_a_session():
     no_delay(None)
     with corked(None):
         pass
+
+
+def test_an_uploaded_trace_attaches_to_the_selected_vm(app, timers, tmp_path):
+    """A trace from the Traces tab drives the selected VM; the upload folder is accepted for
+    this session only, and a path outside every allowed folder is still refused."""
+    import numpy as np
+
+    from webapp.trace_view import TraceState
+
+    state, c, _ = app
+    uploads = TraceState(c.attach_trace)
+    c.trace_roots.append(uploads.upload_dir)
+    path = uploads.upload_dir / "t.npz"
+    np.savez(path, pages=np.arange(300, dtype=np.int64) % 200, writes=np.zeros(300, dtype=bool))
+    state.selected_vm = 1
+    c.attach_trace({"kind": "trace", "path": str(path), "format": "npz"})
+    assert "trace now drives" in state.message
+    timers.advance(DEBOUNCE_S + 0.01)
+    assert state.runs.scenario_dict["vms"][1]["workload"]["kind"] == "trace"
+
+    outside = tmp_path / "elsewhere.npz"
+    np.savez(outside, pages=np.arange(10, dtype=np.int64))
+    c.attach_trace({"kind": "trace", "path": str(outside), "format": "npz"})
+    good = state.runs
+    timers.advance(DEBOUNCE_S + 0.01)
+    assert state.runs is good
+    assert "trace files must lie under" in state.message
+    uploads.close()
