@@ -1,0 +1,416 @@
+"""Load: N concurrent sessions on one `panel serve`, each playing an animation.
+
+Each session is a websocket client (`bokeh.client`, no browser) that does what the page's
+JavaScript does: announces the document ready, acknowledges every frame it receives (the
+`painted_seq` of the frame clock), sets its own seed in the seed field, picks "max" speed,
+clicks Play, plays, clicks Pause and reads the share link back. Prints (a benchmark, never a
+pass/fail on time):
+
+- the frame round trip (acknowledgement sent → next frame received), p50 and p95, for one
+  session alone and for N together, and their ratio (a peer measured in the same run);
+- the latency of GET /liveness while the N sessions play, p50 and p95;
+- the server's RSS (/proc/PID/status) at baseline, at the peak and after the sessions closed
+  (Bokeh discards a closed session after --unused-session-lifetime, checked every
+  --check-unused-sessions: 15 s and 17 s by default).
+
+`tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
+
+Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SEED_BASE = 1000  # session i sets seed SEED_BASE + i
+FIRST_FRAME_S = 180.0  # a cold, busy server simulates before the first frame
+
+
+def session_link(seed: int = 5) -> str:
+    """The share value every session opens: a small swapping scenario of 100 frames."""
+    from engine import from_dict
+    from engine.policies import validate_policy
+    from webapp import urlcodec
+    from webapp.state import default_policies
+
+    vms = [
+        {"name": "a", "memory_mib": 4, "workload": {"kind": "zipf", "zipf_alpha": 0.8}},
+        {"name": "b", "memory_mib": 4, "workload": {"kind": "scan", "pages": 700}},
+        {"name": "c", "memory_mib": 4, "workload": {"kind": "uniform", "pages": 600}},
+    ]
+    scenario = from_dict(
+        {
+            "name": "load",
+            "seed": seed,
+            "duration_ms": 200.0,
+            "host": {"pcpus": 2, "memory_mib": 6, "swap_mib": 64, "step_us": 500},
+            "scheduler": {"kind": "credit", "slice_ms": 5.0},
+            "recording": {"frame_ms": 2.0, "columns": 32},
+            "vms": vms,
+        }
+    )
+    a, b = default_policies(scenario.policy)
+    return urlcodec.encode(scenario.to_dict(), validate_policy(a), validate_policy(b))
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by the nearest-rank method; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set of a process and its children, MiB (VmRSS in /proc/PID/status)."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def threads(pid: int) -> int:
+    """Threads of a process (each open session that has simulated holds a runner thread)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return 0
+
+
+# -- one session -------------------------------------------------------------------------------
+
+
+@dataclass
+class SessionResult:
+    seed: int
+    rtts_s: list[float] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+    read_back_seed: int | None = None
+    widget_seed: int | None = None
+    message: str = ""
+    error: str = ""
+
+
+class LoadSession:
+    """One websocket client driving one session of the app; runs in its own thread with its
+    own event loop (a Bokeh client document is not thread-safe)."""
+
+    def __init__(self, url: str, seed: int, link: str, play: threading.Event, ready: Callable):
+        self.url = url
+        self.result = SessionResult(seed)
+        self.link = link
+        self.play = play
+        self.ready = ready
+        self.stop_play = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"load-{seed}", daemon=True)
+        self._acked: dict[int, float] = {}
+        self._playing_since = float("inf")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self, timeout_s: float) -> None:
+        self.thread.join(timeout_s)
+
+    def _run(self) -> None:
+        import panel
+        import panel.models.tabulator  # noqa: F401 - loaded lazily by Panel, needed here
+        from bokeh.client import pull_session
+        from tornado.ioloop import IOLoop
+
+        import webapp.views.clock  # noqa: F401 - the frame clock model
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            session = pull_session(
+                url=self.url, io_loop=IOLoop.current(), arguments={"run": self.link}
+            )
+            done: list[bool] = []
+
+            async def drive() -> None:
+                try:
+                    await self._drive(session.document)
+                except Exception as exc:  # reported, not lost in a thread
+                    self.result.error = f"{type(exc).__name__}: {exc}"
+                finally:
+                    done.append(True)
+                    session.close()
+
+            IOLoop.current().add_callback(drive)
+            # The client reads the server's messages only while this runs (bokeh.client's
+            # own testing loop; it returns once `drive` closes the session).
+            session._loop_until_closed()
+            if not done:
+                self.result.error = self.result.error or "the server closed the session"
+        except Exception as exc:
+            self.result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    async def _drive(self, doc: Any) -> None:
+        from bokeh.events import ButtonClick, DocumentReady
+
+        clock = doc.get_model_by_name("vmswap-clock")
+        if clock is None:
+            raise RuntimeError("the page has no frame clock")
+
+        def by_class(name: str) -> Any:
+            found = [m for m in doc.models if name in (getattr(m, "css_classes", None) or [])]
+            return found[0] if found else None
+
+        def on_frame(attr: str, old: int, new: int) -> None:
+            now = time.perf_counter()
+            acked = self._acked.get(new - 1, -1.0)
+            if acked >= self._playing_since and not self.stop_play.is_set():
+                self.result.rtts_s.append(now - acked)
+                self.result.frames.append(int(clock.frame))
+            clock.painted_seq = new  # what the page's requestAnimationFrame callback does
+            self._acked[new] = time.perf_counter()
+
+        clock.on_change("seq", on_frame)
+        doc.callbacks.send_event(DocumentReady())
+        await until(lambda: clock.seq > 0, FIRST_FRAME_S, "the first frame")
+        clock.painted_seq = clock.seq
+        self._acked[clock.seq] = time.perf_counter()
+
+        # Its own seed, typed into the seed field (there once the first frame was painted).
+        await until(lambda: by_class("vm-field-seed") is not None, 60, "the seed field")
+        by_class("vm-field-seed").value = self.result.seed
+        await until(
+            lambda: self._share_seed(by_class("vm-share-url")) == self.result.seed,
+            FIRST_FRAME_S,
+            "the run of its seed",
+        )
+        by_class("vm-speed").value = "0"  # max: every frame, as fast as acknowledged
+        self.ready()
+        await until(self.play.is_set, FIRST_FRAME_S, "the others")
+        play = by_class("vm-btn-play")
+        doc.callbacks.send_event(ButtonClick(play))
+        self._playing_since = time.perf_counter()
+        await until(self.stop_play.is_set, 3600, "the end of play")
+        doc.callbacks.send_event(ButtonClick(play))
+        await asyncio.sleep(1.0)  # the share link is written once paused (debounced)
+        await until(lambda: "Play" in str(play.label), 60, "the pause")
+        self.result.read_back_seed = self._share_seed(by_class("vm-share-url"))
+        self.result.widget_seed = by_class("vm-field-seed").value
+        message = by_class("vm-message")
+        self.result.message = str(getattr(message, "text", "") or "")
+
+    @staticmethod
+    def _share_seed(link_input: Any) -> int | None:
+        from webapp import urlcodec
+
+        value = str(getattr(link_input, "value", "") or "")
+        if "run=" not in value:
+            return None
+        try:
+            return urlcodec.decode(value.split("run=", 1)[1]).scenario.seed
+        except urlcodec.LinkError:
+            return None
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {timeout_s:g} s")
+        await asyncio.sleep(0.05)
+
+
+# -- many sessions -------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    sessions: list[SessionResult]
+    liveness_s: list[float]
+    play_s: float
+    rss_during_mib: list[float]
+
+    @property
+    def rtts_s(self) -> list[float]:
+        return [r for s in self.sessions for r in s.rtts_s]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"seed {s.seed}: {s.error}" for s in self.sessions if s.error]
+
+
+def run_load(
+    url: str,
+    n_sessions: int,
+    play_s: float,
+    seed_base: int = SEED_BASE,
+    pid: int | None = None,
+    join_s: float = 600.0,
+) -> LoadReport:
+    """Open n sessions, wait until each shows its own seed, play them all at once for play_s
+    seconds while timing /liveness, pause, read back, close."""
+    link = session_link()
+    play = threading.Event()
+    ready: list[int] = []
+    lock = threading.Lock()
+
+    def one_ready() -> None:
+        with lock:
+            ready.append(1)
+
+    sessions = [LoadSession(url, seed_base + i, link, play, one_ready) for i in range(n_sessions)]
+    for s in sessions:
+        s.start()
+    deadline = time.monotonic() + join_s
+    while len(ready) < n_sessions and time.monotonic() < deadline:
+        if all(not s.thread.is_alive() for s in sessions):
+            break
+        time.sleep(0.1)
+    liveness: list[float] = []
+    rss: list[float] = []
+    play.set()
+    end = time.monotonic() + play_s
+    base = url.rsplit("/", 1)[0]
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/liveness", timeout=30):
+            liveness.append(time.perf_counter() - t0)
+        if pid is not None:
+            rss.append(rss_mib(pid))
+        time.sleep(0.1)
+    for s in sessions:
+        s.stop_play.set()
+    for s in sessions:
+        s.join(max(1.0, deadline - time.monotonic()))
+    return LoadReport([s.result for s in sessions], liveness, play_s, rss)
+
+
+def settle_rss(pid: int, below_mib: float, timeout_s: float) -> float:
+    """Wait (collecting garbage takes the server a while) until the RSS is below a bound or
+    the time is up; the last figure."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = rss_mib(pid)
+        if now <= below_mib or time.monotonic() > deadline:
+            return now
+        time.sleep(1.0)
+
+
+# -- a server of its own -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served(port: int) -> Iterator[subprocess.Popen]:
+    """`panel serve webapp/app.py` as users run it, stopped at the end."""
+    cmd = [
+        sys.executable,
+        *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1"),
+        *("--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start") from None
+                time.sleep(0.2)
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def quantiles(label: str, values: list[float]) -> str:
+    p50, p95 = percentile(values, 0.5) * 1e3, percentile(values, 0.95) * 1e3
+    return f"  {label:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(values)} samples)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long all of them play")
+    parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait for memory")
+    args = parser.parse_args()
+    n = args.sessions
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/app"
+    with served(port) as proc:
+        start = rss_mib(proc.pid)
+        # A first round of the same size: imports, caches and the allocator's high-water mark.
+        warm = run_load(url, n, 2.0, seed_base=100, pid=proc.pid)
+        time.sleep(35)  # its sessions discarded (Bokeh: 15 s lifetime, checked every 17 s)
+        baseline, baseline_threads = rss_mib(proc.pid), threads(proc.pid)
+        alone = run_load(url, 1, args.seconds, seed_base=500, pid=proc.pid)
+        load = run_load(url, n, args.seconds, pid=proc.pid)
+        peak = max([*load.rss_during_mib, rss_mib(proc.pid)])
+        time.sleep(35)
+        after = settle_rss(proc.pid, baseline, args.settle)
+        after_threads = threads(proc.pid)
+    errors = warm.errors + alone.errors + load.errors
+    own = sum(s.read_back_seed == s.seed for s in load.sessions)
+    frames = [len(s.frames) for s in load.sessions]
+    ratio = percentile(load.rtts_s, 0.95) / percentile(alone.rtts_s, 0.95)
+    print(f"load: {n} sessions playing at max speed for {args.seconds:g} s on one panel serve")
+    print(quantiles("frame round trip, 1 session:", alone.rtts_s))
+    print(quantiles(f"frame round trip, {n} sessions:", load.rtts_s))
+    print(f"  p95 round trip, {n} sessions / 1 session: {ratio:.1f}x")
+    print(quantiles(f"GET /liveness while {n} play:", load.liveness_s))
+    print(
+        f"  frames per session: min {min(frames)}, median {statistics.median(frames):g}, "
+        f"max {max(frames)}; sessions reading back their own seed: {own}/{n}"
+    )
+    print(
+        f"  server RSS: at start {start:.0f} MiB; after a first round of {n} {baseline:.0f} MiB "
+        f"(baseline); peak {peak:.0f} MiB; after they closed {after:.0f} MiB "
+        f"({after - baseline:+.0f} MiB); threads {baseline_threads} before, "
+        f"{after_threads} after"
+    )
+    for e in errors:
+        print(f"  error: {e}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
