@@ -21,6 +21,7 @@ from webapp import downloads, urlcodec
 from webapp.playback import Player, Timers
 from webapp.runner import (
     RUN_CACHE,
+    TRACE_ROOTS,
     Cancelled,
     Runner,
     SyncRunner,
@@ -40,6 +41,7 @@ from webapp.state import (
     default_scenario_file,
     new_vm_name,
     policy_label,
+    scenario_files,
     unwatch_tree,
     watch_tree,
 )
@@ -110,7 +112,11 @@ class Controller:
 
     # -- loading ------------------------------------------------------------------------------
     def load_file(self, name: str, run: bool = True) -> None:
-        """Load scenarios/<name>.toml with its default A and B (and run them unless told not)."""
+        """Load scenarios/<name>.toml with its default A and B (and run them unless told not).
+        Only a shipped scenario's name is accepted: nothing else reaches the file system."""
+        if name not in scenario_files():
+            self.report("That is not one of the shipped scenarios; pick one from the list.")
+            return
         try:
             scenario = load_scenario(SCENARIO_DIR / f"{name}.toml")
         except VmswapError as exc:
@@ -283,7 +289,7 @@ class Controller:
         try:
             scenario, a, b = self.inputs()
         except VmswapError as exc:
-            self.report(f"Not run: {exc}. Showing the last good run.")
+            self.report(f"Not run: {self.without_server_paths(exc)}. Showing the last good run.")
             return
         self.cancel.set()  # a run still going is superseded
         self.cancel = cancel = threading.Event()
@@ -304,7 +310,9 @@ class Controller:
         if isinstance(outcome, Cancelled):
             return
         if isinstance(outcome, VmswapError):
-            self.report(f"Not run: {outcome}. Showing the last good run.")
+            self.report(
+                f"Not run: {self.without_server_paths(outcome)}. Showing the last good run."
+            )
             return
         if isinstance(outcome, BaseException):
             log.error("simulation failed", exc_info=outcome)
@@ -335,6 +343,19 @@ class Controller:
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
         return policy_label(runs.policy_a), policy_label(runs.policy_b)
+
+    def without_server_paths(self, error: BaseException | str) -> str:
+        """An error's text with the server's own folders (scenarios/, shared traces, this
+        session's uploads) shortened to names a visitor may see."""
+        text = str(error)
+        folders = [
+            (r.resolve(), label)
+            for r, label in zip(TRACE_ROOTS, ("scenarios", "traces"), strict=False)
+        ]
+        folders += [(Path(r).resolve(), "uploads") for r in self.trace_roots]
+        for folder, label in sorted(folders, key=lambda f: -len(str(f[0]))):
+            text = text.replace(str(folder), label)
+        return text
 
     def report(self, message: str, sticky: bool = False) -> None:
         """Show a readable message in the page (sticky ones survive the next good run)."""

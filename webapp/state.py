@@ -23,8 +23,14 @@ SPEEDS_MS_PER_S = (0, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)  # 0: as fast
 
 
 def scenario_files() -> list[str]:
-    """Names (file stems) of the scenarios shipped in scenarios/, sorted."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    """Names (file stems) of the scenarios shipped in scenarios/, sorted. A symlink that
+    leads out of scenarios/ is not a shipped scenario."""
+    root = SCENARIO_DIR.resolve()
+    return sorted(
+        p.stem
+        for p in SCENARIO_DIR.glob("*.toml")
+        if p.resolve().is_relative_to(root) and p.resolve().is_file()
+    )
 
 
 def default_scenario_file() -> str:

@@ -91,11 +91,6 @@ def test_the_picker_refuses_a_name_it_does_not_offer(name: str) -> None:
     assert session.state.scenario is before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Controller.load_file joins any name to scenarios/, parses the file it reaches, "
-    "then raises ValueError (or names the server path): fix in docs/security-fixes.diff",
-)
 @pytest.mark.parametrize("how", ["relative", "absolute", "dotdot-etc"])
 def test_load_file_stays_in_scenarios(how: str, scenarios_copy: Path) -> None:
     """Controller.load_file (what the picker calls) opens only a shipped scenario; any other
@@ -114,11 +109,6 @@ def test_load_file_stays_in_scenarios(how: str, scenarios_copy: Path) -> None:
     assert str(scenarios_copy) not in session.state.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenario_files() lists, and load_file follows, a symlink in scenarios/ that points "
-    "out of it: fix in docs/security-fixes.diff",
-)
 def test_a_symlink_out_of_scenarios_is_not_a_scenario(scenarios_copy: Path) -> None:
     """A scenarios/*.toml symlink to a file elsewhere is neither offered nor loaded."""
     from webapp.state import SessionState, scenario_files
@@ -205,11 +195,6 @@ def test_every_shipped_scenario_keeps_its_traces_inside_the_roots() -> None:
         resolve_traces(load_scenario(path).to_dict())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run that fails on a trace names the absolute server path in the page: fix in "
-    "docs/security-fixes.diff",
-)
 @pytest.mark.parametrize("path", ["traces/no-such.trace", "traces"])
 def test_a_failed_trace_run_names_no_server_path(path: str) -> None:
     """A link's missing trace (or a folder) is reported without the server's folders."""
