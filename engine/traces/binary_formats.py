@@ -7,6 +7,7 @@ unpickled.
 from __future__ import annotations
 
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -117,6 +118,12 @@ def _read_npz(
                 yield block.astype(np.int64), flags
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise TraceError(f"{path}: found a damaged archive ({exc}), expected an .npz") from None
+    except (RuntimeError, NotImplementedError) as exc:
+        # zipfile: an encrypted member, or a compression method it does not know.
+        raise TraceError(
+            f"{path}: found an archive member that cannot be read ({exc}), expected an "
+            "unencrypted .npz (stored or deflated)"
+        ) from None
 
 
 def _open_npy(
@@ -132,7 +139,7 @@ def _open_npy(
             else np.lib.format.read_array_header_2_0
         )
         shape, _fortran_order, dtype = read_header(member)
-    except ValueError as exc:
+    except (ValueError, SyntaxError, tokenize.TokenError) as exc:
         raise TraceError(f"{path}: array '{name}' has no valid .npy header: {exc}") from None
     if dtype.hasobject or len(shape) != 1:
         raise TraceError(

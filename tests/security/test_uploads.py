@@ -189,12 +189,6 @@ def hostile_npz(how: str) -> bytes:
     return bytes(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zipfile raises RuntimeError (encrypted member) and NotImplementedError (unknown "
-    "compression), numpy's header parser SyntaxError or tokenize.TokenError, and neither the "
-    "npz reader nor load_bytes catches them: fix in docs/security-fixes.diff",
-)
 @pytest.mark.parametrize("how", ["encrypted", "unknown-method", "unclosed-header"])
 def test_a_hostile_npz_member_is_refused(how: str, traces: TraceState) -> None:
     """An .npz whose member is 'encrypted', compressed by an unknown method or has an
