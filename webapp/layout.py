@@ -3,6 +3,7 @@ sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exi
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
     row = pn.Row(text, close, sizing_mode="stretch_width", visible=False)
 
     def show(message: str) -> None:
-        text.object = message
+        # Messages may quote a link's text: shown as text, never as HTML or Markdown.
+        text.object = html.escape(message)
         row.visible = bool(message)
 
     state.param.watch(lambda e: show(e.new), "message")

@@ -81,8 +81,15 @@ def resolve_traces(data: dict[str, Any], extra_roots: Sequence[Path] = ()) -> di
 
     def fix(w: dict[str, Any], where: str) -> None:
         if w.get("kind") == "trace" and isinstance(w.get("path"), str) and w["path"]:
-            p = Path(w["path"])
-            p = (p if p.is_absolute() else SCENARIO_DIR / p).resolve()
+            try:
+                p = Path(w["path"])
+                p = (p if p.is_absolute() else SCENARIO_DIR / p).resolve()
+            except (ValueError, OSError):  # a NUL byte, a name too long, a loop of links
+                raise ScenarioError(
+                    "not a usable file name; trace files must lie under scenarios/ or the "
+                    "shared traces folder",
+                    field=f"{where}.path",
+                ) from None
             if not any(p.is_relative_to(r) for r in roots):
                 raise ScenarioError(
                     "trace files must lie under scenarios/ or the shared traces folder",

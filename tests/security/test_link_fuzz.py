@@ -278,11 +278,6 @@ def test_a_large_frame_or_vm_in_a_good_link_is_clamped() -> None:
     assert session.state.selected_vm == len(session.state.scenario.vms) - 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Path.resolve raises ValueError on NUL and load_link catches only LinkError and "
-    "VmswapError: fix in docs/security-fixes.diff",
-)
 def test_a_nul_byte_in_a_trace_path_is_refused() -> None:
     """A trace path holding a NUL byte is refused with a message, not a ValueError."""
     payload = copy.deepcopy(good_payload())
@@ -370,11 +365,6 @@ def test_the_plain_page_carries_no_active_markup() -> None:
     assert active_markup(page_models({"run": [small_link().encode()]})) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the scenario description (Markdown), the message (Alert) and the VM detail title "
-    "(HTML) put link text into the page as HTML: fix in docs/security-fixes.diff",
-)
 @pytest.mark.parametrize("which", ["taken", "refused"])
 def test_link_text_never_becomes_markup(which: str) -> None:
     """A link whose description, names or keys hold HTML shows them as text."""
@@ -558,11 +548,6 @@ def test_other_query_arguments_are_ignored(served: Any) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a NUL byte in a trace path makes create_app raise: the page is empty, with no "
-    "message; fix in docs/security-fixes.diff",
-)
 def test_a_nul_trace_path_through_the_server_shows_a_message(served: Any) -> None:
     """Through `panel serve`: the NUL-byte trace path gives a page with a message."""
     payload = copy.deepcopy(good_payload())
@@ -582,11 +567,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.mark.ui
 @pytest.mark.slow
 @pytest.mark.skipif(chromium_path() is None, reason="Chromium not found")
-@pytest.mark.xfail(
-    strict=True,
-    reason="link text reaches the page as HTML (description, message): fix in "
-    "docs/security-fixes.diff",
-)
 def test_a_hostile_link_runs_no_script_in_chromium(page: Any, served: Any) -> None:
     """Chromium opens a link whose description, names and keys hold an <img onerror>: no
     handler runs (in the description, the VM table, the message)."""

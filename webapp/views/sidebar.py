@@ -8,6 +8,7 @@ VM table's column choice.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -130,7 +131,7 @@ class Sidebar:
             self.picker, self.description, placeholder, sizing_mode="stretch_width"
         )
         state.param.watch(lambda e: self.rebuild(), "scenario")
-        self.description.object = state.scenario.description or ""
+        self.description.object = html.escape(state.scenario.description or "")
         if not deferred:
             self.populate()
 
@@ -220,7 +221,7 @@ class Sidebar:
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
         s = self.state.scenario
-        self.description.object = s.description or ""
+        self.description.object = html.escape(s.description or "")
         if not self.populated:
             return
         self.general.objects = [
@@ -287,7 +288,9 @@ class Sidebar:
         vms = self.state.scenario.vms
         vm = vms[min(self.state.selected_vm, len(vms) - 1)]
         return [
-            pn.pane.HTML(f"<b>{vm.name}</b> (rename it in the table)", margin=(4, 5, 0, 5)),
+            pn.pane.HTML(
+                f"<b>{html.escape(vm.name)}</b> (rename it in the table)", margin=(4, 5, 0, 5)
+            ),
             schema_widgets(vm, exclude=("name",)),
             pn.pane.HTML("<i>workload</i>", margin=(0, 5)),
             schema_widgets(vm.workload),
