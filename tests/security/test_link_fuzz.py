@@ -372,6 +372,34 @@ def test_link_text_never_becomes_markup(which: str) -> None:
     assert active_markup(page_models({"run": [link.encode()]})) == []
 
 
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs += [v or "" for k, v in attrs if k == "href"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the message bar is Markdown: link text quoted in a message that holds [text](url) "
+    "or a bare URL becomes a clickable link in the app's own warning; fix in "
+    "docs/security-fixes.diff",
+)
+def test_a_message_quoting_a_link_makes_no_link() -> None:
+    """A refused link whose keys hold a Markdown link and a bare URL: the message bar shows
+    them as text, with no <a href> to follow."""
+    key = "[Log in again](https://evil.example/login) or https://evil.example/x"
+    models = page_models({"run": [raw_link({"s": good_payload()["s"], key: 1}).encode()]})
+    bar = [m for m in models if "vm-message" in (getattr(m, "css_classes", None) or [])]
+    assert bar and "evil.example" in html.unescape(bar[0].text)
+    parser = _Anchors()
+    parser.feed(html.unescape(bar[0].text))
+    assert parser.hrefs == []
+
+
 # -- no eval, no pickle ---------------------------------------------------------------------
 
 _BANNED_CALLS = {"eval", "exec", "compile", "__import__", "input"}
