@@ -212,10 +212,18 @@ def test_a_failed_trace_run_names_no_server_path(path: str) -> None:
 
 def make_run_command() -> list[str]:
     """The command `make run` runs (make -n prints it without running anything)."""
+    # Under `make test` this runs inside make: drop the parent's flags and directory notes.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     out = subprocess.run(
-        ["make", "-n", "run", "PORT=PORT"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "-n", "--no-print-directory", "run", "PORT=PORT"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
-    line = " ".join(out.replace("\\\n", " ").split("\n")[-2:])
+    lines = [x for x in out.replace("\\\n", " ").split("\n") if not x.startswith("make")]
+    line = " ".join(lines[-2:])
     serve = re.search(r"(\S*python\S*\s+-m\s+panel\s+serve\s+.*)", line)
     assert serve, out
     return serve.group(1).split()
