@@ -21,7 +21,7 @@ from webapp.views.sidebar import Sidebar
 from webapp.views.transport import Transport
 from webapp.wire import no_delay
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("webapp.app")  # not __name__: bokeh_app_<uuid>, one per session
 
 
 class DocTimers:

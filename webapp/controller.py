@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
+MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
 
 
@@ -133,12 +134,19 @@ class Controller:
             scenario = from_dict(data, source="link")
             check_limits(scenario)
         except (urlcodec.LinkError, VmswapError) as exc:
-            self.report(f"Could not open the shared link: {exc}", sticky=True)
-            if self.state.runs is None and not self.state.busy:
-                self.load_file(self.state.scenario_file or default_scenario_file(), run=run)
-            return False
-        self._load(scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run)
-        return True
+            problem = str(exc)
+        except Exception:  # a bug, not the link's fault: logged, and the page still explains
+            log.exception("opening a shared link failed")
+            problem = "vmswap could not read it (the details are in the server's log)"
+        else:
+            self._load(
+                scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run
+            )
+            return True
+        self.report(f"Could not open the shared link: {problem}", sticky=True)
+        if self.state.runs is None and not self.state.busy:
+            self.load_file(self.state.scenario_file or default_scenario_file(), run=run)
+        return False
 
     def _load(
         self,
@@ -360,6 +368,9 @@ class Controller:
     def report(self, message: str, sticky: bool = False) -> None:
         """Show a readable message in the page (sticky ones survive the next good run)."""
         self._sticky_message = sticky
+        if len(message) > MAX_MESSAGE_CHARS:  # a quoted value may be 4,096 characters long
+            head = (MAX_MESSAGE_CHARS - 3) * 2 // 3  # keep the end: it says what is allowed
+            message = f"{message[:head]} … {message[-(MAX_MESSAGE_CHARS - 3 - head) :]}"
         self.state.message = message
 
     def dismiss(self) -> None:

@@ -4,6 +4,7 @@ sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exi
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
         sizing_mode="stretch_width",
         css_classes=["vm-message"],
         margin=(0, 4),
+        renderer_options={"linkify": False},  # a quoted https://... stays text
     )
     close = pn.widgets.Button(
         label="✕", width=36, margin=(8, 4), color="light", description="dismiss"
@@ -66,7 +68,7 @@ def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
 
     def show(message: str) -> None:
         # Messages may quote a link's text: shown as text, never as HTML or Markdown.
-        text.object = html.escape(message)
+        text.object = re.sub(r"([\\\[\]])", r"\\\1", html.escape(message))  # no [text](url)
         row.visible = bool(message)
 
     state.param.watch(lambda e: show(e.new), "message")

@@ -10,6 +10,7 @@ every wait is bounded, so a dead worker ends as a readable message, never a sile
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import threading
@@ -43,6 +44,18 @@ from engine.sweep import (
 )
 
 SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
+# A Dask client unpickles what its scheduler sends: a visitor must not choose the scheduler.
+# Whoever runs the server may allow some: VMSWAP_SWEEP_ADDRESSES=tcp://10.0.0.5:8786,...
+ADDRESSES_ENV = "VMSWAP_SWEEP_ADDRESSES"
+MAX_LOCAL_WORKERS = max(2, os.cpu_count() or 1)  # one session's local cluster: its cores
+WEB_MAX_RUNS = 5_000  # a sweep launched from the page (the CLI takes engine.sweep.MAX_RUNS)
+
+
+def sweep_addresses() -> list[str]:
+    """The scheduler addresses the server's operator allows (none unless set)."""
+    return [a.strip() for a in os.environ.get(ADDRESSES_ENV, "").split(",") if a.strip()]
+
+
 NOT_AXES = ("run", "seed")
 
 
@@ -96,7 +109,9 @@ class SweepState(param.Parameterized):
     target_slowdown = param.Number(1.10, bounds=(1.0, 1000.0), step=0.05)
     cluster = param.Selector(default="local", objects=["local", "address"])
     address = param.String("", doc="A Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    workers = param.Integer(2, bounds=(1, 256), doc="Worker processes of the local cluster.")
+    workers = param.Integer(
+        2, bounds=(1, MAX_LOCAL_WORKERS), doc="Worker processes of the local cluster."
+    )
     timeout_s = param.Number(300.0, bounds=(5.0, 86400.0), doc="Fail when no run ends for this.")
 
     running = param.Boolean(False)
@@ -115,7 +130,7 @@ class SweepState(param.Parameterized):
         self.param.base.objects = files
         params.setdefault("base", "quickstart.toml" if "quickstart.toml" in files else files[0])
         params.setdefault("policies", ", ".join(sorted(REGISTRY)))
-        params.setdefault("workers", min(default_workers(), 4))
+        params.setdefault("workers", min(default_workers(), 4, MAX_LOCAL_WORKERS))
         super().__init__(**params)
         self._journal: Journal | None = None  # made on the first launch, kept for resumes
         self._thread: threading.Thread | None = None
@@ -186,8 +201,21 @@ class SweepState(param.Parameterized):
         except VmswapError as exc:
             self.error = str(exc)
             return False
-        if self.cluster == "address" and not self.address.strip():
-            self.error = "address: give the Dask scheduler's address, e.g. tcp://10.0.0.5:8786"
+        if len(runs) > WEB_MAX_RUNS:
+            self.error = (
+                f"{len(runs):,} runs is more than the {WEB_MAX_RUNS:,} a sweep launched here may "
+                "hold; save it as a sweep file and run `vmswap sweep`"
+            )
+            return False
+        allowed = sweep_addresses()
+        # Decided here, once: the thread must not read a field the page may change meanwhile.
+        address = self.address.strip() if self.cluster == "address" else None
+        if address is not None and address not in allowed:
+            self.error = (
+                f"address: this server may use {', '.join(allowed)}"
+                if allowed
+                else "address: this server runs sweeps on a local cluster only"
+            ) + f" (whoever runs it lists scheduler addresses in {ADDRESSES_ENV})"
             return False
         self.error = ""
         if self._journal is None:
@@ -198,7 +226,10 @@ class SweepState(param.Parameterized):
         self.status = f"Starting {len(runs)} runs…"
         self._cancel = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(sweep,), name="vmswap-sweep", daemon=True
+            target=self._run,
+            args=(sweep, address, int(self.workers)),
+            name="vmswap-sweep",
+            daemon=True,
         )
         self._thread.start()
         return True
@@ -221,15 +252,14 @@ class SweepState(param.Parameterized):
             return not self._thread.is_alive()
         return True
 
-    def _run(self, sweep: Any) -> None:
-        address = self.address.strip() if self.cluster == "address" else None
-        where = address or f"a local cluster of {self.workers} workers"
+    def _run(self, sweep: Any, address: str | None, workers: int) -> None:
+        where = address or f"a local cluster of {workers} workers"
         try:
             outcome = run_sweep(
                 sweep,
                 journal=self._journal,
                 address=address,
-                workers=None if address else int(self.workers),
+                workers=None if address else workers,
                 progress=lambda p: self.post(lambda: self._on_progress(p, where)),
                 timeout_s=float(self.timeout_s),
                 no_worker_grace_s=min(30.0, float(self.timeout_s)),

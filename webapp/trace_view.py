@@ -9,6 +9,7 @@ it. `create_trace_view(on_attach)` builds a fresh pair for each browser session:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -30,16 +31,21 @@ from engine.errors import VmswapError
 from engine.mrc import fault_counts
 from engine.scenario import from_dict
 from engine.traces import FORMATS, read_trace
+from engine.traces.compression import Source
 
 # FileInput sends the file base64-encoded in one websocket message, and Bokeh's server takes
 # messages of up to 20 MiB by default (--websocket-max-message-size): 14 MiB fits under it.
 MAX_UPLOAD_BYTES = 14 * 1024 * 1024
 MAX_REFS = 20_000_000  # what one upload may expand to (a compressed file can hold many)
+# ... and the bytes it may decompress to: blank lines or an archive's padding hold no
+# reference, and 14 MiB of gzip can hold 14 GiB of them (a lackey trace of MAX_REFS is ~400 MB).
+MAX_EXPANDED_BYTES = 512 * 1024 * 1024
 MAX_UPLOADS = 32  # per session: each one stays on disk while a VM may replay it
 MRC_REFS = 5_000_000  # the curve of a longer trace is that of its first MRC_REFS references
 MAX_COLUMNS = 2048  # time bins of the heatmap (DESIGN: downsample to ≤ 2,048 columns)
 MAX_ROWS = 256  # page bins of the heatmap
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+log = logging.getLogger(__name__)
 
 Attach = Callable[[dict[str, Any]], None]
 
@@ -143,6 +149,18 @@ def curve_figure(mrc: Curve | None) -> Any:
     return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
 
+def expanded_bytes(path: Path, limit: int) -> int:
+    """The size of `path` once decompressed (gzip, xz, zstd), counted up to just past `limit`
+    (TraceError if the compressed data is damaged)."""
+    total = 0
+    with Source(path) as src:
+        if src.compression is None:
+            return path.stat().st_size
+        while total <= limit and (chunk := src.read(1 << 20)):
+            total += len(chunk)
+    return total
+
+
 class TraceState(param.Parameterized):
     """One session's imported traces: the last one shown, every one kept for attached VMs."""
 
@@ -190,11 +208,19 @@ class TraceState(param.Parameterized):
         raw = self.upload_dir / f"upload-{self._uploads}-{stem}"
         raw.write_bytes(data)
         try:
+            if expanded_bytes(raw, MAX_EXPANDED_BYTES) > MAX_EXPANDED_BYTES:
+                self.error = (
+                    f"{filename}: expands to more than {MAX_EXPANDED_BYTES // 2**20} MiB once "
+                    "decompressed; cut the trace or use `vmswap mrc` on the command line."
+                )
+                return False
             trace = read_trace(raw, self.format, page_shift=self.page_shift, max_refs=MAX_REFS)
         except VmswapError as exc:
             self.error = str(exc).replace(str(raw), filename or "the file")
             return False
-        except (MemoryError, OSError, ValueError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, MemoryError | OSError | ValueError):  # a reader's bug: logged
+                log.exception("reading an uploaded trace failed")
             self.error = f"{filename}: cannot read this file as a trace ({type(exc).__name__})."
             return False
         finally:

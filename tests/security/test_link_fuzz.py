@@ -285,11 +285,6 @@ def test_a_nul_byte_in_a_trace_path_is_refused() -> None:
     assert check_applied(fuzz_session(), raw_link(payload)) is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messages echo a refused value whole (up to 4,096 characters): fix in "
-    "docs/security-fixes.diff",
-)
 def test_a_message_about_a_long_value_stays_short() -> None:
     """A refused 5,000-character VM name gives a message of at most a few lines."""
     payload = copy.deepcopy(good_payload())
@@ -382,12 +377,6 @@ class _Anchors(HTMLParser):
             self.hrefs += [v or "" for k, v in attrs if k == "href"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the message bar is Markdown: link text quoted in a message that holds [text](url) "
-    "or a bare URL becomes a clickable link in the app's own warning; fix in "
-    "docs/security-fixes.diff",
-)
 def test_a_message_quoting_a_link_makes_no_link() -> None:
     """A refused link whose keys hold a Markdown link and a bare URL: the message bar shows
     them as text, with no <a href> to follow."""

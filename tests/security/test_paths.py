@@ -290,11 +290,6 @@ def launch(state: Any) -> bool:
         state.join(60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Sweep tab connects to any Dask scheduler address a visitor types (Dask "
-    "unpickles what a scheduler sends): fix in docs/security-fixes.diff",
-)
 def test_a_visitor_cannot_point_the_sweep_at_a_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without VMSWAP_SWEEP_ADDRESSES set by whoever runs the server, a sweep on an address
     is refused with a message and nothing connects."""
@@ -319,11 +314,6 @@ def test_the_operator_may_allow_a_scheduler(monkeypatch: pytest.MonkeyPatch) -> 
     assert calls and calls[0]["address"] == "tcp://127.0.0.1:9"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Sweep tab starts up to 256 local worker processes per session: fix in "
-    "docs/security-fixes.diff",
-)
 def test_a_visitor_cannot_start_more_workers_than_cores() -> None:
     """A local sweep asks for at most as many workers as the server has cores (or 2)."""
     from webapp.sweep_view import SweepState
@@ -332,11 +322,6 @@ def test_a_visitor_cannot_start_more_workers_than_cores() -> None:
     assert hi is not None and hi <= max(2, os.cpu_count() or 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sweep launched from the page may hold engine.sweep.MAX_RUNS (100,000) runs: "
-    "fix in docs/security-fixes.diff",
-)
 def test_a_sweep_launched_from_the_page_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """8 VM counts x every policy x 1,000 seeds is refused from the page, with a message."""
     from webapp.sweep_view import SweepState

@@ -110,12 +110,6 @@ def npz_spill_bomb(expanded: int) -> bytes:
     return gzip.compress(b"PK\x03\x04", 9) + member * max(1, expanded >> 22)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing caps what an upload expands to: 1 MB of gzip is parsed as 1 GiB on the "
-    "server's event loop (~1 min here), an .npz in gzip is spilled whole to disk; fix "
-    "(MAX_EXPANDED_BYTES) in docs/security-fixes.diff",
-)
 @pytest.mark.parametrize("bomb", [blank_lines_bomb, npz_spill_bomb], ids=["text", "npz"])
 def test_an_upload_expanding_past_the_cap_is_refused_unparsed(
     bomb: Any, traces: TraceState, monkeypatch: pytest.MonkeyPatch

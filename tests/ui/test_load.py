@@ -142,12 +142,6 @@ def test_sessions_share_nothing_in_module_globals() -> None:
     assert changed <= {"webapp.runs.RUN_CACHE", "webapp.runner.RUN_CACHE"}, changed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Transport's copy button uses js_on_click, which Panel keeps in a class-level "
-    "WeakKeyDictionary whose entry refers to its own key: every session's button and link "
-    "field live forever; fix (Transport.close on session end) in docs/security-fixes.diff",
-)
 def test_a_closed_session_leaves_no_widget_behind() -> None:
     """After a session ends (its transport closed, as app.py does when Bokeh discards it) no
     widget of its transport bar is still alive."""
@@ -163,12 +157,6 @@ def test_a_closed_session_leaves_no_widget_behind() -> None:
     assert [r() for r in refs] == [None, None, None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py takes logging.getLogger(__name__), and Bokeh runs it per session as a "
-    "module named bokeh_app_<uuid>: logging keeps one logger per session forever; fix in "
-    "docs/security-fixes.diff",
-)
 def test_running_the_app_script_registers_no_logger_per_session() -> None:
     """Executing webapp/app.py the way Bokeh does for each session adds no logger named
     after that session's module."""

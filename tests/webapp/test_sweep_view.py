@@ -134,8 +134,11 @@ def test_a_launch_runs_on_a_local_cluster_and_fills_the_results() -> None:
 
 
 @pytest.mark.slow
-def test_an_unreachable_address_ends_as_a_message_not_a_hang() -> None:
+def test_an_unreachable_address_ends_as_a_message_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Launching on an address where no scheduler listens ends with a readable error."""
+    monkeypatch.setenv("VMSWAP_SWEEP_ADDRESSES", "tcp://127.0.0.1:9")  # the operator allows it
     state = SweepState()
     small_form(state)
     state.cluster = "address"

@@ -104,6 +104,7 @@ class Transport:
             css_classes=["vm-btn-copy"],
         )
         self.copy.js_on_click(args=dict(url=self.link, btn=self.copy), code=COPY_JS)
+        controller.on_close.append(self.close)
         self.downloads = [
             pn.widgets.FileDownload(
                 callback=lambda: io.StringIO(c.download_toml()),
@@ -134,6 +135,14 @@ class Transport:
         state.param.watch(self._runs, "runs")
         state.param.watch(lambda e: setattr(self.link, "value", e.new), "share_url")
         self._runs(None)
+
+    def close(self) -> None:
+        """The session ended: drop the copy button's JavaScript link. Panel keeps such links
+        in a class-level WeakKeyDictionary whose entry refers to its own key (the button),
+        so without this every session's button and link field live on."""
+        from panel.links import Callback
+
+        Callback.registry.pop(self.copy, None)
 
     def _playing(self, event: Any) -> None:
         self.play.label = "❚❚ Pause" if event.new else "▶ Play"
