@@ -125,6 +125,7 @@ def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
         pool.state[g] = DIRTY
         pool.free_slots += 1
         sim.writing_pending -= 1
+        pool.requeued += 1
     elif s == PREFETCHED:
         c.prefetch_used[vm] += 1
         pool.state[g] = CLEAN
@@ -184,8 +185,13 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     cpu = vc.cpu_ns
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
-    # The window: what time allows, but not far beyond what the last window managed.
-    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left(), 2 * vc.window_hint + 64))
+    # The window: what time allows, but not far beyond what the last window managed, nor
+    # beyond what the free frames last at the recent rate of new frames per reference (its
+    # size changes only the work done, never the result).
+    by_frames = (pool.free_frames + 1) / max(vc.frames_per_ref, 1e-3) * 1.25
+    w = int(
+        min(n_time, n_burst, MAX_WINDOW, vc.refs_left(), 2 * vc.window_hint + 64, by_frames + 64)
+    )
     if w <= 0:
         return 0, t
     rel, wr = vc.stream.take(vc.pos, w)
@@ -308,7 +314,11 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     pool.state[pages] = np.where(becomes_dirty, DIRTY, CLEAN).astype(np.int8)
     pool.free_slots += int(np.count_nonzero(lose_slot))
     pool.free_frames -= n_minor + n_faults + n_ra
-    sim.writing_pending -= n_rescue
+    if n >= 64:
+        vc.frames_per_ref = (n_minor + n_faults + n_ra) / n
+    if n_rescue:
+        sim.writing_pending -= n_rescue
+        pool.requeued += 1
     pool.last_use_ns[pages] = ends[last_ref]
     pool.ref_bit[pages] = True
     newly = minor[:n].copy()

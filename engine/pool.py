@@ -51,6 +51,9 @@ class PagePool:
         self.evicted_for_prefetch = np.zeros(n, dtype=bool)  # for the pollution metric
         self.free_frames = self.frames
         self.free_slots = self.swap_pages
+        # Times a page became evictable again keeping an old key (rescued from a write, or a
+        # failed write): victims.Oldest remakes its kept list when this changes.
+        self.requeued = 0
 
     # -- queries ------------------------------------------------------------------------------
     def vm_range(self, vm: int) -> tuple[int, int]:
@@ -103,6 +106,7 @@ class PagePool:
             # The copy on swap is not valid: the page stays resident and dirty.
             self.state[pages] = DIRTY
             self.free_slots += int(pages.size)
+            self.requeued += 1
             return 0
         self.state[pages] = SWAPPED
         self.free_frames += int(pages.size)

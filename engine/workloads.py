@@ -44,23 +44,32 @@ class _Uniform(_Source):
 
 class _ZipfRanks:
     """Inverse-CDF sampling of Zipf ranks with a guide table (Chen & Asau): the same ranks
-    as a binary search over the CDF, about ten times faster."""
+    as a binary search over the CDF, many times faster. The table has several entries per
+    rank (up to GUIDE_MAX in all), so a draw in the long tail, where one entry spans many
+    ranks, takes few steps."""
 
     def __init__(self, n: int, alpha: float):
         weights = np.arange(1, n + 1, dtype=np.float64) ** -alpha
         cdf = np.cumsum(weights)
         self.cdf = cdf / cdf[-1]
         self.n = n
-        self.guide = np.searchsorted(self.cdf, np.arange(n) / n, side="right")
+        self.m = max(n, min(GUIDE_PER_RANK * n, GUIDE_MAX))
+        self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right").astype(
+            np.int64
+        )
 
     def sample(self, u: np.ndarray) -> np.ndarray:
         """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1)."""
-        i = self.guide[(u * self.n).astype(np.int64)]
+        i = self.guide[(u * self.m).astype(np.int64)]
         todo = np.flatnonzero(self.cdf[i] <= u)
         while todo.size:
             i[todo] += 1
             todo = todo[self.cdf[i[todo]] <= u[todo]]
         return np.minimum(i, self.n - 1)
+
+
+GUIDE_PER_RANK = 8
+GUIDE_MAX = 1 << 20  # entries (8 MiB): a VM of many pages keeps a coarser table
 
 
 class _Zipf(_Source):

@@ -45,8 +45,8 @@ class DemandPaging(Policy):
         seed = np.random.SeedSequence([sim.scenario.seed, 0x5EED])
         self.rng = np.random.default_rng(seed)
         self.clock = pick.Clock()
-        self.lru = pick.Oldest("last_use_ns", sim.step_ns)
-        self.fifo = pick.Oldest("load_ns", sim.step_ns)
+        self.lru = pick.Oldest("last_use_ns")
+        self.fifo = pick.Oldest("load_ns")
         self.max_cluster = 1 << int(params.get("page_cluster", 3))
         self.window = np.full(sim.n_vms, self.max_cluster, dtype=np.int64)
         self.last_used = np.zeros(sim.n_vms, dtype=np.int64)
@@ -55,9 +55,9 @@ class DemandPaging(Policy):
         kind = self.params.get("victims", "lru")
         pool = self.sim.pool
         if kind == "lru":
-            return self.lru(pool, n, now_ns, clean_only)
+            return self.lru(pool, n, self.sim.now_ns, clean_only)
         if kind == "fifo":
-            return self.fifo(pool, n, now_ns, clean_only)
+            return self.fifo(pool, n, self.sim.now_ns, clean_only)
         if kind == "clock":
             return self.clock(pool, n, clean_only)
         return pick.random(pool, n, self.rng, clean_only)

@@ -28,28 +28,36 @@ def smallest(keys: np.ndarray, pages: np.ndarray, n: int) -> np.ndarray:
         sel = np.flatnonzero(below)
         sel = np.concatenate([sel, tie])
         pages, keys = pages[sel], keys[sel]
-    order = np.lexsort((pages, keys))
-    return pages[order][:n]
+    if pages.size > 1 and bool((pages[1:] < pages[:-1]).any()):
+        by_page = np.argsort(pages, kind="stable")
+        pages, keys = pages[by_page], keys[by_page]
+    # Pages ascending, so a stable sort on the key alone gives (key, page) order.
+    return pages[np.argsort(keys, kind="stable")][:n]
 
 
 class Oldest:
-    """Victims in (key, page) order — LRU on last use, FIFO on load time — keeping the next
-    oldest pages of the last full selection (as the kernel keeps an inactive list), so the
-    many small direct reclaims of a step cost O(n) instead of a pass over the pool.
+    """Victims in (key, page) order — LRU on last use, FIFO on load time — taken from a kept
+    list of the oldest pages of the last full selection (as the kernel keeps an inactive
+    list), so the many reclaims of a run cost O(n) instead of a pass over the pool each.
 
-    A kept page is taken only while its key is unchanged and it is still evictable. Pages
-    stamped after the list was made are newer, except stamps a pCPU processed later in the
-    same step gives out of order; so the list lives one step at most (`max_age_ns`)."""
+    Exact, not approximate: a kept page is taken only while its key is unchanged, it is
+    still evictable, and its key is older than the step in which the list was made. Every
+    key given after that is at least that step's start (references and reads that end in
+    it or later), so no page outside the list can be older than one taken from it; a page
+    that becomes evictable again with its old key (`pool.requeued`) voids the list. When too
+    few kept pages qualify, the list is made again."""
 
-    def __init__(self, key: str, max_age_ns: int, keep: int = 4096):
+    def __init__(self, key: str, keep: int = 8192):
         self.key = key
         self.keep = keep
-        self.max_age_ns = max_age_ns
-        self.made_ns = -(1 << 62)
         self.pages = np.zeros(0, dtype=np.int64)
         self.keys = np.zeros(0, dtype=np.int64)
+        self.before_ns = 0  # only kept pages with keys older than this may be taken
+        self.requeued = -1  # pool.requeued when the list was made
 
-    def __call__(self, pool: PagePool, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
+    def __call__(
+        self, pool: PagePool, n: int, step_start_ns: int, clean_only: bool = False
+    ) -> np.ndarray:
         keys_now = getattr(pool, self.key)
         if clean_only:
             pages = candidates(pool, True)
@@ -57,11 +65,19 @@ class Oldest:
         st = pool.state[self.pages]
         valid = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[self.pages] == self.keys)
         self.pages, self.keys = self.pages[valid], self.keys[valid]
-        if self.pages.size < n or now_ns - self.made_ns >= self.max_age_ns:
+        usable = int(np.searchsorted(self.keys, self.before_ns, side="left"))
+        if usable < n or pool.requeued != self.requeued:
             pages = candidates(pool)
             chosen = smallest(keys_now[pages], pages, max(n, self.keep))
             self.pages, self.keys = chosen, keys_now[chosen]
-            self.made_ns = now_ns
+            self.before_ns = step_start_ns
+            self.requeued = pool.requeued
+            if int(np.searchsorted(self.keys, step_start_ns, side="left")) < n:
+                # Keys from this very step among the n oldest: this selection is exact now
+                # but the list may not stay so; hand it out and keep nothing.
+                out = self.pages[:n]
+                self.pages, self.keys = self.pages[:0], self.keys[:0]
+                return out
         out = self.pages[:n]
         self.pages, self.keys = self.pages[n:], self.keys[n:]
         return out
