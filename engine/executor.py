@@ -125,7 +125,7 @@ def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
         pool.state[g] = DIRTY
         pool.free_slots += 1
         sim.writing_pending -= 1
-        pool.requeued += 1
+        pool.rescues += 1
     elif s == PREFETCHED:
         c.prefetch_used[vm] += 1
         pool.state[g] = CLEAN
@@ -318,7 +318,7 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         vc.frames_per_ref = (n_minor + n_faults + n_ra) / n
     if n_rescue:
         sim.writing_pending -= n_rescue
-        pool.requeued += 1
+        pool.rescues += 1
     pool.last_use_ns[pages] = ends[last_ref]
     pool.ref_bit[pages] = True
     newly = minor[:n].copy()

@@ -51,9 +51,11 @@ class PagePool:
         self.evicted_for_prefetch = np.zeros(n, dtype=bool)  # for the pollution metric
         self.free_frames = self.frames
         self.free_slots = self.swap_pages
-        # Times a page became evictable again keeping an old key (rescued from a write, or a
-        # failed write): victims.Oldest remakes its kept list when this changes.
-        self.requeued = 0
+        # Times pages became evictable again keeping old keys: a page rescued from its write
+        # (touched, so a new last use, but its old load time) and a failed write (both old).
+        # victims.Oldest remakes its kept list when the count for its key changes.
+        self.rescues = 0
+        self.write_failures = 0
 
     # -- queries ------------------------------------------------------------------------------
     def vm_range(self, vm: int) -> tuple[int, int]:
@@ -106,7 +108,7 @@ class PagePool:
             # The copy on swap is not valid: the page stays resident and dirty.
             self.state[pages] = DIRTY
             self.free_slots += int(pages.size)
-            self.requeued += 1
+            self.write_failures += 1
             return 0
         self.state[pages] = SWAPPED
         self.free_frames += int(pages.size)

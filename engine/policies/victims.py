@@ -44,8 +44,9 @@ class Oldest:
     still evictable, and its key is older than the step in which the list was made. Every
     key given after that is at least that step's start (references and reads that end in
     it or later), so no page outside the list can be older than one taken from it; a page
-    that becomes evictable again with its old key (`pool.requeued`) voids the list. When too
-    few kept pages qualify, the list is made again."""
+    that becomes evictable again with its old key voids the list (a failed write; for load
+    times also a page rescued from its write). When too few kept pages qualify, the list is
+    made again."""
 
     def __init__(self, key: str, keep: int = 8192):
         self.key = key
@@ -53,7 +54,7 @@ class Oldest:
         self.pages = np.zeros(0, dtype=np.int64)
         self.keys = np.zeros(0, dtype=np.int64)
         self.before_ns = 0  # only kept pages with keys older than this may be taken
-        self.requeued = -1  # pool.requeued when the list was made
+        self.requeued = -1  # pages back with old keys (see _requeued) when the list was made
 
     def __call__(
         self, pool: PagePool, n: int, step_start_ns: int, clean_only: bool = False
@@ -66,12 +67,12 @@ class Oldest:
         valid = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[self.pages] == self.keys)
         self.pages, self.keys = self.pages[valid], self.keys[valid]
         usable = int(np.searchsorted(self.keys, self.before_ns, side="left"))
-        if usable < n or pool.requeued != self.requeued:
+        if usable < n or self._requeued(pool) != self.requeued:
             pages = candidates(pool)
             chosen = smallest(keys_now[pages], pages, max(n, self.keep))
             self.pages, self.keys = chosen, keys_now[chosen]
             self.before_ns = step_start_ns
-            self.requeued = pool.requeued
+            self.requeued = self._requeued(pool)
             if int(np.searchsorted(self.keys, step_start_ns, side="left")) < n:
                 # Keys from this very step among the n oldest: this selection is exact now
                 # but the list may not stay so; hand it out and keep nothing.
@@ -81,6 +82,12 @@ class Oldest:
         out = self.pages[:n]
         self.pages, self.keys = self.pages[n:], self.keys[n:]
         return out
+
+    def _requeued(self, pool: PagePool) -> int:
+        """Events that made pages evictable again with their old key of this list's kind."""
+        if self.key == "last_use_ns":  # a rescue is a use: the page gets a new key
+            return pool.write_failures
+        return pool.write_failures + pool.rescues
 
 
 def lru(pool: PagePool, n: int, clean_only: bool = False) -> np.ndarray:
