@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any
 
+from engine.cli.arguments import add_scenario_arguments
 from engine.cli.compare import add_coverage, fmt, policy_config, run_policy, split_overrides
 from engine.policies.predictive import MECHANISMS
 from engine.scenario import Scenario, load_scenario, with_overrides
@@ -32,16 +33,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "ablate", help="switch off each predictive mechanism in turn", description=__doc__
     )
-    p.add_argument("scenario", help="a scenario TOML file")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="a scenario field, or policy.SWITCH for predictive",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_scenario_arguments(p, set_help="a scenario field, or policy.SWITCH for predictive")
     p.set_defaults(func=main)
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from engine.cli.arguments import add_scenario_arguments
 from engine.errors import ScenarioError, did_you_mean
 from engine.policies import REGISTRY, policy_params, validate_policy
 from engine.scenario import Scenario, load_scenario, parse_value, with_overrides
@@ -45,18 +46,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare", help="two policies side by side on one scenario", description=__doc__
     )
-    p.add_argument("scenario", help="a scenario TOML file")
     p.add_argument("--a", default="demand", metavar="POLICY", help="first policy (demand)")
     p.add_argument("--b", default="predictive", metavar="POLICY", help="second (predictive)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="a scenario field, or policy.SWITCH for the compared policies that have it",
+    add_scenario_arguments(
+        p, set_help="a scenario field, or policy.SWITCH for the compared policies that have it"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=main)
 
 

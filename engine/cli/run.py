@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from engine.cli.arguments import add_scenario_arguments
 from engine.scenario import load_scenario, with_overrides
 from engine.simulator import simulate
 
@@ -25,7 +26,6 @@ TABLE_KEYS = (
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="simulate a scenario", description=__doc__)
-    p.add_argument("scenario", help="a scenario TOML file")
     p.add_argument(
         "--policy",
         action="append",
@@ -33,15 +33,9 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="a registered policy (repeat for several; default: the scenario's own)",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        dest="overrides",
-        help="override a field, e.g. --set host.pcpus=8 --set vms[0].memory_mib=512",
+    add_scenario_arguments(
+        p, set_help="override a field, e.g. --set host.pcpus=8 --set vms[0].memory_mib=512"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=main)
 
 
