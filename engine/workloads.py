@@ -68,8 +68,8 @@ class _ZipfRanks:
         return np.minimum(i, self.n - 1)
 
 
-GUIDE_PER_RANK = 8
-GUIDE_MAX = 1 << 20  # entries (8 MiB): a VM of many pages keeps a coarser table
+GUIDE_PER_RANK = 2
+GUIDE_MAX = 1 << 20  # entries (8 MiB); a VM of more pages keeps one entry per rank
 
 
 class _Zipf(_Source):
