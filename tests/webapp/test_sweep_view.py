@@ -11,14 +11,8 @@ import pandas as pd
 import pytest
 
 from engine.sweep import load_sweep, sweep_from_dict
-from webapp.sweep_view import (
-    SweepState,
-    create_sweep_view,
-    density_data,
-    density_figure,
-    heatmap_data,
-    heatmap_figure,
-)
+from webapp.sweep_charts import density_data, density_figure, heatmap_data, heatmap_figure
+from webapp.sweep_view import SweepState, create_sweep_view
 
 ROOT = Path(__file__).resolve().parents[2]
 
