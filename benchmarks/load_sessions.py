@@ -23,16 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,47 +316,6 @@ def settle_rss(pid: int, below_mib: float, timeout_s: float) -> float:
         time.sleep(1.0)
 
 
-# -- a server of its own -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def served(port: int) -> Iterator[subprocess.Popen]:
-    """`panel serve webapp/app.py` as users run it, stopped at the end."""
-    cmd = [
-        sys.executable,
-        *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1"),
-        *("--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"),
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def quantiles(label: str, values: list[float]) -> str:
     p50, p95 = percentile(values, 0.5) * 1e3, percentile(values, 0.95) * 1e3
     return f"  {label:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(values)} samples)"
@@ -372,11 +327,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="how long all of them play")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait for memory")
     args = parser.parse_args()
-    n = args.sessions
+    from tests.served import served_app
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/app"
-    with served(port) as proc:
+    n = args.sessions
+    with served_app(name=None) as app:
+        url, proc = app.url, app.proc
         start = rss_mib(proc.pid)
         # A first round of the same size: imports, caches and the allocator's high-water mark.
         warm = run_load(url, n, 2.0, seed_base=100, pid=proc.pid)

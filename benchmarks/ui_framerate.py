@@ -17,27 +17,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGET_FPS, TARGET_LAG_MS, TARGET_FIRST_PAINT_S = 20.0, 250.0, 3.0
 
 
@@ -65,44 +52,6 @@ def eight_vm_link(name: str) -> tuple[str, str]:
         f"A = {a['name']}, B = {b['name']}"
     )
     return query, what
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "panel",
-            "serve",
-            "webapp/app.py",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--allow-websocket-origin",
-            f"127.0.0.1:{port}",
-            "--liveness",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("the app did not start") from None
-            time.sleep(0.2)
 
 
 def first_paints(browser, url: str) -> tuple[float, float]:
@@ -139,16 +88,16 @@ def main() -> int:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(exe).exists():
+    from tests.served import CHROMIUM_ARGS, AppDidNotStart, chromium_path, served_app
+
+    exe = chromium_path()
+    if exe is None:
         print("ui_framerate: Chromium not found; skipped")
         return 0
     query, what = eight_vm_link(args.scenario)
-    port = free_port()
-    proc = serve(port)
-    url = f"http://127.0.0.1:{port}/app{query}"
     try:
-        with sync_playwright() as pw:
+        with served_app(name=None, timeout_s=120.0) as app, sync_playwright() as pw:
+            url = app.url + query
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
             cold_canvas, cold_frame = first_paints(browser, url)
             warm_canvas, warm_frame = first_paints(browser, url)
@@ -169,12 +118,8 @@ def main() -> int:
             frames = page.evaluate("window.vmswapFrames")[n0:]
             page.locator(".vm-btn-play button").click()
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    except AppDidNotStart as exc:
+        raise SystemExit(str(exc)) from None
 
     span_s = (frames[-1]["painted"] - frames[0]["painted"]) / 1000 if len(frames) > 1 else 0.0
     fps = (len(frames) - 1) / span_s if span_s > 0 else 0.0

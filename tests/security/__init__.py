@@ -1,26 +1,19 @@
 """Helpers of the security tests: one session wired the way `panel serve` wires it (without a
-browser or a simulation), what a readable message is, and the app served in a subprocess."""
+browser or a simulation) and what a readable message is. The app served in a subprocess, and
+Chromium, come from tests.served."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
 
 # What a message shown in the page must never contain: a Python traceback, a source
 # location, or where the server keeps its files.
@@ -143,89 +136,3 @@ def raw_link(payload: Any, *, allow_nan: bool = False) -> str:
 
     raw = json.dumps(payload, allow_nan=allow_nan).encode("utf-8")
     return "v1." + base64.urlsafe_b64encode(zlib.compress(raw)).rstrip(b"=").decode("ascii")
-
-
-# -- the app served in a subprocess, and Chromium ------------------------------------------
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium (or $CHROMIUM), None when this machine has none."""
-    exe = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return exe if exe and Path(exe).exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Served:
-    url: str  # the app's page, e.g. http://127.0.0.1:PORT/app
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-@contextlib.contextmanager
-def served_app(
-    command: list[str] | None = None, name: str = "security-server", timeout_s: float = 90.0
-) -> Iterator[Served]:
-    """`python -m panel serve webapp/app.py` on a free port (or `command` with PORT replaced),
-    stopped and waited for at the end."""
-    port = free_port()
-    if command is None:
-        command = [
-            sys.executable,
-            *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1"),
-            *("--port", "PORT", "--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
-        ]
-    command = [c.replace("PORT", str(port)) for c in command]
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"{name}.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers (a command without --liveness says 404)
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start; see {log}") from None
-                time.sleep(0.2)
-        yield Served(f"http://127.0.0.1:{port}/app", port, proc, log)
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Terminate a server we started (its process group: `make` runs it as a child)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -23,18 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security import (
-    CHROMIUM_ARGS,
     MAX_MESSAGE_CHARS,
     ROOT,
     Session,
     apply_link,
-    chromium_path,
     new_session,
     problems_of,
     raw_link,
-    served_app,
     small_link,
 )
+from tests.served import CHROMIUM_ARGS, chromium_path, served_app
 from webapp import urlcodec
 
 FUZZ = settings(

@@ -18,15 +18,8 @@ import psutil
 import pytest
 
 from engine import load_scenario
-from tests.security import (
-    ROOT,
-    apply_link,
-    new_session,
-    problems_of,
-    raw_link,
-    served_app,
-    small_link,
-)
+from tests.security import ROOT, apply_link, new_session, problems_of, raw_link, small_link
+from tests.served import served_app
 
 OUTSIDE = """name = "outside"
 description = "a scenario file that lies outside scenarios/"
