@@ -68,9 +68,10 @@ def test_on_nvme_8vm_2x_faults_and_stall_are_under_a_quarter_of_demand_paging() 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the oracle reads exactly the pages each VM will touch, ahead of time, and "
-    "stalls ~6 ms in 1.5 s; predictive restores recent working sets and still faults on "
-    "pages outside them (~0.2-0.3 s of stall): within 2x of clairvoyance is out of reach",
+    reason="the oracle evicts by exact next use and reads exactly the pages each VM will "
+    "touch, stalling ~6 ms in 1.5 s; predictive must guess which pages a running VM still "
+    "needs when frames are short for the next VMs' restores, and cannot foresee a phase "
+    "change (~0.25 s of stall, 0.24 s of it in the two phased VMs): 2x is out of reach",
 )
 def test_on_nvme_8vm_2x_stall_is_within_twice_the_oracles() -> None:
     """Issue 3 asks for predictive's stall within 2x of the clairvoyant lower bound."""
