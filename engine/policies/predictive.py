@@ -6,6 +6,9 @@ whose next planned start is farthest, writes back and swaps out a VM that goes i
 long, and holds a VM's dispatch until its restore has landed (bounded). Every mechanism is a
 switch (docs/policies.md); with a plan horizon of 0 the policy has no scheduling information
 and is exactly demand paging, and while the plan has been mostly wrong it backs off to it.
+
+Its switches are declared in `predictive_params`, its model of the swap device (lead times) in
+`device_lead`, and its victims ranked by the plan in `schedule_victims`.
 """
 
 from __future__ import annotations
@@ -13,111 +16,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import param
 
 from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
 from engine.executor import BLOCK
 from engine.policies import register
 from engine.policies import victims as pick
-from engine.policies.demand import DemandPaging, DemandParams
+from engine.policies.demand import DemandPaging
+from engine.policies.device_lead import DeviceLeadTime
+from engine.policies.predictive_params import MECHANISMS as MECHANISMS
+from engine.policies.predictive_params import PredictiveParams
+from engine.policies.schedule_victims import PROTECTED as PROTECTED
+from engine.policies.schedule_victims import ScheduleVictims
 from engine.pool import DIRTY, PREFETCHED, SWAPPED
 
 if TYPE_CHECKING:
     from engine.simulator import Simulation
 
 NEVER = 1 << 62  # "not in the plan": farther than any planned start
-PROTECTED = -1  # victim key of pages a running VM is expected to touch again in this slice
-# The mechanisms `vmswap ablate` switches off one at a time (each a boolean switch).
-MECHANISMS = (
-    "restore",
-    "device_lead",
-    "schedule_victims",
-    "swap_out",
-    "write_back",
-    "gating",
-    "cancel",
-    "backoff",
-)
 # While the plan has been mostly wrong, the policy is demand paging (it keeps learning).
 BACKOFF_STOPS = ("restore", "gating", "schedule_victims", "swap_out", "write_back")
 
 
-class PredictiveParams(DemandParams):
-    """The switches of `predictive`; victims/readahead/page_cluster are demand's fallbacks."""
-
-    horizon_ms = param.Number(
-        150.0,
-        bounds=(0.0, 60_000.0),
-        doc="How far ahead the policy reads the scheduler's plan, ms (0: no scheduling "
-        "information, i.e. demand paging exactly).",
-    )
-    restore = param.Boolean(
-        True, doc="Working-set restore: read a VM's recent pages in before its planned slice."
-    )
-    restore_periods = param.Integer(
-        6, bounds=(1, 64), doc="k: the working set is the pages used in the last k active periods."
-    )
-    restore_order = param.Selector(
-        default="recency",
-        objects=["recency", "frequency"],
-        doc="Which pages go first: most recently used, or used in most of the k periods.",
-    )
-    restore_cap_pct = param.Number(
-        50.0, bounds=(0.0, 100.0), doc="Most pages one VM's restore reads, % of host frames."
-    )
-    device_lead = param.Boolean(
-        True,
-        doc="Start a restore a lead time before the slice computed from the device (latency, "
-        "per-lane transfer, lanes, queue); off: as soon as the VM enters the horizon.",
-    )
-    lead_margin_us = param.Number(
-        300.0, bounds=(0.0, 1e7), doc="Slack added to the computed lead time, µs."
-    )
-    prefetch_batch_pages = param.Integer(
-        32, bounds=(1, 4096), doc="Pages per restore read operation."
-    )
-    schedule_victims = param.Boolean(
-        True,
-        doc="Victims from the VM whose next planned start is farthest (not in the plan: "
-        "farthest of all), LRU within a VM; off: the demand victims setting.",
-    )
-    swap_out = param.Boolean(
-        True,
-        doc="Proactive swap-out: when a VM goes inactive for long, swap out (in the background) "
-        "the frames the restores planned before its return will need.",
-    )
-    swap_out_min_idle_ms = param.Number(
-        5.0, bounds=(0.0, 1e6), doc="Inactive time (planned) that counts as long, ms."
-    )
-    write_back = param.Boolean(
-        True,
-        doc="Background writing: shortly before a VM's slice ends, write back (keeping them "
-        "resident) the dirty pages the coming swap-out will take, so that it frees frames at once.",
-    )
-    gating = param.Boolean(
-        True, doc="Dispatch gating: a VM's slice starts only once its restore has landed."
-    )
-    gate_max_wait_ms = param.Number(
-        3.0, bounds=(0.0, 1e5), doc="Longest a vCPU is held back by gating, ms."
-    )
-    cancel = param.Boolean(
-        True, doc="Cancel queued restore reads of a VM that left the plan horizon."
-    )
-    backoff = param.Boolean(
-        True,
-        doc="While the plan has been mostly wrong, be demand paging (no restore, swap-out, "
-        "write-back, gating or schedule-aware victims); it starts so until the plan proves right.",
-    )
-    backoff_below = param.Number(
-        0.7,
-        bounds=(0.0, 1.0),
-        doc="Recent plan accuracy below which the policy backs off; it engages again at "
-        "this plus 0.15 (at most 0.95).",
-    )
-
-
 @register
-class PredictivePaging(DemandPaging):
+class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     """Demand paging plus everything the scheduler's plan makes possible."""
 
     name = "predictive"
@@ -220,115 +141,6 @@ class PredictivePaging(DemandPaging):
         if not self._on("schedule_victims"):
             return super().victims(n, now_ns, clean_only)
         return self.ranked_victims(n, now_ns, clean_only)
-
-    def ranked_victims(
-        self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
-    ) -> np.ndarray:
-        """Up to n evictable pages, farthest predicted use first, least recently used (in the
-        owner's own clock) within equal keys; only pages whose key exceeds `above` (a planned
-        start: never evict for it a page needed sooner). Keys: an idle VM's pages, its next
-        planned start (NEVER if not planned); a running VM that will then be inactive for
-        long: the pages it will not need before its next slice, that start; every other page
-        of a running VM: PROTECTED."""
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64)
-        pool = self.sim.pool
-        nxt = self.next_starts(now_ns)
-        groups: dict[int, list[np.ndarray]] = {}
-        for vm in range(self.sim.n_vms):
-            if self.running_vcpus[vm] == 0:
-                groups.setdefault(int(nxt[vm]), [])
-                continue
-            lo, hi = pool.vm_range(vm)
-            pages = pick.candidates(pool, clean_only, lo, hi)
-            if int(nxt[vm]) - int(self.run_until[vm]) < self.min_idle_ns:
-                # It runs on (its next slice follows at once): one working set, all needed.
-                groups.setdefault(PROTECTED, []).append(pages)
-                continue
-            # Not needed before its next slice, as far as anyone can tell: out of its working
-            # set (unused in its last k periods of execution), or unused in this period once
-            # it has executed for longer than its slice has left.
-            touched = self.touch_vns[pages]
-            cold = touched < self.vm_clock(vm, now_ns) - self.ws_vns
-            ran = now_ns - int(self.period_start[vm])
-            if ran >= int(self.run_until[vm]) - now_ns:
-                cold |= touched <= int(self.vm_time[vm])
-            groups.setdefault(int(nxt[vm]), []).append(pages[cold])
-            pages = pages[~cold]
-            groups.setdefault(PROTECTED, []).append(pages)
-        out: list[np.ndarray] = []
-        need = n
-        for key in sorted(groups, reverse=True):
-            if key <= above or need <= 0:
-                break
-            parts = groups[key]
-            for vm in range(self.sim.n_vms):  # idle VMs' candidates, computed only when reached
-                if self.running_vcpus[vm] == 0 and int(nxt[vm]) == key:
-                    lo, hi = pool.vm_range(vm)
-                    parts.append(pick.candidates(pool, clean_only, lo, hi))
-            pages = np.concatenate(parts)
-            # Oldest in the owner's virtual time first: a VM slowed by faults is not penalised.
-            owner = pool.vm_of[pages]
-            age = self.touch_vns[pages] - self.vm_clocks(now_ns)[owner]
-            chosen = pick.smallest(age, pages, need)
-            out.append(chosen)
-            need -= int(chosen.size)
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-    # -- the device model: how long a restore of n pages takes ------------------------------------
-    def lead_ns(self, n_pages: int, now_ns: int) -> int:
-        """Time from issuing a restore of n pages until its last page lands: the work queued
-        ahead of it (same or higher class) and its own, spread over the lanes prefetches use."""
-        if n_pages <= 0:
-            return 0
-        dev = self.sim.device
-        lanes = self.prefetch_lanes
-        service = dev.service_ns(min(n_pages, self.batch))
-        if self.shared_lanes:  # a lane a pCPU reads from takes queued work only when idle
-            step = self.sim.step_ns
-            service = -(-service // step) * step
-        n_ops = -(-n_pages // self.batch)
-        first_free, ahead = self._backlog(now_ns)
-        own = (n_ops - 1) * service + dev.service_ns(n_pages - (n_ops - 1) * self.batch)
-        # At least: the first lane to come free, then one operation; at most evenly spread.
-        return max(first_free + service, (ahead + own) // lanes.size) + self.margin_ns
-
-    def _backlog(self, now_ns: int) -> tuple[int, int]:
-        """(until the first prefetch lane is free, device time of the work ahead of a new
-        prefetch: in service on those lanes and queued in the same or higher classes),
-        recomputed only when time moved or the device's queues changed."""
-        dev = self.sim.device
-        key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
-        if key != self._backlog_key:
-            busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
-            ahead = int(busy.sum())
-            for cls in range(PREFETCH_READ + 1):
-                for op in dev.queues[cls]:
-                    if not op.cancelled:
-                        ahead += dev.service_ns(int(op.pages.size))
-            self._backlog_key, self._backlog_val = key, (int(busy.min()), ahead)
-        return self._backlog_val
-
-    def deliverable(self, within_ns: int, now_ns: int) -> int:
-        """Pages a restore issued now can have landed within the given time: lead_ns
-        inverted in closed form, then checked against it."""
-        dev = self.sim.device
-        budget = within_ns - self.margin_ns
-        first, ahead = self._backlog(now_ns)
-        lanes = int(self.prefetch_lanes.size)
-        if self.lead_ns(1, now_ns) > within_ns:
-            return 0
-        # Whole operations that fit when all the work is spread over the lanes, and at least
-        # what one operation on the first free lane can carry.
-        whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch)
-        one = max(0, budget - first - dev.latency_ns) // dev.page_transfer_ns
-        n = max(int(whole) * self.batch, min(int(one), self.batch), 1)
-        while n > 1 and self.lead_ns(n, now_ns) > within_ns:
-            n -= max(1, n // 64)
-        step = max(1, n // 64)
-        while self.lead_ns(n + step, now_ns) <= within_ns and n < (1 << 30):
-            n += step
-        return n
 
     # -- working sets -----------------------------------------------------------------------------
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:

@@ -1,0 +1,81 @@
+"""The device model of `predictive`: how long a restore of n pages takes to land on the swap
+device (latency, per-lane transfer, lanes, the queue ahead), and how many pages can land in a
+given time. A mixin of PredictivePaging, which sets the attributes declared here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.device import PREFETCH_READ
+
+if TYPE_CHECKING:
+    from engine.simulator import Simulation
+
+
+class DeviceLeadTime:
+    """Lead times of restore reads, from the device's figures and its current backlog."""
+
+    sim: Simulation
+    prefetch_lanes: np.ndarray  # the lanes restore reads are served on
+    shared_lanes: bool  # those lanes serve demand reads too
+    batch: int  # pages per restore read operation
+    margin_ns: int  # slack added to every lead time
+    _backlog_key: tuple[int, ...]
+    _backlog_val: tuple[int, int]
+
+    # -- the device model: how long a restore of n pages takes ------------------------------------
+    def lead_ns(self, n_pages: int, now_ns: int) -> int:
+        """Time from issuing a restore of n pages until its last page lands: the work queued
+        ahead of it (same or higher class) and its own, spread over the lanes prefetches use."""
+        if n_pages <= 0:
+            return 0
+        dev = self.sim.device
+        lanes = self.prefetch_lanes
+        service = dev.service_ns(min(n_pages, self.batch))
+        if self.shared_lanes:  # a lane a pCPU reads from takes queued work only when idle
+            step = self.sim.step_ns
+            service = -(-service // step) * step
+        n_ops = -(-n_pages // self.batch)
+        first_free, ahead = self._backlog(now_ns)
+        own = (n_ops - 1) * service + dev.service_ns(n_pages - (n_ops - 1) * self.batch)
+        # At least: the first lane to come free, then one operation; at most evenly spread.
+        return max(first_free + service, (ahead + own) // lanes.size) + self.margin_ns
+
+    def _backlog(self, now_ns: int) -> tuple[int, int]:
+        """(until the first prefetch lane is free, device time of the work ahead of a new
+        prefetch: in service on those lanes and queued in the same or higher classes),
+        recomputed only when time moved or the device's queues changed."""
+        dev = self.sim.device
+        key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
+        if key != self._backlog_key:
+            busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
+            ahead = int(busy.sum())
+            for cls in range(PREFETCH_READ + 1):
+                for op in dev.queues[cls]:
+                    if not op.cancelled:
+                        ahead += dev.service_ns(int(op.pages.size))
+            self._backlog_key, self._backlog_val = key, (int(busy.min()), ahead)
+        return self._backlog_val
+
+    def deliverable(self, within_ns: int, now_ns: int) -> int:
+        """Pages a restore issued now can have landed within the given time: lead_ns
+        inverted in closed form, then checked against it."""
+        dev = self.sim.device
+        budget = within_ns - self.margin_ns
+        first, ahead = self._backlog(now_ns)
+        lanes = int(self.prefetch_lanes.size)
+        if self.lead_ns(1, now_ns) > within_ns:
+            return 0
+        # Whole operations that fit when all the work is spread over the lanes, and at least
+        # what one operation on the first free lane can carry.
+        whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch)
+        one = max(0, budget - first - dev.latency_ns) // dev.page_transfer_ns
+        n = max(int(whole) * self.batch, min(int(one), self.batch), 1)
+        while n > 1 and self.lead_ns(n, now_ns) > within_ns:
+            n -= max(1, n // 64)
+        step = max(1, n // 64)
+        while self.lead_ns(n + step, now_ns) <= within_ns and n < (1 << 30):
+            n += step
+        return n
