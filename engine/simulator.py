@@ -5,6 +5,10 @@ does its accounting, sleepers wake, background reclaim runs below the low waterm
 policy acts on the plan (prefetch, proactive eviction), queued device work is dispatched,
 the plan is refreshed and a frame is recorded. Then each pCPU in turn runs vCPUs to the end
 of the step. `step_us` is thus the resolution of every cross-CPU interaction.
+
+The services the executors and policies call (reclaim, evict, prefetch, write-back, and the
+bookkeeping of finished device operations and faults) are in `engine.paging`; a vCPU's own
+state is in `engine.vcpu`.
 """
 
 from __future__ import annotations
@@ -15,75 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from engine.device import BACKGROUND_WRITE, CLASS_NAMES, PREFETCH_READ, Op, SwapDevice
+from engine.device import BACKGROUND_WRITE, CLASS_NAMES, Op, SwapDevice
 from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_reference
 from engine.faults import FaultModel
 from engine.metrics import Counters, summarise
+from engine.paging import PagingServices
 from engine.policies import get_policy, validate_policy
-from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING, PagePool
+from engine.pool import PagePool
 from engine.scenario import Scenario
 from engine.scheduler import Plan, make_scheduler
+from engine.vcpu import BLOCKED, FINISHED, RUNNABLE, RUNNING, SLEEPING, VCpu
+from engine.vcpu import FOREVER as FOREVER
 from engine.workloads import RefStream, stream_seed
-
-FOREVER = 1 << 62
-RUNNABLE, RUNNING, SLEEPING, BLOCKED, FINISHED = range(5)
-
-
-class VCpu:
-    """One virtual CPU: where it is in its reference stream and what it is doing."""
-
-    def __init__(
-        self,
-        index: int,
-        vm: int,
-        base: int,
-        vm_pages: int,
-        stream: RefStream,
-        activity: Any,
-        rng: np.random.Generator,
-        refs_limit: int | None,
-    ):
-        self.index = index
-        self.vm = vm
-        self.base = base
-        self.vm_pages = vm_pages
-        self.stream = stream
-        self.cpu_ns = stream.cpu_ns
-        self.pos = 0
-        self.activity = activity
-        self.rng = rng
-        self.refs_limit = refs_limit
-        self.status = RUNNABLE
-        self.wake_ns = -1
-        self.blocked_until = -1
-        self.enqueued_ns = 0
-        self.window_hint = 256  # references the last vectorised window got through
-        self.frames_per_ref = 0.0  # new frames per reference in recent windows (a sizing hint)
-        self.burst_left_ns = self.draw_burst()
-
-    def draw_burst(self) -> int:
-        a = self.activity
-        if a.kind == "always":
-            return FOREVER
-        if a.kind == "duty":
-            return max(1, int(a.burst_ms * 1e6))
-        return max(1, int(self.rng.exponential(a.burst_ms * 1e6)))
-
-    def draw_sleep(self) -> int:
-        a = self.activity
-        if a.kind == "random":
-            return int(self.rng.exponential(a.sleep_ms * 1e6))
-        return int(a.sleep_ms * 1e6)
-
-    def consume(self, n: int) -> None:
-        self.pos += n
-        self.burst_left_ns -= n * self.cpu_ns
-
-    def stream_done(self) -> bool:
-        return self.refs_limit is not None and self.pos >= self.refs_limit
-
-    def refs_left(self) -> int:
-        return FOREVER if self.refs_limit is None else self.refs_limit - self.pos
 
 
 @dataclass
@@ -109,7 +56,7 @@ class RunResult:
         return {"policy": self.policy, "summary": self.summary, "vms": self.vms}
 
 
-class Simulation:
+class Simulation(PagingServices):
     """One scenario under one policy. `run()` to the end, or `step()` a step at a time."""
 
     def __init__(
@@ -219,184 +166,6 @@ class Simulation:
             from engine.recording import Recorder
 
             self.recorder = Recorder(self)
-
-    # -- services the executors and policies call ---------------------------------------------
-    def reclaim(
-        self,
-        n: int,
-        now_ns: int,
-        write_cls: int,
-        start_now: bool = False,
-        for_prefetch: bool = False,
-    ) -> int:
-        """Take up to n victims from the policy; returns frames freed at once."""
-        if n <= 0:
-            return 0
-        clean_only = self.pool.free_slots == 0
-        victims = np.asarray(self.policy.victims(n, now_ns, clean_only=clean_only), dtype=np.int64)
-        return self.evict(
-            victims, now_ns, write_cls, start_now=start_now, for_prefetch=for_prefetch
-        )
-
-    def evict(
-        self,
-        pages: np.ndarray,
-        now_ns: int,
-        write_cls: int = BACKGROUND_WRITE,
-        start_now: bool = False,
-        for_prefetch: bool = False,
-    ) -> int:
-        """Evict resident pages (policies call this for proactive swap-out)."""
-        pages = np.asarray(pages, dtype=np.int64)
-        if pages.size == 0:
-            return 0
-        st = self.pool.state[pages]
-        pages = pages[(st >= 1) & (st <= PREFETCHED)]
-        if for_prefetch:
-            self.pool.evicted_for_prefetch[pages] = True
-        freed, ops = self.pool.evict(
-            pages, now_ns, write_cls, self.host.write_batch_pages, self.counters.prefetch_wasted
-        )
-        for op in ops:
-            self.writing_pending += op.pages.size
-            np.add.at(self.counters.swap_out_pages, op.vm, op.pages.size)
-            if start_now:
-                self.device.start_now(op, now_ns)
-            else:
-                self.device.submit(op)
-        return freed
-
-    def prefetch(
-        self, vm: int, pages: np.ndarray, now_ns: int, batch: int = 32, keep_free: int | None = None
-    ) -> int:
-        """Read swapped pages of a VM ahead of use (prefetch class). Returns pages issued.
-
-        Never takes the free frames below the low watermark (or keep_free): prefetch must
-        not make reclaim evict what running VMs need."""
-        pages = np.asarray(pages, dtype=np.int64)
-        if pages.size == 0:
-            return 0
-        pages = pages[self.pool.state[pages] == SWAPPED]
-        _, keep = np.unique(pages, return_index=True)
-        pages = pages[np.sort(keep)]
-        reserve = self.low_wm if keep_free is None else keep_free
-        room = max(0, self.pool.free_frames - reserve)
-        pages = pages[:room]
-        if pages.size == 0:
-            return 0
-        self.pool.start_prefetch(pages, now_ns)
-        for lo in range(0, pages.size, batch):
-            part = pages[lo : lo + batch]
-            op = Op(PREFETCH_READ, vm, part, now_ns)
-            self.device.submit(op)
-            for pg in part.tolist():
-                self.reading_op[pg] = op
-        self.counters.prefetch_issued[vm] += int(pages.size)
-        return int(pages.size)
-
-    def write_back(self, pages: np.ndarray, now_ns: int) -> int:
-        """Write dirty resident pages to swap without evicting them (background class), so a
-        later eviction needs no write. A page touched after its write began stays dirty.
-        Returns pages submitted."""
-        pages = np.asarray(pages, dtype=np.int64)
-        pages = np.unique(pages[self.pool.state[pages] == DIRTY])
-        if pages.size == 0:
-            return 0
-        vms = self.pool.vm_of[pages]
-        batch = self.host.write_batch_pages
-        for vm in np.unique(vms).tolist():
-            group = pages[vms == vm]
-            for lo in range(0, group.size, batch):
-                part = group[lo : lo + batch]
-                self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, tag={"keep": True}))
-        np.add.at(self.counters.swap_out_pages, vms, 1)
-        return int(pages.size)
-
-    def cancel_ops(self, ops: list[Op], now_ns: int) -> int:
-        """Cancel queued (not yet started) prefetches; their frames are freed."""
-        n = 0
-        for op in ops:
-            if op.start_ns >= 0 or op.cancelled:
-                continue
-            op.cancelled = True
-            self.pool.finish_prefetch(op, now_ns)
-            for pg in op.pages.tolist():
-                self.reading_op.pop(pg, None)
-            self.counters.prefetch_issued[op.vm] -= int(op.pages.size)
-            n += int(op.pages.size)
-        return n
-
-    def queued_prefetches(self, vm: int) -> list[Op]:
-        return [op for op in self.device.queues[PREFETCH_READ] if op.vm == vm and not op.cancelled]
-
-    def _apply(self, op: Op) -> None:
-        if op.cls == PREFETCH_READ:
-            self.pool.finish_prefetch(op, op.done_ns)
-            if self.recorder is not None and not op.cancelled:
-                self.recorder.note_prefetch_landed(op.vm, int(op.pages.size))
-            for pg in op.pages.tolist():
-                if self.reading_op.get(pg) is op:
-                    del self.reading_op[pg]
-        elif op.tag.get("keep"):
-            # A write-back: pages untouched since it began are clean now (with a swap slot).
-            pool = self.pool
-            if op.failed or op.cancelled:
-                return
-            ok = (pool.state[op.pages] == DIRTY) & (pool.last_use_ns[op.pages] <= op.start_ns)
-            clean = op.pages[ok][: pool.free_slots]
-            pool.state[clean] = CLEAN
-            pool.free_slots -= int(clean.size)
-        else:
-            still = int(np.count_nonzero(self.pool.state[op.pages] == WRITING))
-            self.writing_pending -= still
-            self.pool.finish_write(op)
-
-    def complete_until(self, t: int) -> None:
-        for op in self.device.pop_completed(t):
-            self._apply(op)
-
-    def finish_op_early(self, op: Op) -> None:
-        self.device.take_op(op)
-        self._apply(op)
-
-    def fault_extra_pages(self, vm: int, page: int, now_ns: int) -> np.ndarray:
-        """Pages read along with a major fault: the aligned readahead cluster, or the
-        policy's own choice when it does not use the cluster."""
-        base = int(self.pool.base[vm])
-        top = int(self.pool.base[vm + 1])
-        if not self.policy.vector_readahead:
-            extra = self.policy.fault_prefetch(vm, page, now_ns)
-            if extra is None or len(extra) == 0:
-                return np.zeros(0, dtype=np.int64)
-            extra = np.asarray(extra, dtype=np.int64)
-            extra = extra[(extra >= base) & (extra < top) & (extra != page)]
-            extra = extra[self.pool.state[extra] == SWAPPED]
-            _, keep = np.unique(extra, return_index=True)
-            return extra[np.sort(keep)]
-        cluster = int(self.ra_cluster[vm])
-        if cluster <= 1:
-            return np.zeros(0, dtype=np.int64)
-        lo = base + ((page - base) // cluster) * cluster
-        members = np.arange(lo, min(lo + cluster, top), dtype=np.int64)
-        members = members[members != page]
-        return members[self.pool.state[members] == SWAPPED]
-
-    def major_fault_bookkeeping(self, vm: int, page: int, extra: np.ndarray, done: int) -> None:
-        pool, c = self.pool, self.counters
-        n_read = 1 + int(extra.size)
-        pool.free_frames -= n_read
-        if extra.size:
-            pool.state[extra] = PREFETCHED
-            pool.load_ns[extra] = done
-            pool.last_use_ns[extra] = done
-            pool.ref_bit[extra] = False
-        c.major_faults[vm] += 1
-        c.swap_in_pages[vm] += n_read
-        c.readahead_pages[vm] += int(extra.size)
-        c.prefetch_issued[vm] += int(extra.size)
-        if pool.evicted_for_prefetch[page]:
-            c.pollution_faults[vm] += 1
-            pool.evicted_for_prefetch[page] = False
 
     def plan(self) -> Plan:
         """The scheduler's current plan (recomputed only when its state changed)."""

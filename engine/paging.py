@@ -1,0 +1,214 @@
+"""The paging services a Simulation offers its executors and policies: reclaim, eviction,
+prefetch, write-back and cancellation, what a major fault reads and books, and the bookkeeping
+of a completed device operation. A mixin of Simulation, which sets the attributes declared here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.device import BACKGROUND_WRITE, PREFETCH_READ, Op
+from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
+
+if TYPE_CHECKING:
+    from engine.device import SwapDevice
+    from engine.metrics import Counters
+    from engine.policies.base import Policy
+    from engine.pool import PagePool
+    from engine.recording import Recorder
+    from engine.scenario import Host
+
+
+class PagingServices:
+    """Page movement between frames and the swap device, with its counters kept exact."""
+
+    host: Host
+    pool: PagePool
+    device: SwapDevice
+    counters: Counters
+    policy: Policy
+    recorder: Recorder | None
+    low_wm: int  # the low watermark, frames: prefetch leaves that many free
+    ra_cluster: np.ndarray  # per VM: pages in its readahead cluster
+    writing_pending: int  # pages being written to free their frames
+    reading_op: dict[int, Op]  # page -> the prefetch read bringing it in
+
+    # -- services the executors and policies call ---------------------------------------------
+    def reclaim(
+        self,
+        n: int,
+        now_ns: int,
+        write_cls: int,
+        start_now: bool = False,
+        for_prefetch: bool = False,
+    ) -> int:
+        """Take up to n victims from the policy; returns frames freed at once."""
+        if n <= 0:
+            return 0
+        clean_only = self.pool.free_slots == 0
+        victims = np.asarray(self.policy.victims(n, now_ns, clean_only=clean_only), dtype=np.int64)
+        return self.evict(
+            victims, now_ns, write_cls, start_now=start_now, for_prefetch=for_prefetch
+        )
+
+    def evict(
+        self,
+        pages: np.ndarray,
+        now_ns: int,
+        write_cls: int = BACKGROUND_WRITE,
+        start_now: bool = False,
+        for_prefetch: bool = False,
+    ) -> int:
+        """Evict resident pages (policies call this for proactive swap-out)."""
+        pages = np.asarray(pages, dtype=np.int64)
+        if pages.size == 0:
+            return 0
+        st = self.pool.state[pages]
+        pages = pages[(st >= 1) & (st <= PREFETCHED)]
+        if for_prefetch:
+            self.pool.evicted_for_prefetch[pages] = True
+        freed, ops = self.pool.evict(
+            pages, now_ns, write_cls, self.host.write_batch_pages, self.counters.prefetch_wasted
+        )
+        for op in ops:
+            self.writing_pending += op.pages.size
+            np.add.at(self.counters.swap_out_pages, op.vm, op.pages.size)
+            if start_now:
+                self.device.start_now(op, now_ns)
+            else:
+                self.device.submit(op)
+        return freed
+
+    def prefetch(
+        self, vm: int, pages: np.ndarray, now_ns: int, batch: int = 32, keep_free: int | None = None
+    ) -> int:
+        """Read swapped pages of a VM ahead of use (prefetch class). Returns pages issued.
+
+        Never takes the free frames below the low watermark (or keep_free): prefetch must
+        not make reclaim evict what running VMs need."""
+        pages = np.asarray(pages, dtype=np.int64)
+        if pages.size == 0:
+            return 0
+        pages = pages[self.pool.state[pages] == SWAPPED]
+        _, keep = np.unique(pages, return_index=True)
+        pages = pages[np.sort(keep)]
+        reserve = self.low_wm if keep_free is None else keep_free
+        room = max(0, self.pool.free_frames - reserve)
+        pages = pages[:room]
+        if pages.size == 0:
+            return 0
+        self.pool.start_prefetch(pages, now_ns)
+        for lo in range(0, pages.size, batch):
+            part = pages[lo : lo + batch]
+            op = Op(PREFETCH_READ, vm, part, now_ns)
+            self.device.submit(op)
+            for pg in part.tolist():
+                self.reading_op[pg] = op
+        self.counters.prefetch_issued[vm] += int(pages.size)
+        return int(pages.size)
+
+    def write_back(self, pages: np.ndarray, now_ns: int) -> int:
+        """Write dirty resident pages to swap without evicting them (background class), so a
+        later eviction needs no write. A page touched after its write began stays dirty.
+        Returns pages submitted."""
+        pages = np.asarray(pages, dtype=np.int64)
+        pages = np.unique(pages[self.pool.state[pages] == DIRTY])
+        if pages.size == 0:
+            return 0
+        vms = self.pool.vm_of[pages]
+        batch = self.host.write_batch_pages
+        for vm in np.unique(vms).tolist():
+            group = pages[vms == vm]
+            for lo in range(0, group.size, batch):
+                part = group[lo : lo + batch]
+                self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, tag={"keep": True}))
+        np.add.at(self.counters.swap_out_pages, vms, 1)
+        return int(pages.size)
+
+    def cancel_ops(self, ops: list[Op], now_ns: int) -> int:
+        """Cancel queued (not yet started) prefetches; their frames are freed."""
+        n = 0
+        for op in ops:
+            if op.start_ns >= 0 or op.cancelled:
+                continue
+            op.cancelled = True
+            self.pool.finish_prefetch(op, now_ns)
+            for pg in op.pages.tolist():
+                self.reading_op.pop(pg, None)
+            self.counters.prefetch_issued[op.vm] -= int(op.pages.size)
+            n += int(op.pages.size)
+        return n
+
+    def queued_prefetches(self, vm: int) -> list[Op]:
+        return [op for op in self.device.queues[PREFETCH_READ] if op.vm == vm and not op.cancelled]
+
+    def _apply(self, op: Op) -> None:
+        if op.cls == PREFETCH_READ:
+            self.pool.finish_prefetch(op, op.done_ns)
+            if self.recorder is not None and not op.cancelled:
+                self.recorder.note_prefetch_landed(op.vm, int(op.pages.size))
+            for pg in op.pages.tolist():
+                if self.reading_op.get(pg) is op:
+                    del self.reading_op[pg]
+        elif op.tag.get("keep"):
+            # A write-back: pages untouched since it began are clean now (with a swap slot).
+            pool = self.pool
+            if op.failed or op.cancelled:
+                return
+            ok = (pool.state[op.pages] == DIRTY) & (pool.last_use_ns[op.pages] <= op.start_ns)
+            clean = op.pages[ok][: pool.free_slots]
+            pool.state[clean] = CLEAN
+            pool.free_slots -= int(clean.size)
+        else:
+            still = int(np.count_nonzero(self.pool.state[op.pages] == WRITING))
+            self.writing_pending -= still
+            self.pool.finish_write(op)
+
+    def complete_until(self, t: int) -> None:
+        for op in self.device.pop_completed(t):
+            self._apply(op)
+
+    def finish_op_early(self, op: Op) -> None:
+        self.device.take_op(op)
+        self._apply(op)
+
+    def fault_extra_pages(self, vm: int, page: int, now_ns: int) -> np.ndarray:
+        """Pages read along with a major fault: the aligned readahead cluster, or the
+        policy's own choice when it does not use the cluster."""
+        base = int(self.pool.base[vm])
+        top = int(self.pool.base[vm + 1])
+        if not self.policy.vector_readahead:
+            extra = self.policy.fault_prefetch(vm, page, now_ns)
+            if extra is None or len(extra) == 0:
+                return np.zeros(0, dtype=np.int64)
+            extra = np.asarray(extra, dtype=np.int64)
+            extra = extra[(extra >= base) & (extra < top) & (extra != page)]
+            extra = extra[self.pool.state[extra] == SWAPPED]
+            _, keep = np.unique(extra, return_index=True)
+            return extra[np.sort(keep)]
+        cluster = int(self.ra_cluster[vm])
+        if cluster <= 1:
+            return np.zeros(0, dtype=np.int64)
+        lo = base + ((page - base) // cluster) * cluster
+        members = np.arange(lo, min(lo + cluster, top), dtype=np.int64)
+        members = members[members != page]
+        return members[self.pool.state[members] == SWAPPED]
+
+    def major_fault_bookkeeping(self, vm: int, page: int, extra: np.ndarray, done: int) -> None:
+        pool, c = self.pool, self.counters
+        n_read = 1 + int(extra.size)
+        pool.free_frames -= n_read
+        if extra.size:
+            pool.state[extra] = PREFETCHED
+            pool.load_ns[extra] = done
+            pool.last_use_ns[extra] = done
+            pool.ref_bit[extra] = False
+        c.major_faults[vm] += 1
+        c.swap_in_pages[vm] += n_read
+        c.readahead_pages[vm] += int(extra.size)
+        c.prefetch_issued[vm] += int(extra.size)
+        if pool.evicted_for_prefetch[page]:
+            c.pollution_faults[vm] += 1
+            pool.evicted_for_prefetch[page] = False
