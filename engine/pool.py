@@ -92,9 +92,11 @@ class PagePool:
             self.state[dirty] = WRITING
             self.free_slots -= int(dirty.size)
             dirty = np.sort(dirty)
-            vms = self.vm_of[dirty]
-            cuts = np.flatnonzero(np.diff(vms)) + 1
-            for group in np.split(dirty, cuts):
+            if self.vm_of[dirty[0]] == self.vm_of[dirty[-1]]:  # sorted, so all of one VM
+                groups = [dirty]
+            else:
+                groups = np.split(dirty, np.flatnonzero(np.diff(self.vm_of[dirty])) + 1)
+            for group in groups:
                 for lo in range(0, group.size, batch):
                     part = group[lo : lo + batch]
                     ops.append(Op(write_cls, int(self.vm_of[part[0]]), part, now_ns))

@@ -83,25 +83,48 @@ class Oldest:
         if clean_only:
             pages = candidates(pool, True)
             return smallest(keys_now[pages], pages, n)
-        st = pool.state[self.pages]
-        valid = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[self.pages] == self.keys)
-        self.pages, self.keys = self.pages[valid], self.keys[valid]
-        usable = int(np.searchsorted(self.keys, self.before_ns, side="left"))
-        if usable < n or self._requeued(pool) != self.requeued:
-            pages = candidates(pool)
-            chosen = smallest(keys_now[pages], pages, max(n, self.keep))
-            self.pages, self.keys = chosen, keys_now[chosen]
-            self.before_ns = step_start_ns
-            self.requeued = self._requeued(pool)
-            if int(np.searchsorted(self.keys, step_start_ns, side="left")) < n:
-                # Keys from this very step among the n oldest: this selection is exact now
-                # but the list may not stay so; hand it out and keep nothing.
-                out = self.pages[:n]
-                self.pages, self.keys = self.pages[:0], self.keys[:0]
+        if n <= 0:
+            return self.pages[:0]
+        if self._requeued(pool) == self.requeued:
+            out = self._take(pool, keys_now, n)
+            if out is not None:
                 return out
+        pages = candidates(pool)
+        chosen = smallest(keys_now[pages], pages, max(n, self.keep))
+        self.pages, self.keys = chosen, keys_now[chosen]
+        self.before_ns = step_start_ns
+        self.requeued = self._requeued(pool)
+        if int(np.searchsorted(self.keys, step_start_ns, side="left")) < n:
+            # Keys from this very step among the n oldest: this selection is exact now
+            # but the list may not stay so; hand it out and keep nothing.
+            out = self.pages[:n]
+            self.pages, self.keys = self.pages[:0], self.keys[:0]
+            return out
         out = self.pages[:n]
         self.pages, self.keys = self.pages[n:], self.keys[n:]
         return out
+
+    def _take(self, pool: PagePool, keys_now: np.ndarray, n: int) -> np.ndarray | None:
+        """The first n kept pages still evictable with unchanged keys, all older than
+        before_ns, checking only as far into the list as it takes (a reclaim wants a few
+        dozen pages of thousands); None when the list cannot supply them."""
+        k = min(self.pages.size, 2 * n + 64)
+        while True:
+            head = self.pages[:k]
+            st = pool.state[head]
+            ok = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[head] == self.keys[:k])
+            idx = np.flatnonzero(ok)
+            if idx.size >= n:
+                take = idx[:n]
+                last = int(take[-1])
+                if int(self.keys[last]) >= self.before_ns:
+                    return None
+                out = head[take]
+                self.pages, self.keys = self.pages[last + 1 :], self.keys[last + 1 :]
+                return out
+            if k == self.pages.size:
+                return None
+            k = min(self.pages.size, 2 * k)
 
     def _requeued(self, pool: PagePool) -> int:
         """Events that made pages evictable again with their old key of this list's kind."""
