@@ -8,14 +8,12 @@ per row, all on the same scenario and reference streams.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from engine.cli.arguments import add_scenario_arguments
-from engine.cli.compare import add_coverage, fmt, policy_config, run_policy, split_overrides
+from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
+from engine.cli.compare import add_coverage, policy_config, run_policy, split_overrides
 from engine.policies.predictive import MECHANISMS
-from engine.scenario import Scenario, load_scenario, with_overrides
+from engine.scenario import Scenario
 
 COLUMNS = (
     ("major_faults", "major", "{:,}"),
@@ -62,18 +60,12 @@ def ablate(scenario: Scenario, switches: dict[str, Any]) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     scenario_sets, switches = split_overrides(args.overrides, ["predictive"])
-    scenario = load_scenario(args.scenario)
-    if scenario_sets:
-        scenario = with_overrides(scenario, scenario_sets)
+    scenario = load_with_overrides(args.scenario, scenario_sets)
     out = ablate(scenario, switches)
     if args.json:
-        json.dump(out, sys.stdout, sort_keys=True)
-        sys.stdout.write("\n")
+        print_json(out)
         return 0
-    print(
-        f"{scenario.name}: {len(scenario.vms)} VMs, {scenario.host.pcpus} pCPUs, "
-        f"{scenario.duration_ms:g} ms simulated"
-    )
+    print(header(scenario))
     width = max(len(r["variant"]) for r in out["runs"]) + 2
     print(f"{'':<{width}}" + "".join(f"{label:>12}" for _, label, _ in COLUMNS))
     for run in out["runs"]:

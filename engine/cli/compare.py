@@ -8,15 +8,13 @@ faults) is measured against a demand run of the same scenario.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.cli.arguments import add_scenario_arguments
+from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
 from engine.errors import ScenarioError, did_you_mean
 from engine.policies import REGISTRY, policy_params, validate_policy
-from engine.scenario import Scenario, load_scenario, parse_value, with_overrides
+from engine.scenario import Scenario, parse_value
 from engine.simulator import Simulation, baseline_references
 
 ROWS = (
@@ -157,26 +155,16 @@ def compare(scenario: Scenario, a_cfg: dict[str, Any], b_cfg: dict[str, Any]) ->
     }
 
 
-def fmt(value: Any, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
-
-
 def main(args: argparse.Namespace) -> int:
     scenario_sets, switches = split_overrides(args.overrides, [args.a, args.b])
-    scenario = load_scenario(args.scenario)
-    if scenario_sets:
-        scenario = with_overrides(scenario, scenario_sets)
+    scenario = load_with_overrides(args.scenario, scenario_sets)
     a_cfg = policy_config(scenario, args.a, switches)
     b_cfg = policy_config(scenario, args.b, switches)
     out = compare(scenario, a_cfg, b_cfg)
     if args.json:
-        json.dump(out, sys.stdout, sort_keys=True)
-        sys.stdout.write("\n")
+        print_json(out)
         return 0
-    print(
-        f"{scenario.name}: {len(scenario.vms)} VMs, {scenario.host.pcpus} pCPUs, "
-        f"{scenario.duration_ms:g} ms simulated"
-    )
+    print(header(scenario))
     width = max(len(label) for _, label, _ in ROWS)
     print(f"{'':<{width}}{out['a']['policy']:>16}{out['b']['policy']:>16}{'b - a':>16}")
     for key, label, pattern in ROWS:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.cli.common import load_with_overrides, print_json
 from engine.density import check_request, evaluate_here, find_density
 from engine.errors import VmswapError
-from engine.scenario import load_scenario, with_overrides
 from engine.sweep import MAX_VMS, Run, execute, open_client, parse_policy_spec
 
 
@@ -76,9 +75,7 @@ def main(args: argparse.Namespace) -> int:
         raise VmswapError("--workers sizes the local cluster; do not give it with --cluster")
     if args.workers is not None and not 0 <= args.workers <= 1024:
         raise VmswapError(f"--workers: {args.workers} is not allowed; expected 0 to 1024")
-    scenario = load_scenario(args.scenario)
-    if args.overrides:
-        scenario = with_overrides(scenario, args.overrides)
+    scenario = load_with_overrides(args.scenario, args.overrides)
     policies = parse_policies(args.policies)
     seeds = list(range(1, args.seeds + 1))
     check_request(scenario, args.target_slowdown, policies, seeds, args.max_vms)
@@ -115,8 +112,7 @@ def main(args: argparse.Namespace) -> int:
             "max_vms": args.max_vms,
             "policies": [r.to_json() for r in results],
         }
-        json.dump(doc, sys.stdout, sort_keys=True)
-        sys.stdout.write("\n")
+        print_json(doc)
         return 0
     print(
         f"{scenario.name}: the most VMs with slowdown ≤ {args.target_slowdown:g}, "

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from engine.cli.arguments import add_scenario_arguments
-from engine.scenario import load_scenario, with_overrides
+from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
 from engine.simulator import simulate
 
 TABLE_KEYS = (
@@ -39,30 +36,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=main)
 
 
-def load_with_overrides(path: str, overrides: list[str]) -> Any:
-    scenario = load_scenario(path)
-    return with_overrides(scenario, overrides) if overrides else scenario
-
-
-def fmt(value: Any, pattern: str) -> str:
-    if value is None:
-        return "-"
-    return pattern.format(value)
-
-
 def main(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.overrides)
     policies = args.policy or [scenario.policy_name]
     runs = [simulate(scenario, name, record=False) for name in policies]
     if args.json:
-        out = {"scenario": scenario.name, "runs": [r.to_json() for r in runs]}
-        json.dump(out, sys.stdout, sort_keys=True)
-        sys.stdout.write("\n")
+        print_json({"scenario": scenario.name, "runs": [r.to_json() for r in runs]})
         return 0
-    print(
-        f"{scenario.name}: {len(scenario.vms)} VMs, {scenario.host.pcpus} pCPUs, "
-        f"{scenario.duration_ms:g} ms simulated"
-    )
+    print(header(scenario))
     width = max(len(label) for _, label, _ in TABLE_KEYS)
     print(" " * width + "".join(f"{r.policy:>16}" for r in runs))
     for key, label, pattern in TABLE_KEYS:
