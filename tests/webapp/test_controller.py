@@ -360,3 +360,18 @@ def test_an_uploaded_trace_attaches_to_the_selected_vm(app, timers, tmp_path):
     assert state.runs is good
     assert "trace files must lie under" in state.message
     uploads.close()
+
+
+def test_each_download_button_serves_its_own_file(app):
+    """The transport bar's three download buttons: each file holds what its name says."""
+    from webapp.views.transport import Transport
+
+    state, c, _ = app
+    transport = Transport(state, c)
+    served = {d.filename.rsplit(".", 1)[1]: d.callback().getvalue() for d in transport.downloads}
+    assert served == {
+        "toml": c.download_toml(),
+        "csv": c.download_csv(),
+        "json": c.download_json(),
+    }
+    transport.close()

@@ -107,29 +107,18 @@ class Transport:
         controller.on_close.append(self.close)
         self.downloads = [
             pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(c.download_toml()),
-                filename="scenario.toml",
-                label="Scenario TOML",
+                callback=lambda make=make: io.StringIO(make()),
+                filename=filename,
+                label=label,
                 color="light",
-                width=130,
+                width=width,
                 margin=(4, 2),
-            ),
-            pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(c.download_csv()),
-                filename="results.csv",
-                label="Results CSV",
-                color="light",
-                width=120,
-                margin=(4, 2),
-            ),
-            pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(c.download_json()),
-                filename="results.json",
-                label="Results JSON",
-                color="light",
-                width=125,
-                margin=(4, 2),
-            ),
+            )
+            for make, filename, label, width in (
+                (c.download_toml, "scenario.toml", "Scenario TOML", 130),
+                (c.download_csv, "results.csv", "Results CSV", 120),
+                (c.download_json, "results.json", "Results JSON", 125),
+            )
         ]
         state.param.watch(self._playing, "playing")
         state.param.watch(self._runs, "runs")
