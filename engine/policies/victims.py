@@ -21,11 +21,17 @@ def smallest(keys: np.ndarray, pages: np.ndarray, n: int) -> np.ndarray:
     """The n pages with the smallest keys, ties to the lower page; in (key, page) order."""
     if n <= 0 or pages.size == 0:
         return pages[:0]
-    packed = _packed(keys, pages)
-    if packed is not None:  # one int64 per page: a plain (SIMD) partition and sort are exact
+    bits = max(1, int(pages.max()).bit_length())
+    lo = int(keys.min())
+    span = int(keys.max()) - lo
+    if span.bit_length() + bits <= 62 and int(pages.min()) >= 0:
+        # (key - smallest key) << page bits | page: one int64 per page (a key span of a
+        # minute or so of simulated time with a million pages), so a plain SIMD partition
+        # and sort are exact.
+        packed = ((keys - lo) << bits) | pages
         if n < packed.size:
             packed = np.partition(packed, n - 1)[:n]
-        return np.sort(packed) & ((1 << _page_bits(pages)) - 1)
+        return np.sort(packed) & ((1 << bits) - 1)
     if n < pages.size:
         kth = np.partition(keys, n - 1)[n - 1]
         below = keys < kth
@@ -38,21 +44,6 @@ def smallest(keys: np.ndarray, pages: np.ndarray, n: int) -> np.ndarray:
         pages, keys = pages[by_page], keys[by_page]
     # Pages ascending, so a stable sort on the key alone gives (key, page) order.
     return pages[np.argsort(keys, kind="stable")][:n]
-
-
-def _page_bits(pages: np.ndarray) -> int:
-    return max(1, int(pages.max()).bit_length())
-
-
-def _packed(keys: np.ndarray, pages: np.ndarray) -> np.ndarray | None:
-    """(key - smallest key) << page bits | page, when that fits in 63 bits (a key span of a
-    minute or so of simulated time with a million pages); None otherwise."""
-    lo = int(keys.min())
-    span = int(keys.max()) - lo
-    bits = _page_bits(pages)
-    if span.bit_length() + bits > 62 or int(pages.min()) < 0:
-        return None
-    return ((keys - lo) << bits) | pages
 
 
 class Oldest:
