@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.cli.ablate import ablate  # noqa: E402
-from engine.cli.compare import add_coverage, policy_config, run_policy  # noqa: E402
+from engine.cli.compare import add_coverage, run_policy  # noqa: E402
+from engine.cli.switches import policy_config  # noqa: E402
 from engine.density import find_density  # noqa: E402
 from engine.scenario import Scenario, from_dict, load_scenario, with_overrides  # noqa: E402
 

@@ -11,7 +11,8 @@ import argparse
 from typing import Any
 
 from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
-from engine.cli.compare import add_coverage, policy_config, run_policy, split_overrides
+from engine.cli.compare import add_coverage, run_policy
+from engine.cli.switches import policy_config, split_overrides
 from engine.policies.predictive import MECHANISMS
 from engine.scenario import Scenario
 
@@ -59,7 +60,9 @@ def ablate(scenario: Scenario, switches: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    scenario_sets, switches = split_overrides(args.overrides, ["predictive"])
+    scenario_sets, switches = split_overrides(
+        args.overrides, ["predictive"], "ablate always runs demand and predictive"
+    )
     scenario = load_with_overrides(args.scenario, scenario_sets)
     out = ablate(scenario, switches)
     if args.json:

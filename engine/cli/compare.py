@@ -8,13 +8,12 @@ faults) is measured against a demand run of the same scenario.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any
 
 from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
-from engine.errors import ScenarioError, did_you_mean
-from engine.policies import REGISTRY, policy_params, validate_policy
-from engine.scenario import Scenario, parse_value
+from engine.cli.switches import policy_config, split_overrides
+from engine.policies import validate_policy
+from engine.scenario import Scenario
 from engine.simulator import Simulation, baseline_references
 
 ROWS = (
@@ -50,43 +49,6 @@ def register(subparsers: Any) -> None:
         p, set_help="a scenario field, or policy.SWITCH for the compared policies that have it"
     )
     p.set_defaults(func=main)
-
-
-def split_overrides(
-    overrides: Sequence[str], policies: Sequence[str]
-) -> tuple[list[str], dict[str, Any]]:
-    """(scenario assignments, policy switches) from `--set` texts; a switch no compared
-    policy takes is an error that lists the switches they do take."""
-    scenario_sets: list[str] = []
-    switches: dict[str, Any] = {}
-    for text in overrides:
-        path, sep, value = text.partition("=")
-        path = path.strip()
-        if sep and path.startswith("policy."):
-            key = path[len("policy.") :]
-            if key == "name":
-                raise ScenarioError("choose the policies with --a and --b", field=path)
-            allowed = sorted({k for name in policies for k in policy_params(name)})
-            if key not in allowed:
-                raise ScenarioError(
-                    f"no compared policy has this switch{did_you_mean(key, allowed)}; "
-                    f"allowed: {', '.join(allowed)}",
-                    field=path,
-                )
-            switches[key] = parse_value(value.strip())
-        else:
-            scenario_sets.append(text)
-    return scenario_sets, switches
-
-
-def policy_config(scenario: Scenario, name: str, switches: dict[str, Any]) -> dict[str, Any]:
-    """The scenario's own table when it names this policy, plus the switches it takes."""
-    if name not in REGISTRY:
-        validate_policy({"name": name})  # raises the "did you mean" error
-    base = {k: v for k, v in scenario.policy.items() if scenario.policy_name == name}
-    own = set(policy_params(name))
-    cfg = {**base, **{k: v for k, v in switches.items() if k in own}, "name": name}
-    return validate_policy(cfg, source="--set")
 
 
 def run_policy(scenario: Scenario, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +118,9 @@ def compare(scenario: Scenario, a_cfg: dict[str, Any], b_cfg: dict[str, Any]) ->
 
 
 def main(args: argparse.Namespace) -> int:
-    scenario_sets, switches = split_overrides(args.overrides, [args.a, args.b])
+    scenario_sets, switches = split_overrides(
+        args.overrides, [args.a, args.b], "choose the policies with --a and --b"
+    )
     scenario = load_with_overrides(args.scenario, scenario_sets)
     a_cfg = policy_config(scenario, args.a, switches)
     b_cfg = policy_config(scenario, args.b, switches)

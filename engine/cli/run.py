@@ -1,4 +1,10 @@
-"""`vmswap run`: simulate a scenario under one or more policies; a table or JSON."""
+"""`vmswap run`: simulate a scenario under one or more policies; a table or JSON.
+
+Without `--policy` the scenario's own policy runs, and `--set policy.X=V` is a scenario field
+like any other (`--set policy.name=oracle` chooses another policy, which then starts from its
+own defaults). With `--policy`, `--set policy.X=V` sets switch X of each named policy that has
+it, as in `vmswap compare`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import argparse
 from typing import Any
 
 from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
+from engine.cli.switches import policy_config, split_overrides
 from engine.simulator import simulate
 
 TABLE_KEYS = (
@@ -31,15 +38,24 @@ def register(subparsers: Any) -> None:
         help="a registered policy (repeat for several; default: the scenario's own)",
     )
     add_scenario_arguments(
-        p, set_help="override a field, e.g. --set host.pcpus=8 --set vms[0].memory_mib=512"
+        p,
+        set_help="override a field, e.g. --set host.pcpus=8 --set vms[0].memory_mib=512; "
+        "with --policy, policy.SWITCH sets that switch of each named policy that has it",
     )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    scenario = load_with_overrides(args.scenario, args.overrides)
-    policies = args.policy or [scenario.policy_name]
-    runs = [simulate(scenario, name, record=False) for name in policies]
+    if args.policy:
+        scenario_sets, switches = split_overrides(
+            args.overrides, args.policy, "choose the policies with --policy"
+        )
+        scenario = load_with_overrides(args.scenario, scenario_sets)
+        configs = [policy_config(scenario, name, switches) for name in args.policy]
+    else:
+        scenario = load_with_overrides(args.scenario, args.overrides)
+        configs = [scenario.policy]
+    runs = [simulate(scenario, cfg, record=False) for cfg in configs]
     if args.json:
         print_json({"scenario": scenario.name, "runs": [r.to_json() for r in runs]})
         return 0

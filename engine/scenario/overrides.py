@@ -65,11 +65,22 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def with_overrides(scenario: Scenario, assignments: Sequence[str]) -> Scenario:
-    """A new Scenario with `path=value` assignments applied; the original is untouched."""
+    """A new Scenario with `path=value` assignments applied; the original is untouched.
+
+    `policy.name` naming another policy drops the scenario's switches of its own policy (they
+    are another policy's, often not this one's): the new policy starts from its defaults plus
+    the `policy.X` switches assigned here, in any order."""
     data = scenario.to_dict()
+    set_here: set[str] = set()
     for a in assignments:
         path, sep, text = a.partition("=")
         if not sep or not path.strip():
             raise ScenarioError(f"--set expects path=value, got {a!r}")
+        parts = _split_path(path.strip())
+        if parts[0] == "policy" and len(parts) > 1:
+            set_here.add(str(parts[1]))
         set_path(data, path.strip(), parse_value(text.strip()))
+    policy = data.get("policy")
+    if isinstance(policy, dict) and policy.get("name") != scenario.policy_name:
+        data["policy"] = {k: v for k, v in policy.items() if k in set_here}
     return from_dict(data, source="--set")

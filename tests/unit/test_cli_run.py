@@ -44,6 +44,37 @@ def test_run_several_policies(capsys):
     assert runs[0]["summary"] == runs[1]["summary"]
 
 
+def test_policy_switches_reach_the_policies_named_with_policy(capsys):
+    """With --policy, `--set policy.X` is a switch of each named policy that takes it: the
+    oracle's prefetch_ms and demand's victims in one command, though quickstart's own
+    table is demand's."""
+    args = ["run", QUICK, "--set", "duration_ms=300", "--policy", "oracle", "--policy", "demand"]
+    args.append("--json")
+    assert main([*args, "--set", "policy.prefetch_ms=0", "--set", "policy.victims=clock"]) == 0
+    switched = json.loads(capsys.readouterr().out)["runs"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["policy"] for r in switched] == ["oracle", "demand"]
+    # No prefetch: the oracle issues none; clock instead of LRU: demand faults differently.
+    assert switched[0]["summary"]["prefetch_issued"] == 0 < plain[0]["summary"]["prefetch_issued"]
+    assert switched[1]["summary"]["major_faults"] != plain[1]["summary"]["major_faults"]
+
+
+def test_setting_policy_name_starts_the_new_policy_from_its_defaults(capsys):
+    """`--set policy.name=oracle` drops the scenario's demand switches (the oracle has none of
+    them) and keeps the oracle switches set beside it, before or after the name."""
+    base = ["run", QUICK, "--set", "duration_ms=300", "--json"]
+    assert main([*base, "--set", "policy.prefetch_ms=0", "--set", "policy.name=oracle"]) == 0
+    before = json.loads(capsys.readouterr().out)["runs"][0]
+    assert main([*base, "--set", "policy.name=oracle", "--set", "policy.prefetch_ms=0"]) == 0
+    after = json.loads(capsys.readouterr().out)["runs"][0]
+    assert main([*base, "--policy", "oracle", "--set", "policy.prefetch_ms=0"]) == 0
+    chosen = json.loads(capsys.readouterr().out)["runs"][0]
+    assert before["policy"] == "oracle"
+    assert before["summary"] == after["summary"] == chosen["summary"]
+    assert before["summary"]["prefetch_issued"] == 0
+
+
 def test_same_scenario_gives_byte_identical_json():
     """Two processes running the same scenario and seed print the same bytes."""
     cmd = [sys.executable, "-m", "engine.cli", "run", QUICK, *SHORT, "--json"]
@@ -66,6 +97,9 @@ def test_table_is_readable(capsys):
         (["run", QUICK, "--set", "host.pcpus=0"], "host.pcpus"),
         (["run", QUICK, "--set", "host.pcpu=2"], "did you mean 'pcpus'"),
         (["run", QUICK, "--policy", "lruu"], "unknown policy"),
+        (["run", QUICK, "--policy", "oracle", "--set", "policy.victims=lru"], "allowed: lookahead"),
+        (["run", QUICK, "--policy", "oracle", "--set", "policy.name=demand"], "with --policy"),
+        (["run", QUICK, "--set", "policy.name=oracle", "--set", "policy.victims=lru"], "victims"),
         (["validate", "nope.toml"], "no such scenario file"),
     ],
 )
