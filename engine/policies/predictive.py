@@ -150,8 +150,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         cluster = int(self.sim.ra_cluster[vm])
         if major_pages.size and cluster > 1 and self.vector_readahead:
             # Readahead came in with these faults: it counts as used now, as LRU would see it.
-            base = int(self.sim.pool.base[vm])
-            lo = base + (major_pages - base) // cluster * cluster
+            first = int(self.sim.pool.base[vm])
+            lo = first + (major_pages - first) // cluster * cluster
             ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
             ra = ra[ra < self.sim.pool.base[vm + 1]]
             ra = ra[self.sim.pool.state[ra] == PREFETCHED]
