@@ -43,24 +43,35 @@ class OracleParams(Section):
 
 
 class _Window:
-    """One vCPU's next references, sorted by (page, position) for next-use queries."""
+    """One vCPU's next references, each position linked to the next use of the same page, so
+    that moving the stream position on updates only the pages just referenced."""
 
     def __init__(self, start: int, rel: np.ndarray):
         self.start = start
         self.size = int(rel.size)
         self.rel = rel.copy()
-        self.key = np.sort(self.rel * self.size + np.arange(self.size))  # by page, then position
-        self.sorted_rel = self.key // self.size
-        self.offset = self.key - self.sorted_rel * self.size
+        # By page, then position: a stable sort, a radix sort when pages fit in 16 bits.
+        fits = self.size and int(rel.min()) >= 0 and int(rel.max()) < 1 << 16
+        order = np.argsort(rel.astype(np.uint16) if fits else rel, kind="stable")
+        same = rel[order[1:]] == rel[order[:-1]]
+        self.next_same = np.full(self.size, FAR, dtype=np.int64)  # stream positions
+        self.next_same[order[:-1][same]] = start + order[1:][same]
+        first = np.ones(self.size, dtype=bool)
+        first[order[1:][same]] = False
+        self.first = np.flatnonzero(first)
 
-    def next_use(self, rel_pages: np.ndarray, pos: int) -> np.ndarray:
-        """Stream position of each page's next use at or after pos (FAR if none in window)."""
-        at = pos - self.start
-        idx = np.searchsorted(self.key, rel_pages * self.size + at)
-        ok = idx < self.size
-        idx_ok = np.where(ok, idx, 0)
-        ok &= self.sorted_rel[idx_ok] == rel_pages
-        return np.where(ok, self.start + self.offset[idx_ok], FAR)
+    def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pages, stream position of each one's first use in the window)."""
+        return self.rel[self.first], self.start + self.first
+
+    def advance(self, old_pos: int, pos: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the pages referenced in [old_pos, pos), the position of each one's next use at or
+        after pos: FAR if none in the window). Those are exactly the pages whose next use,
+        as it stood at old_pos, has gone by."""
+        idx = np.arange(old_pos - self.start, pos - self.start)
+        nxt = self.next_same[idx]
+        last = nxt >= pos  # the last reference of its page before pos
+        return self.rel[idx[last]], nxt[last]
 
 
 @register
@@ -108,11 +119,11 @@ class Oracle(Policy):
         if win is None or short or pos - win.start > win.size * 3 // 4:
             rel, _ = vc.stream.take(pos, self.window_refs)
             win = self.windows[v] = _Window(pos, rel)
-            stale = np.arange(nxt.size, dtype=np.int64)
+            nxt[:] = FAR
+            pages, at = win.first_uses()
         else:
-            stale = np.flatnonzero(nxt < pos)
-        if stale.size:
-            nxt[stale] = win.next_use(stale, pos)
+            pages, at = win.advance(self.seen_pos[v], pos)
+        nxt[pages] = at
         self.seen_pos[v] = pos
 
     def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -216,9 +227,10 @@ class Oracle(Policy):
         rest_keys = -key[~never]
         rest = pick.smallest(rest_keys, cand[~never], n - int(first.size))
         chosen = np.concatenate([first, rest])
-        keys = np.concatenate(
-            [np.full(first.size, FAR, dtype=np.int64), -np.sort(rest_keys)[: rest.size]]
-        )
+        k = int(rest.size)
+        if 0 < k < rest_keys.size:  # the k largest next uses, in order, without a full sort
+            rest_keys = np.partition(rest_keys, k - 1)[:k]
+        keys = np.concatenate([np.full(first.size, FAR, dtype=np.int64), -np.sort(rest_keys)[:k]])
         return chosen, keys
 
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------

@@ -13,17 +13,31 @@ from engine.simulator import Simulation, baseline_references
 from engine.workloads import RefStream, stream_seed
 
 
-def test_window_next_use_matches_a_scan() -> None:
-    """For every page, the next use at or after a position is the first occurrence there."""
+def test_window_next_uses_match_a_scan() -> None:
+    """A window's first uses, and after each move of the stream position the next uses of the
+    pages just referenced, are the first occurrences a plain scan finds; no other page moves."""
     rng = np.random.default_rng(1)
-    rel = rng.integers(0, 50, size=2000)
-    win = _Window(1000, rel)
-    for pos in (1000, 1001, 1500, 2999):
-        got = win.next_use(np.arange(60), pos)
-        for page in range(60):
+    for pages in (50, 70_000):  # the second takes the sort for pages beyond 16 bits
+        rel = rng.integers(0, pages, size=2000)
+        if pages > 50:
+            rel[::7] = rng.integers(0, 50, size=rel[::7].size)  # some pages recur
+        win = _Window(1000, rel)
+
+        def scan(page: int, pos: int, rel: np.ndarray = rel) -> int:
             hits = np.flatnonzero(rel[pos - 1000 :] == page)
-            want = pos + int(hits[0]) if hits.size else FAR
-            assert got[page] == want
+            return pos + int(hits[0]) if hits.size else FAR
+
+        nxt = np.full(pages, FAR, dtype=np.int64)
+        got, at = win.first_uses()
+        nxt[got] = at
+        old = 1000
+        for pos in (1000, 1001, 1500, 1501, 2200, 2999):
+            got, at = win.advance(old, pos)
+            assert np.array_equal(np.sort(got), np.unique(rel[old - 1000 : pos - 1000]))
+            nxt[got] = at
+            for page in np.unique(np.concatenate([rel, np.arange(50)])).tolist():
+                assert nxt[page] == scan(page, pos)
+            old = pos
 
 
 def scenario(**over: Any) -> dict[str, Any]:
