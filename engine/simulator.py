@@ -339,12 +339,17 @@ _BASELINE_CACHE: dict[str, np.ndarray] = {}
 
 
 def baseline_references(scenario: Scenario) -> np.ndarray:
-    """Useful work per VM with unlimited memory: the denominator of slowdown."""
+    """Useful work per VM with unlimited memory: the denominator of slowdown.
+
+    It is the same whatever the policy and recording (nothing is ever evicted, so no policy
+    decides anything), so those are left out of the cache key: comparing policies on one
+    scenario, or switching policy in the web app, runs it once."""
     import json
 
-    key = json.dumps(scenario.to_dict(), sort_keys=True)
+    same_for_all = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
+    key = json.dumps(same_for_all, sort_keys=True)
     if key not in _BASELINE_CACHE:
-        sim = Simulation(scenario, "demand", record=False, unlimited_memory=True)
+        sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
         while sim.step():
             pass
         _BASELINE_CACHE.clear() if len(_BASELINE_CACHE) > 32 else None
