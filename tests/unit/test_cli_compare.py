@@ -101,3 +101,19 @@ def test_ablate_switches_each_mechanism_off_in_turn(capsys):
     }
     for m in MECHANISMS:
         assert by[f"no {m}"]["config"][m] is False
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "policy.name=oracle"], "ablate always runs demand and predictive"),
+        (["--set", "policy.prefetch_ms=0"], "no chosen policy (predictive) has this switch"),
+    ],
+)
+def test_ablate_refuses_what_it_cannot_apply(capsys, args, message):
+    """ablate chooses its own policies: naming one, or a switch predictive lacks, is one line
+    on stderr and exit status 2, before anything runs."""
+    assert main(["ablate", DEMO, *SHORT, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
