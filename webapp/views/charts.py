@@ -119,7 +119,7 @@ class SlowdownView:
             y_range=self.y_range,
             toolbar_location=None,
             tools="",
-            title="slowdown per VM (whole run; 1 = unlimited memory)",
+            title="slowdown per VM (1 = unlimited memory)",
             name="slowdown",
             min_border_left=50,
             output_backend="canvas",
