@@ -154,8 +154,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             lo = first + (major_pages - first) // cluster * cluster
             ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
             ra = ra[ra < self.sim.pool.base[vm + 1]]
-            ra = ra[self.sim.pool.state[ra] == PREFETCHED]
-            self.touch_vns[ra] = base + (self.sim.pool.load_ns[ra] - start)
+            # Only what landed in this period: a page of the cluster prefetched earlier keeps
+            # its stamp (its load time is from another period, not this VM time's base).
+            pool = self.sim.pool
+            ra = ra[(pool.state[ra] == PREFETCHED) & (pool.load_ns[ra] >= start)]
+            self.touch_vns[ra] = base + (pool.load_ns[ra] - start)
 
     def budget(self, start_ns: int, now_ns: int) -> int:
         wait = self.max_wait_ns if self._on("gating") else 0
