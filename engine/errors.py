@@ -10,15 +10,19 @@ class VmswapError(Exception):
     """Base of every error the command line prints as one line without a traceback."""
 
 
-class ScenarioError(VmswapError, ValueError):
-    """A scenario (file, link, widget or --set) holds a value outside the schema."""
+class FieldError(VmswapError, ValueError):
+    """A value a user gave, named by where it came from (a file, a link, --set) and its field
+    path: `source: field: message`."""
 
     def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
         self.source = source
         self.field = field
-        parts = [p for p in (source, field) if p]
-        prefix = ": ".join(parts)
+        prefix = ": ".join(p for p in (source, field) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ScenarioError(FieldError):
+    """A scenario (file, link, widget or --set) holds a value outside the schema."""
 
 
 class TraceError(VmswapError, ValueError):

@@ -26,7 +26,7 @@ from engine.scenario.schema import (
     Workload,
     to_dict,
 )
-from engine.scenario.toml_io import dumps_toml, load_scenario, loads_scenario
+from engine.scenario.toml_io import dumps_toml, load_scenario, loads_scenario, read_toml_file
 from engine.scenario.validation import _section as _section  # engine.policies validates with it
 from engine.scenario.validation import from_dict
 
@@ -51,6 +51,7 @@ __all__ = [
     "load_scenario",
     "loads_scenario",
     "parse_value",
+    "read_toml_file",
     "set_path",
     "to_dict",
     "with_overrides",

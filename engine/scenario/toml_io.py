@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ScenarioError
+from engine.errors import FieldError, ScenarioError
 from engine.scenario.schema import Scenario, Workload
 from engine.scenario.validation import from_dict
 
@@ -20,18 +20,27 @@ def loads_scenario(text: str, source: str = "<string>") -> Scenario:
     return from_dict(data, source=source)
 
 
+def read_toml_file(
+    path: str | Path, what: str, error: type[FieldError] = ScenarioError
+) -> dict[str, Any]:
+    """A TOML file's tables, or `error` naming the file: missing, unreadable or not TOML."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"no such {what} file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read: {exc}", source=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"not valid TOML: {exc}", source=str(path)) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; trace paths become absolute (relative to the file)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("no such scenario file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read: {exc}", source=str(path)) from None
-    scenario = loads_scenario(text, source=str(path))
+    scenario = from_dict(read_toml_file(path, "scenario"), source=str(path))
     for vm in scenario.vms:
-        _resolve_trace_paths(vm.workload, p.parent)
+        _resolve_trace_paths(vm.workload, Path(path).parent)
     return scenario
 
 

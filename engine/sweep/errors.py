@@ -3,17 +3,11 @@ a sweep stopped on request."""
 
 from __future__ import annotations
 
-from engine.errors import VmswapError
+from engine.errors import FieldError, VmswapError
 
 
-class SweepError(VmswapError, ValueError):
+class SweepError(FieldError):
     """A sweep file, or a sweep built in the web app, holds a value it cannot use."""
-
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
-        self.source = source
-        self.field = field
-        prefix = ": ".join(p for p in (source, field) if p)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
 class ClusterError(VmswapError):

@@ -4,13 +4,12 @@ names the file, the field and what is allowed."""
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ScenarioError, did_you_mean
-from engine.scenario import from_dict, load_scenario, parse_value
+from engine.scenario import from_dict, load_scenario, parse_value, read_toml_file
 from engine.sweep.errors import SweepError
 from engine.sweep.grid import SPECIAL, Axis, Sweep, build, policy_label
 
@@ -40,16 +39,7 @@ def known_metrics() -> list[str]:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; `base` is relative to the sweep file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepError("no such sweep file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError(f"cannot read: {exc}", source=str(path)) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"not valid TOML: {exc}", source=str(path)) from None
+    data = read_toml_file(p, "sweep", SweepError)
     data.setdefault("name", p.stem)
     return sweep_from_dict(data, source=str(path), base_dir=p.parent)
 
