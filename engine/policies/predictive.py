@@ -144,19 +144,19 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
 
     # -- working sets -----------------------------------------------------------------------------
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
+        pool = self.sim.pool
         self.history[pages] |= np.uint32(1)
         start, base = int(self.period_start[vm]), int(self.vm_time[vm])
-        self.touch_vns[pages] = base + (self.sim.pool.last_use_ns[pages] - start)
+        self.touch_vns[pages] = base + (pool.last_use_ns[pages] - start)
         cluster = int(self.sim.ra_cluster[vm])
         if major_pages.size and cluster > 1 and self.vector_readahead:
             # Readahead came in with these faults: it counts as used now, as LRU would see it.
-            first = int(self.sim.pool.base[vm])
+            first = int(pool.base[vm])
             lo = first + (major_pages - first) // cluster * cluster
             ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
-            ra = ra[ra < self.sim.pool.base[vm + 1]]
+            ra = ra[ra < pool.base[vm + 1]]
             # Only what landed in this period: a page of the cluster prefetched earlier keeps
             # its stamp (its load time is from another period, not this VM time's base).
-            pool = self.sim.pool
             ra = ra[(pool.state[ra] == PREFETCHED) & (pool.load_ns[ra] >= start)]
             self.touch_vns[ra] = base + (pool.load_ns[ra] - start)
 
