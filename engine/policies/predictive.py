@@ -64,6 +64,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.run_until = np.zeros(n_vms, dtype=np.int64)
         self.period_start = np.zeros(n_vms, dtype=np.int64)
         self.written = np.zeros(n_vms, dtype=bool)  # background writing done this period
+        self.wb_pages = np.zeros(n_vms, dtype=np.int64)  # and how many pages it wrote
         self.paused = np.zeros(n_vms, dtype=bool)  # blocked on a read, its period goes on
         self.armed = np.zeros(n_vms, dtype=bool)  # a restore is due for the next period
         self.restoring = np.zeros(n_vms, dtype=bool)  # and its first read was issued
@@ -384,6 +385,12 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             room = self.budget(int(nxt[u]), now_ns) - need
             need += max(0, min(int(self.restore_set(u, now_ns).size), room))
         need -= pool.free_frames - sim.low_wm + sim.writing_pending
+        # Frames that need no writing: the ending VMs' clean pages, and what an ending VM
+        # already writes back for this switch (the need is met once, not once per VM).
+        for vm in ending:
+            lo, hi = pool.vm_range(vm)
+            need -= int(pick.candidates(pool, True, lo, hi).size)
+        need -= int(self.wb_pages[(self.running_vcpus > 0) & self.written].sum())
         if need <= 0:
             return
         for vm in sorted(ending, key=lambda u: (int(self.run_until[u]), u)):
@@ -395,7 +402,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             if int(self.run_until[vm]) - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
                 continue  # not yet: written too early, they would be dirtied again
             self.written[vm] = True
-            self.stats["write_back_pages"] += sim.write_back(pages, now_ns)
+            self.wb_pages[vm] = sim.write_back(pages, now_ns)
+            self.stats["write_back_pages"] += int(self.wb_pages[vm])
             need -= int(pages.size)
 
     def _restore(self, vm: int, start_ns: int, now_ns: int) -> None:
