@@ -385,25 +385,24 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             room = self.budget(int(nxt[u]), now_ns) - need
             need += max(0, min(int(self.restore_set(u, now_ns).size), room))
         need -= pool.free_frames - sim.low_wm + sim.writing_pending
-        # Frames that need no writing: the ending VMs' clean pages, and what an ending VM
-        # already writes back for this switch (the need is met once, not once per VM).
-        for vm in ending:
-            lo, hi = pool.vm_range(vm)
-            need -= int(pick.candidates(pool, True, lo, hi).size)
+        # What an ending VM already covers for this switch counts once, not once per VM.
         need -= int(self.wb_pages[(self.running_vcpus > 0) & self.written].sum())
         if need <= 0:
             return
         for vm in sorted(ending, key=lambda u: (int(self.run_until[u]), u)):
             if need <= 0:
                 break
+            # The pages the swap-out will take (its least recently used); the dirty ones
+            # among them are written now, the clean ones free their frames as they are.
             lo, hi = pool.vm_range(vm)
-            dirty = np.flatnonzero(pool.state[lo:hi] == DIRTY) + lo
-            pages = pick.smallest(self.touch_vns[dirty], dirty, need)
-            if int(self.run_until[vm]) - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
+            cand = pick.candidates(pool, False, lo, hi)
+            pages = pick.smallest(self.touch_vns[cand], cand, need)
+            dirty = pages[pool.state[pages] == DIRTY]
+            if int(self.run_until[vm]) - now_ns > self.lead_ns(int(dirty.size), now_ns) + step:
                 continue  # not yet: written too early, they would be dirtied again
             self.written[vm] = True
-            self.wb_pages[vm] = sim.write_back(pages, now_ns)
-            self.stats["write_back_pages"] += int(self.wb_pages[vm])
+            self.wb_pages[vm] = pages.size
+            self.stats["write_back_pages"] += sim.write_back(dirty, now_ns)
             need -= int(pages.size)
 
     def _restore(self, vm: int, start_ns: int, now_ns: int) -> None:

@@ -320,8 +320,9 @@ def test_a_pages_stamp_never_goes_back(readahead: str) -> None:
     """A page's stamp is its VM's own time at its last use: it can only move forward. (Pages
     of a fault's readahead cluster that a restore brought in before the period began once
     got a stamp from the wrong base, hundreds of ms in the past, even below zero.)"""
+    tight = mini(host={"pcpus": 2, "memory_mib": 8, "swap_mib": 256})  # faults, so readahead
     sim = Simulation(
-        from_dict(mini()),
+        from_dict(tight),
         validate_policy({"name": "predictive", "readahead": readahead}),
         record=False,
     )
