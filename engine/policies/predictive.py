@@ -326,10 +326,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             return
         predicted = self.sim.boundary_plan.next_start(vcpu)
         planned = predicted >= 0 and abs(predicted - now_ns) <= self.plan_slack_ns
-        # The mean of the evidence so far (a uniform prior) while there is little of it, then
-        # an exponentially weighted mean of the recent dispatches.
+        # While there is little evidence, its mean under Jeffreys' prior (half a right and
+        # half a wrong dispatch: three right ones in a row engage the policy); then an
+        # exponentially weighted mean of the recent dispatches.
         self.judged += 1
-        weight = max(1.0 / 8, 1.0 / (self.judged + 2))
+        weight = max(1.0 / 8, 1.0 / (self.judged + 1))
         self.accuracy += (float(planned) - self.accuracy) * weight
         if not self.params.get("backoff", True):
             self.backed_off = False

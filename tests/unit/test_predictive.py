@@ -232,6 +232,27 @@ def test_it_engages_once_the_plan_has_proven_right() -> None:
     assert eager.policy.stats["backoff_steps"] == 0
 
 
+def test_three_planned_dispatches_in_a_row_engage_it() -> None:
+    """Jeffreys' prior: after n planned dispatches out of n the accuracy is (n + 1/2) /
+    (n + 1), which first reaches 0.7 + 0.15 at n = 3. (Under a uniform prior it took five,
+    and a VM's first restores on two pCPUs came a whole round later.)"""
+    sim = Simulation(from_dict(mini()), validate_policy({"name": "predictive"}), record=False)
+    pol = sim.policy
+    seen: list[tuple[float, bool]] = []
+    track = pol._track_accuracy
+
+    def tracking(vcpu: int, now_ns: int, gated: bool) -> None:
+        track(vcpu, now_ns, gated)
+        seen.append((pol.accuracy, pol.backed_off))
+
+    pol._track_accuracy = tracking  # type: ignore[method-assign]
+    while len(seen) < 3 and sim.step():
+        pass
+    assert int(sim.counters.planned_dispatches.sum()) >= 3
+    assert [round(a, 4) for a, _ in seen[:3]] == [0.75, 0.8333, 0.875]
+    assert [b for _, b in seen[:3]] == [True, True, False]
+
+
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_every_mechanism_is_a_switch_that_changes_something_or_stays_safe(mechanism: str) -> None:
     """Switching a mechanism off is accepted and the run completes with the pool intact."""
