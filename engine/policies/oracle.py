@@ -1,4 +1,4 @@
-"""The clairvoyant policy: Belady's victims and exact prefetch, the lower bound for the others.
+"""The clairvoyant policy: Belady's victims and exact prefetch, the yardstick for the others.
 
 Reference streams are deterministic, so the oracle looks ahead in each vCPU's stream (without
 disturbing it) over a bounded window, and turns "k references from now" into a time with the
