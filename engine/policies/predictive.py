@@ -64,7 +64,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.run_until = np.zeros(n_vms, dtype=np.int64)
         self.period_start = np.zeros(n_vms, dtype=np.int64)
         self.written = np.zeros(n_vms, dtype=bool)  # background writing done this period
-        self.wb_pages = np.zeros(n_vms, dtype=np.int64)  # and how many pages it wrote
+        self.wb_pages = np.zeros(n_vms, dtype=np.int64)  # and the swap-out pages it covered
         self.paused = np.zeros(n_vms, dtype=bool)  # blocked on a read, its period goes on
         self.armed = np.zeros(n_vms, dtype=bool)  # a restore is due for the next period
         self.restoring = np.zeros(n_vms, dtype=bool)  # and its first read was issued
