@@ -23,8 +23,7 @@ def split_overrides(
     takes is an error that lists the switches they do take; `policy.name` is an error,
     `name_error`, that says how this command chooses its policies."""
     for name in policies:
-        if name not in REGISTRY:
-            validate_policy({"name": name})  # raises the "did you mean" error
+        _require_registered(name)
     scenario_sets: list[str] = []
     switches: dict[str, Any] = {}
     for text in overrides:
@@ -50,9 +49,14 @@ def split_overrides(
 
 def policy_config(scenario: Scenario, name: str, switches: dict[str, Any]) -> dict[str, Any]:
     """The scenario's own table when it names this policy, plus the switches it takes."""
-    if name not in REGISTRY:
-        validate_policy({"name": name})  # raises the "did you mean" error
+    _require_registered(name)
     base = {k: v for k, v in scenario.policy.items() if scenario.policy_name == name}
     own = set(policy_params(name))
     cfg = {**base, **{k: v for k, v in switches.items() if k in own}, "name": name}
     return validate_policy(cfg, source="--set")
+
+
+def _require_registered(name: str) -> None:
+    """A policy name not registered is the "did you mean" error that validation raises."""
+    if name not in REGISTRY:
+        validate_policy({"name": name})
