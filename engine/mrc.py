@@ -1,7 +1,8 @@
 """Miss-ratio curves: faults per reference of a page-reference stream as memory grows.
 
 LRU comes from stack distances in one pass over the stream (exact for every size at once);
-the other policies are replayed once per size with engine.replay.
+the other policies are replayed once per size with engine.replay. A size that holds every
+distinct page needs no replay: it misses exactly once per distinct page, under any policy.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.limits import MAX_MRC_POINTS
 from engine.replay import (
     ReplayError,
     as_pages,
     check_frames,
     check_policy,
+    check_replay_work,
     lru_fault_counts,
     replay,
     stack_distances,
@@ -30,20 +33,33 @@ def fault_counts(
         policies = (policies,)
     for policy in policies:
         check_policy(policy)
+    check_points(len(frames))
     sizes = [check_frames(f, name="every frame count") for f in frames]
     if not sizes:
         raise ReplayError("frames must list at least one frame count")
+    unique = list(dict.fromkeys(policies))
+    distinct = len(np.unique(stream)) if set(unique) - {"lru"} else 0
+    # Sizes below the distinct pages are replayed once each; the rest miss once per page.
+    small = sorted({s for s in sizes if s < distinct})
+    replays = len(small) * sum(p != "lru" for p in unique)
+    check_replay_work(len(stream), whole_stream=any(p in ("lru", "opt") for p in unique))
+    check_replay_work(len(stream), max(1, replays))
     counts: dict[str, np.ndarray] = {}
-    for policy in policies:
-        if policy in counts:
-            continue
+    for policy in unique:
         if policy == "lru":
             counts[policy] = lru_fault_counts(stack_distances(stream), np.array(sizes))
-        else:
-            counts[policy] = np.array(
-                [replay(stream, size, policy).faults for size in sizes], dtype=np.int64
-            )
+            continue
+        faults = {s: replay(stream, s, policy).faults for s in small}
+        counts[policy] = np.array([faults.get(s, distinct) for s in sizes], dtype=np.int64)
     return counts
+
+
+def check_points(points: int) -> None:
+    """Refuse a curve of more than MAX_MRC_POINTS frame counts."""
+    if points > MAX_MRC_POINTS:
+        raise ReplayError(
+            f"{points:,} frame counts on one curve; at most {MAX_MRC_POINTS:,} are allowed"
+        )
 
 
 def mrc(

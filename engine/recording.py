@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.limits import MAX_RECORDED_FRAMES as MAX_FRAMES
 from engine.metrics import COUNTERS
 from engine.pool import N_STATES, STATE_NAMES
 from engine.scheduler import Plan
 
 if TYPE_CHECKING:
     from engine.simulator import Simulation
-
-MAX_FRAMES = 4096
 
 
 @dataclass

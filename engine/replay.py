@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.errors import VmswapError, unknown_name
+from engine.limits import MAX_REPLAY_REFS, MAX_WHOLE_STREAM_REFS
 
 POLICIES: tuple[str, ...] = ("fifo", "lru", "clock", "opt")
 
@@ -51,6 +52,23 @@ def check_frames(frames: int, *, name: str = "frames") -> int:
     return int(frames)
 
 
+def check_replay_work(references: int, replays: int = 1, *, whole_stream: bool = False) -> None:
+    """Refuse, before any work, `replays` replays of a stream of `references` that exceed the
+    budget: MAX_REPLAY_REFS references replayed in all, and MAX_WHOLE_STREAM_REFS for the
+    algorithms that hold the whole stream in memory (Belady's MIN, LRU stack distances)."""
+    if whole_stream and references > MAX_WHOLE_STREAM_REFS:
+        raise ReplayError(
+            f"the trace has {references:,} references; opt and the LRU curve hold the whole "
+            f"stream in memory, at most {MAX_WHOLE_STREAM_REFS:,} references (cut the trace)"
+        )
+    if references * replays > MAX_REPLAY_REFS:
+        raise ReplayError(
+            f"{replays:,} replays of {references:,} references would replay "
+            f"{references * replays:,} in all; the budget is {MAX_REPLAY_REFS:,} (fewer frame "
+            "counts, or cut the trace)"
+        )
+
+
 def as_pages(pages: np.ndarray) -> np.ndarray:
     """The reference stream as a 1-D int64 array (a copy only when the dtype differs)."""
     arr = np.asarray(pages)
@@ -82,10 +100,20 @@ def replay(pages: np.ndarray, frames: int, policy: str) -> ReplayResult:
       fault count, since none is referenced again).
     """
     check_policy(policy)
-    n_frames = check_frames(frames)
     stream = as_pages(pages)
+    check_replay_work(len(stream), whole_stream=policy == "opt")
+    # More frames than references never evict: the count is the same, and no policy's
+    # bookkeeping grows with a frame count nothing can fill.
+    n_frames = min(check_frames(frames), max(1, len(stream)))
     faults = _COUNTERS[policy](stream, n_frames)
     return ReplayResult(references=len(stream), faults=faults, hits=len(stream) - faults)
+
+
+def _each_page(pages: np.ndarray, block: int = 1 << 16) -> Iterator[int]:
+    """The pages as Python ints, a block at a time: a whole-stream list would cost 36 bytes
+    a reference."""
+    for start in range(0, len(pages), block):
+        yield from pages[start : start + block].tolist()
 
 
 def _faults_fifo(pages: np.ndarray, frames: int) -> int:
@@ -95,7 +123,7 @@ def _faults_fifo(pages: np.ndarray, frames: int) -> int:
     get = loaded_at.get
     never = -frames - 1
     loads = 0
-    for page in pages.tolist():
+    for page in _each_page(pages):
         if get(page, never) < loads - frames:
             loaded_at[page] = loads
             loads += 1
@@ -107,7 +135,7 @@ def _faults_lru(pages: np.ndarray, frames: int) -> int:
     resident: OrderedDict[int, None] = OrderedDict()
     move_to_end = resident.move_to_end
     faults = 0
-    for page in pages.tolist():
+    for page in _each_page(pages):
         if page in resident:
             move_to_end(page)
             continue
@@ -122,10 +150,10 @@ def _faults_clock(pages: np.ndarray, frames: int) -> int:
     slot_of: dict[int, int] = {}
     get = slot_of.get
     slots: list[int] = []
-    ref_bit = [False] * frames
+    ref_bit: list[bool] = []  # grows with `slots`: one bit per filled frame
     hand = 0
     faults = 0
-    for page in pages.tolist():
+    for page in _each_page(pages):
         slot = get(page)
         if slot is not None:
             ref_bit[slot] = True
@@ -134,6 +162,7 @@ def _faults_clock(pages: np.ndarray, frames: int) -> int:
         if len(slots) < frames:
             slot_of[page] = len(slots)
             slots.append(page)
+            ref_bit.append(False)
             continue
         while ref_bit[hand]:
             ref_bit[hand] = False
@@ -207,6 +236,7 @@ def stack_distances(pages: np.ndarray) -> np.ndarray:
     """
     stream = as_pages(pages)
     n = len(stream)
+    check_replay_work(n, whole_stream=True)
     distances = np.full(n, -1, dtype=np.int64)
     if n < 2:
         return distances

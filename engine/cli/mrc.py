@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from engine.cli.replay import UsageError, add_trace_arguments, load_trace, parse_policy
-from engine.mrc import default_frames, mrc
-from engine.replay import POLICIES
+from engine.limits import quote
+from engine.mrc import check_points, default_frames, mrc
+from engine.replay import POLICIES, ReplayError
 
 _FRAMES_ALLOWED = "a:b:step (1 ≤ a ≤ b, step ≥ 1, b included) or a comma list of counts ≥ 1"
 
@@ -38,7 +39,9 @@ def register(subparsers: Any) -> None:
 
 
 def parse_frames(text: str) -> list[int]:
-    """'a:b:step' (b included; step defaults to 1) or 'n1,n2,…' as a list of frame counts."""
+    """'a:b:step' (b included; step defaults to 1) or 'n1,n2,…' as a list of frame counts.
+
+    At most MAX_MRC_POINTS counts, checked before the list is built."""
     try:
         if ":" in text:
             parts = [int(p, 10) for p in text.split(":")]
@@ -49,13 +52,17 @@ def parse_frames(text: str) -> list[int]:
             start, stop, step = parts
             if start < 1 or stop < start or step < 1:
                 raise ValueError(text)
+            check_points((stop - start) // step + 1)  # len(range) overflows past 2**63
             return list(range(start, stop + 1, step))
+        check_points(text.count(",") + 1)
         counts = [int(p, 10) for p in text.split(",")]
         if min(counts) < 1:
             raise ValueError(text)
         return counts
+    except ReplayError as exc:
+        raise UsageError(f"--frames: {exc} (raise STEP, or list fewer)") from None
     except ValueError:
-        raise UsageError(f"--frames: got {text!r}, expected {_FRAMES_ALLOWED}") from None
+        raise UsageError(f"--frames: got {quote(text)}, expected {_FRAMES_ALLOWED}") from None
 
 
 def parse_policies(text: str) -> list[str]:

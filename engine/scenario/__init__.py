@@ -9,7 +9,15 @@ One module per concern: `schema` (the param classes, `to_dict`), `validation` (`
 Every name is importable from `engine.scenario` itself.
 """
 
-from engine.scenario.budget import MAX_GUEST_PAGES, MAX_WORK_REFS, check_budget, work_estimate
+from engine.scenario.budget import (
+    MAX_GUEST_PAGES,
+    MAX_RECORDING_BYTES,
+    MAX_WORK_REFS,
+    check_budget,
+    check_recording,
+    recording_bytes,
+    work_estimate,
+)
 from engine.scenario.overrides import parse_value, set_path, with_overrides
 from engine.scenario.schema import (
     SCHEMA_VERSION,
@@ -26,12 +34,19 @@ from engine.scenario.schema import (
     Workload,
     to_dict,
 )
-from engine.scenario.toml_io import dumps_toml, load_scenario, loads_scenario, read_toml_file
+from engine.scenario.toml_io import (
+    dumps_toml,
+    load_scenario,
+    loads_scenario,
+    parse_toml,
+    read_toml_file,
+)
 from engine.scenario.validation import _section as _section  # engine.policies validates with it
 from engine.scenario.validation import from_dict
 
 __all__ = [
     "MAX_GUEST_PAGES",
+    "MAX_RECORDING_BYTES",
     "MAX_WORK_REFS",
     "SCHEMA_VERSION",
     "SECTIONS",
@@ -46,12 +61,15 @@ __all__ = [
     "Section",
     "Workload",
     "check_budget",
+    "check_recording",
     "dumps_toml",
     "from_dict",
     "load_scenario",
     "loads_scenario",
+    "parse_toml",
     "parse_value",
     "read_toml_file",
+    "recording_bytes",
     "set_path",
     "to_dict",
     "with_overrides",

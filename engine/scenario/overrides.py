@@ -7,12 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import ScenarioError
+from engine.limits import toml_too_deep
 from engine.scenario.schema import Scenario
 from engine.scenario.validation import from_dict
 
 
 def parse_value(text: str) -> Any:
-    """A TOML value (`3`, `2.5`, `true`, `"x"`, `[1, 2]`), or the bare text as a string."""
+    """A TOML value (`3`, `2.5`, `true`, `"x"`, `[1, 2]`), or the bare text as a string.
+
+    ScenarioError for a value nested deeper than MAX_TOML_DEPTH (refused before parsing)."""
+    too_deep = toml_too_deep(text)
+    if too_deep:
+        raise ScenarioError(f"cannot read the value: {too_deep}")
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -7,33 +7,49 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import FieldError, ScenarioError
+from engine.limits import MAX_TOML_BYTES, toml_too_deep
 from engine.scenario.schema import Scenario, Workload
 from engine.scenario.validation import from_dict
 
 
 def loads_scenario(text: str, source: str = "<string>") -> Scenario:
     """Parse TOML text into a validated Scenario."""
+    return from_dict(parse_toml(text, source), source=source)
+
+
+def parse_toml(
+    text: str, source: str | None = None, error: type[FieldError] = ScenarioError
+) -> dict[str, Any]:
+    """TOML text's tables, or `error`: not TOML, or nested deeper than MAX_TOML_DEPTH (tomllib
+    recurses once per level, so deep text is refused before it is parsed)."""
+    too_deep = toml_too_deep(text)
+    if too_deep:
+        raise error(too_deep, source=source)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}", source=source) from exc
-    return from_dict(data, source=source)
+        raise error(f"not valid TOML: {exc}", source=source) from None
 
 
 def read_toml_file(
     path: str | Path, what: str, error: type[FieldError] = ScenarioError
 ) -> dict[str, Any]:
-    """A TOML file's tables, or `error` naming the file: missing, unreadable or not TOML."""
+    """A TOML file's tables, or `error` naming the file: missing, unreadable, not TOML, or
+    larger than MAX_TOML_BYTES (read up to the cap, so /dev/zero is refused too)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOML_BYTES + 1)
+        if len(raw) > MAX_TOML_BYTES:
+            raise error(
+                f"larger than {MAX_TOML_BYTES // 2**20} MiB; a {what} file may be at most that",
+                source=str(path),
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise error(f"no such {what} file", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc}", source=str(path)) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise error(f"not valid TOML: {exc}", source=str(path)) from None
+    return parse_toml(text, str(path), error)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -13,6 +13,7 @@ from typing import Any
 import param
 
 from engine.errors import ScenarioError, did_you_mean, unknown_name
+from engine.limits import quote
 from engine.scenario.budget import MAX_WORK_REFS, check_budget
 from engine.scenario.schema import (
     SCHEMA_VERSION,
@@ -82,8 +83,12 @@ def _coerce(p: param.Parameter, value: Any, where: str, source: str | None) -> A
             raise fail()
     if isinstance(p, param.String) and not isinstance(value, str):
         raise fail()
-    if isinstance(p, param.String) and len(value) > 4096:
-        raise fail(" (longer than 4096 characters)")
+    if isinstance(p, param.String) and len(value) > 4096:  # quoted short: it may be 10 MB
+        raise ScenarioError(
+            f"{quote(value)} is not allowed; expected a string of at most 4096 characters",
+            source=source,
+            field=where,
+        )
     return value
 
 
@@ -180,6 +185,8 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:
             kwargs[key] = _policy(value, source)
         else:
             kwargs[key] = _coerce(Scenario.param[key], value, key, source)
+    if "vms" not in kwargs:  # an empty file, or one without [[vms]]: nothing to run
+        raise ScenarioError("expected at least one [[vms]] table", source=source, field="vms")
     scenario = Scenario(**kwargs)
     if "policy" not in kwargs:
         scenario.policy = _policy({"name": "demand"}, source)

@@ -2,6 +2,8 @@
 
 Formats: plain text, LIRS, UCSD (`l|s 0xADDR SIZE`), valgrind lackey, libCacheSim
 oracleGeneral binary, CSV and npz; gzip, xz and zstd are undone by their magic bytes.
+A file is read up to MAX_TRACE_BYTES decompressed bytes and MAX_TRACE_REFS references (both
+counted while streaming), so /dev/zero or a compression bomb ends with a TraceError, early.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import TraceError, unknown_name
+from engine.limits import MAX_TRACE_BYTES, MAX_TRACE_REFS
 from engine.traces.binary_formats import parse_npz, parse_oracle
 from engine.traces.compression import Source, show
 from engine.traces.text_formats import (
@@ -119,6 +122,7 @@ def iter_blocks(
     block_refs: int = 65536,
     instructions: bool = False,
     column: str = "page",
+    max_bytes: int | None = MAX_TRACE_BYTES,
 ) -> Iterator[TraceBlock]:
     """Stream the trace at `path` as blocks of `block_refs` references (the last may be short).
 
@@ -126,14 +130,15 @@ def iter_blocks(
     numbers already. `instructions` keeps lackey's instruction fetches (`I` lines).
     `column` names the CSV column of page numbers; an optional `write` column marks writes.
     Each block carries the format that was read, so a caller can report what 'auto' chose.
-    Raises TraceError for a missing, empty, truncated or malformed file.
+    Raises TraceError for a missing, empty, truncated or malformed file, or one of more than
+    `max_bytes` decompressed bytes (None: no cap).
     """
     fmt = _check_options(format, page_shift, block_refs)
     if fmt == "auto":
         fmt = detect_format(path)
     parse = _PARSERS[fmt]
     total = 0
-    with Source(path) as src:
+    with Source(path, max_bytes=max_bytes) as src:
         parts = parse(
             src,
             page_shift=page_shift,
@@ -153,25 +158,32 @@ def read_trace(
     format: str = "auto",
     *,
     page_shift: int = 12,
-    max_refs: int | None = None,
+    max_refs: int | None = MAX_TRACE_REFS,
     instructions: bool = False,
     column: str = "page",
+    max_bytes: int | None = MAX_TRACE_BYTES,
 ) -> Trace:
-    """Read a whole trace into memory; TraceError if it holds more than `max_refs` references."""
+    """Read a whole trace into memory; TraceError if it holds more than `max_refs` references
+    or `max_bytes` decompressed bytes (None: no cap), found while reading, not after."""
     if max_refs is not None and (isinstance(max_refs, bool) or max_refs < 1):
         raise TraceError(f"max_refs must be a whole number ≥ 1 or None, got {max_refs!r}")
     pages: list[np.ndarray] = []
     writes: list[np.ndarray] = []
     fmt, total = format, 0
     for block in iter_blocks(
-        path, format, page_shift=page_shift, instructions=instructions, column=column
+        path,
+        format,
+        page_shift=page_shift,
+        instructions=instructions,
+        column=column,
+        max_bytes=max_bytes,
     ):
         fmt = block.format
         total += len(block.pages)
         if max_refs is not None and total > max_refs:
             raise TraceError(
-                f"{os.fspath(path)}: more than max_refs={max_refs} references "
-                f"({total} read so far); raise the limit or cut the trace"
+                f"{os.fspath(path)}: more than max_refs={max_refs:,} references "
+                f"({total:,} read so far); a trace may hold at most {max_refs:,}: cut it"
             )
         pages.append(block.pages)
         writes.append(block.writes)

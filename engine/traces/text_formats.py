@@ -38,6 +38,7 @@ _LACKEY_FETCH = re.compile(
     rb"^" + _WS + rb"*I" + _WS + rb"+[0-9a-fA-F]+,[0-9]+" + _WS + rb"*$", re.M
 )
 _LACKEY_SKIP = re.compile(rb"^" + _WS + rb"*(?:==[^\n]*)?$", re.M)
+_TWO_WORDS = re.compile(rb"\S[ \t\r\x0b\x0c]+\S")
 _FAST_MAX_ADDRESS = 1 << 60
 _FAST_MAX_SIZE = 1 << 20
 
@@ -72,6 +73,14 @@ def line_chunks(src: Source) -> Iterator[tuple[int, bytes]]:
         yield line_no, tail
 
 
+def _two_words(chunk: bytes) -> bool:
+    """Whether a line of `chunk` holds whitespace between two words (memchr first: most
+    traces hold no blank but the newline)."""
+    return any(c in chunk for c in (b" ", b"\t", b"\r", b"\x0b", b"\x0c")) and bool(
+        _TWO_WORDS.search(chunk)
+    )
+
+
 def _parse_numbers(src: Source, *, lirs: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One page number per line (text, lirs); a line `*` is a LIRS checkpoint, not a reference."""
     expected = (
@@ -80,16 +89,17 @@ def _parse_numbers(src: Source, *, lirs: bool) -> Iterator[tuple[np.ndarray, np.
         else "a page number (decimal or 0x-hex), a blank line or a # comment"
     )
     for first_line, chunk in line_chunks(src):
-        lines = chunk.split(b"\n")
         values: list[int] | None = None
-        if b"_" not in chunk:  # int() would accept 1_000
+        # One number per line with blank lines anywhere: split() finds them at C speed (so a
+        # file of blank lines is cheap), unless some line holds two words (an error below).
+        if b"_" not in chunk and not _two_words(chunk):  # int() would accept 1_000
             try:
-                values = [int(line) for line in lines]
+                values = [int(word) for word in chunk.split()]
             except ValueError:
                 values = None
         if values is None or (values and min(values) < 0):
             values = []
-            for line_no, line in enumerate(lines, first_line):
+            for line_no, line in enumerate(chunk.split(b"\n"), first_line):
                 text = line.strip()
                 if not text or text == b"*" or (not lirs and text[:1] == b"#"):
                     continue
