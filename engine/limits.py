@@ -21,7 +21,9 @@ MAX_RECORDING_BYTES = 512 * 1024 * 1024
 MAX_RECORDED_FRAMES = 4096  # longer runs are recorded at a coarser frame period
 
 # -- a trace read from a file or a device -------------------------------------------------------
-MAX_TRACE_BYTES = 1 << 30  # decompressed bytes read from one trace file (1 GiB)
+# Decompressed bytes read from one trace file (512 MiB, as for an upload to the web app): 50 M
+# page numbers as text, or 21 M oracleGeneral records or lackey lines.
+MAX_TRACE_BYTES = 512 * 1024 * 1024
 MAX_TRACE_REFS = 50_000_000  # references kept from one trace file (~450 MB of arrays)
 
 # -- a textbook replay (`vmswap replay`, `vmswap mrc`) ------------------------------------------
@@ -33,7 +35,8 @@ MAX_MRC_POINTS = 10_000  # frame counts on one miss-ratio curve (rows of its tab
 MAX_WHOLE_STREAM_REFS = 20_000_000
 
 # -- parsed text --------------------------------------------------------------------------------
-MAX_TOML_BYTES = 16 * 1024 * 1024  # a scenario or sweep file (a 256-VM scenario is ~60 KB)
+# A scenario or sweep file: a 256-VM scenario is ~60 KB; tomllib reads ~3 MB a second here.
+MAX_TOML_BYTES = 1024 * 1024
 MAX_TOML_DEPTH = 64  # nested arrays and inline tables in a TOML file or a --set value
 
 # A TOML token that may hold brackets without nesting anything: strings and comments. Loops

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from engine import Scenario, from_dict
 from engine.errors import ScenarioError
 from engine.policies import validate_policy
+from engine.scenario import check_recording
 from engine.simulator import RunResult, Simulation, baseline_references
 from webapp.runs import RUN_CACHE, RunPair, derive
 from webapp.state import SCENARIO_DIR
@@ -107,7 +108,9 @@ def resolve_traces(data: dict[str, Any], extra_roots: Sequence[Path] = ()) -> di
 
 
 def check_limits(s: Scenario) -> None:
-    """Refuse scenarios too big for an interactive, shared server, with the reason."""
+    """Refuse scenarios too big for an interactive, shared server, with the reason; every run
+    here is recorded, so the recording's budget applies too."""
+    check_recording(s)
     pages = sum(s.vm_pages(vm) for vm in s.vms)
     steps = s.duration_ms * 1000.0 / s.host.step_us
     cheapest = min(

@@ -2,8 +2,9 @@
 
 `?run=v1.<base64url(zlib(JSON))>`. Decoding treats the text as untrusted input: sizes are
 capped before and after decompression, only JSON is parsed, and every field goes through the
-engine's schema (`engine.from_dict`, `validate_policy`). Any failure is one `LinkError` whose
-message a user can read; no exception of another type escapes `decode`.
+engine's schema and budget (`engine.from_dict`, `check_recording`, `validate_policy`). Any
+failure is one `LinkError` whose message a user can read; no exception of another type
+escapes `decode`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from engine import Scenario, from_dict
 from engine.errors import VmswapError
 from engine.policies import validate_policy
+from engine.scenario import check_recording
 
 QUERY_KEY = "run"
 VERSION = "v1"
@@ -113,6 +115,7 @@ def _decode(text: Any) -> SharedRun:
     if not isinstance(payload.get("s"), dict):
         raise LinkError("the link carries no scenario")
     scenario = from_dict(payload["s"], source="link")
+    check_recording(scenario, source="link")  # a link opens as a recorded run
     policy_a = _policy(payload.get("a", scenario.policy), "A")
     policy_b = _policy(payload.get("b", scenario.policy), "B")
     return SharedRun(

@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.cli.replay import UsageError, add_trace_arguments, load_trace, parse_policy
+from engine.cli.replay import (
+    UsageError,
+    add_trace_arguments,
+    load_trace,
+    note_format,
+    parse_policy,
+)
 from engine.limits import quote
 from engine.mrc import check_points, default_frames, mrc
 from engine.replay import POLICIES, ReplayError
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if frames is None:
         frames = default_frames(distinct)
     curves = mrc(trace.pages, frames, policies)
+    note_format(args, trace)
     if args.json:
         out = {
             "frames": frames,

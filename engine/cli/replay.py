@@ -57,7 +57,7 @@ def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_trace(args: argparse.Namespace) -> Trace:
-    """Read the trace the flags describe; say on stderr which format 'auto' chose."""
+    """Read the trace the flags describe (note_format says which format 'auto' chose)."""
     if args.format != "auto" and args.format not in FORMATS:
         raise UsageError(f"--format: {unknown_name('format', args.format, ('auto', *FORMATS))}")
     page_shift = parse_int(args.page_shift, "--page-shift", low=0, high=62)
@@ -68,9 +68,14 @@ def load_trace(args: argparse.Namespace) -> Trace:
         instructions=args.instructions,
         column=args.column,
     )
+    return trace
+
+
+def note_format(args: argparse.Namespace, trace: Trace) -> None:
+    """Say on stderr which format 'auto' chose; once the work is done, so that a refusal
+    stays the one line on stderr."""
     if args.format == "auto":
         sys.stderr.write(f"vmswap: {args.trace}: format auto-detected as '{trace.format}'\n")
-    return trace
 
 
 def parse_int(text: str, flag: str, *, low: int = 1, high: int | None = None) -> int:
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     policy = parse_policy(args.policy)
     trace = load_trace(args)
     result = replay(trace.pages, frames, policy)
+    note_format(args, trace)
     if args.json:
         out = {
             "references": result.references,

@@ -292,6 +292,32 @@ def test_a_message_about_a_long_value_stays_short() -> None:
     assert len(session.state.message) <= MAX_MESSAGE_CHARS
 
 
+def heavy_recording_payload(**recording: Any) -> dict[str, Any]:
+    """The good link's scenario grown to a long run of 16 VMs recorded as `recording` asks."""
+    payload = copy.deepcopy(good_payload())
+    s = payload["s"]
+    s["duration_ms"] = 60_000.0
+    s["recording"] = {**s.get("recording", {}), **recording}
+    vm = s["vms"][0]
+    s["vms"] = [{**vm, "name": f"vm{i}", "memory_mib": 256} for i in range(16)]
+    return payload
+
+
+def test_a_link_whose_recording_exceeds_the_budget_is_refused() -> None:
+    """A long run with 1 ms frames, 2,048 columns and a keyframe at every frame (a 3.6 GiB
+    recording) is refused by the decoder the server uses, naming the recording's budget."""
+    payload = heavy_recording_payload(frame_ms=1.0, columns=2048, keyframe_every=1)
+    with pytest.raises(urlcodec.LinkError, match=r"recording could take 3,6\d\d MiB.*512 MiB"):
+        urlcodec.decode(raw_link(payload))
+    assert check_applied(fuzz_session(), raw_link(payload)) is False
+
+
+def test_a_link_with_an_ordinary_recording_of_the_same_run_is_read() -> None:
+    """The same long run recorded with the default columns and keyframes is within budget."""
+    payload = heavy_recording_payload(frame_ms=20.0, columns=64, keyframe_every=32)
+    assert urlcodec.decode(raw_link(payload)).scenario.recording.columns == 64
+
+
 # -- markup in the page ----------------------------------------------------------------------------
 
 
