@@ -12,8 +12,11 @@ import re
 
 # -- a scenario ---------------------------------------------------------------------------------
 MAX_GUEST_PAGES = 64 * 1024 * 1024  # 256 GiB of 4 KiB pages: ~1.5 GiB of page arrays
-# References a scenario may ask for. The simulator makes 0.3-0.4 M references per second here
-# (measured on the shipped scenarios, one core): a run at this limit takes 7 to 10 hours.
+# References a scenario may ask for: vCPUs x duration / cpu_ns_per_ref, an upper bound of what
+# a run makes. Its cost, timed here on short runs (CPU time of one core per estimated reference)
+# and extrapolated: 50-230 ns when the VMs' memory fits or faults are rare, so 0.1-0.6 h at this
+# limit; ~2,100 ns when 16 VMs fault steadily on a host overcommitted 2x (uniform pages, zram),
+# so ~6 h. Not half an hour: a run this large belongs to `vmswap run`, never to the web app.
 MAX_WORK_REFS = 10_000_000_000
 # What a recording may hold (keyframes, deltas at their worst, per-frame counters), estimated
 # from the scenario before the run starts; the web app records every run it shows.
@@ -22,13 +25,14 @@ MAX_RECORDED_FRAMES = 4096  # longer runs are recorded at a coarser frame period
 
 # -- a trace read from a file or a device -------------------------------------------------------
 # Decompressed bytes read from one trace file (512 MiB, as for an upload to the web app): 50 M
-# page numbers as text, or 21 M oracleGeneral records or lackey lines.
+# page numbers of up to 9 digits as text, or 21 M oracleGeneral records or lackey lines.
 MAX_TRACE_BYTES = 512 * 1024 * 1024
 MAX_TRACE_REFS = 50_000_000  # references kept from one trace file (~450 MB of arrays)
 
 # -- a textbook replay (`vmswap replay`, `vmswap mrc`) ------------------------------------------
 # References replayed in all by one command (every frame count of a curve counts): the pure
-# Python replay makes 1-3 M references per second here, so this is 5 to 15 minutes.
+# Python replay makes 0.7-1.6 M references per CPU second here (opt slowest, fifo fastest),
+# so this is 10 to 25 minutes.
 MAX_REPLAY_REFS = 1_000_000_000
 MAX_MRC_POINTS = 10_000  # frame counts on one miss-ratio curve (rows of its table)
 # Whole-stream algorithms (Belady's MIN, LRU stack distances) hold ~100 bytes per reference.
