@@ -226,7 +226,8 @@ def _check_whole(s: Scenario, source: str | None) -> None:
     h = s.host
     if h.low_watermark_pct > h.high_watermark_pct:
         raise ScenarioError(
-            f"{h.low_watermark_pct} is above high_watermark_pct {h.high_watermark_pct}; "
+            f"{show_value(h.low_watermark_pct)} is above high_watermark_pct "
+            f"{show_value(h.high_watermark_pct)}; "
             "the low watermark must not exceed the high one",
             source=source,
             field="host.low_watermark_pct",
