@@ -251,3 +251,19 @@ def test_forms_stop_following_a_replaced_section(edit, timers):
     form.dispose()
     state.scenario.host.pcpus = 3
     assert form.widgets["pcpus"].value != 3
+
+
+def test_changing_a_policy_rebuilds_only_its_switches_form(edit, timers):
+    """Picking another policy runs it and shows its own switches; the old form stops
+    following the old switches and the select itself is kept."""
+    state, _, sidebar = edit
+    select = sidebar.policy_selects["B"]
+    old_form = sidebar.policy_forms["B"][0]
+    other = next(n for n in select.options if n != state.policy_b.policy)
+    select.value = other
+    settle(timers)
+    assert state.runs.policy_b["name"] == other and state.message == ""
+    form = sidebar.policy_forms["B"][0]
+    assert form is not old_form and form.section is state.policy_b.switches
+    assert old_form._watcher is None
+    assert sidebar.policy_boxes["B"].objects[0] is select

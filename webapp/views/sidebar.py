@@ -201,6 +201,12 @@ class Sidebar:
         self.general_forms: list[SchemaForm] = []
         self.policy_boxes = {p: pn.Column(sizing_mode="stretch_width") for p in ("A", "B")}
         self.policy_forms: dict[str, list[SchemaForm]] = {}
+        self.policy_selects = {
+            pane: pn.widgets.Select.from_param(
+                choice.param.policy, label="policy", sizing_mode="stretch_width"
+            )
+            for pane, choice in (("A", state.policy_a), ("B", state.policy_b))
+        }
         titles = {
             "host": "Host",
             "device": "Swap device",
@@ -270,13 +276,12 @@ class Sidebar:
 
     # -- pieces ---------------------------------------------------------------------------------
     def _policy(self, pane: str) -> None:
+        """The pane's switches form, new for a new policy (its Params class differs); the
+        policy select is made once."""
         choice = self.state.policy_a if pane == "A" else self.state.policy_b
-        select = pn.widgets.Select.from_param(
-            choice.param.policy, label="policy", sizing_mode="stretch_width"
-        )
         dispose_all(self.policy_forms.get(pane, []))
         self.policy_forms[pane] = [self._form(choice.switches)]
-        self.policy_boxes[pane].objects = [select, *self.policy_forms[pane]]
+        self.policy_boxes[pane].objects = [self.policy_selects[pane], *self.policy_forms[pane]]
 
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
