@@ -267,3 +267,17 @@ def test_changing_a_policy_rebuilds_only_its_switches_form(edit, timers):
     assert form is not old_form and form.section is state.policy_b.switches
     assert old_form._watcher is None
     assert sidebar.policy_boxes["B"].objects[0] is select
+
+
+def test_a_cleared_field_and_a_bad_component_list_are_refused(edit, timers):
+    """An emptied number field and a components list of non-tables are refused in words; the
+    widgets show the kept values."""
+    state, _, sidebar = edit
+    form = vm_form(sidebar)
+    form.widgets["memory_mib"].value = None
+    assert "an empty value is not allowed" in state.message
+    assert form.widgets["memory_mib"].value == state.scenario.vms[0].memory_mib
+    workload = vm_form(sidebar, "workload")
+    workload.widgets["components"].value = [1, 2]
+    assert "components" in state.message and state.message.startswith("Not changed")
+    assert workload.widgets["components"].value == state.scenario.vms[0].workload.components
