@@ -277,13 +277,13 @@ class Controller:
             return True
         try:
             self._check_field(section, field, value)
-        except VmswapError as exc:
+            with param.edit_constant(section):  # a VM's name is param's own, constant
+                setattr(section, field, value)
+        except (VmswapError, ValueError, TypeError) as exc:
             self.report(
                 f"Not changed: {self.without_server_paths(exc)}. It stays {show_value(old)}."
             )
             return False
-        with param.edit_constant(section):  # a VM's name is param's own, constant by default
-            setattr(section, field, value)
         return True
 
     def _check_field(self, section: Section, field: str, value: Any) -> None:
@@ -303,17 +303,17 @@ class Controller:
         node[field] = value
         self._check_scenario(data)
 
-    def _check_scenario(self, data: dict[str, Any]) -> Scenario:
-        scenario = from_dict(resolve_traces(data, self.trace_roots))
+    def _check_scenario(self, data: dict[str, Any], source: str | None = None) -> Scenario:
+        """The scenario `data` describes, validated and within the web app's limits, or
+        ScenarioError (trace paths checked against this session's folders)."""
+        scenario = from_dict(resolve_traces(data, self.trace_roots), source=source)
         check_limits(scenario)
         return scenario
 
     # -- running --------------------------------------------------------------------------------
     def inputs(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Validated (scenario, A, B) dicts of what the widgets hold, or ScenarioError."""
-        data = resolve_traces(self.state.scenario.to_dict(), self.trace_roots)
-        scenario = from_dict(data, source="scenario")
-        check_limits(scenario)
+        scenario = self._check_scenario(self.state.scenario.to_dict(), source="scenario")
         a = validate_policy(self.state.policy_a.to_dict(), source="policy A")
         b = validate_policy(self.state.policy_b.to_dict(), source="policy B")
         return scenario.to_dict(), a, b
