@@ -8,6 +8,7 @@ simulations run), `Timers` (debounce and playback pacing) and a display (the Das
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
+VM_INDEX = re.compile(r"\bvms\[(\d+)\]")
 MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
 
@@ -257,7 +259,7 @@ class Controller:
         try:
             self._check_scenario(data)
         except VmswapError as exc:
-            self.report(f"Not changed: {self.without_server_paths(exc)}.")
+            self.report(f"Not changed: {self.readable(exc, [vm.name for vm in vms])}.")
             return False
         self._quiet = True
         self.state.selected_vm = selected
@@ -280,9 +282,7 @@ class Controller:
             with param.edit_constant(section):  # a VM's name is param's own, constant
                 setattr(section, field, value)
         except (VmswapError, ValueError, TypeError) as exc:
-            self.report(
-                f"Not changed: {self.without_server_paths(exc)}. It stays {show_value(old)}."
-            )
+            self.report(f"Not changed: {self.readable(exc)}. It stays {show_value(old)}.")
             return False
         return True
 
@@ -351,7 +351,7 @@ class Controller:
         try:
             scenario, a, b = self.inputs()
         except VmswapError as exc:
-            self.report(f"Not run: {self.without_server_paths(exc)}. Showing the last good run.")
+            self.report(f"Not run: {self.readable(exc)}. Showing the last good run.")
             return
         self.cancel.set()  # a run still going is superseded
         self.cancel = cancel = threading.Event()
@@ -372,9 +372,7 @@ class Controller:
         if isinstance(outcome, Cancelled):
             return
         if isinstance(outcome, VmswapError):
-            self.report(
-                f"Not run: {self.without_server_paths(outcome)}. Showing the last good run."
-            )
+            self.report(f"Not run: {self.readable(outcome)}. Showing the last good run.")
             return
         if isinstance(outcome, BaseException):
             log.error("simulation failed", exc_info=outcome)
@@ -405,6 +403,17 @@ class Controller:
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
         return policy_label(runs.policy_a), policy_label(runs.policy_b)
+
+    def readable(self, error: BaseException | str, vm_names: list[str] | None = None) -> str:
+        """An error's text for the page: server folders shortened, and each VM named beside
+        its index (`vms[1] (db).memory_mib`), as the table shows names, not indices."""
+        names = [vm.name for vm in self.state.scenario.vms] if vm_names is None else vm_names
+
+        def name(m: re.Match[str]) -> str:
+            i = int(m.group(1))
+            return f"{m.group(0)} ({names[i]})" if i < len(names) else m.group(0)
+
+        return VM_INDEX.sub(name, self.without_server_paths(error))
 
     def without_server_paths(self, error: BaseException | str) -> str:
         """An error's text with the server's own folders (scenarios/, shared traces, this

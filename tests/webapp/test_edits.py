@@ -84,8 +84,8 @@ def test_a_valid_table_cell_runs_and_later_edits_still_run(
     ],
 )
 def test_an_invalid_table_cell_is_refused_in_words(edit, timers, column, value, words):
-    """An invalid cell is refused with a readable message, the cell shows the kept value,
-    nothing runs, and the next valid edit runs."""
+    """An invalid cell is refused with a readable message naming the VM, the cell shows the
+    kept value, nothing runs, and the next valid edit runs."""
     state, c, sidebar = edit
     good, started = state.runs, c.runs_started
     kept = sidebar.table.value.loc[1, column]
@@ -93,6 +93,7 @@ def test_an_invalid_table_cell_is_refused_in_words(edit, timers, column, value, 
     settle(timers)
     assert words in state.message and "np." not in state.message, state.message
     assert "e+0" not in state.message and state.message.startswith("Not changed")
+    assert "vms[1] (b)." in state.message  # the VM named as the table shows it
     assert sidebar.table.value.loc[1, column] == kept
     assert state.runs is good and c.runs_started == started
     cell(sidebar, 1, "vcpus", np.int64(2))
