@@ -8,15 +8,18 @@ simulations run), `Timers` (debounce and playback pacing) and a display (the Das
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import param
+
 from engine import Scenario, from_dict, load_scenario
-from engine.errors import VmswapError
+from engine.errors import VmswapError, plain, show_value
 from engine.policies import validate_policy
-from engine.scenario import VM, Workload
+from engine.scenario import VM, Section, Workload, to_dict
 from webapp import downloads, urlcodec
 from webapp.playback import Player, Timers
 from webapp.runner import (
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
+VM_INDEX = re.compile(r"\bvms\[(\d+)\]")
 MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
 
@@ -245,21 +249,71 @@ class Controller:
             self.report(f"Could not attach the trace: {exc}")
             return
         vms[i] = vm
-        self._set_vms(vms, i)
-        self.report(f"The trace now drives {vm.name}; A and B run again.")
+        if self._set_vms(vms, i):
+            self.report(f"The trace now drives {vm.name}; A and B run again.")
 
-    def _set_vms(self, vms: list[VM], selected: int) -> None:
+    def _set_vms(self, vms: list[VM], selected: int) -> bool:
+        """Put a new list of VMs in the scenario if it stays valid (else say why, keep it)."""
+        data = self.state.scenario.to_dict()
+        data["vms"] = [to_dict(vm) for vm in vms]
+        try:
+            self._check_scenario(data)
+        except VmswapError as exc:
+            self.report(f"Not changed: {self.readable(exc, [vm.name for vm in vms])}.")
+            return False
         self._quiet = True
         self.state.selected_vm = selected
         self._quiet = False
         self.state.scenario.vms = vms  # the tree watcher rewatches and re-runs
+        return True
+
+    # -- one field from a widget ---------------------------------------------------------------
+    def set_field(self, section: Section, field: str, value: Any) -> bool:
+        """Apply a widget's value to one field of the scenario or of a policy's switches, if
+        the whole stays valid; otherwise say why in words and keep the field as it was (the
+        widget shows it again). Values arrive as the browser sends them (numpy scalars from
+        the table, floats for integers): they are made plain Python here, at the boundary."""
+        value = _python_value(section.param[field], value)
+        old = getattr(section, field)
+        if type(value) is type(old) and value == old:
+            return True
+        try:
+            self._check_field(section, field, value)
+            with param.edit_constant(section):  # a VM's name is param's own, constant
+                setattr(section, field, value)
+        except (VmswapError, ValueError, TypeError) as exc:
+            self.report(f"Not changed: {self.readable(exc)}. It stays {show_value(old)}.")
+            return False
+        return True
+
+    def _check_field(self, section: Section, field: str, value: Any) -> None:
+        """Raise the error the scenario (or the policy) would have with `field` = `value`."""
+        st = self.state
+        for choice, label in ((st.policy_a, "policy A"), (st.policy_b, "policy B")):
+            if section is choice.switches:
+                validate_policy({**choice.to_dict(), field: value}, source=label)
+                return
+        path = _path_of(st.scenario, section)
+        if path is None:
+            raise VmswapError(f"{field}: this form no longer edits the scenario on display")
+        data = st.scenario.to_dict()
+        node: Any = data
+        for key in path:
+            node = node[key]
+        node[field] = value
+        self._check_scenario(data)
+
+    def _check_scenario(self, data: dict[str, Any], source: str | None = None) -> Scenario:
+        """The scenario `data` describes, validated and within the web app's limits, or
+        ScenarioError (trace paths checked against this session's folders)."""
+        scenario = from_dict(resolve_traces(data, self.trace_roots), source=source)
+        check_limits(scenario)
+        return scenario
 
     # -- running --------------------------------------------------------------------------------
     def inputs(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Validated (scenario, A, B) dicts of what the widgets hold, or ScenarioError."""
-        data = resolve_traces(self.state.scenario.to_dict(), self.trace_roots)
-        scenario = from_dict(data, source="scenario")
-        check_limits(scenario)
+        scenario = self._check_scenario(self.state.scenario.to_dict(), source="scenario")
         a = validate_policy(self.state.policy_a.to_dict(), source="policy A")
         b = validate_policy(self.state.policy_b.to_dict(), source="policy B")
         return scenario.to_dict(), a, b
@@ -297,7 +351,7 @@ class Controller:
         try:
             scenario, a, b = self.inputs()
         except VmswapError as exc:
-            self.report(f"Not run: {self.without_server_paths(exc)}. Showing the last good run.")
+            self.report(f"Not run: {self.readable(exc)}. Showing the last good run.")
             return
         self.cancel.set()  # a run still going is superseded
         self.cancel = cancel = threading.Event()
@@ -318,9 +372,7 @@ class Controller:
         if isinstance(outcome, Cancelled):
             return
         if isinstance(outcome, VmswapError):
-            self.report(
-                f"Not run: {self.without_server_paths(outcome)}. Showing the last good run."
-            )
+            self.report(f"Not run: {self.readable(outcome)}. Showing the last good run.")
             return
         if isinstance(outcome, BaseException):
             log.error("simulation failed", exc_info=outcome)
@@ -351,6 +403,17 @@ class Controller:
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
         return policy_label(runs.policy_a), policy_label(runs.policy_b)
+
+    def readable(self, error: BaseException | str, vm_names: list[str] | None = None) -> str:
+        """An error's text for the page: server folders shortened, and each VM named beside
+        its index (`vms[1] (db).memory_mib`), as the table shows names, not indices."""
+        names = [vm.name for vm in self.state.scenario.vms] if vm_names is None else vm_names
+
+        def name(m: re.Match[str]) -> str:
+            i = int(m.group(1))
+            return f"{m.group(0)} ({names[i]})" if i < len(names) else m.group(0)
+
+        return VM_INDEX.sub(name, self.without_server_paths(error))
 
     def without_server_paths(self, error: BaseException | str) -> str:
         """An error's text with the server's own folders (scenarios/, shared traces, this
@@ -507,3 +570,32 @@ class Controller:
         for handle in (self._debounce, self._url_timer):
             if handle is not None:
                 self.timers.cancel(handle)
+
+
+def _python_value(p: param.Parameter, value: Any) -> Any:
+    """A widget's value as the schema stores it: numpy scalars made plain, 48.0 for an integer
+    field made 48, 2 for a number field made 2.0 (anything else is left for validation)."""
+    value = plain(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(p, param.Integer):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    if isinstance(p, param.Number) and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _path_of(root: Section, target: Section) -> list[str | int] | None:
+    """The keys that lead from a scenario's dict to `target`'s table (['vms', 2, 'workload']),
+    or None when `target` is not part of this scenario."""
+    if root is target:
+        return []
+    for name in root.fields():
+        value = getattr(root, name)
+        children = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for i, child in children:
+            if isinstance(child, Section):
+                below = _path_of(child, target)
+                if below is not None:
+                    return [name, *([] if i is None else [i]), *below]
+    return None

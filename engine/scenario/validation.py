@@ -12,7 +12,7 @@ from typing import Any
 
 import param
 
-from engine.errors import ScenarioError, did_you_mean, unknown_name
+from engine.errors import ScenarioError, did_you_mean, show_range, show_value, unknown_name
 from engine.limits import quote
 from engine.scenario.budget import MAX_WORK_REFS, check_budget
 from engine.scenario.schema import (
@@ -36,7 +36,7 @@ def _allowed(p: param.Parameter) -> str:
         lo, hi = p.bounds or (None, None)
         kind = "an integer" if isinstance(p, param.Integer) else "a number"
         if lo is not None and hi is not None:
-            return f"{kind} from {lo:g} to {hi:g}"
+            return f"{kind} from {show_range(lo, hi, p.name or '')}"
         return kind
     if isinstance(p, param.String):
         return "a string"
@@ -48,7 +48,9 @@ def _coerce(p: param.Parameter, value: Any, where: str, source: str | None) -> A
 
     def fail(why: str = "") -> ScenarioError:
         return ScenarioError(
-            f"{value!r} is not allowed{why}; expected {_allowed(p)}", source=source, field=where
+            f"{show_value(value)} is not allowed{why}; expected {_allowed(p)}",
+            source=source,
+            field=where,
         )
 
     if value is None and p.allow_None:
@@ -231,7 +233,8 @@ def _check_whole(s: Scenario, source: str | None) -> None:
     h = s.host
     if h.low_watermark_pct > h.high_watermark_pct:
         raise ScenarioError(
-            f"{h.low_watermark_pct} is above high_watermark_pct {h.high_watermark_pct}; "
+            f"{show_value(h.low_watermark_pct)} is above high_watermark_pct "
+            f"{show_value(h.high_watermark_pct)}; "
             "the low watermark must not exceed the high one",
             source=source,
             field="host.low_watermark_pct",

@@ -26,7 +26,7 @@ def test_error_names_field_path_value_and_range():
         loads_scenario(text, source="bad.toml")
     msg = str(err.value)
     assert "bad.toml" in msg and "vms[2].memory_mib" in msg and "-5" in msg
-    assert "from 1 to" in msg
+    assert "from 1 MiB to 4 TiB" in msg
 
 
 def test_unknown_key_gets_did_you_mean():

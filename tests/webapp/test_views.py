@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import panel as pn
-import param
 import pytest
 from bokeh.document import Document
 from bokeh.document.events import (
@@ -22,7 +21,7 @@ from webapp.views.cards import METRICS, cards_html, metric_values
 from webapp.views.dashboard import Dashboard
 from webapp.views.eventlog import eventlog_html
 from webapp.views.heatmap import STRIP_ROWS, resample, strip_image
-from webapp.views.sidebar import schema_widgets, widget_spec
+from webapp.views.sidebar import SchemaForm, widget_spec
 
 RESIDENT, SWAPPED = DISPLAY_STATES.index("resident"), DISPLAY_STATES.index("swapped")
 
@@ -140,26 +139,20 @@ def test_event_log_marks_the_current_frame(small_runs):
     ],
 )
 def test_widgets_follow_the_schema_types(p, widget):
-    """The widget type comes from the parameter type, bounds from its declaration."""
+    """The widget type comes from the parameter type; no bounds go to the browser (it would
+    clamp silently; the server refuses in words)."""
     spec = widget_spec(p)
     assert spec["type"] is widget
-    if isinstance(p, param.Number) and p.bounds:
-        assert spec["start"] == p.bounds[0]
+    assert "start" not in spec and "end" not in spec
 
 
 def test_every_schema_field_gets_a_widget():
-    """A section's form has one widget per declared field (nested sections excluded)."""
+    """A section's form has one widget per declared field (nested sections excluded), showing
+    the field's value."""
     host = Host()
-    form = schema_widgets(host)
-    assert set(form._widgets) >= set(host.fields())
-
-
-def test_huge_bounds_are_clamped_for_the_browser():
-    """Integer bounds beyond 2**53 are clamped: the browser would lose precision."""
-    from engine.scenario import Scenario
-
-    spec = widget_spec(Scenario.param.seed)
-    assert spec["end"] <= 2**53
+    form = SchemaForm(host)
+    assert set(form.widgets) == set(host.fields())
+    assert all(form.widgets[n].value == getattr(host, n) for n in host.fields())
 
 
 def test_the_sweep_tab_is_optional(monkeypatch):

@@ -106,20 +106,22 @@ class CumulativeView:
 
 
 class SlowdownView:
-    """Per-VM slowdown over the whole run (1.0: as fast as with unlimited memory)."""
+    """Per-VM slowdown over the whole run (1.0: as fast as with unlimited memory), on a log
+    axis so that one VM at 200x does not flatten the others; bars grow from 1."""
 
     def __init__(self) -> None:
         self.source = ColumnDataSource(dict(x=[], slowdown=[], pane=[], colour=[], vm=[]))
         self.x_range = FactorRange(factors=[])
-        self.y_range = Range1d(0, 2)
+        self.y_range = Range1d(0.9, 2)
         fig = figure(
+            y_axis_type="log",
             height=210,
             sizing_mode="stretch_width",
             x_range=self.x_range,
             y_range=self.y_range,
             toolbar_location=None,
             tools="",
-            title="slowdown per VM (1 = unlimited memory)",
+            title="slowdown per VM, log scale (1 = unlimited memory)",
             name="slowdown",
             min_border_left=50,
             output_backend="canvas",
@@ -128,6 +130,7 @@ class SlowdownView:
         fig.vbar(
             x="x",
             top="slowdown",
+            bottom=1.0,
             width=0.85,
             source=self.source,
             fill_color="colour",
@@ -155,7 +158,7 @@ class SlowdownView:
             for row in s.result.vms:
                 value = row.get("slowdown")
                 xs.append((row["name"], pane))
-                ys.append(float(value) if value is not None else 0.0)
+                ys.append(float(value) if value is not None else 1.0)  # no bar
                 panes.append(pane)
                 colours.append(PANE_COLOURS[pane])
                 vms.append(row["name"])
@@ -168,4 +171,6 @@ class SlowdownView:
             colour=[colours[k] for k in order],
             vm=[vms[k] for k in order],
         )
-        self.y_range.start, self.y_range.end = 0.0, max([1.2, *ys]) * 1.08
+        positive = [y for y in ys if y > 0]
+        self.y_range.start = min([0.9, *positive]) / 1.1
+        self.y_range.end = max([1.2, *positive]) * 1.3

@@ -1,21 +1,23 @@
 """The sidebar: scenario picker, policies A and B, the VM table, host, device and scheduler.
 
 Every widget is made from the scenario schema (the engine's param classes) or from a policy's
-own Params class; `schema_widgets` picks the widget type from the parameter type and takes
-bounds and help texts from the declaration. Nothing here knows a field by name except the
-VM table's column choice.
+own Params class; `SchemaForm` picks the widget type from the parameter type and takes
+help texts from the declaration, and sends every change through the controller's `set_field`
+(which refuses an invalid value in words and leaves everything else working). Nothing here
+knows a field by name except the VM table's column choice.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import panel as pn
 import param
 
-from engine.scenario import Section
+from engine.scenario import VM, Activity, Section, Workload
 from webapp.controller import Controller
 from webapp.state import CUSTOM, SessionState
 
@@ -31,63 +33,114 @@ TABLE_CSS = """
 _NESTED = {"workload": "kind", "activity": "kind"}  # table column -> field of the nested section
 
 
-JS_SAFE = 2**53 - 1  # larger integers lose precision in the browser
-
-
-def _bounds(p: param.Parameter) -> dict[str, Any]:
-    lo, hi = getattr(p, "bounds", None) or (None, None)
-    out: dict[str, Any] = {}
-    if lo is not None:
-        out["start"] = max(lo, -JS_SAFE)
-    if hi is not None:
-        out["end"] = min(hi, JS_SAFE)
-    return out
+Commit = Callable[[Section, str, Any], bool]
 
 
 def widget_spec(p: param.Parameter) -> Any:
-    """The widget (and its options) for one schema parameter, by the parameter's type."""
+    """The widget (and its options) for one schema parameter, by the parameter's type. No
+    bounds go to the browser: it would clamp a value silently; the server refuses it in
+    words instead."""
     if isinstance(p, param.Selector):
         return {"type": pn.widgets.Select}
     if isinstance(p, param.Boolean):
         return {"type": pn.widgets.Checkbox}
     if isinstance(p, param.Integer):
-        return {"type": pn.widgets.IntInput, **_bounds(p)}
+        return {"type": pn.widgets.IntInput}
     if isinstance(p, param.Number):
-        return {"type": pn.widgets.FloatInput, **_bounds(p)}
+        return {"type": pn.widgets.FloatInput}
     if isinstance(p, param.List):
         return {"type": pn.widgets.LiteralInput}
     return {"type": pn.widgets.TextInput}
 
 
-def schema_widgets(section: Section, exclude: tuple[str, ...] = (), **kwargs: Any) -> pn.Param:
-    """A form for a scenario section (or a policy's Params) built from its declaration."""
-    names = [
-        n
-        for n in section.fields()
-        if n not in exclude and not isinstance(section.param[n], param.ClassSelector)
-    ]
-    return pn.Param(
-        section,
-        parameters=names,
-        widgets={
-            n: {**widget_spec(section.param[n]), "css_classes": [f"vm-field-{n}"]} for n in names
-        },
-        show_name=False,
-        sizing_mode="stretch_width",
-        **kwargs,
-    )
+def set_directly(section: Section, field: str, value: Any) -> bool:
+    """A commit with no controller: the parameter's own check, nothing more."""
+    try:
+        setattr(section, field, value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+class SchemaForm:
+    """A form for a scenario section (or a policy's Params) built from its declaration.
+
+    Every change a user makes goes through `commit` (the controller's `set_field`), which
+    applies it or says why not; a refused value is replaced at once by the field's current
+    one, so the widget never shows what the scenario does not hold. Changes made elsewhere
+    (the table, a link) reach the widgets through one watcher, removed by `dispose`."""
+
+    def __init__(
+        self,
+        section: Section,
+        commit: Commit = set_directly,
+        exclude: tuple[str, ...] = (),
+        only: tuple[str, ...] | None = None,
+    ):
+        self.section = section
+        self.commit = commit
+        names = [
+            n
+            for n in (only or section.fields())
+            if n not in exclude and not isinstance(section.param[n], param.ClassSelector)
+        ]
+        self.widgets = {n: self._widget(n) for n in names}
+        self.layout = pn.Column(*self.widgets.values(), sizing_mode="stretch_width")
+        self._watcher = section.param.watch(self._from_section, names) if names else None
+
+    def __panel__(self) -> pn.Column:
+        return self.layout
+
+    def _widget(self, name: str) -> Any:
+        p = self.section.param[name]
+        spec = dict(widget_spec(p))
+        kind = spec.pop("type")
+        if kind is pn.widgets.Select:
+            spec["options"] = list(p.objects)
+        if kind is not pn.widgets.Checkbox and p.doc:
+            spec["description"] = p.doc
+        widget = kind(
+            label=p.label or name,
+            value=getattr(self.section, name),
+            css_classes=[f"vm-field-{name}"],
+            sizing_mode="stretch_width",
+            **spec,
+        )
+        widget.param.watch(lambda e: self._from_widget(name, e.new), "value")
+        return widget
+
+    def _from_widget(self, name: str, value: Any) -> None:
+        current = getattr(self.section, name)
+        if type(value) is type(current) and value == current:
+            return
+        if not self.commit(self.section, name, value):
+            self.widgets[name].value = getattr(self.section, name)
+
+    def _from_section(self, *events: Any) -> None:
+        for event in events:
+            self.widgets[event.name].value = event.new
+
+    def dispose(self) -> None:
+        """Stop following the section (the form is being replaced)."""
+        if self._watcher is not None:
+            self.section.param.unwatch(self._watcher)
+            self._watcher = None
+
+
+def dispose_all(objects: Any) -> None:
+    for obj in objects:
+        if isinstance(obj, SchemaForm):
+            obj.dispose()
 
 
 def table_editor(p: param.Parameter) -> Any:
-    """A Tabulator cell editor for a schema parameter."""
+    """A Tabulator cell editor for a schema parameter (no bounds: the server explains them)."""
     if isinstance(p, param.Selector):
         return {"type": "list", "values": [str(o) for o in p.objects]}
     if isinstance(p, param.Integer):
-        lo, hi = p.bounds or (None, None)
-        return {"type": "number", "min": lo, "max": hi, "step": 1}
+        return {"type": "number", "step": 1}
     if isinstance(p, param.Number):
-        lo, hi = p.bounds or (None, None)
-        return {"type": "number", "min": lo, "max": hi}
+        return {"type": "number"}
     return {"type": "input"}
 
 
@@ -97,12 +150,15 @@ class LazyCard:
 
     def __init__(self, title: str, build: Any, collapsed: bool = True, **kwargs: Any):
         self.build = build
+        self.built: list[Any] = []
         self.card = pn.Card(title=title, collapsed=collapsed, sizing_mode="stretch_width", **kwargs)
         self.card.param.watch(lambda e: self.refresh(), "collapsed")
         self.refresh()
 
     def refresh(self) -> None:
-        self.card.objects = [] if self.card.collapsed else list(self.build())
+        dispose_all(self.built)
+        self.built = [] if self.card.collapsed else list(self.build())
+        self.card.objects = self.built
 
 
 class Sidebar:
@@ -142,7 +198,15 @@ class Sidebar:
         self.populated = True
         state, controller = self.state, self.controller
         self.general = pn.Column(sizing_mode="stretch_width")
+        self.general_forms: list[SchemaForm] = []
         self.policy_boxes = {p: pn.Column(sizing_mode="stretch_width") for p in ("A", "B")}
+        self.policy_forms: dict[str, list[SchemaForm]] = {}
+        self.policy_selects = {
+            pane: pn.widgets.Select.from_param(
+                choice.param.policy, label="policy", sizing_mode="stretch_width"
+            )
+            for pane, choice in (("A", state.policy_a), ("B", state.policy_b))
+        }
         titles = {
             "host": "Host",
             "device": "Swap device",
@@ -150,7 +214,7 @@ class Sidebar:
             "recording": "Recording",
         }
         self.sections = {
-            k: LazyCard(t, lambda k=k: [schema_widgets(getattr(self.state.scenario, k))])
+            k: LazyCard(t, lambda k=k: [self._form(getattr(self.state.scenario, k))])
             for k, t in titles.items()
         }
         self.table = pn.widgets.Tabulator(
@@ -212,11 +276,12 @@ class Sidebar:
 
     # -- pieces ---------------------------------------------------------------------------------
     def _policy(self, pane: str) -> None:
+        """The pane's switches form, new for a new policy (its Params class differs); the
+        policy select is made once."""
         choice = self.state.policy_a if pane == "A" else self.state.policy_b
-        select = pn.widgets.Select.from_param(
-            choice.param.policy, label="policy", sizing_mode="stretch_width"
-        )
-        self.policy_boxes[pane].objects = [select, schema_widgets(choice.switches)]
+        dispose_all(self.policy_forms.get(pane, []))
+        self.policy_forms[pane] = [self._form(choice.switches)]
+        self.policy_boxes[pane].objects = [self.policy_selects[pane], *self.policy_forms[pane]]
 
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
@@ -224,22 +289,16 @@ class Sidebar:
         self.description.object = html.escape(s.description or "")
         if not self.populated:
             return
-        self.general.objects = [
-            pn.Param(
-                s,
-                parameters=["seed", "duration_ms"],
-                widgets={
-                    n: {**widget_spec(s.param[n]), "css_classes": [f"vm-field-{n}"]}
-                    for n in ("seed", "duration_ms")
-                },
-                show_name=False,
-                sizing_mode="stretch_width",
-            )
-        ]
+        dispose_all(self.general_forms)
+        self.general_forms = [self._form(s, only=("seed", "duration_ms"))]
+        self.general.objects = list(self.general_forms)
         for card in self.sections.values():
             card.refresh()
         self._watch_vms()
         self.refresh_table()
+
+    def _form(self, section: Section, **kwargs: Any) -> SchemaForm:
+        return SchemaForm(section, self.controller.set_field, **kwargs)
 
     def _watch_vms(self) -> None:
         for obj, w in self._vm_watchers:
@@ -257,8 +316,6 @@ class Sidebar:
         self.refresh_table()
 
     def _column_editor(self, column: str) -> Any:
-        from engine.scenario import VM, Activity, Workload
-
         if column == "workload":
             return table_editor(Workload.param.kind)
         if column == "activity":
@@ -291,11 +348,11 @@ class Sidebar:
             pn.pane.HTML(
                 f"<b>{html.escape(vm.name)}</b> (rename it in the table)", margin=(4, 5, 0, 5)
             ),
-            schema_widgets(vm, exclude=("name",)),
+            self._form(vm, exclude=("name",)),
             pn.pane.HTML("<i>workload</i>", margin=(0, 5)),
-            schema_widgets(vm.workload),
+            self._form(vm.workload),
             pn.pane.HTML("<i>activity</i>", margin=(0, 5)),
-            schema_widgets(vm.activity),
+            self._form(vm.activity),
         ]
 
     def _table_selected(self, event: Any) -> None:
@@ -311,8 +368,5 @@ class Sidebar:
             target, field = getattr(vm, event.column), _NESTED[event.column]
         else:
             target, field = vm, event.column
-        try:
-            target.param.update(**{field: event.value})
-        except (ValueError, TypeError) as exc:
-            self.controller.report(f"VM {vm.name}: {field} {event.value!r} is not allowed ({exc})")
-            self.refresh_table()
+        if not self.controller.set_field(target, field, event.value):
+            self.refresh_table()  # the cell shows the value the VM kept

@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import panel as pn
+from bokeh.models import Tooltip
 
 from webapp.controller import Controller
 from webapp.state import SessionState
@@ -25,6 +26,15 @@ if (navigator.clipboard && window.isSecureContext) {
 """
 
 
+SPEED_WIDTH_PX = 180  # "max (every frame)" in full, with the select's arrow
+
+
+def below(text: str) -> Tooltip:
+    """A button's tooltip shown under it: to its right (Panel's default) it would cover the
+    next buttons of the transport row (+1 and +N beside Play)."""
+    return Tooltip(content=text, position="bottom")
+
+
 def _speed_options(speeds: list[int]) -> dict[str, int]:
     return {("max (every frame)" if s == 0 else f"{s:g} ms/s"): s for s in speeds}
 
@@ -39,13 +49,16 @@ class Transport:
         def button(
             label: str, action: Any, name: str, width: int = 44, **kw: Any
         ) -> pn.widgets.Button:
+            if "description" in kw:
+                kw["description"] = below(kw["description"])
             b = pn.widgets.Button(label=label, width=width, margin=(4, 2), **kw)
             b.css_classes = [f"vm-btn-{name}"]
             b.on_click(lambda e: action())
             return b
 
-        self.play = button("▶ Play", c.toggle, "play", width=86, color="primary")
-        self.play.description = "play / pause (space)"
+        self.play = button(
+            "▶ Play", c.toggle, "play", 86, color="primary", description="play / pause (space)"
+        )
         self.first = button("|◀", lambda: c.goto(0), "first", description="first frame (Home)")
         self.back_n = button(
             "−N", lambda: c.step(-state.step_n), "back-n", description="N frames back (shift+←)"
@@ -73,7 +86,7 @@ class Transport:
             state.param.speed,
             label="",
             options=_speed_options(list(state.param.speed.objects)),
-            width=140,
+            width=SPEED_WIDTH_PX,
             margin=(4, 4),
             css_classes=["vm-speed"],
         )

@@ -1,0 +1,153 @@
+"""Every edit path in real Chromium: each VM table column and the form fields, valid and
+invalid. A valid edit runs A and B again (the share link in the address bar changes); an
+invalid one shows a message in words, the widget shows the kept value again, and the next
+valid edit still runs."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.security import small_link
+from tests.ui.test_app import FIRST_FRAME_MS, open_app
+
+pytestmark = pytest.mark.ui
+
+RUN_MS = 120_000  # one re-run: under a second for the small scenario, more on a busy host
+
+
+def open_small(page: Page, app_url: str) -> None:
+    """The small test scenario (VMs a, b, c of 4 MiB) from a link: each re-run is quick."""
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    open_app(page, f"{app_url}?run={small_link()}")
+    page.wait_for_selector('.tabulator-cell[tabulator-field="name"]', timeout=FIRST_FRAME_MS)
+
+
+def column(page: Page, field: str) -> Locator:
+    return page.locator(f'.tabulator-row .tabulator-cell[tabulator-field="{field}"]')
+
+
+def open_editor(page: Page, field: str, row: int, editor: Locator) -> None:
+    """Click a cell until its editor shows: a click while the table re-renders (the editors
+    are built after the first frame) opens nothing."""
+    for _ in range(5):
+        column(page, field).nth(row).click()
+        try:
+            editor.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            continue
+        return
+    raise AssertionError(f"no editor opened on {field} row {row}")
+
+
+def type_in_cell(page: Page, field: str, row: int, text: str) -> None:
+    editor = page.locator(f'.tabulator-cell[tabulator-field="{field}"] input')
+    open_editor(page, field, row, editor)
+    enter(editor, text)
+
+
+def pick_in_cell(page: Page, field: str, row: int, option: str) -> None:
+    item = page.locator(".tabulator-edit-list-item", has_text=option).first
+    open_editor(page, field, row, item)
+    item.click()
+
+
+def ran_since(page: Page, url: str) -> None:
+    """A run finished after `url` was the address: the share link moved, no message shows."""
+    page.wait_for_function("u => location.href !== u", arg=url, timeout=RUN_MS)
+    expect(page.locator(".vm-message")).to_be_hidden()
+
+
+def enter(field: Locator, text: str) -> None:
+    field.fill(text)
+    field.press("Enter")
+
+
+def refused(page: Page, words: str) -> None:
+    expect(page.locator(".vm-message")).to_contain_text(words, timeout=30_000)
+    text = page.locator(".vm-message").inner_text()
+    assert "np." not in text and "e+0" not in text and "Traceback" not in text
+
+
+def test_each_table_column_edits_or_refuses_in_words(page: Page, app_url: str, shot) -> None:
+    """MiB, vCPU, name, workload and activity cells: valid values run (48 MiB, 2 vCPUs, a
+    rename, another workload and activity); invalid ones are refused with the range in words
+    and the cell shows the kept value; nothing stays blocked."""
+    open_small(page, app_url)
+    for field, good, bad, words in (
+        ("memory_mib", "48", "-5", "from 1 MiB to 4 TiB"),
+        ("vcpus", "2", "0", "from 1 to 64"),
+        ("name", "bx", "a", "used twice"),
+    ):
+        url = page.url
+        type_in_cell(page, field, 1, good)
+        ran_since(page, url)
+        expect(column(page, field).nth(1)).to_have_text(good)
+        type_in_cell(page, field, 1, bad)
+        refused(page, words)
+        expect(column(page, field).nth(1)).to_have_text(good)
+    shot("edit-refused")
+    for field, option in (("workload", "uniform"), ("activity", "duty")):
+        url = page.url
+        pick_in_cell(page, field, 1, option)
+        ran_since(page, url)
+        expect(column(page, field).nth(1)).to_have_text(option)
+
+
+def test_form_fields_edit_or_refuse_in_words(page: Page, app_url: str, shot) -> None:
+    """The selected VM's form, the host card and the seed: -5 MiB, 1.5 of writes, 0 pCPUs are
+    refused in words and the field shows the kept value; valid values of each widget kind
+    (integer, number, choice, checkbox) run."""
+    open_small(page, app_url)
+    page.get_by_text("Every field of the selected VM").click()
+    memory = page.locator(".vm-field-memory_mib input")
+    expect(memory).to_have_value("4")
+    enter(memory, "-5")
+    refused(page, "memory_mib: -5 is not allowed; expected an integer from 1 MiB to 4 TiB")
+    expect(memory).to_have_value("4")
+    shot("form-refused")
+    url = page.url
+    enter(memory, "8")
+    ran_since(page, url)
+    expect(column(page, "memory_mib").nth(0)).to_have_text("8")
+
+    writes = page.locator(".vm-field-write_fraction input")
+    kept = writes.input_value()
+    enter(writes, "1.5")
+    refused(page, "write_fraction: 1.5 is not allowed")
+    expect(writes).to_have_value(kept)
+    url = page.url
+    enter(writes, "0.2")
+    ran_since(page, url)
+
+    url = page.url
+    page.locator(".vm-field-scatter input").click()
+    ran_since(page, url)
+
+    url = page.url
+    page.locator(".vm-field-kind select").nth(1).select_option("duty")  # the activity's kind
+    ran_since(page, url)
+    expect(column(page, "activity").nth(0)).to_have_text("duty")
+
+    page.get_by_text("Host", exact=True).click()
+    pcpus = page.locator(".vm-field-pcpus input")
+    enter(pcpus, "0")
+    refused(page, "pcpus: 0 is not allowed; expected an integer from 1 to 256")
+    expect(pcpus).to_have_value("2")
+    url = page.url
+    seed = page.locator(".vm-field-seed input")
+    enter(seed, "7")
+    ran_since(page, url)
+
+
+def test_add_duplicate_remove_change_the_rows_and_run(page: Page, app_url: str) -> None:
+    """Add, Duplicate and Remove change the table's rows and each runs A and B again."""
+    open_small(page, app_url)
+    names = column(page, "name")
+    expect(names).to_have_count(3)
+    for label, rows in (("Add", 4), ("Duplicate", 5), ("Remove", 4)):
+        url = page.url
+        page.get_by_role("button", name=label, exact=True).click()
+        expect(names).to_have_count(rows)
+        ran_since(page, url)
