@@ -12,10 +12,14 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.faults import FaultModel
+
+if TYPE_CHECKING:
+    from engine.metrics import Counters
 
 # Priority classes, highest first (DESIGN.md §2).
 DEMAND_READ = 0
@@ -54,8 +58,10 @@ class SwapDevice:
         page_bytes: int,
         pcpus: int,
         faults: FaultModel | None = None,
+        counters: Counters | None = None,
     ):
         self.faults = faults or FaultModel(0)
+        self.counters = counters  # where each fault is booked to its VM, if given
         self.demand_ops = 0  # demand reads so far: the number each one's faults are drawn by
         self.read_retries = 0
         self.spikes = 0
@@ -97,22 +103,31 @@ class SwapDevice:
         service = self.latency_ns + np.asarray(n_pages, dtype=np.int64) * self.page_transfer_ns
         return (tries - 1) * service + self.faults.spikes(counters)
 
-    def note_demand_reads(self, extra_ns: np.ndarray, n_pages: np.ndarray) -> None:
-        """Count demand reads served (their faults were drawn by demand_extra_ns)."""
+    def note_demand_reads(self, extra_ns: np.ndarray, n_pages: np.ndarray, vm: int = -1) -> None:
+        """Count demand reads served for a VM (their faults were drawn by demand_extra_ns)."""
         k = len(extra_ns)
         if k and self.faults.device_faults:
             counters = np.arange(self.demand_ops, self.demand_ops + k, dtype=np.uint64)
-            self.read_retries += int((self.faults.read_attempts(counters) - 1).sum())
-            self.spikes += int(np.count_nonzero(self.faults.spikes(counters)))
+            retries = int((self.faults.read_attempts(counters) - 1).sum())
+            spikes = int(np.count_nonzero(self.faults.spikes(counters)))
+            self.read_retries += retries
+            self.spikes += spikes
+            self._book("read_retries", vm, retries)
+            self._book("latency_spikes", vm, spikes)
         self.demand_ops += k
 
-    def demand_read(self, pcpu: int, now_ns: int, n_pages: int) -> int:
+    def _book(self, counter: str, vm: int, n: int) -> None:
+        """Add n to a VM's fault counter: per VM here, the host totals in the attributes."""
+        if n and vm >= 0 and self.counters is not None:
+            getattr(self.counters, counter)[vm] += n
+
+    def demand_read(self, pcpu: int, now_ns: int, n_pages: int, vm: int = -1) -> int:
         """Serve a demand read of n pages on the pCPU's lane; returns its completion time."""
         lane = pcpu % self.channels
         start = max(now_ns, int(self.busy_until[lane]))
         pages = np.array([n_pages])
         extra = self.demand_extra_ns(pages)
-        self.note_demand_reads(extra, pages)
+        self.note_demand_reads(extra, pages, vm)
         service = self.service_ns(n_pages) + int(extra[0])
         done = start + service
         self.busy_until[lane] = done
@@ -150,12 +165,15 @@ class SwapDevice:
             spike = int(self.faults.spikes(counter + np.uint64(1 << 32))[0])
             service += spike
             self.spikes += spike > 0
+            self._book("latency_spikes", op.vm, int(spike > 0))
             if op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE) and self.faults.write_fails(op.seq):
                 op.failed = True
                 self.write_failures += 1
+                self._book("write_failed_pages", op.vm, int(op.pages.size))
             elif op.cls == PREFETCH_READ and self.faults.read_attempts(counter)[0] > 1:
                 op.failed = True  # the pages stay on swap: a demand fault retries them
                 self.read_retries += 1
+                self._book("read_retries", op.vm, 1)
         op.lane, op.start_ns, op.done_ns = lane, start_ns, start_ns + service
         self.busy_until[lane] = op.done_ns
         self.busy_ns[op.cls] += service

@@ -96,7 +96,7 @@ def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
             major = True
             extra = sim.fault_extra_pages(vm, g, t)
             extra = extra[: max(0, pool.free_frames - 1)]
-            done = sim.device.demand_read(pcpu, t, 1 + int(extra.size))
+            done = sim.device.demand_read(pcpu, t, 1 + int(extra.size), vm)
             sim.major_fault_bookkeeping(vm, g, extra, done)
             pool.state[g] = CLEAN
             s = CLEAN
@@ -338,7 +338,7 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         c.prefetch_issued[vm] += n_ra
         sim.device.busy_until[sim.device.lane_of(pcpu)] = int(ends[faults[-1]] - cpu)
         extra_n = np.zeros(n_faults, dtype=np.int64) if extra is None else extra[fmask]
-        sim.device.note_demand_reads(extra_n, 1 + ra_n)
+        sim.device.note_demand_reads(extra_n, 1 + ra_n, vm)
         sim.device.account_demand_reads(n_faults, n_faults + n_ra, int(extra_n.sum()))
         fp = g[faults]
         flagged = pool.evicted_for_prefetch[fp]

@@ -17,7 +17,7 @@ COUNTERS = (
     "run_ns",  # time holding a pCPU
     "wait_ns",  # runnable but not running
     "swap_in_pages",  # demand reads and readahead
-    "swap_out_pages",
+    "swap_out_pages",  # pages a finished, successful write left on swap (evicted or cleaned)
     "prefetch_issued",
     "prefetch_used",  # prefetched (or read ahead) pages touched before eviction
     "prefetch_late",  # touched while the prefetch was still in flight
@@ -28,7 +28,12 @@ COUNTERS = (
     "gated_dispatches",
     "dispatches",
     "planned_dispatches",  # dispatches the previous plan predicted (same vCPU, ±tolerance)
-    "swap_full_stalls",
+    "swap_full_stalls",  # times a vCPU found nothing to evict and nothing in flight
+    # Injected faults (engine.faults), booked to the VM whose operation met them.
+    "read_retries",  # failed swap read attempts: demand reads retry, prefetches give up
+    "write_failed_pages",  # pages of failed swap writes: they stay resident and dirty
+    "latency_spikes",  # device operations that took an injected latency spike
+    "swap_full_refused_pages",  # dirty pages a write could not take: no free swap slot
 )
 
 
@@ -56,6 +61,10 @@ class Counters:
     dispatches: np.ndarray
     planned_dispatches: np.ndarray
     swap_full_stalls: np.ndarray
+    read_retries: np.ndarray
+    write_failed_pages: np.ndarray
+    latency_spikes: np.ndarray
+    swap_full_refused_pages: np.ndarray
 
     def __init__(self, n_vms: int):
         self.n_vms = n_vms

@@ -69,12 +69,15 @@ class PagingServices:
         pages = pages[(st >= 1) & (st <= PREFETCHED)]
         if for_prefetch:
             self.pool.evicted_for_prefetch[pages] = True
+        dirty = pages[self.pool.state[pages] == DIRTY]
         freed, ops = self.pool.evict(
             pages, now_ns, write_cls, self.host.write_batch_pages, self.counters.prefetch_wasted
         )
+        # Dirty victims still dirty found no swap slot: refused, not written (nor lost).
+        refused = dirty[self.pool.state[dirty] == DIRTY]
+        np.add.at(self.counters.swap_full_refused_pages, self.pool.vm_of[refused], 1)
         for op in ops:
             self.writing_pending += op.pages.size
-            np.add.at(self.counters.swap_out_pages, op.vm, op.pages.size)
             if start_now:
                 self.device.start_now(op, now_ns)
             else:
@@ -124,7 +127,6 @@ class PagingServices:
             for lo in range(0, group.size, batch):
                 part = group[lo : lo + batch]
                 self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, tag={"keep": True}))
-        np.add.at(self.counters.swap_out_pages, vms, 1)
         return int(pages.size)
 
     def cancel_ops(self, ops: list[Op], now_ns: int) -> int:
@@ -145,6 +147,8 @@ class PagingServices:
         return [op for op in self.device.queues[PREFETCH_READ] if op.vm == vm and not op.cancelled]
 
     def _apply(self, op: Op) -> None:
+        """A finished operation takes effect. Swap-outs are counted here, and only here: a
+        page counts once a write that succeeded has left it on swap (evicted or cleaned)."""
         if op.cls == PREFETCH_READ:
             self.pool.finish_prefetch(op, op.done_ns)
             if self.recorder is not None and not op.cancelled:
@@ -161,10 +165,12 @@ class PagingServices:
             clean = op.pages[ok][: pool.free_slots]
             pool.state[clean] = CLEAN
             pool.free_slots -= int(clean.size)
+            self.counters.swap_out_pages[op.vm] += int(clean.size)
+            self.counters.swap_full_refused_pages[op.vm] += int(np.count_nonzero(ok)) - clean.size
         else:
             still = int(np.count_nonzero(self.pool.state[op.pages] == WRITING))
             self.writing_pending -= still
-            self.pool.finish_write(op)
+            self.counters.swap_out_pages[op.vm] += self.pool.finish_write(op)
 
     def complete_until(self, t: int) -> None:
         for op in self.device.pop_completed(t):

@@ -103,10 +103,10 @@ class Simulation(PagingServices):
             f.latency_spike_us,
             f.plan_error_rate,
         )
-        self.device = SwapDevice(
-            latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus, self.faults
-        )
         self.counters = Counters(self.n_vms)
+        self.device = SwapDevice(
+            latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus, self.faults, self.counters
+        )
         # Work arrays of the vectorised executor, reset after every use.
         self.scratch = np.full(self.pool.n_pages, np.iinfo(np.int64).max, dtype=np.int64)
         self.mark = np.zeros(self.pool.n_pages, dtype=bool)

@@ -34,8 +34,17 @@ class Watch:
             self.written.update(pages.tolist())
             return orig_finish(op)
 
+        orig_apply = sim._apply
+
+        def apply(op):
+            # A write-back that succeeded made its pages clean: a later drop needs no write.
+            if op.tag.get("keep") and not op.failed:
+                self.written.update(op.pages.tolist())
+            orig_apply(op)
+
         dev._start = start
         pool.finish_write = finish_write
+        sim._apply = apply
 
     def check_step(self, before: np.ndarray) -> None:
         pool = self.sim.pool

@@ -36,6 +36,8 @@ def test_read_errors_slow_but_never_lose_reads():
     faulty = simulate(with_overrides(s, ["faults.read_error_rate=0.5"]), record=False)
     assert faulty.summary["device_read_retries"] > 0
     assert faulty.summary["stall_fraction"] > clean.summary["stall_fraction"]
+    # Each retry is booked to the VM that waited for it.
+    assert sum(vm["read_retries"] for vm in faulty.vms) == faulty.summary["device_read_retries"]
 
 
 def test_failed_writes_keep_pages_resident_and_dirty():
@@ -73,6 +75,7 @@ def test_latency_spikes_are_counted_and_cost_time():
         record=False,
     )
     assert spiky.summary["device_latency_spikes"] > 0
+    assert sum(vm["latency_spikes"] for vm in spiky.vms) == spiky.summary["device_latency_spikes"]
     assert spiky.summary["references"] < simulate(s, record=False).summary["references"]
 
 
@@ -108,3 +111,40 @@ def test_guest_memory_budget():
     vms = [{"name": f"v{i}", "memory_mib": 4_000_000} for i in range(100)]
     with pytest.raises(ScenarioError, match="pages in all"):
         from_dict({"duration_ms": 1.0, "vms": vms})
+
+
+def test_failed_writes_are_not_swap_outs():
+    """A write that fails leaves nothing on swap: it counts as a failure, not a swap-out."""
+    s = with_overrides(small_scenario(), ["faults.write_error_rate=1.0"])
+    summary = simulate(s, record=False).summary
+    assert summary["device_write_to_free_pages"] + summary["device_background_write_pages"] > 0
+    assert summary["write_failed_pages"] > 0
+    assert summary["swap_out_pages"] == 0
+
+
+def test_writes_with_no_swap_space_are_refused_not_swap_outs():
+    """Write-backs to a swap device with no free slot are refused and counted as such."""
+    s = small_scenario(host={"swap_mib": 0})
+    summary = simulate(s, "predictive", record=False).summary
+    assert summary["device_background_write_pages"] > 0  # the policy did try to write back
+    assert summary["swap_out_pages"] == 0
+    assert summary["swap_full_refused_pages"] > 0
+
+
+def test_swap_outs_are_the_pages_successful_writes_left_on_swap():
+    """With half the writes failing, swap-outs count exactly the pages that reached swap."""
+    s = with_overrides(small_scenario(), ["faults.write_error_rate=0.5"])
+    sim = Simulation(s, record=False)
+    reached = np.zeros(sim.n_vms, dtype=np.int64)
+    finish = sim.pool.finish_write
+
+    def finish_write(op):
+        freed = finish(op)
+        reached[op.vm] += freed
+        return freed
+
+    sim.pool.finish_write = finish_write
+    sim.run()
+    assert sim.device.write_failures > 0 and reached.sum() > 0
+    # Only eviction writes run here (demand paging writes back nothing ahead of eviction).
+    assert np.array_equal(sim.counters.swap_out_pages, reached)
