@@ -1,10 +1,19 @@
 """The swap device: parallel channels ("lanes"), per-op latency, shared bandwidth, priorities.
 
-Each lane serves one operation at a time, so the device never exceeds its channels, and each
-lane transfers at bandwidth / channels, so it never exceeds its bandwidth. A stalled vCPU's
-demand read goes on its pCPU's lane at once (highest priority). Lower classes wait in queues
-and are dispatched at step boundaries, onto lanes no pCPU reads from first: a demand read
-waits at most for the one operation already on its lane (non-preemptive, as real queues are).
+Each lane serves one operation at a time, so the device never exceeds its channels. An
+operation's service time is its latency plus its bytes at the bandwidth the device gives it:
+an operation alone gets the whole bandwidth, and one that starts while others are in service
+shares it with them, k ways with k operations in service (counting itself), for the whole of its
+service. The device's IOPS limit works the same way: k operations in service take at least
+k / IOPS each. So a lone 4 KiB read takes its QD1 time, k concurrent reads complete at
+min(k / (latency + k × transfer), IOPS), and large operations move at the full bandwidth.
+
+A stalled vCPU's demand read goes on its pCPU's lane at once (highest priority). The other
+operations it shares the device with are those in service at the last step boundary (step_us
+is the resolution of every cross-CPU interaction, and both executors see the same thing).
+Lower classes wait in queues and are dispatched at step boundaries in time order onto lanes no
+pCPU reads from first: a demand read waits at most for the one operation already on its lane
+(non-preemptive, as real queues are).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.faults import FaultModel
+from engine.presets import DeviceLimits
 
 if TYPE_CHECKING:
     from engine.metrics import Counters
@@ -28,6 +38,7 @@ PREFETCH_READ = 2
 BACKGROUND_WRITE = 3
 CLASS_NAMES = ("demand_read", "write_to_free", "prefetch_read", "background_write")
 N_CLASSES = len(CLASS_NAMES)
+NEVER_NS = np.iinfo(np.int64).max
 
 
 @dataclass(eq=False)
@@ -58,6 +69,7 @@ class SwapDevice:
         page_bytes: int,
         pcpus: int,
         faults: FaultModel | None = None,
+        limits: DeviceLimits | None = None,
         counters: Counters | None = None,
     ):
         self.faults = faults or FaultModel(0)
@@ -68,9 +80,16 @@ class SwapDevice:
         self.write_failures = 0
         self.latency_ns = round(latency_us * 1000)
         self.channels = int(channels)
-        lane_bytes_per_ns = bandwidth_mbps * 1e6 / 1e9 / self.channels
-        self.page_transfer_ns = max(1, round(page_bytes / lane_bytes_per_ns))
+        limits = limits or DeviceLimits()
+        # Per page at the whole bandwidth, and per operation at the IOPS limit (0: none).
+        self.page_transfer_ns = max(1, round(page_bytes / (bandwidth_mbps * 1e-3)))
+        write_mbps = limits.write_mbps or bandwidth_mbps
+        self.write_page_ns = max(1, round(page_bytes / (write_mbps * 1e-3)))
+        self.read_op_ns = round(1e9 / limits.read_iops) if limits.read_iops else 0
+        self.write_op_ns = round(1e9 / limits.write_iops) if limits.write_iops else 0
         self.busy_until = np.zeros(self.channels, dtype=np.int64)
+        # Lanes' busy-until times as the last step boundary left them: what demand reads share.
+        self.boundary_busy = np.zeros(self.channels, dtype=np.int64)
         self.pcpus = pcpus
         demand = sorted({p % self.channels for p in range(pcpus)})
         spare = [lane for lane in range(self.channels) if lane not in demand]
@@ -85,22 +104,52 @@ class SwapDevice:
         self.busy_ns = np.zeros(N_CLASSES, dtype=np.int64)
         self.ops_done = np.zeros(N_CLASSES, dtype=np.int64)
 
-    def service_ns(self, n_pages: int) -> int:
-        """Time one lane is busy with an operation of n pages."""
-        return self.latency_ns + n_pages * self.page_transfer_ns
+    def service_ns(self, n_pages: int, sharers: int = 1, write: bool = False) -> int:
+        """Time one lane is busy with an operation of n pages that shares the device with
+        sharers - 1 others: latency + its bytes at bandwidth / sharers, and at least
+        sharers / IOPS."""
+        page_ns, op_ns = (
+            (self.write_page_ns, self.write_op_ns)
+            if write
+            else (self.page_transfer_ns, self.read_op_ns)
+        )
+        return max(self.latency_ns + sharers * n_pages * page_ns, sharers * op_ns)
+
+    def read_service_ns(self, n_pages: np.ndarray, sharers: int) -> np.ndarray:
+        """service_ns of reads of n_pages[i] pages each, all with the same sharers."""
+        n = np.asarray(n_pages, dtype=np.int64)
+        return np.maximum(
+            self.latency_ns + sharers * n * self.page_transfer_ns, sharers * self.read_op_ns
+        )
+
+    def sharers_at(self, lane: int, start_ns: int) -> int:
+        """Operations in service at start_ns on other lanes, plus one for the one starting."""
+        busy = self.busy_until
+        others = int(np.count_nonzero(busy > start_ns)) - int(busy[lane] > start_ns)
+        return 1 + others
+
+    def demand_sharers(self, pcpu: int, start_ns: int) -> tuple[int, int]:
+        """(sharers of a demand read starting at start_ns on the pCPU's lane, the first time
+        after it at which that number changes), from the last boundary's lanes."""
+        lane = pcpu % self.channels
+        in_service = self.boundary_busy > start_ns
+        in_service[lane] = False
+        others = self.boundary_busy[in_service]
+        change = int(others.min()) if others.size else NEVER_NS
+        return 1 + int(others.size), change
 
     def lane_of(self, pcpu: int) -> int:
         return pcpu % self.channels
 
     # -- demand reads: synchronous for the faulting vCPU ---------------------------------------
-    def demand_extra_ns(self, n_pages: np.ndarray) -> np.ndarray:
+    def demand_extra_ns(self, n_pages: np.ndarray, sharers: int = 1) -> np.ndarray:
         """Time beyond one clean service for the next len(n_pages) demand reads: retries of
         failed reads (each a whole service again) and latency spikes."""
         if not self.faults.device_faults:
             return np.zeros(len(n_pages), dtype=np.int64)
         counters = np.arange(self.demand_ops, self.demand_ops + len(n_pages), dtype=np.uint64)
         tries = self.faults.read_attempts(counters)
-        service = self.latency_ns + np.asarray(n_pages, dtype=np.int64) * self.page_transfer_ns
+        service = self.read_service_ns(n_pages, sharers)
         return (tries - 1) * service + self.faults.spikes(counters)
 
     def note_demand_reads(self, extra_ns: np.ndarray, n_pages: np.ndarray, vm: int = -1) -> None:
@@ -125,10 +174,11 @@ class SwapDevice:
         """Serve a demand read of n pages on the pCPU's lane; returns its completion time."""
         lane = pcpu % self.channels
         start = max(now_ns, int(self.busy_until[lane]))
+        sharers, _ = self.demand_sharers(pcpu, start)
         pages = np.array([n_pages])
-        extra = self.demand_extra_ns(pages)
+        extra = self.demand_extra_ns(pages, sharers)
         self.note_demand_reads(extra, pages, vm)
-        service = self.service_ns(n_pages) + int(extra[0])
+        service = self.service_ns(n_pages, sharers) + int(extra[0])
         done = start + service
         self.busy_until[lane] = done
         self.pages_done[DEMAND_READ] += n_pages
@@ -136,12 +186,11 @@ class SwapDevice:
         self.ops_done[DEMAND_READ] += 1
         return done
 
-    def account_demand_reads(self, n_ops: int, n_pages: int, extra_ns: int = 0) -> None:
-        """Statistics for reads the vectorised executor served in closed form."""
+    def account_demand_reads(self, n_ops: int, n_pages: int, busy_ns: int) -> None:
+        """Statistics for reads the vectorised executor served in closed form (busy_ns: their
+        service times, retries and spikes included)."""
         self.pages_done[DEMAND_READ] += n_pages
-        self.busy_ns[DEMAND_READ] += (
-            n_ops * self.latency_ns + n_pages * self.page_transfer_ns + extra_ns
-        )
+        self.busy_ns[DEMAND_READ] += busy_ns
         self.ops_done[DEMAND_READ] += n_ops
 
     # -- queued classes ------------------------------------------------------------------------
@@ -159,7 +208,8 @@ class SwapDevice:
         return op.done_ns
 
     def _start(self, op: Op, lane: int, start_ns: int) -> None:
-        service = self.service_ns(op.pages.size)
+        write = op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE)
+        service = self.service_ns(op.pages.size, self.sharers_at(lane, start_ns), write)
         if self.faults.device_faults:
             counter = np.array([op.seq], dtype=np.uint64)
             spike = int(self.faults.spikes(counter + np.uint64(1 << 32))[0])
@@ -181,17 +231,32 @@ class SwapDevice:
 
     def dispatch(self, now_ns: int, step_end_ns: int) -> None:
         """Start queued operations, highest class first: lanes no pCPU reads from are filled
-        back to back through the step; a pCPU's lane takes one only while it is idle."""
+        back to back through the step, the one free earliest first (so each operation shares
+        the device with those really in service when it starts); then a pCPU's lane takes one
+        only while it is idle. Ends by noting the lanes' state for the step's demand reads."""
+        spare = [
+            (max(now_ns, int(self.busy_until[lane])), rank, lane)
+            for rank, lane in enumerate(self.background_lanes)
+            if lane not in self.demand_lanes and self.busy_until[lane] < step_end_ns
+        ]
+        heapq.heapify(spare)
+        while spare:
+            free_ns, rank, lane = spare[0]
+            op = self._next_queued()
+            if op is None:
+                break
+            self._start(op, lane, max(free_ns, op.issue_ns))
+            if self.busy_until[lane] < step_end_ns:
+                heapq.heapreplace(spare, (int(self.busy_until[lane]), rank, lane))
+            else:
+                heapq.heappop(spare)
         for lane in self.background_lanes:
-            shared = lane in self.demand_lanes
-            while True:
-                busy = int(self.busy_until[lane])
-                if (shared and busy > now_ns) or busy >= step_end_ns:
-                    break
+            if lane in self.demand_lanes and self.busy_until[lane] <= now_ns:
                 op = self._next_queued()
                 if op is None:
-                    return
-                self._start(op, lane, max(now_ns, busy, op.issue_ns))
+                    break
+                self._start(op, lane, max(now_ns, op.issue_ns))
+        self.boundary_busy = self.busy_until.copy()
 
     def _next_queued(self) -> Op | None:
         for q in self.queues:

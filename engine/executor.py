@@ -243,18 +243,29 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
     cost = np.full(w, cpu, dtype=np.int64)
     cost[minor | rescue] += sim.minor_ns
     extra = None
+    service = over_none
+    change_ns = SCRATCH_EMPTY
     if fault_idx.size:
-        cost[fault_idx] += sim.device.latency_ns + (1 + ra_counts) * sim.device.page_transfer_ns
-        if sim.faults.device_faults:
-            extra = sim.device.demand_extra_ns(1 + ra_counts)  # injected retries and spikes
-            cost[fault_idx] += extra
+        dev = sim.device
         # Only the first read can find its lane busy: later ones follow this vCPU's own.
         f0 = int(fault_idx[0])
         issue0 = t + int(cost[:f0].sum())
-        lane = sim.device.lane_of(pcpu)
-        cost[f0] += max(0, int(sim.device.busy_until[lane]) - issue0)
+        start0 = max(issue0, int(dev.busy_until[dev.lane_of(pcpu)]))
+        # The reads share the device with what was in service at the boundary; reads that
+        # start once that changes belong to a later window.
+        sharers, change_ns = dev.demand_sharers(pcpu, start0)
+        service = dev.read_service_ns(1 + ra_counts, sharers)
+        cost[fault_idx] += service
+        if sim.faults.device_faults:
+            extra = dev.demand_extra_ns(1 + ra_counts, sharers)  # injected retries and spikes
+            cost[fault_idx] += extra
+        cost[f0] += start0 - issue0
     ends = t + np.cumsum(cost)
     starts = ends - cost
+    if change_ns != SCRATCH_EMPTY:
+        later = np.flatnonzero(starts[fault_idx] >= change_ns)
+        if later.size:
+            limit = min(limit, int(fault_idx[later[0]]))
     n = min(limit, int(np.searchsorted(starts, t_end, side="left")))
     if n <= 0:
         return 0, t
@@ -339,7 +350,8 @@ def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> 
         sim.device.busy_until[sim.device.lane_of(pcpu)] = int(ends[faults[-1]] - cpu)
         extra_n = np.zeros(n_faults, dtype=np.int64) if extra is None else extra[fmask]
         sim.device.note_demand_reads(extra_n, 1 + ra_n, vm)
-        sim.device.account_demand_reads(n_faults, n_faults + n_ra, int(extra_n.sum()))
+        busy = int(service[fmask].sum() + extra_n.sum())
+        sim.device.account_demand_reads(n_faults, n_faults + n_ra, busy)
         fp = g[faults]
         flagged = pool.evicted_for_prefetch[fp]
         if flagged.any():

@@ -26,6 +26,7 @@ from engine.metrics import Counters, summarise
 from engine.paging import PagingServices
 from engine.policies import get_policy, validate_policy
 from engine.pool import PagePool
+from engine.presets import limits_of
 from engine.scenario import Scenario
 from engine.scheduler import Plan, make_scheduler
 from engine.vcpu import BLOCKED, FINISHED, RUNNABLE, RUNNING, SLEEPING, VCpu
@@ -105,7 +106,14 @@ class Simulation(PagingServices):
         )
         self.counters = Counters(self.n_vms)
         self.device = SwapDevice(
-            latency_us, bandwidth, channels, s.page_bytes, s.host.pcpus, self.faults, self.counters
+            latency_us,
+            bandwidth,
+            channels,
+            s.page_bytes,
+            s.host.pcpus,
+            self.faults,
+            limits_of(s.device.preset, bandwidth),
+            self.counters,
         )
         # Work arrays of the vectorised executor, reset after every use.
         self.scratch = np.full(self.pool.n_pages, np.iinfo(np.int64).max, dtype=np.int64)

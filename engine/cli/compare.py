@@ -2,7 +2,8 @@
 
 `--set policy.X=V` sets switch X of each compared policy that has it (an error if neither
 does); other `--set` paths change the scenario. Coverage (faults removed ÷ demand paging's
-faults) is measured against a demand run of the same scenario.
+faults) is measured against a demand run of the same scenario. `--best-demand` replaces
+demand paging by its best readahead setting for the scenario (engine.best_demand).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.best_demand import best_demand, setting_label
 from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
 from engine.cli.switches import policy_config, split_overrides
+from engine.errors import ScenarioError
 from engine.policies import validate_policy
 from engine.scenario import Scenario
 from engine.simulator import Simulation, baseline_references
@@ -45,6 +48,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--a", default="demand", metavar="POLICY", help="first policy (demand)")
     p.add_argument("--b", default="predictive", metavar="POLICY", help="second (predictive)")
+    p.add_argument(
+        "--best-demand",
+        action="store_true",
+        help="judge against demand paging with the readahead setting that loses least here",
+    )
     add_scenario_arguments(
         p, set_help="a scenario field, or policy.SWITCH for the compared policies that have it"
     )
@@ -124,11 +132,23 @@ def main(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, scenario_sets)
     a_cfg = policy_config(scenario, args.a, switches)
     b_cfg = policy_config(scenario, args.b, switches)
+    tuned: dict[str, Any] | None = None
+    if args.best_demand:
+        if "demand" not in (args.a, args.b):
+            raise ScenarioError("--best-demand needs demand as --a or --b", field="--best-demand")
+        chosen, candidates = best_demand(scenario, a_cfg if args.a == "demand" else b_cfg)
+        a_cfg, b_cfg = (chosen if c["name"] == "demand" else c for c in (a_cfg, b_cfg))
+        tuned = {"chosen": chosen, "candidates": candidates}
     out = compare(scenario, a_cfg, b_cfg)
+    if tuned is not None:
+        out["best_demand"] = tuned
     if args.json:
         print_json(out)
         return 0
     print(header(scenario))
+    if tuned is not None:
+        tried = ", ".join(f"{c['label']} {c['lost_ms']:,.1f}" for c in tuned["candidates"])
+        print(f"best demand: readahead {setting_label(tuned['chosen'])} (lost ms: {tried})")
     width = max(len(label) for _, label, _ in ROWS)
     print(f"{'':<{width}}{out['a']['policy']:>16}{out['b']['policy']:>16}{'b - a':>16}")
     for key, label, pattern in ROWS:

@@ -27,7 +27,7 @@ class Policy:
 
     name: ClassVar[str] = "base"
     Params: ClassVar[type[Section]] = Section
-    vector_readahead: ClassVar[bool] = True
+    vector_readahead: bool = True  # False: the executors ask fault_prefetch at each fault
 
     def __init__(self, params: dict[str, Any], sim: Simulation):
         self.params = params

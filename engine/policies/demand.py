@@ -1,5 +1,6 @@
-"""Demand paging: fetch on fault only, with Linux-style swap readahead; victims by lru,
-clock, fifo or random (VMware ESX's host-level choice)."""
+"""Demand paging: fetch on fault only, with Linux's swap readahead (off, the fixed page-cluster
+block, or the kernel's hit-driven adaptive window); victims by lru, clock, fifo or random
+(VMware ESX's host-level choice)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import param
 from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.base import Policy
+from engine.policies.readahead import AdaptiveWindow, aligned_block
 from engine.scenario import Section
 
 if TYPE_CHECKING:
@@ -26,7 +28,10 @@ class DemandParams(Section):
     readahead = param.Selector(
         default="fixed",
         objects=["off", "fixed", "adaptive"],
-        doc="Swap readahead: off, a fixed aligned cluster, or Linux's adaptive window.",
+        doc=(
+            "Swap readahead: off; fixed: the aligned block of 2**page_cluster pages; adaptive: "
+            "Linux's window (swapin_nr_pages), grown by readahead hits, at most that block."
+        ),
     )
     page_cluster = param.Integer(
         3, bounds=(0, 6), doc="Readahead cluster is 2**page_cluster pages (Linux default 3)."
@@ -48,8 +53,11 @@ class DemandPaging(Policy):
         self.lru = pick.Oldest("last_use_ns")
         self.fifo = pick.Oldest("load_ns")
         self.max_cluster = 1 << int(params.get("page_cluster", 3))
-        self.window = np.full(sim.n_vms, self.max_cluster, dtype=np.int64)
-        self.last_used = np.zeros(sim.n_vms, dtype=np.int64)
+        self.adaptive: AdaptiveWindow | None = None
+        if params.get("readahead", "fixed") == "adaptive":
+            # The window changes at every fault: the executors ask at each one.
+            self.adaptive = AdaptiveWindow(sim.n_vms, int(params.get("page_cluster", 3)))
+            self.vector_readahead = False
 
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         kind = self.params.get("victims", "lru")
@@ -63,16 +71,18 @@ class DemandPaging(Policy):
         return pick.random(pool, n, self.rng, clean_only)
 
     def readahead_cluster(self, vm: int) -> int:
-        mode = self.params.get("readahead", "fixed")
-        if mode == "off":
-            return 1
-        if mode == "fixed":
-            return self.max_cluster
-        # Linux swapin_nr_pages, per step: grow with readahead hits, halve at most per round.
+        """The fixed block (or none) the vectorised executor reads with each fault."""
+        return 1 if self.params.get("readahead", "fixed") == "off" else self.max_cluster
+
+    def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
+        """Adaptive readahead: the aligned block of the window Linux would choose now."""
+        if self.adaptive is None:
+            return None
+        base = int(self.sim.pool.base[vm])
+        offset = page - base
         used = int(self.sim.counters.prefetch_used[vm])
-        hits = used - int(self.last_used[vm])
-        self.last_used[vm] = used
-        want = 1 << int(np.ceil(np.log2(hits + 2))) if hits > 0 else 1
-        want = max(want, int(self.window[vm]) // 2, 1)
-        self.window[vm] = min(want, self.max_cluster)
-        return int(self.window[vm])
+        pages = self.adaptive.pages(vm, offset, used)
+        if pages <= 1:
+            return None
+        start, end = aligned_block(offset, pages)
+        return base + np.arange(start, end, dtype=np.int64)

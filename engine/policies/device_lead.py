@@ -23,40 +23,56 @@ class DeviceLeadTime:
     batch: int  # pages per restore read operation
     margin_ns: int  # slack added to every lead time
     _backlog_key: tuple[int, ...]
-    _backlog_val: tuple[int, int]
+    _backlog_val: tuple[int, int, int, int, int]
 
     # -- the device model: how long a restore of n pages takes ------------------------------------
     def lead_ns(self, n_pages: int, now_ns: int) -> int:
         """Time from issuing a restore of n pages until its last page lands: the work queued
-        ahead of it (same or higher class) and its own, spread over the lanes prefetches use."""
+        ahead of it (same or higher class) and its own, spread over the lanes prefetches use,
+        each operation sharing the device's bandwidth with the others in service."""
         if n_pages <= 0:
             return 0
         dev = self.sim.device
         lanes = self.prefetch_lanes
-        service = dev.service_ns(min(n_pages, self.batch))
+        n_ops = -(-n_pages // self.batch)
+        first_free, sharers_ahead, ahead = self._ahead(now_ns, n_ops)
+        sharers = min(dev.channels, sharers_ahead + n_ops)
+        service = dev.service_ns(min(n_pages, self.batch), sharers)
         if self.shared_lanes:  # a lane a pCPU reads from takes queued work only when idle
             step = self.sim.step_ns
             service = -(-service // step) * step
-        n_ops = -(-n_pages // self.batch)
-        first_free, ahead = self._backlog(now_ns)
-        own = (n_ops - 1) * service + dev.service_ns(n_pages - (n_ops - 1) * self.batch)
+        last = dev.service_ns(n_pages - (n_ops - 1) * self.batch, sharers)
+        own = (n_ops - 1) * service + last
         # At least: the first lane to come free, then one operation; at most evenly spread.
         return max(first_free + service, (ahead + own) // lanes.size) + self.margin_ns
 
-    def _backlog(self, now_ns: int) -> tuple[int, int]:
-        """(until the first prefetch lane is free, device time of the work ahead of a new
-        prefetch: in service on those lanes and queued in the same or higher classes),
-        recomputed only when time moved or the device's queues changed."""
+    def _ahead(self, now_ns: int, n_ops: int) -> tuple[int, int, int]:
+        """(until the first prefetch lane is free, operations the device will be serving
+        besides a new restore's, device time of the work ahead of it) for a restore of n_ops
+        operations."""
+        first, busy_sum, n_busy, n_queued, queued_pages = self._backlog(now_ns)
+        sharers = min(self.sim.device.channels, n_busy + n_queued + n_ops)
+        dev = self.sim.device
+        queued = n_queued * dev.latency_ns + sharers * queued_pages * dev.page_transfer_ns
+        return first, n_busy + n_queued, busy_sum + queued
+
+    def _backlog(self, now_ns: int) -> tuple[int, int, int, int, int]:
+        """(until the first prefetch lane is free, device time left in service on those lanes,
+        operations in service on the device, operations and pages queued in the same or
+        higher classes), recomputed only when time moved or the device's queues changed."""
         dev = self.sim.device
         key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
         if key != self._backlog_key:
             busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
-            ahead = int(busy.sum())
+            n_busy = int(np.count_nonzero(dev.busy_until > now_ns))
+            n_queued = queued_pages = 0
             for cls in range(PREFETCH_READ + 1):
                 for op in dev.queues[cls]:
                     if not op.cancelled:
-                        ahead += dev.service_ns(int(op.pages.size))
-            self._backlog_key, self._backlog_val = key, (int(busy.min()), ahead)
+                        n_queued += 1
+                        queued_pages += int(op.pages.size)
+            self._backlog_key = key
+            self._backlog_val = (int(busy.min()), int(busy.sum()), n_busy, n_queued, queued_pages)
         return self._backlog_val
 
     def deliverable(self, within_ns: int, now_ns: int) -> int:
@@ -64,13 +80,13 @@ class DeviceLeadTime:
         inverted in closed form, then checked against it."""
         dev = self.sim.device
         budget = within_ns - self.margin_ns
-        first, ahead = self._backlog(now_ns)
         lanes = int(self.prefetch_lanes.size)
+        first, sharers, ahead = self._ahead(now_ns, lanes)
         if self.lead_ns(1, now_ns) > within_ns:
             return 0
         # Whole operations that fit when all the work is spread over the lanes, and at least
         # what one operation on the first free lane can carry.
-        whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch)
+        whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch, min(sharers, lanes))
         one = max(0, budget - first - dev.latency_ns) // dev.page_transfer_ns
         n = max(int(whole) * self.batch, min(int(one), self.batch), 1)
         while n > 1 and self.lead_ns(n, now_ns) > within_ns:

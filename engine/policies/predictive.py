@@ -97,7 +97,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.plan_slack_ns = max(sim.plan_tolerance_ns, 2 * dev.service_ns(1))
         self._plan_key: tuple[int, int] = (-1, -1)
         self._backlog_key: tuple[int, ...] = ()
-        self._backlog_val = (0, 0)
+        self._backlog_val = (0, 0, 0, 0, 0)
         self._next: np.ndarray = np.full(n_vms, NEVER, dtype=np.int64)
         self.stats = {
             "restores": 0,

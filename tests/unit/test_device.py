@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op, SwapDevice
-from engine.presets import DEVICE_PRESETS
+from engine.presets import DEVICE_PRESETS, DeviceLimits, limits_of
 
 
 def _dev(channels: int = 4, pcpus: int = 2) -> SwapDevice:
@@ -18,12 +19,16 @@ def _dev(channels: int = 4, pcpus: int = 2) -> SwapDevice:
     )
 
 
-def test_service_time_is_latency_plus_transfer():
-    """An op of n pages takes latency + n × page / (bandwidth / channels)."""
-    d = SwapDevice(latency_us=80.0, bandwidth_mbps=3500.0, channels=32, page_bytes=4096, pcpus=4)
-    per_page = 4096 / (3500e6 / 32) * 1e9
+def test_lone_op_gets_the_whole_bandwidth_and_shares_it_with_others():
+    """An op alone takes latency + its bytes at the whole bandwidth; with k ops in service
+    each gets bandwidth / k, and at least k / IOPS."""
+    limits = DeviceLimits(read_iops=400_000.0)
+    d = SwapDevice(80.0, 3500.0, 32, 4096, 4, limits=limits)
+    per_page = 4096 / 3500e6 * 1e9
     assert abs(d.page_transfer_ns - per_page) <= 1
     assert d.service_ns(8) == 80_000 + 8 * d.page_transfer_ns
+    assert d.service_ns(8, sharers=4) == 80_000 + 32 * d.page_transfer_ns
+    assert d.service_ns(1, sharers=100) == 100 * 2_500  # the IOPS limit binds
 
 
 def test_demand_reads_queue_on_their_lane():
@@ -82,4 +87,103 @@ def test_presets_are_complete_and_sourced():
 def test_hdd_is_much_slower_than_nvme():
     """Scale for intuition: an HDD read takes ~150x an NVMe read."""
     hdd, nvme = DEVICE_PRESETS["hdd-7200"], DEVICE_PRESETS["nvme-ssd"]
-    assert hdd.latency_us / nvme.latency_us > 100
+    assert hdd.qd1_read_us / nvme.qd1_read_us > 100
+
+
+# -- calibration: the model reproduces each preset's published figures within 10 % ------------
+
+STEP_NS = 1_000_000
+
+
+def _preset_device(name: str, pcpus: int = 1) -> SwapDevice:
+    p = DEVICE_PRESETS[name]
+    return SwapDevice(
+        p.latency_us,
+        p.bandwidth_mbps,
+        p.channels,
+        4096,
+        pcpus,
+        limits=limits_of(name, p.bandwidth_mbps),
+    )
+
+
+def _stream(dev: SwapDevice, n_ops: int, pages: int, cls: int) -> int:
+    """Queue n_ops operations of `pages` pages at time 0 and dispatch them step by step as the
+    simulation does; returns when the last one completes."""
+    for i in range(n_ops):
+        dev.submit(Op(cls, 0, np.arange(i * pages, (i + 1) * pages), 0))
+    now, done, last = 0, 0, 0
+    while done < n_ops:
+        dev.dispatch(now, now + STEP_NS)
+        now += STEP_NS
+        finished = dev.pop_completed(now)
+        done += len(finished)
+        last = max([last, *(op.done_ns for op in finished)])
+    return last
+
+
+def _qd1_read_us(dev: SwapDevice) -> float:
+    """Mean time of 4 KiB demand reads issued one after another (queue depth 1)."""
+    t = 0
+    for _ in range(200):
+        t = dev.demand_read(0, t, 1)
+    return t / 200 / 1000
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_PRESETS))
+def test_qd1_read_matches_the_published_figure(name):
+    """A 4 KiB random read alone on the device takes the preset's QD1 figure (within 10 %)."""
+    measured = _qd1_read_us(_preset_device(name))
+    assert measured == pytest.approx(DEVICE_PRESETS[name].qd1_read_us, rel=0.10)
+
+
+IOPS_FIGURES = [
+    (name, cls, figure)
+    for name, p in DEVICE_PRESETS.items()
+    for cls, figure in ((PREFETCH_READ, p.read_iops), (BACKGROUND_WRITE, p.write_iops))
+    if figure
+]
+
+
+@pytest.mark.parametrize(("name", "cls", "figure"), IOPS_FIGURES)
+def test_high_queue_depth_iops_match_the_published_figure(name, cls, figure):
+    """4 KiB random reads (writes) at the preset's queue depth complete at its read (write)
+    IOPS figure, within 10 %."""
+    dev = _preset_device(name)
+    n_ops = 40 * dev.channels
+    seconds = _stream(dev, n_ops, 1, cls) / 1e9
+    assert n_ops / seconds == pytest.approx(figure, rel=0.10)
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_PRESETS))
+def test_sequential_bandwidth_matches_the_published_figure(name):
+    """A large sequential stream (32 MiB operations at the preset's queue depth) moves the
+    preset's sequential read bandwidth (within 10 %); writes their own where it differs."""
+    p = DEVICE_PRESETS[name]
+    pages = 8192
+    for cls, figure in ((PREFETCH_READ, p.bandwidth_mbps), (BACKGROUND_WRITE, p.write_mbps)):
+        dev = _preset_device(name)
+        n_ops = 4 * dev.channels
+        seconds = _stream(dev, n_ops, pages, cls) / 1e9
+        mbps = n_ops * pages * 4096 / seconds / 1e6
+        assert mbps == pytest.approx(figure or p.bandwidth_mbps, rel=0.10)
+
+
+def test_hdd_keeps_seek_plus_rotation():
+    """The HDD's per-operation latency is its average seek plus half a rotation."""
+    assert DEVICE_PRESETS["hdd-7200"].latency_us == pytest.approx(7_400 + 4_160)
+
+
+def test_demand_read_shares_the_device_with_what_the_boundary_left_in_service():
+    """A demand read that starts while background ops are in service gets a share of the
+    bandwidth; once they have ended it gets all of it."""
+    dev = SwapDevice(10.0, 1000.0, 4, 4096, 1)
+    for i in range(3):
+        dev.submit(Op(PREFETCH_READ, 0, np.arange(i * 8, i * 8 + 8), 0))
+    dev.dispatch(0, 1)  # three ops on the three spare lanes, in service past the boundary
+    sharers, change = dev.demand_sharers(0, 0)
+    assert sharers == 4 and change == int(dev.busy_until[1:].min())
+    shared = dev.demand_read(0, 0, 1)
+    end = int(dev.busy_until[1:].max())
+    alone = dev.demand_read(0, end, 1) - end
+    assert shared == dev.service_ns(1, 4) and alone == dev.service_ns(1, 1) < shared
