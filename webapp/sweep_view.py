@@ -11,6 +11,7 @@ charts, pure functions of the results table, are in `webapp.sweep_charts`.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ import panel as pn
 import param
 
 import engine
+from engine import from_dict
 from engine.errors import VmswapError
 from engine.policies import REGISTRY
 from engine.presets import DEVICE_PRESETS
@@ -39,7 +41,9 @@ from engine.sweep import (
     run_sweep,
     sweep_from_dict,
 )
+from webapp.runner import LIMITS, check_limits, web_references
 from webapp.sweep_charts import density_figure, heatmap_figure, varying_axes
+from webapp.views.text import PlainAlert, PlainText
 
 SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
 # A Dask client unpickles what its scheduler sends: a visitor must not choose the scheduler.
@@ -47,6 +51,10 @@ SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
 ADDRESSES_ENV = "VMSWAP_SWEEP_ADDRESSES"
 MAX_LOCAL_WORKERS = max(2, os.cpu_count() or 1)  # one session's local cluster: its cores
 WEB_MAX_RUNS = 5_000  # a sweep launched from the page (the CLI takes engine.sweep.MAX_RUNS)
+# ... and the references all its runs may make: twenty runs at the Compare tab's limit. Each
+# run also meets that tab's own limits (webapp.runner.check_limits).
+WEB_MAX_SWEEP_REFS = 20 * LIMITS["references"]
+MAX_TOML_DEPTH = 16  # tables and lists in a form's TOML box (a sweep needs three or four)
 
 
 def sweep_addresses() -> list[str]:
@@ -83,6 +91,48 @@ def _toml(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply tables and lists nest in `value` (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            todo.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            todo.extend((v, depth + 1) for v in node)
+    return deepest
+
+
+def check_web_runs(runs: list[Any]) -> None:
+    """Every run within the Compare tab's limits, and all of them within WEB_MAX_SWEEP_REFS
+    (SweepError naming the first run over a limit, or the total)."""
+    if len(runs) > WEB_MAX_RUNS:
+        raise SweepError(
+            f"{len(runs):,} runs is more than the {WEB_MAX_RUNS:,} a sweep launched here may "
+            "hold; save it as a sweep file and run `vmswap sweep`"
+        )
+    seen: dict[str, float] = {}  # seeds and policies do not change the limits: check once
+    total = 0.0
+    for run in runs:
+        shape = {k: v for k, v in run.scenario.items() if k not in ("seed", "policy")}
+        key = json.dumps(shape, sort_keys=True, default=str)
+        if key not in seen:
+            scenario = from_dict(run.scenario)
+            try:
+                check_limits(scenario)
+            except VmswapError as exc:
+                raise SweepError(f"run {run.describe()}: {exc}") from None
+            seen[key] = web_references(scenario)
+        total += seen[key]
+    if total > WEB_MAX_SWEEP_REFS:
+        raise SweepError(
+            f"the runs could make {total:,.0f} page references in all; a sweep launched here "
+            f"may make at most {WEB_MAX_SWEEP_REFS:,}: fewer runs or a shorter duration_ms, "
+            "or save it as a sweep file and run `vmswap sweep`"
+        )
 
 
 def _key(key: str) -> str:
@@ -162,9 +212,17 @@ class SweepState(param.Parameterized):
     @staticmethod
     def _toml_lines(text: str, label: str) -> dict[str, Any]:
         try:
-            return tomllib.loads(text)
+            table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise SweepError(f"not valid TOML: {exc}", field=label) from None
+        except RecursionError:
+            table = None
+        if table is None or nesting_depth(table) > MAX_TOML_DEPTH:
+            raise SweepError(
+                f"tables and lists nest more than {MAX_TOML_DEPTH} deep; a sweep needs a few",
+                field=label,
+            )
+        return table
 
     def sweep_toml(self) -> str:
         """The form as a sweep file to run with `vmswap sweep` (base relative to scenarios/)."""
@@ -183,6 +241,15 @@ class SweepState(param.Parameterized):
         ]
         return "\n".join(lines) + "\n"
 
+    def sweep_file(self) -> io.BytesIO:
+        """sweep.toml for the download button; a form error is shown, and the file says so."""
+        try:
+            text = self.sweep_toml()
+        except (VmswapError, RecursionError) as exc:
+            self.error = str(exc) if isinstance(exc, VmswapError) else "the form nests too deeply"
+            text = f"# not a valid sweep: {' '.join(self.error.split())}\n"
+        return io.BytesIO(text.encode())
+
     # -- running it -----------------------------------------------------------------------------
 
     def launch(self) -> bool:
@@ -193,14 +260,12 @@ class SweepState(param.Parameterized):
         try:
             sweep = sweep_from_dict(self.sweep_dict(), source="sweep")
             runs = sweep.runs()
+            check_web_runs(runs)
         except VmswapError as exc:
             self.error = str(exc)
             return False
-        if len(runs) > WEB_MAX_RUNS:
-            self.error = (
-                f"{len(runs):,} runs is more than the {WEB_MAX_RUNS:,} a sweep launched here may "
-                "hold; save it as a sweep file and run `vmswap sweep`"
-            )
+        except RecursionError:  # a form nested too deeply for a check we did not foresee
+            self.error = "the form's settings nest too deeply; a sweep needs a few levels"
             return False
         allowed = sweep_addresses()
         # Decided here, once: the thread must not read a field the page may change meanwhile.
@@ -354,7 +419,7 @@ class SweepView(pn.viewable.Viewer):
             w.FloatInput.from_param(s.param.timeout_s, label="Timeout without progress, s"),
             pn.Row(self.launch_button, self.cancel_button),
             w.FileDownload(
-                callback=lambda: io.BytesIO(s.sweep_toml().encode()),
+                callback=s.sweep_file,
                 filename="sweep.toml",
                 label="Download sweep.toml",
             ),
@@ -365,8 +430,12 @@ class SweepView(pn.viewable.Viewer):
             max=100,
             sizing_mode="stretch_width",
         )
-        error = pn.pane.Alert(
-            s.param.error, alert_type="danger", visible=pn.bind(bool, s.param.error)
+        # Messages quote the form's text (names, TOML): plain text, never Markdown.
+        error = PlainAlert(
+            s.param.error,
+            alert_type="danger",
+            visible=pn.bind(bool, s.param.error),
+            css_classes=["vm-sweep-error"],
         )
         self.table = w.Tabulator(
             pn.bind(lambda f: f if f is not None else pd.DataFrame(), s.param.results),
@@ -387,7 +456,7 @@ class SweepView(pn.viewable.Viewer):
             w.FileDownload(callback=s.results_parquet, filename="sweep-results.parquet"),
         )
         self.results = pn.Column(
-            pn.pane.Markdown(s.param.status),
+            PlainText(s.param.status, css_classes=["vm-sweep-status"]),
             progress,
             error,
             w.FloatInput.from_param(s.param.target_slowdown, label="Target slowdown"),

@@ -51,7 +51,7 @@ def test_an_upload_shows_its_heatmap_and_curve() -> None:
     state = TraceState()
     try:
         assert state.load_bytes("t.txt", text_trace(pages)), state.error
-        assert state.detected == "text" and "auto-detected as `text`" in state.status
+        assert state.detected == "text" and "auto-detected as text" in state.status
         heat = state.heat
         assert heat is not None and heat.counts.sum() == 10_000
         assert heat.counts.shape[1] <= MAX_COLUMNS
