@@ -18,6 +18,7 @@ import tempfile
 import threading
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,14 @@ from engine.sweep import (
     run_sweep,
     sweep_from_dict,
 )
-from webapp.runner import LIMITS, check_limits, web_references
+from webapp.runner import (
+    LIMITS,
+    Runner,
+    SyncRunner,
+    ThreadRunner,
+    check_limits,
+    web_references,
+)
 from webapp.sweep_charts import density_figure, heatmap_figure, varying_axes
 from webapp.views.text import PlainAlert, PlainText
 
@@ -137,6 +145,38 @@ def check_web_runs(runs: list[Any]) -> None:
 
 def _key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else _toml(key)
+
+
+@dataclass(frozen=True)
+class Form:
+    """The form as read on the session's event loop: the sweep table and where to run it."""
+
+    table: dict[str, Any]
+    address: str | None
+    workers: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sweep checked against the web limits, ready to start."""
+
+    form: Form
+    sweep: Any
+    runs: list[Any]
+
+
+def validate_sweep(form: Form) -> Plan | str:
+    """Expand and check every run (seconds for thousands of runs: a served session calls this
+    on a worker thread); a readable message when the sweep is refused."""
+    try:
+        sweep = sweep_from_dict(form.table, source="sweep")
+        runs = sweep.runs()
+        check_web_runs(runs)
+    except VmswapError as exc:
+        return str(exc)
+    except RecursionError:  # a form nested too deeply for a check we did not foresee
+        return "the form's settings nest too deeply; a sweep needs a few levels"
+    return Plan(form, sweep, runs)
 
 
 class SweepState(param.Parameterized):
@@ -254,19 +294,20 @@ class SweepState(param.Parameterized):
 
     def launch(self) -> bool:
         """Validate the form and start the sweep in a background thread; False on a form error
-        (shown in `error`) or when a sweep is already running."""
+        (shown in `error`) or when a sweep is already running. All in the caller's thread: the
+        view runs `validate_sweep` on a worker thread between `form` and `start` instead."""
+        form = self.form()
+        return form is not None and self.start(validate_sweep(form))
+
+    def form(self) -> Form | None:
+        """The form as read now (quick checks only); None, with `error` set, if it is wrong."""
         if self.running:
-            return False
+            return None
         try:
-            sweep = sweep_from_dict(self.sweep_dict(), source="sweep")
-            runs = sweep.runs()
-            check_web_runs(runs)
+            table = self.sweep_dict()
         except VmswapError as exc:
             self.error = str(exc)
-            return False
-        except RecursionError:  # a form nested too deeply for a check we did not foresee
-            self.error = "the form's settings nest too deeply; a sweep needs a few levels"
-            return False
+            return None
         allowed = sweep_addresses()
         # Decided here, once: the thread must not read a field the page may change meanwhile.
         address = self.address.strip() if self.cluster == "address" else None
@@ -276,7 +317,20 @@ class SweepState(param.Parameterized):
                 if allowed
                 else "address: this server runs sweeps on a local cluster only"
             ) + f" (whoever runs it lists scheduler addresses in {ADDRESSES_ENV})"
+            return None
+        return Form(table, address, int(self.workers))
+
+    def start(self, plan: Plan | str | BaseException) -> bool:
+        """Start a validated sweep (what `validate_sweep` returned); False, with `error` set,
+        if it was refused or a sweep is already running."""
+        if isinstance(plan, BaseException):  # a bug of ours, shown rather than lost
+            plan = f"the sweep could not be checked: {type(plan).__name__}: {plan}"
+        if isinstance(plan, str):
+            self.error = plan
             return False
+        if self.running:
+            return False
+        sweep, runs, address = plan.sweep, plan.runs, plan.form.address
         self.error = ""
         if self._journal is None:
             folder = Path(tempfile.mkdtemp(prefix="vmswap-sweep-"))
@@ -287,7 +341,7 @@ class SweepState(param.Parameterized):
         self._cancel = threading.Event()
         self._thread = threading.Thread(
             target=self._run,
-            args=(sweep, address, int(self.workers)),
+            args=(sweep, address, plan.form.workers),
             name="vmswap-sweep",
             daemon=True,
         )
@@ -379,9 +433,12 @@ class SweepState(param.Parameterized):
 
 
 class SweepView(pn.viewable.Viewer):
-    """The Sweep tab for one session's SweepState."""
+    """The Sweep tab for one session's SweepState. Served, Launch checks the runs on the
+    session's worker thread (`runner`): thousands of runs take seconds to expand."""
 
-    def __init__(self, state: SweepState | None = None, **params: Any):
+    def __init__(
+        self, state: SweepState | None = None, runner: Runner | None = None, **params: Any
+    ):
         super().__init__(**params)
         self.state = state or SweepState()
         s = self.state
@@ -395,12 +452,14 @@ class SweepView(pn.viewable.Viewer):
                 fn()
 
         s.post = post
-        if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _: s.close())
+        served = doc is not None and doc.session_context is not None
+        if served:
+            pn.state.on_session_destroyed(lambda _: self.close())
         w = pn.widgets
         self.launch_button = w.Button(label="Launch", color="primary")
         self.cancel_button = w.Button(label="Cancel", disabled=True)
-        self.launch_button.on_click(lambda _: s.launch())
+        self.runner: Runner = runner or (ThreadRunner(post) if served else SyncRunner())
+        self.launch_button.on_click(self._on_launch)
         self.cancel_button.on_click(lambda _: s.cancel())
         s.param.watch(self._on_running, "running")
         self.controls = pn.Column(
@@ -468,6 +527,27 @@ class SweepView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self._layout = pn.Row(self.controls, self.results, sizing_mode="stretch_width")
+
+    def _on_launch(self, _event: Any) -> None:
+        form = self.state.form()
+        if form is None:
+            return
+        self.state.error = ""
+        self.state.status = "Checking every run against this server's limits…"
+        self.launch_button.disabled = True
+
+        def checked(plan: Plan | str | BaseException) -> None:
+            self.launch_button.disabled = False
+            if not self.state.start(plan):
+                self.state.status = "Set the axes and launch."
+
+        self.runner.submit(lambda: validate_sweep(form), checked)
+
+    def close(self) -> None:
+        """Stop the worker and the sweep (the session's browser tab closed)."""
+        if isinstance(self.runner, ThreadRunner):
+            self.runner.shutdown()
+        self.state.close()
 
     def _on_running(self, event: Any) -> None:
         self.launch_button.disabled = event.new

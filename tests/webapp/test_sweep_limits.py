@@ -8,9 +8,10 @@ import pytest
 
 from engine import from_dict
 from engine.sweep import sweep_from_dict
+from tests.helpers import QueuedRunner
 from tests.security import problems_of
 from webapp.runner import LIMITS, web_references
-from webapp.sweep_view import MAX_TOML_DEPTH, WEB_MAX_SWEEP_REFS, SweepState
+from webapp.sweep_view import MAX_TOML_DEPTH, WEB_MAX_SWEEP_REFS, SweepState, SweepView
 
 
 def refused(state: SweepState) -> str:
@@ -75,3 +76,16 @@ def test_deeply_nested_toml_is_a_readable_message(box: str, fixed: str) -> None:
     state.error = ""
     assert state.sweep_file().read().startswith(b"# not a valid sweep:")
     assert "nest more than" in state.error
+
+
+def test_launch_checks_the_runs_on_the_runner_and_shows_a_refusal() -> None:
+    """The Launch button hands the expansion and checks to the runner (a worker thread when
+    served); their refusal then shows in the page's error, and nothing starts."""
+    runner = QueuedRunner()
+    view = SweepView(SweepState(policies="demand", vm_counts="1", seeds=1000), runner=runner)
+    view.state.fixed = "duration_ms = 100_000.0"
+    view.launch_button.clicks += 1
+    assert len(runner.jobs) == 1 and view.state.error == "" and view.launch_button.disabled
+    runner.run_all()
+    assert "too large for the web app" in view.state.error and not view.state.running
+    assert not view.launch_button.disabled

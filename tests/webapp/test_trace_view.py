@@ -14,6 +14,7 @@ from engine.mrc import mrc
 from engine.scenario import from_dict
 from engine.simulator import simulate
 from engine.traces import read_trace
+from tests.helpers import QueuedRunner
 from webapp.trace_view import (
     MAX_COLUMNS,
     MAX_NAME_CHARS,
@@ -186,29 +187,10 @@ def test_close_removes_the_session_folder() -> None:
     state.close()  # twice is fine
 
 
-class HeldRunner:
-    """Keeps the work handed to it until the test runs it (a session's worker thread)."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Any, Any]] = []
-
-    def submit(self, fn: Any, done: Any) -> None:
-        self.jobs.append((fn, done))
-
-    def run_all(self) -> None:
-        while self.jobs:
-            fn, done = self.jobs.pop(0)
-            try:
-                result = fn()
-            except BaseException as exc:
-                result = exc
-            done(result)
-
-
 def test_an_upload_is_parsed_by_the_runner_not_in_the_callback() -> None:
     """The widget's callback only checks the upload and hands the parse to the runner (a
     worker thread when served): nothing is parsed, and the input is disabled, until it runs."""
-    runner = HeldRunner()
+    runner = QueuedRunner()
     view = TraceView(TraceState(), runner=runner)
     try:
         view.file_input.filename = "w.txt"
@@ -225,7 +207,7 @@ def test_an_upload_is_parsed_by_the_runner_not_in_the_callback() -> None:
 
 def test_a_stale_parse_is_not_shown_and_a_failed_one_is_a_message() -> None:
     """Only the last upload's result is shown; a parse that raised becomes a message."""
-    runner = HeldRunner()
+    runner = QueuedRunner()
     view = TraceView(TraceState(), runner=runner)
     try:
         view.file_input.filename = "old.txt"
