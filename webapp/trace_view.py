@@ -428,15 +428,18 @@ class TraceView(pn.viewable.Viewer):
             return
         self._jobs += 1
         ticket = self._jobs
+        # Not `loading`: Panel's loading overlay fetches its stylesheet from a CDN.
         self.file_input.disabled = True
-        self._layout.loading = True
-        self.runner.submit(lambda: parse_upload(job), lambda done: self._parsed(ticket, done))
+        shown, self.state.status = self.state.status, f"Reading {job.name}…"
+        self.runner.submit(
+            lambda: parse_upload(job), lambda done: self._parsed(ticket, shown, done)
+        )
 
-    def _parsed(self, ticket: int, outcome: Loaded | str | BaseException) -> None:
+    def _parsed(self, ticket: int, shown: str, outcome: Loaded | str | BaseException) -> None:
         if ticket != self._jobs:
             return
         self.file_input.disabled = False
-        self._layout.loading = False
+        self.state.status = shown  # what is still on show, unless this upload replaces it
         self.state.finish(outcome)
 
     def close(self) -> None:

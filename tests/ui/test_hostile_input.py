@@ -85,7 +85,11 @@ def hostile_link() -> str:
     return urlcodec.encode(data, validate_policy(a), validate_policy(b))
 
 
-def open_traces(page: Page) -> None:
+def open_traces(page: Page, url: str | None = None) -> None:
+    """The Traces tab (of the page at `url` first, not waiting for the simulation's frames)."""
+    if url is not None:
+        page.goto(url)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
     page.locator(".bk-tab").filter(has_text="Traces").click()
     page.locator("input[type=file]").wait_for(state="attached")
 
@@ -143,8 +147,7 @@ def test_an_upload_over_the_cap_gets_the_apps_message_and_the_session_goes_on(
     """A file well over the cap (and over the websocket's message limit) is refused in the
     browser with the app's message; a later upload in the same session is read."""
     w = watch(page, app_url)
-    open_app(page, app_url)
-    open_traces(page)
+    open_traces(page, app_url)
     big = b"1\n" * ((MAX_UPLOAD_BYTES + 2 * 2**20) // 2)  # 16 MiB: 21 MiB once base64-encoded
     upload(page, "big.trace", big)
     error = page.locator(".vm-trace-error")
@@ -194,8 +197,7 @@ def test_a_decompression_bomb_is_refused_while_the_server_answers(
     """A 0.6 MB gzip of 600 MiB of blank lines is parsed off the event loop: /liveness answers
     while the page shows the upload in progress, and the uploader reads a refusal."""
     w = watch(page, app_url)
-    open_app(page, app_url)
-    open_traces(page)
+    open_traces(page, app_url)
     pack = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip
     mib = MAX_EXPANDED_BYTES // 2**20 + 88
     bomb = b"".join(pack.compress(b"\n" * 2**20) for _ in range(mib)) + pack.flush()

@@ -196,7 +196,7 @@ def test_an_upload_is_parsed_by_the_runner_not_in_the_callback() -> None:
         view.file_input.filename = "w.txt"
         view.file_input.value = text_trace([1, 2, 3, 1])
         assert len(runner.jobs) == 1
-        assert view.state.heat is None and view.state.status == ""
+        assert view.state.heat is None and view.state.status == "Reading w.txt…"
         assert view.file_input.disabled
         runner.run_all()
         assert view.state.heat is not None and "w.txt: 4 references" in view.state.status
@@ -216,7 +216,7 @@ def test_a_stale_parse_is_not_shown_and_a_failed_one_is_a_message() -> None:
         view.file_input.value = text_trace([3, 4, 5])
         runner.run_all()
         assert "new.txt" in view.state.status and "old.txt" not in view.state.status
-        view._parsed(view._jobs, RuntimeError("boom"))
+        view._parsed(view._jobs, "", RuntimeError("boom"))
         assert "cannot read this file" in view.state.error and "boom" not in view.state.error
     finally:
         view.close()
