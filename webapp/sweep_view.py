@@ -11,14 +11,12 @@ charts, pure functions of the results table, are in `webapp.sweep_charts`.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
 import threading
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ import panel as pn
 import param
 
 import engine
-from engine import from_dict
 from engine.errors import VmswapError
 from engine.policies import REGISTRY
 from engine.presets import DEVICE_PRESETS
@@ -40,17 +37,20 @@ from engine.sweep import (
     known_metrics,
     parse_policy_spec,
     run_sweep,
-    sweep_from_dict,
 )
 from webapp.runner import (
-    LIMITS,
     Runner,
     SyncRunner,
     ThreadRunner,
-    check_limits,
-    web_references,
 )
 from webapp.sweep_charts import density_figure, heatmap_figure, varying_axes
+from webapp.sweep_limits import (
+    MAX_TOML_DEPTH,
+    Form,
+    Plan,
+    nesting_depth,
+    validate_sweep,
+)
 from webapp.views.text import PlainAlert, PlainText
 
 SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
@@ -58,11 +58,6 @@ SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
 # Whoever runs the server may allow some: VMSWAP_SWEEP_ADDRESSES=tcp://10.0.0.5:8786,...
 ADDRESSES_ENV = "VMSWAP_SWEEP_ADDRESSES"
 MAX_LOCAL_WORKERS = max(2, os.cpu_count() or 1)  # one session's local cluster: its cores
-WEB_MAX_RUNS = 5_000  # a sweep launched from the page (the CLI takes engine.sweep.MAX_RUNS)
-# ... and the references all its runs may make: twenty runs at the Compare tab's limit. Each
-# run also meets that tab's own limits (webapp.runner.check_limits).
-WEB_MAX_SWEEP_REFS = 20 * LIMITS["references"]
-MAX_TOML_DEPTH = 16  # tables and lists in a form's TOML box (a sweep needs three or four)
 
 
 def sweep_addresses() -> list[str]:
@@ -101,82 +96,8 @@ def _toml(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
-def nesting_depth(value: Any) -> int:
-    """How deeply tables and lists nest in `value` (a scalar is 0), without recursion."""
-    deepest, todo = 0, [(value, 0)]
-    while todo:
-        node, depth = todo.pop()
-        deepest = max(deepest, depth)
-        if isinstance(node, dict):
-            todo.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            todo.extend((v, depth + 1) for v in node)
-    return deepest
-
-
-def check_web_runs(runs: list[Any]) -> None:
-    """Every run within the Compare tab's limits, and all of them within WEB_MAX_SWEEP_REFS
-    (SweepError naming the first run over a limit, or the total)."""
-    if len(runs) > WEB_MAX_RUNS:
-        raise SweepError(
-            f"{len(runs):,} runs is more than the {WEB_MAX_RUNS:,} a sweep launched here may "
-            "hold; save it as a sweep file and run `vmswap sweep`"
-        )
-    seen: dict[str, float] = {}  # seeds and policies do not change the limits: check once
-    total = 0.0
-    for run in runs:
-        shape = {k: v for k, v in run.scenario.items() if k not in ("seed", "policy")}
-        key = json.dumps(shape, sort_keys=True, default=str)
-        if key not in seen:
-            scenario = from_dict(run.scenario)
-            try:
-                check_limits(scenario)
-            except VmswapError as exc:
-                raise SweepError(f"run {run.describe()}: {exc}") from None
-            seen[key] = web_references(scenario)
-        total += seen[key]
-    if total > WEB_MAX_SWEEP_REFS:
-        raise SweepError(
-            f"the runs could make {total:,.0f} page references in all; a sweep launched here "
-            f"may make at most {WEB_MAX_SWEEP_REFS:,}: fewer runs or a shorter duration_ms, "
-            "or save it as a sweep file and run `vmswap sweep`"
-        )
-
-
 def _key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else _toml(key)
-
-
-@dataclass(frozen=True)
-class Form:
-    """The form as read on the session's event loop: the sweep table and where to run it."""
-
-    table: dict[str, Any]
-    address: str | None
-    workers: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A sweep checked against the web limits, ready to start."""
-
-    form: Form
-    sweep: Any
-    runs: list[Any]
-
-
-def validate_sweep(form: Form) -> Plan | str:
-    """Expand and check every run (seconds for thousands of runs: a served session calls this
-    on a worker thread); a readable message when the sweep is refused."""
-    try:
-        sweep = sweep_from_dict(form.table, source="sweep")
-        runs = sweep.runs()
-        check_web_runs(runs)
-    except VmswapError as exc:
-        return str(exc)
-    except RecursionError:  # a form nested too deeply for a check we did not foresee
-        return "the form's settings nest too deeply; a sweep needs a few levels"
-    return Plan(form, sweep, runs)
 
 
 class SweepState(param.Parameterized):

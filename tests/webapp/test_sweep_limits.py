@@ -11,7 +11,8 @@ from engine.sweep import sweep_from_dict
 from tests.helpers import QueuedRunner
 from tests.security import problems_of
 from webapp.runner import LIMITS, web_references
-from webapp.sweep_view import MAX_TOML_DEPTH, WEB_MAX_SWEEP_REFS, SweepState, SweepView
+from webapp.sweep_limits import MAX_TOML_DEPTH, WEB_MAX_SWEEP_REFS
+from webapp.sweep_view import SweepState, SweepView
 
 
 def refused(state: SweepState) -> str:
