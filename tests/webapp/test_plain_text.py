@@ -3,8 +3,10 @@ never read it as Markdown, HTML or math, whatever it holds."""
 
 from __future__ import annotations
 
+import ast
 import html
 import re
+from pathlib import Path
 
 import pytest
 from bokeh.document import Document
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 
 from webapp.views.text import PlainAlert, PlainText
 
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = [
     "<img src=x onerror=alert(1)>.trace",
     "<script>alert(1)</script>",
@@ -64,3 +67,50 @@ def test_a_new_object_is_escaped_too() -> None:
     model = pane.get_root(Document())
     pane.object = "<b>second</b>"
     assert "<b>" not in html.unescape(model.text).replace('<div class="vm-plain">', "")
+
+
+def _markdown_calls(tree: ast.AST) -> list[ast.Call]:
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in ("Markdown", "Alert", "Str")
+    ]
+
+
+def _written_here(node: ast.expr, constants: set[str]) -> bool:
+    """A string literal, or an f-string of literals and module-level UPPER_CASE constants
+    (and local names bound only to such f-strings: `limit` in the Traces tab)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return all(
+            isinstance(v, ast.Constant)
+            or all(
+                isinstance(n, ast.Name) and (n.id.isupper() or n.id in constants)
+                for n in ast.walk(v.value)
+                if isinstance(n, ast.Name)
+            )
+            for v in node.values
+        )
+    return False
+
+
+def test_markdown_panes_carry_only_text_written_here() -> None:
+    """Every Markdown, Alert or Str pane in webapp/ is built from a literal (or our own
+    constants): text from a visitor (state, names, messages) goes to PlainText instead."""
+    found = []
+    for path in sorted((ROOT / "webapp").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        ours = {  # local names assigned an f-string of constants
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign) and _written_here(n.value, set())
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        for call in _markdown_calls(tree):
+            if call.args and not _written_here(call.args[0], ours):
+                found.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert found == []
