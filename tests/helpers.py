@@ -1,7 +1,9 @@
-"""Small scenarios for fast tests, built through the schema like any user input."""
+"""Small scenarios for fast tests, built through the schema like any user input, and a runner
+that holds a web view's work until the test runs it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine import from_dict
@@ -36,3 +38,24 @@ def small_scenario(**over: Any) -> Scenario:
         else:
             data[key] = value
     return from_dict(data)
+
+
+class QueuedRunner:
+    """A web view's runner that keeps the work handed to it until the test runs it (served,
+    a session's worker thread does): what the view did before the work ran can be checked."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
+
+    def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        self.jobs.append((fn, done))
+
+    def run_all(self) -> None:
+        """Run the queued work in order, handing each result (or exception) to its `done`."""
+        while self.jobs:
+            fn, done = self.jobs.pop(0)
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to `done`, as the real runners do
+                result = exc
+            done(result)

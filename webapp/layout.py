@@ -3,8 +3,6 @@ sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exi
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from webapp.controller import Controller
 from webapp.state import SessionState
 from webapp.views.dashboard import Dashboard
 from webapp.views.sidebar import Sidebar
+from webapp.views.text import PlainAlert
 from webapp.views.transport import Transport
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -52,27 +51,25 @@ def trace_view(controller: Controller) -> Any | None:
 
 
 def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
-    text = pn.pane.Alert(
-        "",
+    # Messages may quote a link's text: shown as text, never as HTML or Markdown.
+    text = PlainAlert(
+        state.message,
         alert_type="warning",
         sizing_mode="stretch_width",
         css_classes=["vm-message"],
         margin=(0, 4),
-        renderer_options={"linkify": False},  # a quoted https://... stays text
     )
     close = pn.widgets.Button(
         label="✕", width=36, margin=(8, 4), color="light", description="dismiss"
     )
     close.on_click(lambda e: controller.dismiss())
-    row = pn.Row(text, close, sizing_mode="stretch_width", visible=False)
+    row = pn.Row(text, close, sizing_mode="stretch_width", visible=bool(state.message))
 
     def show(message: str) -> None:
-        # Messages may quote a link's text: shown as text, never as HTML or Markdown.
-        text.object = re.sub(r"([\\\[\]])", r"\\\1", html.escape(message))  # no [text](url)
+        text.object = message
         row.visible = bool(message)
 
     state.param.watch(lambda e: show(e.new), "message")
-    show(state.message)
     return row
 
 

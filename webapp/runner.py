@@ -107,22 +107,27 @@ def resolve_traces(data: dict[str, Any], extra_roots: Sequence[Path] = ()) -> di
     return data
 
 
+def web_references(s: Scenario) -> float:
+    """The most references one run of `s` can make: every pCPU busy for the whole duration at
+    the cheapest reference (what LIMITS["references"] bounds)."""
+    cheapest = min(
+        [vm.workload.cpu_ns_per_ref for vm in s.vms]
+        + [int(c.get("cpu_ns_per_ref", 200)) for vm in s.vms for c in vm.workload.components]
+    )
+    return s.host.pcpus * s.duration_ms * 1e6 / max(1, cheapest)
+
+
 def check_limits(s: Scenario) -> None:
     """Refuse scenarios too big for an interactive, shared server, with the reason; every run
     here is recorded, so the recording's budget applies too."""
     check_recording(s)
     pages = sum(s.vm_pages(vm) for vm in s.vms)
     steps = s.duration_ms * 1000.0 / s.host.step_us
-    cheapest = min(
-        [vm.workload.cpu_ns_per_ref for vm in s.vms]
-        + [int(c.get("cpu_ns_per_ref", 200)) for vm in s.vms for c in vm.workload.components]
-    )
-    refs = s.host.pcpus * s.duration_ms * 1e6 / max(1, cheapest)
     checks = (
         ("vms", len(s.vms), "VMs"),
         ("guest_pages", pages, "guest pages"),
         ("steps", steps, "simulation steps (duration_ms / step_us)"),
-        ("references", refs, "page references (pCPUs × duration / cpu_ns_per_ref)"),
+        ("references", web_references(s), "page references (pCPUs × duration / cpu_ns_per_ref)"),
     )
     for key, value, what in checks:
         if value > LIMITS[key]:

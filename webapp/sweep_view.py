@@ -37,16 +37,27 @@ from engine.sweep import (
     known_metrics,
     parse_policy_spec,
     run_sweep,
-    sweep_from_dict,
+)
+from webapp.runner import (
+    Runner,
+    SyncRunner,
+    ThreadRunner,
 )
 from webapp.sweep_charts import density_figure, heatmap_figure, varying_axes
+from webapp.sweep_limits import (
+    MAX_TOML_DEPTH,
+    Form,
+    Plan,
+    nesting_depth,
+    validate_sweep,
+)
+from webapp.views.text import PlainAlert, PlainText
 
 SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
 # A Dask client unpickles what its scheduler sends: a visitor must not choose the scheduler.
 # Whoever runs the server may allow some: VMSWAP_SWEEP_ADDRESSES=tcp://10.0.0.5:8786,...
 ADDRESSES_ENV = "VMSWAP_SWEEP_ADDRESSES"
 MAX_LOCAL_WORKERS = max(2, os.cpu_count() or 1)  # one session's local cluster: its cores
-WEB_MAX_RUNS = 5_000  # a sweep launched from the page (the CLI takes engine.sweep.MAX_RUNS)
 
 
 def sweep_addresses() -> list[str]:
@@ -162,9 +173,17 @@ class SweepState(param.Parameterized):
     @staticmethod
     def _toml_lines(text: str, label: str) -> dict[str, Any]:
         try:
-            return tomllib.loads(text)
+            table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise SweepError(f"not valid TOML: {exc}", field=label) from None
+        except RecursionError:
+            table = None
+        if table is None or nesting_depth(table) > MAX_TOML_DEPTH:
+            raise SweepError(
+                f"tables and lists nest more than {MAX_TOML_DEPTH} deep; a sweep needs a few",
+                field=label,
+            )
+        return table
 
     def sweep_toml(self) -> str:
         """The form as a sweep file to run with `vmswap sweep` (base relative to scenarios/)."""
@@ -183,25 +202,33 @@ class SweepState(param.Parameterized):
         ]
         return "\n".join(lines) + "\n"
 
+    def sweep_file(self) -> io.BytesIO:
+        """sweep.toml for the download button; a form error is shown, and the file says so."""
+        try:
+            text = self.sweep_toml()
+        except (VmswapError, RecursionError) as exc:
+            self.error = str(exc) if isinstance(exc, VmswapError) else "the form nests too deeply"
+            text = f"# not a valid sweep: {' '.join(self.error.split())}\n"
+        return io.BytesIO(text.encode())
+
     # -- running it -----------------------------------------------------------------------------
 
     def launch(self) -> bool:
         """Validate the form and start the sweep in a background thread; False on a form error
-        (shown in `error`) or when a sweep is already running."""
+        (shown in `error`) or when a sweep is already running. All in the caller's thread: the
+        view runs `validate_sweep` on a worker thread between `form` and `start` instead."""
+        form = self.form()
+        return form is not None and self.start(validate_sweep(form))
+
+    def form(self) -> Form | None:
+        """The form as read now (quick checks only); None, with `error` set, if it is wrong."""
         if self.running:
-            return False
+            return None
         try:
-            sweep = sweep_from_dict(self.sweep_dict(), source="sweep")
-            runs = sweep.runs()
+            table = self.sweep_dict()
         except VmswapError as exc:
             self.error = str(exc)
-            return False
-        if len(runs) > WEB_MAX_RUNS:
-            self.error = (
-                f"{len(runs):,} runs is more than the {WEB_MAX_RUNS:,} a sweep launched here may "
-                "hold; save it as a sweep file and run `vmswap sweep`"
-            )
-            return False
+            return None
         allowed = sweep_addresses()
         # Decided here, once: the thread must not read a field the page may change meanwhile.
         address = self.address.strip() if self.cluster == "address" else None
@@ -211,7 +238,20 @@ class SweepState(param.Parameterized):
                 if allowed
                 else "address: this server runs sweeps on a local cluster only"
             ) + f" (whoever runs it lists scheduler addresses in {ADDRESSES_ENV})"
+            return None
+        return Form(table, address, int(self.workers))
+
+    def start(self, plan: Plan | str | BaseException) -> bool:
+        """Start a validated sweep (what `validate_sweep` returned); False, with `error` set,
+        if it was refused or a sweep is already running."""
+        if isinstance(plan, BaseException):  # a bug of ours, shown rather than lost
+            plan = f"the sweep could not be checked: {type(plan).__name__}: {plan}"
+        if isinstance(plan, str):
+            self.error = plan
             return False
+        if self.running:
+            return False
+        sweep, runs, address = plan.sweep, plan.runs, plan.form.address
         self.error = ""
         if self._journal is None:
             folder = Path(tempfile.mkdtemp(prefix="vmswap-sweep-"))
@@ -222,7 +262,7 @@ class SweepState(param.Parameterized):
         self._cancel = threading.Event()
         self._thread = threading.Thread(
             target=self._run,
-            args=(sweep, address, int(self.workers)),
+            args=(sweep, address, plan.form.workers),
             name="vmswap-sweep",
             daemon=True,
         )
@@ -314,9 +354,12 @@ class SweepState(param.Parameterized):
 
 
 class SweepView(pn.viewable.Viewer):
-    """The Sweep tab for one session's SweepState."""
+    """The Sweep tab for one session's SweepState. Served, Launch checks the runs on the
+    session's worker thread (`runner`): thousands of runs take seconds to expand."""
 
-    def __init__(self, state: SweepState | None = None, **params: Any):
+    def __init__(
+        self, state: SweepState | None = None, runner: Runner | None = None, **params: Any
+    ):
         super().__init__(**params)
         self.state = state or SweepState()
         s = self.state
@@ -330,12 +373,14 @@ class SweepView(pn.viewable.Viewer):
                 fn()
 
         s.post = post
-        if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _: s.close())
+        served = doc is not None and doc.session_context is not None
+        if served:
+            pn.state.on_session_destroyed(lambda _: self.close())
         w = pn.widgets
         self.launch_button = w.Button(label="Launch", color="primary")
         self.cancel_button = w.Button(label="Cancel", disabled=True)
-        self.launch_button.on_click(lambda _: s.launch())
+        self.runner: Runner = runner or (ThreadRunner(post) if served else SyncRunner())
+        self.launch_button.on_click(self._on_launch)
         self.cancel_button.on_click(lambda _: s.cancel())
         s.param.watch(self._on_running, "running")
         self.controls = pn.Column(
@@ -354,7 +399,7 @@ class SweepView(pn.viewable.Viewer):
             w.FloatInput.from_param(s.param.timeout_s, label="Timeout without progress, s"),
             pn.Row(self.launch_button, self.cancel_button),
             w.FileDownload(
-                callback=lambda: io.BytesIO(s.sweep_toml().encode()),
+                callback=s.sweep_file,
                 filename="sweep.toml",
                 label="Download sweep.toml",
             ),
@@ -365,8 +410,12 @@ class SweepView(pn.viewable.Viewer):
             max=100,
             sizing_mode="stretch_width",
         )
-        error = pn.pane.Alert(
-            s.param.error, alert_type="danger", visible=pn.bind(bool, s.param.error)
+        # Messages quote the form's text (names, TOML): plain text, never Markdown.
+        error = PlainAlert(
+            s.param.error,
+            alert_type="danger",
+            visible=pn.bind(bool, s.param.error),
+            css_classes=["vm-sweep-error"],
         )
         self.table = w.Tabulator(
             pn.bind(lambda f: f if f is not None else pd.DataFrame(), s.param.results),
@@ -387,7 +436,7 @@ class SweepView(pn.viewable.Viewer):
             w.FileDownload(callback=s.results_parquet, filename="sweep-results.parquet"),
         )
         self.results = pn.Column(
-            pn.pane.Markdown(s.param.status),
+            PlainText(s.param.status, css_classes=["vm-sweep-status"]),
             progress,
             error,
             w.FloatInput.from_param(s.param.target_slowdown, label="Target slowdown"),
@@ -399,6 +448,27 @@ class SweepView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self._layout = pn.Row(self.controls, self.results, sizing_mode="stretch_width")
+
+    def _on_launch(self, _event: Any) -> None:
+        form = self.state.form()
+        if form is None:
+            return
+        self.state.error = ""
+        self.state.status = "Checking every run against this server's limits…"
+        self.launch_button.disabled = True
+
+        def checked(plan: Plan | str | BaseException) -> None:
+            self.launch_button.disabled = False
+            if not self.state.start(plan):
+                self.state.status = "Set the axes and launch."
+
+        self.runner.submit(lambda: validate_sweep(form), checked)
+
+    def close(self) -> None:
+        """Stop the worker and the sweep (the session's browser tab closed)."""
+        if isinstance(self.runner, ThreadRunner):
+            self.runner.shutdown()
+        self.state.close()
 
     def _on_running(self, event: Any) -> None:
         self.launch_button.disabled = event.new

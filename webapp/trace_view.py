@@ -26,12 +26,16 @@ import param
 from bokeh.models import ColorBar, HoverTool, LinearColorMapper
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
+from panel.io.state import set_curdoc
 
 from engine.errors import VmswapError
 from engine.mrc import fault_counts
 from engine.scenario import from_dict
 from engine.traces import FORMATS, read_trace
 from engine.traces.compression import Source
+from webapp.runner import Runner, SyncRunner, ThreadRunner
+from webapp.views.text import PlainAlert, PlainText
+from webapp.views.upload_guard import UploadGuard
 
 # FileInput sends the file base64-encoded in one websocket message, and Bokeh's server takes
 # messages of up to 20 MiB by default (--websocket-max-message-size): 14 MiB fits under it.
@@ -44,6 +48,7 @@ MAX_UPLOADS = 32  # per session: each one stays on disk while a VM may replay it
 MRC_REFS = 5_000_000  # the curve of a longer trace is that of its first MRC_REFS references
 MAX_COLUMNS = 2048  # time bins of the heatmap (DESIGN: downsample to ≤ 2,048 columns)
 MAX_ROWS = 256  # page bins of the heatmap
+MAX_NAME_CHARS = 120  # of a file name quoted in a message
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger(__name__)
 
@@ -161,6 +166,74 @@ def expanded_bytes(path: Path, limit: int) -> int:
     return total
 
 
+def display_name(filename: str | None) -> str:
+    """A file name as a message may quote it: the browser's name, cut to a readable length."""
+    name = os.path.basename(filename or "") or "the file"
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
+
+
+def too_large(name: str, size_bytes: int) -> str:
+    return (
+        f"{name}: {size_bytes / 2**20:.1f} MiB is more than the {MAX_UPLOAD_BYTES // 2**20} MiB "
+        "an upload may be; cut the trace or use `vmswap mrc` on the command line."
+    )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An accepted upload, ready to parse: where its bytes go and what it is to be read as."""
+
+    name: str  # as shown in messages (display_name)
+    data: bytes
+    raw: Path  # the bytes as uploaded, removed once parsed
+    saved: Path  # the .npz an attached VM replays
+    format: str
+    page_shift: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A parsed upload: what the page shows of it."""
+
+    name: str
+    saved: Path
+    references: int
+    writes: int
+    format: str
+    heat: Heatmap
+    mrc: Curve
+
+
+def parse_upload(job: Upload) -> Loaded | str:
+    """Read, check and save an upload; a readable message when the file cannot be used.
+
+    The slow part of an upload (decompression, parsing, the heatmap and the curve), bounded by
+    MAX_EXPANDED_BYTES and MAX_REFS. Touches no session state: a served session calls it on a
+    worker thread, so that one upload never holds up the event loop that serves every session.
+    """
+    try:
+        job.raw.write_bytes(job.data)
+        if expanded_bytes(job.raw, MAX_EXPANDED_BYTES) > MAX_EXPANDED_BYTES:
+            return (
+                f"{job.name}: expands to more than {MAX_EXPANDED_BYTES // 2**20} MiB once "
+                "decompressed; cut the trace or use `vmswap mrc` on the command line."
+            )
+        trace = read_trace(job.raw, job.format, page_shift=job.page_shift, max_refs=MAX_REFS)
+        np.savez_compressed(job.saved, pages=trace.pages, writes=trace.writes)
+        heat, mrc = heatmap(trace.pages), curve(trace.pages)
+    except VmswapError as exc:
+        return str(exc).replace(str(job.raw), job.name)
+    except RecursionError:
+        return f"{job.name}: nested too deeply to read as a trace."
+    except Exception as exc:
+        if not isinstance(exc, MemoryError | OSError | ValueError):  # a reader's bug: logged
+            log.exception("reading an uploaded trace failed")
+        return f"{job.name}: cannot read this file as a trace ({type(exc).__name__})."
+    finally:
+        job.raw.unlink(missing_ok=True)
+    return Loaded(job.name, job.saved, len(trace), int(trace.writes.sum()), trace.format, heat, mrc)
+
+
 class TraceState(param.Parameterized):
     """One session's imported traces: the last one shown, every one kept for attached VMs."""
 
@@ -188,52 +261,58 @@ class TraceState(param.Parameterized):
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.upload_dir, True)
 
     def load_bytes(self, filename: str, data: bytes | None) -> bool:
-        """Parse an uploaded file and show it; False (with `error` set) if it cannot be used."""
+        """Parse an uploaded file and show it; False (with `error` set) if it cannot be used.
+        All in the caller's thread: a served session runs `begin`, `parse_upload` on a worker
+        thread and `finish` instead, so that parsing never holds up the event loop."""
+        job = self.begin(filename, data)
+        return job is not None and self.finish(parse_upload(job))
+
+    def begin(self, filename: str, data: bytes | None) -> Upload | None:
+        """Check an upload's size and this session's count; the job to parse, or None (with
+        `error` set). Quick: runs on the session's event loop."""
         self.error = ""
+        shown = display_name(filename)
         if not data:
             self.error = "The file is empty: choose a trace file."
-            return False
+            return None
         if len(data) > MAX_UPLOAD_BYTES:
-            self.error = (
-                f"{filename}: {len(data) / 2**20:.1f} MiB is more than the "
-                f"{MAX_UPLOAD_BYTES // 2**20} MiB an upload may be; cut the trace or use "
-                "`vmswap mrc` on the command line."
-            )
-            return False
+            self.error = too_large(shown, len(data))
+            return None
         if self._uploads >= MAX_UPLOADS:
             self.error = f"At most {MAX_UPLOADS} uploads in one session: reload the page."
-            return False
+            return None
         self._uploads += 1
         stem = _SAFE_NAME.sub("_", Path(filename or "trace").name)[:80].strip("._") or "trace"
-        raw = self.upload_dir / f"upload-{self._uploads}-{stem}"
-        raw.write_bytes(data)
-        try:
-            if expanded_bytes(raw, MAX_EXPANDED_BYTES) > MAX_EXPANDED_BYTES:
-                self.error = (
-                    f"{filename}: expands to more than {MAX_EXPANDED_BYTES // 2**20} MiB once "
-                    "decompressed; cut the trace or use `vmswap mrc` on the command line."
-                )
-                return False
-            trace = read_trace(raw, self.format, page_shift=self.page_shift, max_refs=MAX_REFS)
-        except VmswapError as exc:
-            self.error = str(exc).replace(str(raw), filename or "the file")
+        return Upload(
+            shown,
+            data,
+            raw=self.upload_dir / f"upload-{self._uploads}-{stem}",
+            saved=self.upload_dir / f"{self._uploads}-{Path(stem).stem or 'trace'}.npz",
+            format=str(self.format),
+            page_shift=int(self.page_shift),
+        )
+
+    def refuse_size(self, filename: str, size_bytes: int) -> None:
+        """The browser kept back a file over the cap (see UploadGuard): say why."""
+        self.error = too_large(display_name(filename), size_bytes)
+
+    def finish(self, outcome: Loaded | str | BaseException) -> bool:
+        """Show what `parse_upload` returned (a trace, or why not); True when it is shown."""
+        if isinstance(outcome, BaseException):  # a bug of ours, not the file's
+            log.error("parsing an upload failed", exc_info=outcome)
+            outcome = "cannot read this file as a trace (an error of the server, logged)"
+        if isinstance(outcome, str):
+            self.error = outcome
             return False
-        except Exception as exc:
-            if not isinstance(exc, MemoryError | OSError | ValueError):  # a reader's bug: logged
-                log.exception("reading an uploaded trace failed")
-            self.error = f"{filename}: cannot read this file as a trace ({type(exc).__name__})."
-            return False
-        finally:
-            raw.unlink(missing_ok=True)
-        saved = self.upload_dir / f"{self._uploads}-{Path(stem).stem or 'trace'}.npz"
-        np.savez_compressed(saved, pages=trace.pages, writes=trace.writes)
-        heat, mrc = heatmap(trace.pages), curve(trace.pages)
         how = "auto-detected as" if self.format == "auto" else "read as"
         self.status = (
-            f"**{filename}**: {len(trace):,} references to {heat.distinct_pages:,} distinct "
-            f"pages, {int(trace.writes.sum()):,} writes; {how} `{trace.format}`."
+            f"{outcome.name}: {outcome.references:,} references to "
+            f"{outcome.heat.distinct_pages:,} distinct pages, {outcome.writes:,} writes; "
+            f"{how} {outcome.format}."
         )
-        self.param.update(heat=heat, mrc=mrc, saved=str(saved), detected=trace.format)
+        self.param.update(
+            heat=outcome.heat, mrc=outcome.mrc, saved=str(outcome.saved), detected=outcome.format
+        )
         return True
 
     def workload(self) -> dict[str, Any]:
@@ -271,18 +350,28 @@ class TraceState(param.Parameterized):
 
 
 class TraceView(pn.viewable.Viewer):
-    """The trace import panel for one session's TraceState."""
+    """The trace import panel for one session's TraceState. Served, an upload is parsed on the
+    session's worker thread (`runner`) and shown when done; otherwise at once."""
 
-    def __init__(self, state: TraceState | None = None, **params: Any):
+    def __init__(
+        self, state: TraceState | None = None, runner: Runner | None = None, **params: Any
+    ):
         super().__init__(**params)
         self.state = state or TraceState()
         s = self.state
         doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            pn.state.on_session_destroyed(lambda _: s.close())
+        served = doc is not None and doc.session_context is not None
+        if runner is None and served:
+            runner = ThreadRunner(_poster(doc))
+        self.runner: Runner = runner or SyncRunner()
+        if served:
+            pn.state.on_session_destroyed(lambda _: self.close())
+        self._jobs = 0  # uploads begun: a result is shown only if no later one began
         w = pn.widgets
         self.file_input = w.FileInput(multiple=False, label="Trace file")
         self.file_input.param.watch(self._on_upload, "value")
+        self.guard = UploadGuard(max_bytes=MAX_UPLOAD_BYTES)
+        self.guard.param.watch(self._on_refused, "refused")
         self.attach_button = w.Button(
             label="Attach to VM",
             color="primary",
@@ -293,6 +382,7 @@ class TraceView(pn.viewable.Viewer):
         controls = pn.Column(
             pn.pane.Markdown(f"#### Import a trace\n{limit}, CSV or .npz; gzip, xz or zstd."),
             self.file_input,
+            self.guard,
             w.Select.from_param(s.param.format, label="Format"),
             w.IntInput.from_param(s.param.page_shift, label="Page shift (ucsd, lackey)"),
             pn.pane.Markdown("#### Attach to a VM"),
@@ -302,12 +392,17 @@ class TraceView(pn.viewable.Viewer):
             self.attach_button,
             width=320,
         )
-        error = pn.pane.Alert(
-            s.param.error, alert_type="danger", visible=pn.bind(bool, s.param.error)
+        # File names and the messages that quote them are the visitor's text: plain text only.
+        self.status = PlainText(s.param.status, css_classes=["vm-trace-status"])
+        self.error = PlainAlert(
+            s.param.error,
+            alert_type="danger",
+            visible=pn.bind(bool, s.param.error),
+            css_classes=["vm-trace-error"],
         )
         results = pn.Column(
-            pn.pane.Markdown(s.param.status),
-            error,
+            self.status,
+            self.error,
             pn.bind(heatmap_figure, s.param.heat),
             pn.bind(curve_figure, s.param.mrc),
             sizing_mode="stretch_width",
@@ -317,6 +412,10 @@ class TraceView(pn.viewable.Viewer):
     def _on_attach(self, _event: Any) -> None:
         self.state.attach()
 
+    def _on_refused(self, event: Any) -> None:
+        if event.new:
+            self.state.refuse_size(str(event.new.get("name", "")), int(event.new.get("size", 0)))
+
     def _on_upload(self, event: Any) -> None:
         value = event.new
         if isinstance(value, list):  # multiple=False, but be safe
@@ -324,14 +423,46 @@ class TraceView(pn.viewable.Viewer):
         name = self.file_input.filename
         if isinstance(name, list):
             name = name[0] if name else ""
-        self._layout.loading = True
-        try:
-            self.state.load_bytes(os.path.basename(name or "trace"), value)
-        finally:
-            self._layout.loading = False
+        job = self.state.begin(name or "trace", value)
+        if job is None:
+            return
+        self._jobs += 1
+        ticket = self._jobs
+        # Not `loading`: Panel's loading overlay fetches its stylesheet from a CDN.
+        self.file_input.disabled = True
+        shown, self.state.status = self.state.status, f"Reading {job.name}…"
+        self.runner.submit(
+            lambda: parse_upload(job), lambda done: self._parsed(ticket, shown, done)
+        )
+
+    def _parsed(self, ticket: int, shown: str, outcome: Loaded | str | BaseException) -> None:
+        if ticket != self._jobs:
+            return
+        self.file_input.disabled = False
+        self.state.status = shown  # what is still on show, unless this upload replaces it
+        self.state.finish(outcome)
+
+    def close(self) -> None:
+        """Stop the worker and remove this session's uploads (its browser tab closed)."""
+        if isinstance(self.runner, ThreadRunner):
+            self.runner.shutdown()
+        self.state.close()
 
     def __panel__(self) -> Any:
         return self._layout
+
+
+def _poster(doc: Any) -> Callable[[Callable[[], None]], None]:
+    """Run a function on the session's event loop, from any thread."""
+
+    def post(fn: Callable[[], None]) -> None:
+        def run() -> None:
+            with set_curdoc(doc):
+                fn()
+
+        doc.add_next_tick_callback(run)
+
+    return post
 
 
 def create_trace_view(on_attach: Attach | None = None) -> TraceView:

@@ -14,10 +14,13 @@ from engine.mrc import mrc
 from engine.scenario import from_dict
 from engine.simulator import simulate
 from engine.traces import read_trace
+from tests.helpers import QueuedRunner
 from webapp.trace_view import (
     MAX_COLUMNS,
+    MAX_NAME_CHARS,
     MAX_UPLOAD_BYTES,
     TraceState,
+    TraceView,
     create_trace_view,
     curve_figure,
     heatmap,
@@ -51,7 +54,7 @@ def test_an_upload_shows_its_heatmap_and_curve() -> None:
     state = TraceState()
     try:
         assert state.load_bytes("t.txt", text_trace(pages)), state.error
-        assert state.detected == "text" and "auto-detected as `text`" in state.status
+        assert state.detected == "text" and "auto-detected as text" in state.status
         heat = state.heat
         assert heat is not None and heat.counts.sum() == 10_000
         assert heat.counts.shape[1] <= MAX_COLUMNS
@@ -182,3 +185,59 @@ def test_close_removes_the_session_folder() -> None:
     state.close()
     assert not folder.exists()
     state.close()  # twice is fine
+
+
+def test_an_upload_is_parsed_by_the_runner_not_in_the_callback() -> None:
+    """The widget's callback only checks the upload and hands the parse to the runner (a
+    worker thread when served): nothing is parsed, and the input is disabled, until it runs."""
+    runner = QueuedRunner()
+    view = TraceView(TraceState(), runner=runner)
+    try:
+        view.file_input.filename = "w.txt"
+        view.file_input.value = text_trace([1, 2, 3, 1])
+        assert len(runner.jobs) == 1
+        assert view.state.heat is None and view.state.status == "Reading w.txt…"
+        assert view.file_input.disabled
+        runner.run_all()
+        assert view.state.heat is not None and "w.txt: 4 references" in view.state.status
+        assert not view.file_input.disabled
+    finally:
+        view.close()
+
+
+def test_a_stale_parse_is_not_shown_and_a_failed_one_is_a_message() -> None:
+    """Only the last upload's result is shown; a parse that raised becomes a message."""
+    runner = QueuedRunner()
+    view = TraceView(TraceState(), runner=runner)
+    try:
+        view.file_input.filename = "old.txt"
+        view.file_input.value = text_trace([1, 2])
+        view.file_input.filename = "new.txt"
+        view.file_input.value = text_trace([3, 4, 5])
+        runner.run_all()
+        assert "new.txt" in view.state.status and "old.txt" not in view.state.status
+        view._parsed(view._jobs, "", RuntimeError("boom"))
+        assert "cannot read this file" in view.state.error and "boom" not in view.state.error
+    finally:
+        view.close()
+
+
+def test_a_file_refused_in_the_browser_gets_the_size_message() -> None:
+    """The guard's report of a file over the cap becomes the app's own message (name, size)."""
+    view = create_trace_view()
+    try:
+        view.guard.refused = {"name": "<b>huge.trace", "size": 40 * 2**20, "n": 1}
+        assert view.state.error.startswith("<b>huge.trace: 40.0 MiB is more than the")
+    finally:
+        view.close()
+
+
+def test_a_long_file_name_is_cut_in_messages() -> None:
+    """A message quotes at most MAX_NAME_CHARS of a file name."""
+    state = TraceState()
+    try:
+        assert not state.load_bytes("x" * 10_000 + ".trace", b"")
+        assert not state.load_bytes("y" * 10_000, b"\x00garbage\xff")
+        assert len(state.error) < MAX_NAME_CHARS + 200
+    finally:
+        state.close()

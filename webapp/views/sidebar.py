@@ -20,6 +20,7 @@ import param
 from engine.scenario import VM, Activity, Section, Workload
 from webapp.controller import Controller
 from webapp.state import CUSTOM, SessionState
+from webapp.views.text import PlainText
 
 VM_COLUMNS = ("name", "vcpus", "memory_mib", "workload", "activity")
 TABLE_TITLES = {"vcpus": "vCPU", "memory_mib": "MiB"}
@@ -178,16 +179,15 @@ class Sidebar:
             options={"(edited or from a link)": CUSTOM, **{f: f for f in files}},
             sizing_mode="stretch_width",
         )
-        self.description = pn.pane.Markdown(
-            "", sizing_mode="stretch_width", css_classes=["vm-desc"]
-        )
+        # A scenario's description may come from a link: plain text, never Markdown.
+        self.description = PlainText("", sizing_mode="stretch_width", css_classes=["vm-desc"])
         self.populated = False
         placeholder = pn.pane.HTML('<span class="vm-desc">loading the editors…</span>')
         self.panel = pn.Column(
             self.picker, self.description, placeholder, sizing_mode="stretch_width"
         )
         state.param.watch(lambda e: self.rebuild(), "scenario")
-        self.description.object = html.escape(state.scenario.description or "")
+        self.description.object = state.scenario.description or ""
         if not deferred:
             self.populate()
 
@@ -286,7 +286,7 @@ class Sidebar:
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
         s = self.state.scenario
-        self.description.object = html.escape(s.description or "")
+        self.description.object = s.description or ""
         if not self.populated:
             return
         dispose_all(self.general_forms)
