@@ -15,8 +15,9 @@ MAX_GUEST_PAGES = 64 * 1024 * 1024  # 256 GiB of 4 KiB pages: ~1.5 GiB of page a
 # References a scenario may ask for: vCPUs x duration / cpu_ns_per_ref, an upper bound of what
 # a run makes. Its cost, timed here on short runs (CPU time of one core per estimated reference)
 # and extrapolated: 50-230 ns when the VMs' memory fits or faults are rare, so 0.1-0.6 h at this
-# limit; ~2,100 ns when 16 VMs fault steadily on a host overcommitted 2x (uniform pages, zram),
-# so ~6 h. Not half an hour: a run this large belongs to `vmswap run`, never to the web app.
+# limit; 2,100-3,400 ns when 16 VMs fault steadily on a host overcommitted 2x (uniform pages,
+# zram; the 400 -> 800 ms step costs the most), so 6-10 h. Not half an hour: a run this large
+# belongs to `vmswap run`, never to the web app.
 MAX_WORK_REFS = 10_000_000_000
 # What a recording may hold (keyframes, deltas at their worst, per-frame counters), estimated
 # from the scenario before the run starts; the web app records every run it shows.
