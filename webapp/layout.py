@@ -92,6 +92,7 @@ def build(
         dashboard.cards,
         dashboard.events,
         dashboard.legend,
+        dashboard.story,
         dashboard.frame_label,
         *dashboard.titles.values(),
     ):
@@ -158,6 +159,7 @@ def build(
         _alert(state, controller, css),
         transport.bar(dashboard.frame_label),
         dashboard.cards,
+        dashboard.story,
         dashboard.legend,
         panes,
         lower,
