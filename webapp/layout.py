@@ -18,6 +18,15 @@ from webapp.views.sidebar import Sidebar
 from webapp.views.transport import Transport
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# The sidebar holds the Compare tab's controls: open on Compare, folded away on the other tabs
+# (the template's own toggle still opens it). The template's #sidebar is in the page itself.
+SIDEBAR_PER_TAB_JS = """
+const compare = cb_obj.active === 0;
+const sidebar = document.getElementById('sidebar');
+if (sidebar) { sidebar.classList.toggle('show', compare); }
+const toggle = document.getElementById('sidebar-toggle');
+if (toggle) { toggle.setAttribute('aria-expanded', String(compare)); }
+"""
 
 
 def app_css() -> str:
@@ -179,7 +188,10 @@ def build(
     sweep = sweep_view()
     if sweep is not None:
         tabs.append(("Sweep", sweep))
-    main: Any = pn.Tabs(*tabs, dynamic=True) if len(tabs) > 1 else compare
+    main: Any = compare
+    if len(tabs) > 1:
+        main = pn.Tabs(*tabs, dynamic=True)
+        main.jscallback(active=SIDEBAR_PER_TAB_JS)
 
     template = pn.template.BootstrapTemplate(
         title="vmswap",

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.scenario import Scenario
 from webapp.runs import RunPair, RunSeries
 
 
@@ -44,15 +45,41 @@ def side_reason(label: str, series: RunSeries) -> str | None:
     return None
 
 
+def touched_and_frames(runs: RunPair) -> tuple[int, int]:
+    """(pages the VMs touched, the host's frames): their ratio is the real overcommit
+    (DESIGN.md §2). A first touch is a minor fault, once per page."""
+    a, b = runs.a.result.summary, runs.b.result.summary
+    host = runs.scenario_dict.get("host") or {}
+    page_kib = int(host.get("page_kib", 4)) or 4
+    frames = max(1, int(float(host.get("memory_mib", 0)) * 1024) // page_kib)
+    return int(max(a.get("minor_faults", 0), b.get("minor_faults", 0))), frames
+
+
+def scenario_help(scenario: Scenario, runs: RunPair | None) -> str:
+    """The Scenario picker's help: what the scenario shows, its configured overcommit, and
+    the real one of the last run (plain text)."""
+    guest = sum(vm.memory_mib for vm in scenario.vms)
+    host = scenario.host.memory_mib
+    parts = [scenario.description or f"Scenario {scenario.name!r}."]
+    parts.append(
+        f"{len(scenario.vms)} VMs with {guest:,} MiB of guest memory on a host of {host:,} MiB"
+        f" and {scenario.host.pcpus} pCPUs: {guest / max(host, 1):.2f}× configured overcommit."
+    )
+    if runs is not None and runs.scenario_dict.get("name") == scenario.name:
+        touched, frames = touched_and_frames(runs)
+        parts.append(
+            f"Real overcommit in the last run: {touched / frames:.2f}× ({touched:,} pages"
+            f" touched ÷ {frames:,} frames)."
+        )
+    return " ".join(parts)
+
+
 def nothing_swapped(runs: RunPair) -> str | None:
     """Why the heatmaps show no swapped page: the touched pages fit in the host's frames."""
     a, b = runs.a.result.summary, runs.b.result.summary
     if a.get("major_faults", 0) or b.get("major_faults", 0):
         return None
-    host = runs.scenario_dict.get("host") or {}
-    page_kib = int(host.get("page_kib", 4)) or 4
-    frames = max(1, int(float(host.get("memory_mib", 0)) * 1024) // page_kib)
-    touched = int(max(a.get("minor_faults", 0), b.get("minor_faults", 0)))
+    touched, frames = touched_and_frames(runs)
     return (
         f"Nothing was read back from swap in either run: the VMs touched {touched:,} pages and"
         f" the host holds {frames:,} frames (real overcommit {touched / frames:.2f}×, touched"
