@@ -123,12 +123,12 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         from demand reads, or a plan mostly wrong (its accuracy against the back-off bar)."""
         dev = self.sim.device
         if self.horizon_ns <= 0:
-            stood_down = "no plan: its horizon is 0 ms"
+            stood_down = "it has no plan (its horizon is 0 ms)"
         elif not self.active:
             lanes = "only channel serves" if dev.channels == 1 else f"{dev.channels} channels serve"
             stood_down = (
-                f"as the swap device's {lanes} the demand reads of {self.sim.n_pcpus} pCPUs:"
-                " a restore read would hold up their faults"
+                f"the swap device's {lanes} the demand reads of {self.sim.n_pcpus} pCPUs"
+                " (a restore read would hold up their faults)"
             )
         else:
             stood_down = ""

@@ -26,7 +26,7 @@ def side_reason(label: str, series: RunSeries) -> str | None:
     """Why a policy did not act (or mostly did not), from its report; None when it acted."""
     report: dict[str, Any] = getattr(series.result, "policy_report", None) or {}
     if report.get("stood_down"):
-        return f"{label} stood down, {report['stood_down']}; it ran as demand paging"
+        return f"{label} stood down: {report['stood_down']}; it ran as demand paging"
     if not report.get("backoff", False):
         return None
     accuracy = float(report.get("plan_accuracy", 1.0))
