@@ -52,6 +52,7 @@ class RunResult:
     vms: list[dict[str, Any]]
     recording: Any = None
     slices: list[Slice] = field(default_factory=list)
+    policy_report: dict[str, Any] = field(default_factory=dict)  # Policy.report() at the end
 
     def to_json(self) -> dict[str, Any]:
         return {"policy": self.policy, "summary": self.summary, "vms": self.vms}
@@ -340,7 +341,9 @@ class Simulation(PagingServices):
             self.device_summary(),
         )
         rec = self.recorder.recording if self.recorder is not None else None
-        return RunResult(self.policy_cfg["name"], summary, vms, rec, self.slices)
+        return RunResult(
+            self.policy_cfg["name"], summary, vms, rec, self.slices, self.policy.report()
+        )
 
 
 _BASELINE_CACHE: dict[str, np.ndarray] = {}

@@ -104,12 +104,14 @@ class Controller:
         self._from_player = False
         self._sticky_message = False
         self.runs_started = 0
+        self.loaded_file = CUSTOM  # the shipped scenario loaded last ('reset' goes back to it)
         state.param.watch(self._on_frame, "frame")
         state.param.watch(self._on_playing, "playing")
         state.param.watch(self._on_file, "scenario_file")
         state.param.watch(self._on_scenario, "scenario")
         state.param.watch(self._on_vm, "selected_vm")
         state.param.watch(lambda e: self.display.set_follow(e.new), "follow")
+        state.param.watch(lambda e: self._schedule_url(), "speed")
         for choice in (state.policy_a, state.policy_b):
             choice.param.watch(self._on_policy_object, "switches")
             choice.param.watch(self._edited, "policy")
@@ -128,6 +130,7 @@ class Controller:
             self.report(f"Could not load scenario {name!r}: {exc}")
             return
         a, b = default_policies(scenario.policy)
+        self.loaded_file = name
         self._load(scenario, a, b, frame=0, vm=0, file=name, run=run)
 
     def load_link(self, text: str, run: bool = True) -> bool:
@@ -143,6 +146,8 @@ class Controller:
             log.exception("opening a shared link failed")
             problem = "vmswap could not read it (the details are in the server's log)"
         else:
+            if shared.speed is not None:
+                self.state.speed = shared.speed
             self._load(
                 scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run
             )
@@ -208,6 +213,46 @@ class Controller:
     def _on_file(self, event: Any) -> None:
         if not self._quiet and event.new != CUSTOM:
             self.load_file(event.new)
+
+    # -- whole-scenario actions ---------------------------------------------------------------
+    def reset_scenario(self) -> None:
+        """Back to the shipped scenario's own values and default policies (the one picked
+        last, or the one this scenario is named after)."""
+        files = scenario_files()
+        name = self.state.scenario.name
+        target = self.loaded_file if self.loaded_file in files else name
+        if target not in files:
+            self.report(
+                f"This scenario ({name!r}) is not a shipped one: there are no defaults to reset"
+                " to. Pick a scenario from the list."
+            )
+            return
+        self.load_file(target)
+
+    def new_seed(self) -> None:
+        """The next seed (seed + 1): another draw of every random stream, as reproducible
+        as the first."""
+        s = self.state.scenario
+        bound = s.param.seed.bounds[1] if s.param.seed.bounds else None
+        seed = 0 if bound is not None and s.seed >= bound else s.seed + 1
+        self.set_field(s, "seed", seed)
+
+    def swap_policies(self) -> None:
+        """A takes B's policy and switches, B takes A's; the frame on display stays."""
+        st = self.state
+        a, b = st.policy_a.to_dict(), st.policy_b.to_dict()
+        if a == b:
+            return
+        self._quiet = True
+        try:
+            st.policy_a.load(b)
+            st.policy_b.load(a)
+        finally:
+            self._quiet = False
+        self._rewatch()
+        self.pending_frame, self.pending_vm = st.frame, st.selected_vm
+        self.state.edits += 1
+        self.request_run(delay=0.0)
 
     # -- the VM table --------------------------------------------------------------------------
     def add_vm(self) -> None:
@@ -527,6 +572,7 @@ class Controller:
             runs.policy_b,
             self.state.frame,
             self.state.selected_vm,
+            self.state.speed if self.state.speed != self.state.param.speed.default else None,
         )
         return f"?{urlcodec.QUERY_KEY}={code}"
 

@@ -17,6 +17,15 @@ from webapp.views.text import PlainAlert
 from webapp.views.transport import Transport
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# The sidebar holds the Compare tab's controls: open on Compare, folded away on the other tabs
+# (the template's own toggle still opens it). The template's #sidebar is in the page itself.
+SIDEBAR_PER_TAB_JS = """
+const compare = cb_obj.active === 0;
+const sidebar = document.getElementById('sidebar');
+if (sidebar) { sidebar.classList.toggle('show', compare); }
+const toggle = document.getElementById('sidebar-toggle');
+if (toggle) { toggle.setAttribute('aria-expanded', String(compare)); }
+"""
 
 
 def app_css() -> str:
@@ -89,6 +98,7 @@ def build(
         dashboard.cards,
         dashboard.events,
         dashboard.legend,
+        dashboard.story,
         dashboard.frame_label,
         *dashboard.titles.values(),
     ):
@@ -155,6 +165,7 @@ def build(
         _alert(state, controller, css),
         transport.bar(dashboard.frame_label),
         dashboard.cards,
+        dashboard.story,
         dashboard.legend,
         panes,
         lower,
@@ -174,7 +185,10 @@ def build(
     sweep = sweep_view()
     if sweep is not None:
         tabs.append(("Sweep", sweep))
-    main: Any = pn.Tabs(*tabs, dynamic=True) if len(tabs) > 1 else compare
+    main: Any = compare
+    if len(tabs) > 1:
+        main = pn.Tabs(*tabs, dynamic=True)
+        main.jscallback(active=SIDEBAR_PER_TAB_JS)
 
     template = pn.template.BootstrapTemplate(
         title="vmswap",

@@ -1,10 +1,10 @@
 """Share links: the whole scenario, both policies and the frame in one compact query value.
 
-`?run=v1.<base64url(zlib(JSON))>`. Decoding treats the text as untrusted input: sizes are
-capped before and after decompression, only JSON is parsed, and every field goes through the
-engine's schema and budget (`engine.from_dict`, `check_recording`, `validate_policy`). Any
-failure is one `LinkError` whose message a user can read; no exception of another type
-escapes `decode`.
+`?run=v1.<base64url(zlib(JSON))>`; the playback speed rides along when it is not the default.
+Decoding treats the text as untrusted input: sizes are capped before and after decompression,
+only JSON is parsed, and every field goes through the engine's schema and budget
+(`engine.from_dict`, `check_recording`, `validate_policy`). Any failure is one `LinkError` whose
+message a user can read; no exception of another type escapes `decode`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from engine import Scenario, from_dict
 from engine.errors import VmswapError
 from engine.policies import validate_policy
 from engine.scenario import check_recording
+from webapp.state import SPEEDS_MS_PER_S
 
 QUERY_KEY = "run"
 VERSION = "v1"
 MAX_LINK_CHARS = 32_768  # what a browser address bar carries comfortably
 MAX_JSON_BYTES = 262_144  # a 256-VM scenario is ~60 KB of JSON
 MAX_FRAME = 1_000_000
-_KEYS = {"s", "a", "b", "f", "vm"}
+_KEYS = {"s", "a", "b", "f", "vm", "sp"}
 _B64 = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 
 
@@ -44,6 +45,7 @@ class SharedRun:
     policy_b: dict[str, Any]
     frame: int
     vm: int
+    speed: int | None = None  # simulated ms per second of playback; None: the app's default
 
 
 def encode(
@@ -52,9 +54,12 @@ def encode(
     policy_b: dict[str, Any],
     frame: int = 0,
     vm: int = 0,
+    speed: int | None = None,
 ) -> str:
-    """The query value for a scenario dict, both policy dicts and a frame."""
+    """The query value for a scenario dict, both policy dicts, a frame and a playback speed."""
     payload = {"s": scenario, "a": policy_a, "b": policy_b, "f": int(frame), "vm": int(vm)}
+    if speed is not None:
+        payload["sp"] = int(speed)
     raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
     packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
     return f"{VERSION}.{packed}"
@@ -124,7 +129,19 @@ def _decode(text: Any) -> SharedRun:
         policy_b,
         _int(payload.get("f", 0), "frame"),
         _int(payload.get("vm", 0), "vm"),
+        _speed(payload.get("sp")),
     )
+
+
+def _speed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in SPEEDS_MS_PER_S:
+        allowed = ", ".join(f"{s:g}" for s in SPEEDS_MS_PER_S)
+        raise LinkError(
+            f"the link's speed must be one of {allowed} (simulated ms per second; 0: max)"
+        )
+    return value
 
 
 def _policy(value: Any, which: str) -> dict[str, Any]:

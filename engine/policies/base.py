@@ -57,3 +57,8 @@ class Policy:
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
         """Pages a vCPU of vm touched in one executed chunk, and those that major-faulted."""
         return None
+
+    def report(self) -> dict[str, Any]:
+        """What a reader needs to trust the run's figures, in plain values (for instance why
+        the policy stood down); empty for a policy that always acts."""
+        return {}

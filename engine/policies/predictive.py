@@ -109,6 +109,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "make_room_pages": 0,
             "cancelled_pages": 0,
             "backoff_steps": 0,
+            "active_steps": 0,
         }
 
     # -- switches, as they stand now --------------------------------------------------------------
@@ -116,6 +117,30 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if not self.active or not self.params.get(switch, True):
             return False
         return not (self.backed_off and switch in BACKOFF_STOPS)
+
+    def report(self) -> dict[str, Any]:
+        """Whether the policy acted, and if not why: no plan, a device with no lane to spare
+        from demand reads, or a plan mostly wrong (its accuracy against the back-off bar)."""
+        dev = self.sim.device
+        if self.horizon_ns <= 0:
+            stood_down = "it has no plan (its horizon is 0 ms)"
+        elif not self.active:
+            lanes = "only channel serves" if dev.channels == 1 else f"{dev.channels} channels serve"
+            stood_down = (
+                f"the swap device's {lanes} the demand reads of {self.sim.n_pcpus} pCPUs"
+                " (a restore read would hold up their faults)"
+            )
+        else:
+            stood_down = ""
+        steps = self.stats["active_steps"]
+        return {
+            "stood_down": stood_down,
+            "plan_accuracy": round(float(self.accuracy), 6),
+            "backoff": bool(self.params.get("backoff", True)),
+            "backoff_below": float(self.params.get("backoff_below", 0.7)),
+            "backed_off_share": round(self.stats["backoff_steps"] / steps, 6) if steps else 0.0,
+            "backed_off_at_end": bool(self.active and self.backed_off),
+        }
 
     # -- the plan, per VM -------------------------------------------------------------------------
     def next_starts(self, now_ns: int) -> np.ndarray:
@@ -290,6 +315,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         if not self.active:
             return
+        self.stats["active_steps"] += 1
         if self.backed_off:
             self.stats["backoff_steps"] += 1
         nxt = self.next_starts(now_ns)

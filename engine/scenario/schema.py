@@ -203,6 +203,9 @@ class Recording(Section):
 class Scenario(Section):
     name = param.String("scenario", doc="A short name.")
     description = param.String("", doc="What the scenario shows.")
+    notice = param.String(
+        "", doc="What to notice in the views: where to look and what to compare, in a sentence."
+    )
     seed = param.Integer(1, bounds=(0, 2**63 - 1), doc="Seed of every random stream.")
     duration_ms = param.Number(1000.0, bounds=(1.0, 3_600_000.0), doc="Simulated time, ms.")
     host = param.ClassSelector(class_=Host, default=Host(), instantiate=True)

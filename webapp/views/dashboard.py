@@ -25,7 +25,8 @@ from webapp.views.charts import CumulativeView, SlowdownView
 from webapp.views.clock import make_clock
 from webapp.views.eventlog import eventlog_html
 from webapp.views.heatmap import ResidencyView
-from webapp.views.palette import DEVICE_COLOURS, STATE_COLOURS, vm_colour
+from webapp.views.palette import DEVICE_COLOURS, STATE_COLOURS, STATE_MEANINGS, vm_colour
+from webapp.views.story import story_html
 from webapp.views.timeline import TimelineView
 from webapp.wire import corked
 
@@ -33,11 +34,27 @@ PANES = ("A", "B")
 SECONDARY_PERIOD_S = 0.25
 
 
+HEATMAP_KEY = (
+    "each VM is a strip along its guest memory (MiB, left to right); each column of a strip"
+    " stacks the share of its pages in each state, bottom to top in the order below"
+)
+
+
 def legend_html(vm_names: list[str]) -> str:
-    """Colour keys: page states, VMs, and the device lane."""
+    """Colour keys: how the heatmap encodes page states, the VMs, and the device lane."""
     states = "".join(
-        f'<span class="vm-key"><i style="background:{STATE_COLOURS[s]}"></i>{html.escape(s)}</span>'
+        f'<span class="vm-key" title="{html.escape(STATE_MEANINGS[s])}">'
+        f'<i style="background:{STATE_COLOURS[s]}"></i>{html.escape(s)}</span>'
         for s in DISPLAY_STATES
+    )
+    meanings = "".join(
+        f'<li><i style="background:{STATE_COLOURS[s]}"></i><b>{html.escape(s)}</b>: '
+        f"{html.escape(STATE_MEANINGS[s])}</li>"
+        for s in DISPLAY_STATES
+    )
+    how = (
+        '<details class="vm-legend-how"><summary>how to read the heatmaps</summary>'
+        f"<p>{html.escape(HEATMAP_KEY)}.</p><ul>{meanings}</ul></details>"
     )
     vms = "".join(
         f'<span class="vm-key"><i style="background:{vm_colour(k)}"></i>{html.escape(n)}</span>'
@@ -58,7 +75,8 @@ def legend_html(vm_names: list[str]) -> str:
     )
     return (
         '<div class="vm-legend">'
-        f'<div><span class="vm-legend-title">pages</span>{states}</div>'
+        f'<div class="vm-legend-pages"><span class="vm-legend-title">pages</span>{states}</div>'
+        f"<div>{how}</div>"
         f'<div><span class="vm-legend-title">VMs</span>{vms}</div>'
         f'<div><span class="vm-legend-title">timeline</span>{dev}</div>'
         "</div>"
@@ -96,6 +114,9 @@ class Dashboard:
             styles={"overflow-y": "auto"},
         )
         self.legend = pn.pane.HTML(legend_html([]), sizing_mode="stretch_width")
+        self.story = pn.pane.HTML(
+            story_html("", None, self.labels), sizing_mode="stretch_width", name="story"
+        )
         self.titles = {
             p: pn.pane.HTML(self._title(p, ""), sizing_mode="stretch_width", margin=(4, 10, 0, 10))
             for p in PANES
@@ -153,6 +174,7 @@ class Dashboard:
         self.x_range.update(start=0.0, end=duration)
         self.cumulative.x_range.update(start=0.0, end=duration)
         self.legend.object = legend_html(names)
+        self.story.object = story_html(str(scenario.get("notice", "")), None, labels)
 
     def set_runs(self, runs: RunPair, labels: tuple[str, str], frame: int = 0, vm: int = 0) -> int:
         """Show a new pair of runs at `frame`; returns the clock seq of that frame."""
@@ -183,6 +205,7 @@ class Dashboard:
             self.slowdown.set_runs(runs)
             self.cards.object = cards_html(runs, labels)
             self.legend.object = legend_html(runs.vm_names)
+            self.story.object = story_html(str(scenario.get("notice", "")), runs, labels)
             if self.scrubber is not None:
                 self.scrubber.end = max(1, runs.n_frames - 1)
         return self.show(frame, vm=vm)

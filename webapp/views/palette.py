@@ -16,6 +16,14 @@ STATE_COLOURS = {
     "untouched": "#EEEEEE",  # never touched yet
 }
 STATE_PALETTE = [STATE_COLOURS[s] for s in DISPLAY_STATES]
+STATE_MEANINGS = {
+    "resident": "in a host frame, same as its swap copy or never written",
+    "dirty": "in a host frame, written since: must be written out before its frame is reused",
+    "prefetched": "read in ahead of use and not touched yet",
+    "in flight": "being read from or written to the swap device",
+    "swapped": "only on the swap device: touching it is a major fault",
+    "untouched": "never touched yet: its first touch is a minor fault (zero-fill, no I/O)",
+}
 
 # Paul Tol's "muted" scheme (colour-blind safe, and apart from the state colours above).
 VM_COLOURS = (

@@ -10,6 +10,7 @@ knows a field by name except the VM table's column choice.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ import param
 from engine.scenario import VM, Activity, Section, Workload
 from webapp.controller import Controller
 from webapp.state import CUSTOM, SessionState
+from webapp.views.story import scenario_help
 from webapp.views.text import PlainText
 
 VM_COLUMNS = ("name", "vcpus", "memory_mib", "workload", "activity")
@@ -32,6 +34,27 @@ TABLE_CSS = """
 .tabulator-row { min-height: 24px !important; }
 """
 _NESTED = {"workload": "kind", "activity": "kind"}  # table column -> field of the nested section
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+ADVANCED_OVER = 6  # a policy with more switches shows its on/off ones and folds the rest
+
+
+def literal_markdown(text: str) -> str:
+    """`text` for a widget's "?" help, which Panel renders as Markdown (with raw HTML and
+    bare links): every ASCII punctuation mark backslash-escaped, so it shows exactly as
+    written, as text (a scenario from a link writes its own description)."""
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def split_switches(switches: Section) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(shown, folded) switch names: all shown for a small policy; for a large one the
+    on/off mechanisms are shown and the tuning numbers and choices fold into "Advanced"."""
+    names = tuple(
+        n for n in switches.fields() if not isinstance(switches.param[n], param.ClassSelector)
+    )
+    if len(names) <= ADVANCED_OVER:
+        return names, ()
+    shown = tuple(n for n in names if isinstance(switches.param[n], param.Boolean))
+    return shown, tuple(n for n in names if n not in shown)
 
 
 Commit = Callable[[Section, str, Any], bool]
@@ -181,13 +204,15 @@ class Sidebar:
         )
         # A scenario's description may come from a link: plain text, never Markdown.
         self.description = PlainText("", sizing_mode="stretch_width", css_classes=["vm-desc"])
+        self.actions = self._actions()
         self.populated = False
         placeholder = pn.pane.HTML('<span class="vm-desc">loading the editors…</span>')
         self.panel = pn.Column(
-            self.picker, self.description, placeholder, sizing_mode="stretch_width"
+            self.picker, self.actions, self.description, placeholder, sizing_mode="stretch_width"
         )
         state.param.watch(lambda e: self.rebuild(), "scenario")
-        self.description.object = state.scenario.description or ""
+        state.param.watch(lambda e: self._help(), "runs")
+        self._describe()
         if not deferred:
             self.populate()
 
@@ -201,6 +226,7 @@ class Sidebar:
         self.general_forms: list[SchemaForm] = []
         self.policy_boxes = {p: pn.Column(sizing_mode="stretch_width") for p in ("A", "B")}
         self.policy_forms: dict[str, list[SchemaForm]] = {}
+        self.advanced: dict[str, LazyCard] = {}
         self.policy_selects = {
             pane: pn.widgets.Select.from_param(
                 choice.param.policy, label="policy", sizing_mode="stretch_width"
@@ -244,6 +270,7 @@ class Sidebar:
         self._vm_watchers: list[tuple[Any, Any]] = []
         self.panel.objects = [
             self.picker,
+            self.actions,
             self.description,
             self.general,
             pn.Card(
@@ -275,18 +302,66 @@ class Sidebar:
         self._policy("B")
 
     # -- pieces ---------------------------------------------------------------------------------
+    def _actions(self) -> pn.Row:
+        """Reset to the shipped scenario's values, the next seed, and A and B swapped."""
+        c = self.controller
+        specs = (
+            ("Reset", c.reset_scenario, "the shipped scenario's own values and policies", 64),
+            ("New seed", c.new_seed, "the next seed: another draw of every random stream", 84),
+            ("Swap A↔B", c.swap_policies, "A takes B's policy and B takes A's", 92),
+        )
+        buttons = []
+        for label, action, help_text, width in specs:
+            button = pn.widgets.Button(
+                label=label,
+                color="light",
+                width=width,
+                description=help_text,
+                css_classes=[f"vm-action-{label.split()[0].lower()}"],
+            )
+            button.on_click(lambda e, action=action: action())
+            buttons.append(button)
+        return pn.Row(*buttons, margin=(0, 0, 4, 0))
+
+    def _describe(self) -> None:
+        """The scenario's description under the picker, and the picker's help, as text."""
+        self.description.object = self.state.scenario.description or ""
+        self._help()
+
+    def _help(self) -> None:
+        help_text = scenario_help(self.state.scenario, self.state.runs)
+        self.picker.description = literal_markdown(help_text)
+
     def _policy(self, pane: str) -> None:
         """The pane's switches form, new for a new policy (its Params class differs); the
-        policy select is made once."""
+        policy select is made once. A policy with many switches folds its tuning numbers
+        into an "Advanced" card, built when opened."""
         choice = self.state.policy_a if pane == "A" else self.state.policy_b
         dispose_all(self.policy_forms.get(pane, []))
-        self.policy_forms[pane] = [self._form(choice.switches)]
-        self.policy_boxes[pane].objects = [self.policy_selects[pane], *self.policy_forms[pane]]
+        if pane in self.advanced:
+            dispose_all(self.advanced[pane].built)
+        shown, folded = split_switches(choice.switches)
+        switches = choice.switches
+        self.policy_forms[pane] = [self._form(switches, only=shown)] if shown else []
+        extra: list[Any] = []
+        if folded:
+            card = LazyCard(
+                "Advanced", lambda: [self._form(switches, only=folded)], css_classes=["vm-advanced"]
+            )
+            self.advanced[pane] = card
+            extra = [card.card]
+        else:
+            self.advanced.pop(pane, None)
+        self.policy_boxes[pane].objects = [
+            self.policy_selects[pane],
+            *self.policy_forms[pane],
+            *extra,
+        ]
 
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
         s = self.state.scenario
-        self.description.object = s.description or ""
+        self._describe()
         if not self.populated:
             return
         dispose_all(self.general_forms)

@@ -50,6 +50,21 @@ def _quads(left, right, bottom, top, colour, vm, what) -> dict[str, np.ndarray]:
     )
 
 
+def stalled_vm(s: RunSeries) -> np.ndarray:
+    """The VM of each stall mark (-1 if none): the slice on the mark's pCPU that started last
+    at or before the mark (a pCPU runs one slice at a time, and marks are cut from slices)."""
+    out = np.full(s.stall_start_ns.size, -1, dtype=np.int64)
+    for p in range(s.n_pcpus):
+        on = np.flatnonzero(s.slice_pcpu == p)  # sorted by start, as all slices are
+        marks = np.flatnonzero(s.stall_pcpu == p)
+        if not on.size or not marks.size:
+            continue
+        k = np.searchsorted(s.slice_start_ns[on], s.stall_start_ns[marks], side="right") - 1
+        found = k >= 0
+        out[marks[found]] = s.slice_vm[on[k[found]]]
+    return out
+
+
 def _empty() -> dict[str, np.ndarray]:
     return _quads([], [], [], [], [], [], [])
 
@@ -242,6 +257,12 @@ class TimelineView:
         self._slice_colour = colours[s.slice_vm] if s.slice_vm.size else colours[:0]
         self._slice_name = names[s.slice_vm] if s.slice_vm.size else names[:0]
         self._stall_bottom = CPU_BASE + (P - 1 - s.stall_pcpu).astype(np.float64)
+        stall_vm = stalled_vm(s)
+        self._stall_name = (
+            np.where(stall_vm >= 0, names[np.maximum(stall_vm, 0)], "").astype(object)
+            if stall_vm.size
+            else names[:0]
+        )
         lane = (PREFETCH_BAND[1] - PREFETCH_BAND[0]) / max(1, len(s.vm_names))
         self._pf_bottom = PREFETCH_BAND[1] - (s.prefetch_vm + 1) * lane
         self._pf_top = self._pf_bottom + lane * 0.85
@@ -273,7 +294,7 @@ class TimelineView:
             sb,
             sb + ROW_H * s.stall_fraction[keep],
             np.full(keep.size, "#000000", dtype=object),
-            np.full(keep.size, "", dtype=object),
+            self._stall_name[keep],
             np.full(keep.size, "stalled", dtype=object),
         )
         plan = s.recording.plans[i]
