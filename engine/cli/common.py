@@ -127,3 +127,11 @@ def range_cell(i: dict[str, Any] | None, pattern: str) -> str:
     if i["lo"] is None:
         return mean
     return f"{mean} [{signed.format(i['lo'])}, {signed.format(i['hi'])}]"
+
+
+def print_aligned(rows: list[list[str]]) -> None:
+    """Rows of cells as columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = "  ".join(f"{c:>{w}}" for c, w in zip(r[1:], widths[1:], strict=True))
+        print(f"{r[0]:<{widths[0]}}  {cells}")

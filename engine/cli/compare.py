@@ -25,6 +25,7 @@ from engine.cli.common import (
     header,
     interval_cell,
     load_with_overrides,
+    print_aligned,
     print_json,
     range_cell,
     seed_list,
@@ -211,19 +212,17 @@ def print_verdict(out: dict[str, Any], rows: list[tuple[str, str, str]]) -> None
     """metric | A mean ± half-width | B mean ± half-width | B − A mean [lo, hi]."""
     intervals = out["intervals"]
     cells = [
-        (
+        [
             label,
             interval_cell(intervals[k]["a"], p),
             interval_cell(intervals[k]["b"], p),
             range_cell(intervals[k]["delta"], p),
-        )
+        ]
         for k, label, p in rows
         if k in intervals
     ]
-    heads = ("", out["a"]["policy"], out["b"]["policy"], "b - a [95% interval]")
-    widths = [max(len(c[i]) for c in [heads, *cells]) for i in range(4)]
-    for c in [heads, *cells]:
-        print(f"{c[0]:<{widths[0]}}  " + "  ".join(f"{c[i]:>{widths[i]}}" for i in (1, 2, 3)))
+    heads = ["", out["a"]["policy"], out["b"]["policy"], "b - a [95% interval]"]
+    print_aligned([heads, *cells])
 
 
 def main(args: argparse.Namespace) -> int:
