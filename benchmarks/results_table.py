@@ -422,6 +422,11 @@ def verdict_section(quick: bool, seeds: int, log: Callable[[str], None]) -> list
             for k, label, p in VERDICT_ROWS
             if k in iv
         ]
+        ratios = [
+            f"{label}: {range_cell(iv[k]['ratio'], '{:.1%}', signed=False)}"
+            for k, label, _ in VERDICT_ROWS[:3]
+            if "ratio" in iv.get(k, {})
+        ]
         lines += [
             f"### {name}: {b_label} against {a_label}",
             "",
@@ -429,6 +434,8 @@ def verdict_section(quick: bool, seeds: int, log: Callable[[str], None]) -> list
             f"{out['warmup_ms']:g} ms of {scenario.duration_ms:g} ms.",
             "",
             *table(["metric", f"A: {a_label}", f"B: {b_label}", "B − A [95 % interval]"], rows),
+            "",
+            "B ÷ A on each seed, mean [95 % interval]: " + ("; ".join(ratios) or "–") + ".",
             "",
         ]
     return lines

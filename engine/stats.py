@@ -86,7 +86,8 @@ def verdict(
     b: Sequence[Mapping[str, Any]],
     keys: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Interval]]:
-    """For each metric: {"a", "b", "delta"} intervals, delta the paired B − A.
+    """For each metric: {"a", "b", "delta"} intervals, delta the paired B − A, and "ratio",
+    the interval of the per-seed B ÷ A, where A is nonzero on every seed.
 
     `a[i]` and `b[i]` are the summaries of seed i. The metrics are `keys` (default: every
     key that is a number in every summary of both); a key missing from some run is left out."""
@@ -97,6 +98,8 @@ def verdict(
         xa = [float(s[k]) for s in a]
         xb = [float(s[k]) for s in b]
         out[k] = {"a": interval(xa), "b": interval(xb), "delta": paired_interval(xa, xb)}
+        if all(x != 0 for x in xa):
+            out[k]["ratio"] = interval(y / x for x, y in zip(xa, xb, strict=True))
     return out
 
 

@@ -118,15 +118,16 @@ def interval_cell(i: dict[str, Any] | None, pattern: str) -> str:
     return mean if i["half_width"] is None else f"{mean} ± {pattern.format(i['half_width'])}"
 
 
-def range_cell(i: dict[str, Any] | None, pattern: str) -> str:
-    """`mean [lo, hi]` of a difference, signed (or the mean alone for one seed)."""
+def range_cell(i: dict[str, Any] | None, pattern: str, *, signed: bool = True) -> str:
+    """`mean [lo, hi]`, signed for a difference (or the mean alone for one seed)."""
     if i is None:
         return "-"
-    signed = pattern.replace("{:", "{:+")
-    mean = signed.format(i["mean"])
+    if signed:
+        pattern = pattern.replace("{:", "{:+")
+    mean = pattern.format(i["mean"])
     if i["lo"] is None:
         return mean
-    return f"{mean} [{signed.format(i['lo'])}, {signed.format(i['hi'])}]"
+    return f"{mean} [{pattern.format(i['lo'])}, {pattern.format(i['hi'])}]"
 
 
 def print_aligned(rows: list[list[str]]) -> None:

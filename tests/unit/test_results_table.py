@@ -47,6 +47,7 @@ def test_verdict_tables_state_each_metric_over_seeds(results_table, monkeypatch)
     assert first.startswith("| lost time ms | ") and first.count("±") == 2 and "[" in first
     assert lines[head + 3].startswith("| warm-up lost time ms |")
     assert lines[head + 4].startswith("| steady-state lost time ms |")
+    assert "B ÷ A on each seed, mean [95 % interval]: lost time ms: " in text
     assert "Not run: no policy no-such in this build." in text
 
 

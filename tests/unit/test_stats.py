@@ -64,4 +64,7 @@ def test_verdict_covers_the_numeric_keys_every_run_has():
     assert v["x"]["a"].mean == 2.0 and v["x"]["b"].mean == 3.5
     assert v["x"]["delta"].mean == 1.5
     assert v["half"]["delta"].half_width == 0.0
+    assert v["x"]["ratio"].mean == pytest.approx((2 / 1 + 5 / 3) / 2)  # per seed, then mean
+    assert v["half"]["ratio"].mean == 1.0 and v["half"]["ratio"].half_width == 0.0
+    assert "ratio" not in verdict([{"z": 0}, {"z": 1}], [{"z": 1}, {"z": 1}])["z"]
     assert list(verdict(a, b, keys=["half", "name"])) == ["half"]
