@@ -51,3 +51,88 @@ def header(scenario: Scenario) -> str:
 def fmt(value: Any, pattern: str) -> str:
     """A table cell: the value in its pattern, or "-" where a run has no such figure."""
     return "-" if value is None else pattern.format(value)
+
+
+MAX_SEEDS = 100
+
+
+def _seed_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes a whole number from 1 to {MAX_SEEDS}, got {text!r}"
+        )
+    return n
+
+
+def _warmup_share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 0.9:
+        raise argparse.ArgumentTypeError(
+            f"--warmup-share takes a share of the run from 0 to 0.9, got {text!r}"
+        )
+    return share
+
+
+def add_seed_arguments(parser: argparse.ArgumentParser, warmup_share: float) -> None:
+    """`--seeds N` (the scenario's seed and the N − 1 after it) and `--warmup-share`."""
+    parser.add_argument(
+        "--seeds",
+        type=_seed_count,
+        default=5,
+        metavar="N",
+        help="run the scenario's seed and the N-1 seeds after it; report mean and 95%% "
+        "interval over them (5)",
+    )
+    parser.add_argument(
+        "--warmup-share",
+        type=_warmup_share,
+        default=warmup_share,
+        metavar="SHARE",
+        help=f"the share of simulated time counted as warm-up ({warmup_share:g})",
+    )
+
+
+def seed_list(scenario: Scenario, n: int) -> list[int]:
+    """The seeds a verdict is stated over: the scenario's own, then the next n − 1 in turn.
+    Deterministic, and the first run is the one `vmswap run` shows for the same file."""
+    return [scenario.seed + i for i in range(n)]
+
+
+def with_seed(scenario: Scenario, seed: int) -> Scenario:
+    """The scenario with another seed (every random stream changes, nothing else)."""
+    return scenario if seed == scenario.seed else with_overrides(scenario, [f"seed={seed}"])
+
+
+def interval_cell(i: dict[str, Any] | None, pattern: str) -> str:
+    """`mean ± half-width` (or the mean alone for one seed), each in `pattern`."""
+    if i is None:
+        return "-"
+    mean = pattern.format(i["mean"])
+    return mean if i["half_width"] is None else f"{mean} ± {pattern.format(i['half_width'])}"
+
+
+def range_cell(i: dict[str, Any] | None, pattern: str, *, signed: bool = True) -> str:
+    """`mean [lo, hi]`, signed for a difference (or the mean alone for one seed)."""
+    if i is None:
+        return "-"
+    if signed:
+        pattern = pattern.replace("{:", "{:+")
+    mean = pattern.format(i["mean"])
+    if i["lo"] is None:
+        return mean
+    return f"{mean} [{pattern.format(i['lo'])}, {pattern.format(i['hi'])}]"
+
+
+def print_aligned(rows: list[list[str]]) -> None:
+    """Rows of cells as columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = "  ".join(f"{c:>{w}}" for c, w in zip(r[1:], widths[1:], strict=True))
+        print(f"{r[0]:<{widths[0]}}  {cells}")

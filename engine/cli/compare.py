@@ -1,9 +1,16 @@
-"""`vmswap compare`: two policies on the same scenario and reference streams, side by side.
+"""`vmswap compare`: two policies on the same scenario and reference streams, side by side,
+over several seeds.
 
 `--set policy.X=V` sets switch X of each compared policy that has it (an error if neither
 does); other `--set` paths change the scenario. Coverage (faults removed ÷ demand paging's
-faults) is measured against a demand run of the same scenario. `--best-demand` replaces
-demand paging by its best readahead setting for the scenario (engine.best_demand).
+faults) is measured against a demand run of the same scenario and seed. `--best-demand`
+replaces demand paging by its best readahead setting for the scenario (engine.best_demand),
+chosen on the scenario's own seed and kept for the others.
+
+The verdict is stated over `--seeds N` seeds (the scenario's seed and the N − 1 after it):
+for each metric the mean ± the half-width of its 95 % interval under A and under B, and the
+mean and 95 % interval of the paired difference B − A (engine.stats). Warm-up and steady
+state are apart (engine.phases): the first fifth of the simulated time is warm-up.
 """
 
 from __future__ import annotations
@@ -12,32 +19,53 @@ import argparse
 from typing import Any
 
 from engine.best_demand import best_demand, setting_label
-from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
+from engine.cli.common import (
+    add_scenario_arguments,
+    add_seed_arguments,
+    header,
+    interval_cell,
+    load_with_overrides,
+    print_aligned,
+    print_json,
+    range_cell,
+    seed_list,
+    with_seed,
+)
 from engine.cli.switches import policy_config, split_overrides
-from engine.errors import ScenarioError
+from engine.errors import ScenarioError, did_you_mean
+from engine.phases import WARMUP_SHARE, run_phased
 from engine.policies import validate_policy
 from engine.scenario import Scenario
-from engine.simulator import Simulation, baseline_references
+from engine.stats import numeric_keys, verdict, verdict_json
 
+# The table's rows, in order: (summary key, label, pattern for a mean). The headline, lost
+# time (stall plus time held at dispatch), comes first, whole run then its two parts.
 ROWS = (
-    ("major_faults", "major faults", "{:,}"),
+    ("lost_time_ms", "lost time, ms", "{:,.1f}"),
+    ("warmup_lost_time_ms", "  warm-up", "{:,.1f}"),
+    ("steady_lost_time_ms", "  steady state", "{:,.1f}"),
     ("stall_ms", "stall, ms", "{:,.1f}"),
+    ("slowdown", "slowdown", "{:.3f}"),
+    ("warmup_slowdown", "  warm-up", "{:.3f}"),
+    ("steady_slowdown", "  steady state", "{:.3f}"),
+    ("major_faults", "major faults", "{:,.0f}"),
+    ("warmup_major_faults", "  warm-up", "{:,.0f}"),
+    ("steady_major_faults", "  steady state", "{:,.0f}"),
     ("stall_fraction", "stall fraction", "{:.1%}"),
-    ("slowdown", "slowdown", "{:.3f}x"),
-    ("swap_in_pages", "swap-in pages", "{:,}"),
-    ("swap_out_pages", "swap-out pages", "{:,}"),
-    ("prefetch_issued", "prefetches issued", "{:,}"),
+    ("swap_in_pages", "swap-in pages", "{:,.0f}"),
+    ("swap_out_pages", "swap-out pages", "{:,.0f}"),
+    ("prefetch_issued", "prefetches issued", "{:,.0f}"),
     ("prefetch_accuracy", "prefetch accuracy", "{:.1%}"),
     ("coverage", "coverage", "{:.1%}"),
     ("prefetch_timeliness", "timeliness", "{:.1%}"),
-    ("pollution_faults", "pollution faults", "{:,}"),
-    ("prefetch_wasted", "wasted prefetches", "{:,}"),
+    ("pollution_faults", "pollution faults", "{:,.0f}"),
+    ("prefetch_wasted", "wasted prefetches", "{:,.0f}"),
     ("plan_accuracy", "plan accuracy", "{:.1%}"),
     ("gating_delay_ms", "gating delay, ms", "{:,.1f}"),
-    ("gated_dispatches", "gated dispatches", "{:,}"),
+    ("gated_dispatches", "gated dispatches", "{:,.0f}"),
     ("device_utilisation", "device utilisation", "{:.1%}"),
     ("mean_lead_ms", "mean restore lead, ms", "{:.2f}"),
-    ("references", "references", "{:,}"),
+    ("references", "references", "{:,.0f}"),
 )
 VM_KEYS = ("major_faults", "stall_ns", "references", "slowdown", "gating_delay_ns")
 
@@ -53,31 +81,43 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="judge against demand paging with the readahead setting that loses least here",
     )
+    p.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="add a row for this numeric summary key (repeatable)",
+    )
+    add_seed_arguments(p, WARMUP_SHARE)
     add_scenario_arguments(
         p, set_help="a scenario field, or policy.SWITCH for the compared policies that have it"
     )
     p.set_defaults(func=main)
 
 
-def run_policy(scenario: Scenario, cfg: dict[str, Any]) -> dict[str, Any]:
-    """One run: the summary and per-VM figures, plus what the policy itself reports."""
-    base = baseline_references(scenario)
-    sim = Simulation(scenario, cfg, record=False)
-    while sim.step():
-        pass
-    result = sim.finish(base)
-    stats = dict(getattr(sim.policy, "stats", {}) or {})
-    summary = dict(result.summary)
+def run_policy(
+    scenario: Scenario, cfg: dict[str, Any], warmup_share: float = WARMUP_SHARE
+) -> dict[str, Any]:
+    """One run: the summary (with its warm-up and steady-state figures, engine.phases) and
+    per-VM figures, plus what the policy itself reports."""
+    run = run_phased(scenario, cfg, warmup_share)
+    stats = run.policy_stats
+    summary = dict(run.result.summary)
     summary["stall_ms"] = summary["stall_ns"] / 1e6
     summary["gating_delay_ms"] = summary["gating_delay_ns"] / 1e6
+    if "lost_time_ms" not in summary:
+        lost_ns = summary.get("lost_time_ns", summary["stall_ns"] + summary["gating_delay_ns"])
+        summary["lost_time_ms"] = lost_ns / 1e6
+    summary.update(run.phases)
     if stats.get("restores"):
         summary["mean_lead_ms"] = stats["lead_ns_total"] / stats["restores"] / 1e6
     return {
         "policy": cfg["name"],
         "config": cfg,
         "summary": summary,
-        "vms": result.vms,
+        "vms": run.result.vms,
         "stats": stats,
+        "warmup_ms": run.split_ns / 1e6,
     }
 
 
@@ -101,16 +141,21 @@ def delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def compare(scenario: Scenario, a_cfg: dict[str, Any], b_cfg: dict[str, Any]) -> dict[str, Any]:
+def compare(
+    scenario: Scenario,
+    a_cfg: dict[str, Any],
+    b_cfg: dict[str, Any],
+    warmup_share: float = WARMUP_SHARE,
+) -> dict[str, Any]:
     """Both runs, coverage against demand paging, and the differences (host and per VM)."""
-    a = run_policy(scenario, a_cfg)
-    b = run_policy(scenario, b_cfg)
+    a = run_policy(scenario, a_cfg, warmup_share)
+    b = run_policy(scenario, b_cfg, warmup_share)
     if a_cfg["name"] == "demand":
         demand = a
     elif b_cfg["name"] == "demand":
         demand = b
     else:
-        demand = run_policy(scenario, validate_policy({"name": "demand"}))
+        demand = run_policy(scenario, validate_policy({"name": "demand"}), warmup_share)
     for run in (a, b):
         add_coverage(run, demand)
     per_vm = [
@@ -123,6 +168,61 @@ def compare(scenario: Scenario, a_cfg: dict[str, Any], b_cfg: dict[str, Any]) ->
         "b": b,
         "delta": {**delta(a["summary"], b["summary"]), "vms": per_vm},
     }
+
+
+def compare_seeds(
+    scenario: Scenario,
+    a_cfg: dict[str, Any],
+    b_cfg: dict[str, Any],
+    seeds: list[int],
+    warmup_share: float = WARMUP_SHARE,
+) -> dict[str, Any]:
+    """`compare` on each seed, in order. The first seed's runs in full (a, b, delta), every
+    seed's summaries (per_seed), and the intervals of every numeric summary key."""
+    runs = [compare(with_seed(scenario, s), a_cfg, b_cfg, warmup_share) for s in seeds]
+    a = [r["a"]["summary"] for r in runs]
+    b = [r["b"]["summary"] for r in runs]
+    return {
+        **runs[0],
+        "seeds": seeds,
+        "warmup_ms": runs[0]["a"]["warmup_ms"],
+        "per_seed": [{"seed": s, "a": x, "b": y} for s, x, y in zip(seeds, a, b, strict=True)],
+        "intervals": verdict_json(verdict(a, b)),
+    }
+
+
+def table_rows(extra: list[str]) -> list[tuple[str, str, str]]:
+    """ROWS, then a row for each `--metric` key ROWS lacks."""
+    known = {k for k, _, _ in ROWS}
+    return [*ROWS, *((k, k, "{:,.4g}") for k in extra if k not in known)]
+
+
+def check_metrics(extra: list[str], summary: dict[str, Any]) -> None:
+    """Every `--metric` key is a number in the summary, or one line says which is not."""
+    numeric = numeric_keys([summary])
+    for key in extra:
+        if key not in numeric:
+            raise ScenarioError(
+                f"--metric {key!r} is not a numeric summary figure{did_you_mean(key, numeric)}",
+                field="--metric",
+            )
+
+
+def print_verdict(out: dict[str, Any], rows: list[tuple[str, str, str]]) -> None:
+    """metric | A mean ± half-width | B mean ± half-width | B − A mean [lo, hi]."""
+    intervals = out["intervals"]
+    cells = [
+        [
+            label,
+            interval_cell(intervals[k]["a"], p),
+            interval_cell(intervals[k]["b"], p),
+            range_cell(intervals[k]["delta"], p),
+        ]
+        for k, label, p in rows
+        if k in intervals
+    ]
+    heads = ["", out["a"]["policy"], out["b"]["policy"], "b - a [95% interval]"]
+    print_aligned([heads, *cells])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -139,23 +239,24 @@ def main(args: argparse.Namespace) -> int:
         chosen, candidates = best_demand(scenario, a_cfg if args.a == "demand" else b_cfg)
         a_cfg, b_cfg = (chosen if c["name"] == "demand" else c for c in (a_cfg, b_cfg))
         tuned = {"chosen": chosen, "candidates": candidates}
-    out = compare(scenario, a_cfg, b_cfg)
+    seeds = seed_list(scenario, args.seeds)
+    out = compare_seeds(scenario, a_cfg, b_cfg, seeds, args.warmup_share)
+    check_metrics(args.metric, out["a"]["summary"])
     if tuned is not None:
         out["best_demand"] = tuned
     if args.json:
         print_json(out)
         return 0
     print(header(scenario))
+    print(
+        f"seeds {', '.join(map(str, seeds))}: mean ± half-width of the 95% interval "
+        f"(Student's t); warm-up is the first {out['warmup_ms']:g} ms"
+    )
     if tuned is not None:
         tried = ", ".join(f"{c['label']} {c['lost_ms']:,.1f}" for c in tuned["candidates"])
-        print(f"best demand: readahead {setting_label(tuned['chosen'])} (lost ms: {tried})")
-    width = max(len(label) for _, label, _ in ROWS)
-    print(f"{'':<{width}}{out['a']['policy']:>16}{out['b']['policy']:>16}{'b - a':>16}")
-    for key, label, pattern in ROWS:
-        va, vb = out["a"]["summary"].get(key), out["b"]["summary"].get(key)
-        d = out["delta"].get(key)
         print(
-            f"{label:<{width}}{fmt(va, pattern):>16}{fmt(vb, pattern):>16}"
-            f"{fmt(d, pattern.replace('{:', '{:+')):>16}"
+            f"best demand: readahead {setting_label(tuned['chosen'])} "
+            f"(lost ms, seed {seeds[0]}: {tried})"
         )
+    print_verdict(out, table_rows(args.metric))
     return 0
