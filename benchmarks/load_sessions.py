@@ -9,13 +9,13 @@ pass/fail on time):
 - the frame round trip (acknowledgement sent → next frame received), p50 and p95, for one
   session alone and for N together, and their ratio (a peer measured in the same run);
 - the latency of GET /liveness while the N sessions play, p50 and p95;
-- the server's RSS (/proc/PID/status) at baseline, at the peak and after the sessions closed
-  (Bokeh discards a closed session after --unused-session-lifetime, checked every
-  --check-unused-sessions: 15 s and 17 s by default).
+- the server's RSS (/proc/PID/status) at baseline, and at the peak and after the sessions
+  closed in each of several rounds (does it creep?). The server discards a closed session
+  within about a second (serve_command: Bokeh's defaults would take 15 s + 17 s).
 
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
-Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8]
+Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -38,10 +38,25 @@ sys.path.insert(0, str(ROOT))
 
 SEED_BASE = 1000  # session i sets seed SEED_BASE + i
 FIRST_FRAME_S = 180.0  # a cold, busy server simulates before the first frame
+# The served app checks for closed sessions every DISCARD_MS and discards them DISCARD_MS
+# after their connection closed (Bokeh's defaults, 17 s and 15 s, only make a test wait).
+DISCARD_MS = 500
+
+
+def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
+    """`panel serve webapp/app.py` as users run it (PORT filled in by tests.served), but
+    discarding closed sessions within about twice discard_ms."""
+    return [
+        sys.executable,
+        *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1", "--port", "PORT"),
+        *("--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
+        *("--check-unused-sessions", str(discard_ms), "--unused-session-lifetime", str(discard_ms)),
+    ]
 
 
 def session_link(seed: int = 5) -> str:
-    """The share value every session opens: a small swapping scenario of 100 frames."""
+    """The share value every session opens: a small swapping scenario of 100 frames (short:
+    20 sessions each simulate their own seed on a server with two cores)."""
     from engine import from_dict
     from engine.policies import validate_policy
     from webapp import urlcodec
@@ -56,15 +71,83 @@ def session_link(seed: int = 5) -> str:
         {
             "name": "load",
             "seed": seed,
-            "duration_ms": 200.0,
+            "duration_ms": 100.0,
             "host": {"pcpus": 2, "memory_mib": 6, "swap_mib": 64, "step_us": 500},
             "scheduler": {"kind": "credit", "slice_ms": 5.0},
-            "recording": {"frame_ms": 2.0, "columns": 32},
+            "recording": {"frame_ms": 1.0, "columns": 32},
             "vms": vms,
         }
     )
     a, b = default_policies(scenario.policy)
     return urlcodec.encode(scenario.to_dict(), validate_policy(a), validate_policy(b))
+
+
+def heavy_scenario(n_vms: int) -> Any:
+    """A scenario whose recording is as large as a link can make it per VM: 4,096 frames
+    (the recorder's most), 2,048 columns per VM, a keyframe at every frame (each ~57 kB per
+    VM: ~235 MB per VM per run). The simulated work itself is small (few references)."""
+    from engine import from_dict
+    from engine.recording import MAX_FRAMES
+
+    frame_ms = 0.1  # the schema's least
+    vms = [
+        {
+            "name": f"vm{i}",
+            "memory_mib": 16,
+            "workload": {"kind": "uniform", "cpu_ns_per_ref": 20_000},
+        }
+        for i in range(n_vms)
+    ]
+    return from_dict(
+        {
+            "name": "heavy recording",
+            "seed": 3,
+            "duration_ms": MAX_FRAMES * frame_ms,
+            # a frame is taken at a step: steps as short as frames
+            "host": {"pcpus": 1, "memory_mib": 8 * n_vms, "swap_mib": 64 * n_vms, "step_us": 100},
+            "recording": {"frame_ms": frame_ms, "columns": 2048, "keyframe_every": 1},
+            "vms": vms,
+        },
+        source="link",
+    )
+
+
+def heavy_link() -> str:
+    """The share value of the heaviest heavy_scenario the budget allows (the most VMs whose
+    recording it accepts). A budget that does not count recording bytes yet gets 2 VMs
+    (~470 MB per run, what a 512 MiB recording budget allows): more would test the machine,
+    not the server."""
+    from engine.errors import VmswapError
+    from engine.policies import validate_policy
+    from engine.scenario import budget
+    from webapp import urlcodec
+    from webapp.runner import check_limits
+    from webapp.state import default_policies
+
+    check_recording = getattr(budget, "check_recording", None)
+    scenario = heavy_scenario(2)
+    if check_recording is not None:
+        for n_vms in range(8, 0, -1):
+            try:
+                scenario = heavy_scenario(n_vms)
+                check_limits(scenario)
+                check_recording(scenario)
+            except VmswapError:
+                continue
+            break
+    a, b = default_policies(scenario.policy)
+    return urlcodec.encode(scenario.to_dict(), validate_policy(a), validate_policy(b))
+
+
+def open_until_first_frame(url: str, link: str, first_frame_s: float = FIRST_FRAME_S) -> str:
+    """Open a session on link, wait until its first frame is shown (its runs are computed),
+    close it; the error ("" when none)."""
+
+    async def drive(doc: Any) -> None:
+        clock = acknowledge_frames(doc)
+        await until(lambda: clock.seq > 0, first_frame_s, "the first frame")
+
+    return run_client(url, link, drive)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -134,70 +217,30 @@ class LoadSession:
         self.thread.join(timeout_s)
 
     def _run(self) -> None:
-        import panel
-        import panel.models.tabulator  # noqa: F401 - loaded lazily by Panel, needed here
-        from bokeh.client import pull_session
-        from tornado.ioloop import IOLoop
-
-        import webapp.views.clock  # noqa: F401 - the frame clock model
-
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            session = pull_session(
-                url=self.url, io_loop=IOLoop.current(), arguments={"run": self.link}
-            )
-            done: list[bool] = []
-
-            async def drive() -> None:
-                try:
-                    await self._drive(session.document)
-                except Exception as exc:  # reported, not lost in a thread
-                    self.result.error = f"{type(exc).__name__}: {exc}"
-                finally:
-                    done.append(True)
-                    session.close()
-
-            IOLoop.current().add_callback(drive)
-            # The client reads the server's messages only while this runs (bokeh.client's
-            # own testing loop; it returns once `drive` closes the session).
-            session._loop_until_closed()
-            if not done:
-                self.result.error = self.result.error or "the server closed the session"
-        except Exception as exc:
-            self.result.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        self.result.error = run_client(self.url, self.link, self._drive)
 
     async def _drive(self, doc: Any) -> None:
-        from bokeh.events import ButtonClick, DocumentReady
-
-        clock = doc.get_model_by_name("vmswap-clock")
-        if clock is None:
-            raise RuntimeError("the page has no frame clock")
+        from bokeh.events import ButtonClick
 
         def by_class(name: str) -> Any:
             found = [m for m in doc.models if name in (getattr(m, "css_classes", None) or [])]
             return found[0] if found else None
 
-        def on_frame(attr: str, old: int, new: int) -> None:
+        def on_frame(seq: int) -> None:
             now = time.perf_counter()
-            acked = self._acked.get(new - 1, -1.0)
+            acked = self._acked.get(seq - 1, -1.0)
             if acked >= self._playing_since and not self.stop_play.is_set():
                 self.result.rtts_s.append(now - acked)
                 self.result.frames.append(int(clock.frame))
-            clock.painted_seq = new  # what the page's requestAnimationFrame callback does
-            self._acked[new] = time.perf_counter()
+            self._acked[seq] = time.perf_counter()
 
-        clock.on_change("seq", on_frame)
-        doc.callbacks.send_event(DocumentReady())
+        clock = acknowledge_frames(doc, on_frame)
         await until(lambda: clock.seq > 0, FIRST_FRAME_S, "the first frame")
         clock.painted_seq = clock.seq
         self._acked[clock.seq] = time.perf_counter()
 
         # Its own seed, typed into the seed field (there once the first frame was painted).
-        await until(lambda: by_class("vm-field-seed") is not None, 60, "the seed field")
+        await until(lambda: by_class("vm-field-seed") is not None, FIRST_FRAME_S, "the seed field")
         by_class("vm-field-seed").value = self.result.seed
         await until(
             lambda: self._share_seed(by_class("vm-share-url")) == self.result.seed,
@@ -206,7 +249,7 @@ class LoadSession:
         )
         by_class("vm-speed").value = "0"  # max: every frame, as fast as acknowledged
         self.ready()
-        await until(self.play.is_set, FIRST_FRAME_S, "the others")
+        await until(self.play.is_set, 3600, "the others")  # run_load bounds the wait
         play = by_class("vm-btn-play")
         doc.callbacks.send_event(ButtonClick(play))
         self._playing_since = time.perf_counter()
@@ -232,6 +275,65 @@ class LoadSession:
             return None
 
 
+def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
+    """Open one session of the app on `link` as a websocket client, run `await drive(doc)` on
+    its document in this thread's own event loop, close it; the error ("" when none)."""
+    import panel
+    import panel.models.tabulator  # noqa: F401 - loaded lazily by Panel, needed here
+    from bokeh.client import pull_session
+    from tornado.ioloop import IOLoop
+
+    import webapp.views.clock  # noqa: F401 - the frame clock model
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    error: list[str] = []
+    try:
+        session = pull_session(url=url, io_loop=IOLoop.current(), arguments={"run": link})
+        done: list[bool] = []
+
+        async def run() -> None:
+            try:
+                await drive(session.document)
+            except Exception as exc:  # reported, not lost in a thread
+                error.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                done.append(True)
+                session.close()
+
+        IOLoop.current().add_callback(run)
+        # The client reads the server's messages only while this runs (bokeh.client's own
+        # testing loop; it returns once `run` closes the session).
+        session._loop_until_closed()
+        if not done and not error:
+            error.append("the server closed the session")
+    except Exception as exc:
+        error.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return error[0] if error else ""
+
+
+def acknowledge_frames(doc: Any, on_frame: Callable[[int], None] | None = None) -> Any:
+    """The page's frame clock, acknowledged as the page does after painting each frame (the
+    player sends the next frame only then); `on_frame(seq)` is told of each one first."""
+    from bokeh.events import DocumentReady
+
+    clock = doc.get_model_by_name("vmswap-clock")
+    if clock is None:
+        raise RuntimeError("the page has no frame clock")
+
+    def painted(attr: str, old: int, new: int) -> None:
+        if on_frame is not None:
+            on_frame(new)
+        clock.painted_seq = new  # what the page's requestAnimationFrame callback does
+
+    clock.on_change("seq", painted)
+    doc.callbacks.send_event(DocumentReady())
+    return clock
+
+
 async def until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -249,6 +351,7 @@ class LoadReport:
     liveness_s: list[float]
     play_s: float
     rss_during_mib: list[float]
+    ready_s: float = 0.0  # from opening the sessions until each showed its own seed
 
     @property
     def rtts_s(self) -> list[float]:
@@ -266,9 +369,13 @@ def run_load(
     seed_base: int = SEED_BASE,
     pid: int | None = None,
     join_s: float = 600.0,
+    min_frames: int = 0,
+    max_play_s: float = 300.0,
 ) -> LoadReport:
     """Open n sessions, wait until each shows its own seed, play them all at once for play_s
-    seconds while timing /liveness, pause, read back, close."""
+    seconds while timing /liveness, pause, read back, close. With min_frames, play goes on
+    (up to max_play_s) until every session has had that many frames: on a busy machine the
+    server is slower, but each session must still be served."""
     link = session_link()
     play = threading.Event()
     ready: list[int] = []
@@ -281,28 +388,41 @@ def run_load(
     sessions = [LoadSession(url, seed_base + i, link, play, one_ready) for i in range(n_sessions)]
     for s in sessions:
         s.start()
-    deadline = time.monotonic() + join_s
-    while len(ready) < n_sessions and time.monotonic() < deadline:
-        if all(not s.thread.is_alive() for s in sessions):
+    opened = time.monotonic()
+    deadline = opened + join_s
+    # Every session ready, or ended (an error ends it: waiting for it would wait in vain).
+    while time.monotonic() < deadline:
+        if len(ready) + sum(not s.thread.is_alive() for s in sessions) >= n_sessions:
             break
         time.sleep(0.1)
+    ready_s = time.monotonic() - opened
     liveness: list[float] = []
     rss: list[float] = []
     play.set()
-    end = time.monotonic() + play_s
+    started = time.monotonic()
+    end, give_up = started + play_s, started + max(play_s, max_play_s)
     base = url.rsplit("/", 1)[0]
-    while time.monotonic() < end:
+
+    def playing() -> bool:
+        now = time.monotonic()
+        if now < end:
+            return True
+        short = any(len(s.result.rtts_s) < min_frames and s.thread.is_alive() for s in sessions)
+        return short and now < give_up
+
+    while playing():
         t0 = time.perf_counter()
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/liveness", timeout=30):
             liveness.append(time.perf_counter() - t0)
         if pid is not None:
             rss.append(rss_mib(pid))
         time.sleep(0.1)
+    played_s = time.monotonic() - started
     for s in sessions:
         s.stop_play.set()
     for s in sessions:
         s.join(max(1.0, deadline - time.monotonic()))
-    return LoadReport([s.result for s in sessions], liveness, play_s, rss)
+    return LoadReport([s.result for s in sessions], liveness, played_s, rss, ready_s)
 
 
 def settle_rss(pid: int, below_mib: float, timeout_s: float) -> float:
@@ -321,47 +441,57 @@ def quantiles(label: str, values: list[float]) -> str:
     return f"  {label:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(values)} samples)"
 
 
+def rss_after_close(pid: int, wait_s: float = 3 * DISCARD_MS / 1000 + 3.0) -> float:
+    """The server's RSS once the sessions just closed were discarded and their memory given
+    back (webapp.lifecycle trims RELEASE_DELAY_S after a session is destroyed)."""
+    time.sleep(wait_s)
+    return rss_mib(pid)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=8.0, help="how long all of them play")
-    parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait for memory")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of N sessions (RSS creep)")
     args = parser.parse_args()
     from tests.served import served_app
 
     n = args.sessions
-    with served_app(name=None) as app:
-        url, proc = app.url, app.proc
-        start = rss_mib(proc.pid)
-        # A first round of the same size: imports, caches and the allocator's high-water mark.
-        warm = run_load(url, n, 2.0, seed_base=100, pid=proc.pid)
-        time.sleep(35)  # its sessions discarded (Bokeh: 15 s lifetime, checked every 17 s)
-        baseline, baseline_threads = rss_mib(proc.pid), threads(proc.pid)
-        alone = run_load(url, 1, args.seconds, seed_base=500, pid=proc.pid)
-        load = run_load(url, n, args.seconds, pid=proc.pid)
-        peak = max([*load.rss_during_mib, rss_mib(proc.pid)])
-        time.sleep(35)
-        after = settle_rss(proc.pid, baseline, args.settle)
-        after_threads = threads(proc.pid)
-    errors = warm.errors + alone.errors + load.errors
-    own = sum(s.read_back_seed == s.seed for s in load.sessions)
-    frames = [len(s.frames) for s in load.sessions]
-    ratio = percentile(load.rtts_s, 0.95) / percentile(alone.rtts_s, 0.95)
     print(f"load: {n} sessions playing at max speed for {args.seconds:g} s on one panel serve")
-    print(quantiles("frame round trip, 1 session:", alone.rtts_s))
-    print(quantiles(f"frame round trip, {n} sessions:", load.rtts_s))
-    print(f"  p95 round trip, {n} sessions / 1 session: {ratio:.1f}x")
-    print(quantiles(f"GET /liveness while {n} play:", load.liveness_s))
-    print(
-        f"  frames per session: min {min(frames)}, median {statistics.median(frames):g}, "
-        f"max {max(frames)}; sessions reading back their own seed: {own}/{n}"
-    )
-    print(
-        f"  server RSS: at start {start:.0f} MiB; after a first round of {n} {baseline:.0f} MiB "
-        f"(baseline); peak {peak:.0f} MiB; after they closed {after:.0f} MiB "
-        f"({after - baseline:+.0f} MiB); threads {baseline_threads} before, "
-        f"{after_threads} after"
-    )
+    with served_app(serve_command(), name=None) as app:
+        pid = app.proc.pid
+        start = rss_mib(pid)
+        # A first round of the same size: imports, caches and the allocator's high-water mark.
+        warm = run_load(app.url, n, 2.0, seed_base=100, pid=pid)
+        baseline, baseline_threads = rss_after_close(pid), threads(pid)
+        print(f"  server RSS at start {start:.0f} MiB; after a first round of {n}: {baseline:.0f}")
+        alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid)
+        print(quantiles("frame round trip, 1 session:", alone.rtts_s))
+        rounds, errors = [], warm.errors + alone.errors
+        for r in range(args.rounds):
+            load = run_load(app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid)
+            peak = max([*load.rss_during_mib, rss_mib(pid)])
+            after = rss_after_close(pid)
+            rounds.append(load)
+            errors += load.errors
+            own = sum(s.read_back_seed == s.seed for s in load.sessions)
+            frames = [len(s.frames) for s in load.sessions]
+            print(f"  round {r + 1}:")
+            print(quantiles(f"  frame round trip, {n} sessions:", load.rtts_s))
+            print(quantiles(f"  GET /liveness while {n} play:", load.liveness_s))
+            print(
+                f"    frames per session: min {min(frames)}, median {statistics.median(frames):g}, "
+                f"max {max(frames)}; sessions reading back their own seed: {own}/{n}"
+            )
+            print(
+                f"    server RSS: peak {peak:.0f} MiB, after they closed {after:.0f} MiB "
+                f"({after - baseline:+.0f} MiB over the baseline); threads {threads(pid)} "
+                f"(baseline {baseline_threads})"
+            )
+    together = [r for load in rounds for r in load.rtts_s]
+    ratio = percentile(together, 0.95) / percentile(alone.rtts_s, 0.95)
+    print(quantiles(f"frame round trip, {n} sessions, all rounds:", together))
+    print(f"  p95 round trip, {n} sessions / 1 session: {ratio:.1f}x (goal: at most 3x)")
     for e in errors:
         print(f"  error: {e}")
     return 1 if errors else 0

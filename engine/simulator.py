@@ -13,12 +13,14 @@ state is in `engine.vcpu`.
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine.bounded_cache import BoundedCache
 from engine.device import BACKGROUND_WRITE, CLASS_NAMES, Op, SwapDevice
 from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_reference
 from engine.faults import FaultModel
@@ -346,7 +348,10 @@ class Simulation(PagingServices):
         )
 
 
-_BASELINE_CACHE: dict[str, np.ndarray] = {}
+# Shared by every session of a served app (each simulates on its own thread): locked, and
+# bounded by bytes (an entry is one int64 per VM plus its key, the scenario's JSON).
+BASELINE_CACHE_BYTES = 8 * 1024 * 1024
+_BASELINE_CACHE: BoundedCache[np.ndarray] = BoundedCache(BASELINE_CACHE_BYTES)
 
 
 def baseline_references(scenario: Scenario) -> np.ndarray:
@@ -354,18 +359,20 @@ def baseline_references(scenario: Scenario) -> np.ndarray:
 
     It is the same whatever the policy and recording (nothing is ever evicted, so no policy
     decides anything), so those are left out of the cache key: comparing policies on one
-    scenario, or switching policy in the web app, runs it once."""
-    import json
-
+    scenario, or switching policy in the web app, runs it once. The array returned is
+    shared: read it, never write it."""
     same_for_all = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
     key = json.dumps(same_for_all, sort_keys=True)
-    if key not in _BASELINE_CACHE:
+
+    def unlimited() -> np.ndarray:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
         while sim.step():
             pass
-        _BASELINE_CACHE.clear() if len(_BASELINE_CACHE) > 32 else None
-        _BASELINE_CACHE[key] = sim.counters.references.copy()
-    return _BASELINE_CACHE[key]
+        refs = sim.counters.references.copy()
+        refs.flags.writeable = False
+        return refs
+
+    return _BASELINE_CACHE.get_or_compute(key, unlimited)
 
 
 def simulate(

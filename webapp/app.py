@@ -13,6 +13,7 @@ from panel.io.state import set_curdoc
 
 from webapp.controller import Controller, SyncRunner, ThreadRunner
 from webapp.layout import build
+from webapp.lifecycle import on_destroyed
 from webapp.state import SessionState, default_scenario_file
 from webapp.urlcodec import QUERY_KEY
 from webapp.views.clock import keys_callback
@@ -102,11 +103,7 @@ def create_app() -> pn.template.BootstrapTemplate:
         doc.js_on_event("document_ready", keys_callback(clock))
         pn.state.onload(lambda: no_delay(doc))
 
-        def destroyed(context: Any) -> None:
-            controller.close()
-            runner.shutdown()
-
-        pn.state.on_session_destroyed(destroyed)
+        pn.state.on_session_destroyed(on_destroyed(controller.close, runner.shutdown))
 
     if served and not controller.run_if_cached():
         # Simulate once the page is up: the first paint must not wait for (or compete with) it.

@@ -51,21 +51,35 @@ class SyncRunner:
         done(result)
 
 
+# Simulations running at once in one server, whatever the number of sessions. They hold the
+# GIL most of the time: with one thread per session computing, the event loop that sends
+# every session's frames would get a 1/(sessions + 1) share of it, and playing sessions
+# would starve while others simulate. Runs wait their turn instead (first come, first
+# served), and the event loop keeps at least a third.
+COMPUTE_SLOTS = 2
+_compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
+
+
 class ThreadRunner:
-    """One worker thread per session; `post(fn)` must run fn on the session's event loop
-    (Bokeh's add_next_tick_callback is the thread-safe way in)."""
+    """One worker thread per session, computing in one of the server's COMPUTE_SLOTS; `post(fn)`
+    must run fn on the session's event loop (Bokeh's add_next_tick_callback is the
+    thread-safe way in)."""
 
     def __init__(self, post: Callable[[Callable[[], None]], None]):
         self.post = post
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmswap-run")
 
     def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        def in_turn() -> Any:
+            with _compute_slots:
+                return fn()
+
         def finished(future: Future) -> None:
             exc = future.exception()
             result = exc if exc is not None else future.result()
             self.post(lambda: done(result))
 
-        self.pool.submit(fn).add_done_callback(finished)
+        self.pool.submit(in_turn).add_done_callback(finished)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -6,13 +6,12 @@ tests check it without a browser. Per-frame events come from deltas of cumulativ
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine.bounded_cache import BoundedCache
 from engine.simulator import RunResult
 
 # What the residency picture distinguishes, bottom of a VM's strip to top.
@@ -333,35 +332,9 @@ def coverage(major_faults: int, reference: int | None) -> float | None:
 
 # -- a small cache of finished runs -------------------------------------------------------------
 
-
-class RunCache:
-    """Bounded LRU of finished runs keyed by the canonical JSON of (scenario, policy).
-
-    A run is a pure function of that key (the engine is deterministic), so sessions may share
-    it safely: nothing a session changes is stored here, and entries are never mutated."""
-
-    def __init__(self, max_items: int = 6):
-        self.max_items = max_items
-        self._items: OrderedDict[str, RunResult] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> RunResult | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
-
-    def put(self, key: str, value: RunResult) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-RUN_CACHE = RunCache()
+# Finished runs keyed by the canonical JSON of (scenario, policy). A run is a pure function of
+# that key (the engine is deterministic), so sessions may share it safely: nothing a session
+# changes is stored here, and entries are never mutated. Bounded by bytes, well under what a
+# closed session must give back (100 MB), so a heavy run is not kept alive by the cache.
+RUN_CACHE_BYTES = 64 * 1024 * 1024
+RUN_CACHE: BoundedCache[RunResult] = BoundedCache(RUN_CACHE_BYTES)

@@ -6,7 +6,6 @@ import numpy as np
 
 from webapp.runs import (
     DISPLAY_STATES,
-    RunCache,
     bin_edges,
     coverage,
     prefetch_windows,
@@ -87,13 +86,3 @@ def test_coverage_is_faults_removed_over_demand():
     """Coverage = 1 − faults / demand's faults; undefined without demand faults."""
     assert coverage(25, 100) == 0.75
     assert coverage(5, 0) is None and coverage(5, None) is None
-
-
-def test_run_cache_is_bounded_lru():
-    """The cache keeps the most recently used entries, at most max_items."""
-    cache = RunCache(max_items=2)
-    cache.put("a", 1)  # type: ignore[arg-type]
-    cache.put("b", 2)  # type: ignore[arg-type]
-    assert cache.get("a") == 1
-    cache.put("c", 3)  # type: ignore[arg-type]
-    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3

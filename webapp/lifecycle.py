@@ -1,0 +1,79 @@
+"""What a closed session gives back to the server.
+
+A session's runs, recordings and Bokeh document are reachable only from the session (the run
+cache is bounded apart, webapp.runs.RUN_CACHE); once Bokeh discards the session they are
+garbage. Two things still keep the memory from the operating system: reference cycles wait
+for the collector's next pass, and glibc keeps freed small blocks (a recording is thousands
+of ~100 kB arrays, under its mmap threshold) in the heap. After a session is destroyed the
+server therefore collects and trims, once Bokeh has dropped the document (a moment later).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import gc
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tornado.ioloop import IOLoop
+
+log = logging.getLogger(__name__)
+
+RELEASE_DELAY_S = 2.0  # Bokeh drops the document after the destroy callbacks have run
+
+
+def _load_libc() -> Any:
+    """glibc, or None on a C library without malloc_trim (musl, macOS)."""
+    name = ctypes.util.find_library("c") or "libc.so.6"
+    try:
+        libc = ctypes.CDLL(name)
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
+_trim_lock = threading.Lock()  # two sessions closing together trim once each, not at once
+
+
+def trim_heap() -> None:
+    """Collect garbage (cycles included) and hand freed heap pages back to the system."""
+    with _trim_lock:
+        gc.collect()
+        if _LIBC is not None:
+            with contextlib.suppress(OSError):
+                _LIBC.malloc_trim(0)
+
+
+def release_later(call_later: Callable[[float, Callable[[], None]], Any]) -> None:
+    """Trim once the destroyed session's document is gone: `call_later(delay_s, fn)` runs fn
+    on the server's event loop (tornado's IOLoop.call_later)."""
+
+    def release() -> None:
+        try:
+            trim_heap()
+        except Exception:  # never let giving memory back break the server
+            log.exception("releasing a closed session's memory failed")
+
+    call_later(RELEASE_DELAY_S, release)
+
+
+def on_destroyed(*closers: Callable[[], None]) -> Callable[[Any], None]:
+    """The session-destroyed callback: run each closer (stop timers, runs, threads), then
+    release the memory. Defined here, not in the served script: Bokeh empties that script's
+    module namespace before the callback runs, so its names are gone by then."""
+
+    def destroyed(context: Any) -> None:
+        for close in closers:
+            try:
+                close()
+            except Exception:  # the others still run, and the memory is still released
+                log.exception("closing a session failed")
+        release_later(IOLoop.current().call_later)
+
+    return destroyed
