@@ -19,6 +19,7 @@ from engine.scenario import Scenario
 COLUMNS = (
     ("major_faults", "major", "{:,}"),
     ("stall_ms", "stall ms", "{:,.1f}"),
+    ("lost_ms", "lost ms", "{:,.1f}"),
     ("slowdown", "slowdown", "{:.3f}"),
     ("swap_in_pages", "swap-in", "{:,}"),
     ("prefetch_accuracy", "accuracy", "{:.1%}"),

@@ -20,6 +20,7 @@ ROWS = (
     ("major_faults", "major faults", "{:,}"),
     ("stall_ms", "stall, ms", "{:,.1f}"),
     ("stall_fraction", "stall fraction", "{:.1%}"),
+    ("lost_ms", "lost time (stall + gating), ms", "{:,.1f}"),
     ("slowdown", "slowdown", "{:.3f}x"),
     ("swap_in_pages", "swap-in pages", "{:,}"),
     ("swap_out_pages", "swap-out pages", "{:,}"),
@@ -33,10 +34,13 @@ ROWS = (
     ("gating_delay_ms", "gating delay, ms", "{:,.1f}"),
     ("gated_dispatches", "gated dispatches", "{:,}"),
     ("device_utilisation", "device utilisation", "{:.1%}"),
+    ("pages_read_per_kref", "pages read / 1,000 refs", "{:,.2f}"),
+    ("pages_written_per_kref", "pages written / 1,000 refs", "{:,.2f}"),
+    ("mb_written_per_s", "MB written / simulated s", "{:,.1f}"),
     ("mean_lead_ms", "mean restore lead, ms", "{:.2f}"),
     ("references", "references", "{:,}"),
 )
-VM_KEYS = ("major_faults", "stall_ns", "references", "slowdown", "gating_delay_ns")
+VM_KEYS = ("major_faults", "stall_ns", "lost_ns", "references", "slowdown", "gating_delay_ns")
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +66,8 @@ def run_policy(scenario: Scenario, cfg: dict[str, Any]) -> dict[str, Any]:
     summary = dict(result.summary)
     summary["stall_ms"] = summary["stall_ns"] / 1e6
     summary["gating_delay_ms"] = summary["gating_delay_ns"] / 1e6
+    summary["lost_ms"] = summary["lost_ns"] / 1e6
+    summary["mb_written_per_s"] = summary["bytes_written_per_s"] / 1e6
     if stats.get("restores"):
         summary["mean_lead_ms"] = stats["lead_ns_total"] / stats["restores"] / 1e6
     return {
