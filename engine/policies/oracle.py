@@ -299,6 +299,24 @@ class Oracle(Policy):
             self.ns_per_ref[v] = max(vc.cpu_ns, 1, round(float(self.vm_ns_per_ref[vc.vm])))
         self._maps_key = (-1, -1)  # the time maps change with the rates
 
+    def _clean_ahead(self, now_ns: int) -> None:
+        """While the device is idle and frames are short, write back the dirty pages among the
+        next victims, so that reclaim frees their frames at once instead of making a faulting
+        vCPU wait for a write (which demand paging's reclaim does)."""
+        sim = self.sim
+        dev = sim.device
+        if sim.pool.free_frames >= sim.high_wm * 2 or dev.queued_ops():
+            return
+        if int(dev.busy_until.min()) > now_ns:
+            return
+        batch = sim.host.write_batch_pages
+        chosen, _ = self._farthest(sim.host.reclaim_batch_pages + batch, now_ns, False)
+        dirty = chosen[sim.pool.state[chosen] == DIRTY]
+        if dirty.size:
+            vms = sim.pool.vm_of[dirty]
+            most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
+            sim.write_back(dirty[vms == most][:batch], now_ns)
+
     def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
         """When each of the next n prefetched pages (in issue order) would land on the spare
         lanes, after the work queued ahead of it; pages past what those lanes can start
@@ -318,6 +336,7 @@ class Oracle(Policy):
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         self._measure_rates()
+        self._clean_ahead(now_ns)
         if self.prefetch_ns <= 0:
             return
         sim = self.sim
