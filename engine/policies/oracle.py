@@ -248,9 +248,24 @@ class Oracle(Policy):
 
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
-        chosen = self._farthest(n, now_ns, clean_only)[0]
+        chosen = self._farthest(8 * n, now_ns, clean_only)[0]
+        chosen = self._fewest_writes(chosen, n)
         self._rescan(chosen)
         return chosen
+
+    def _fewest_writes(self, ranked: np.ndarray, n: int) -> np.ndarray:
+        """n of the ranked candidates (twice as many as needed), needing the fewest write
+        operations: clean pages first, then dirty ones of the VM with most of them (a write
+        operation covers one VM's pages), each group in Belady order."""
+        pool = self.sim.pool
+        dirty = pool.state[ranked] == DIRTY
+        if not dirty.any() or ranked.size <= n:
+            return ranked[:n]
+        vms = pool.vm_of[ranked].astype(np.int64)
+        count = np.bincount(vms[dirty], minlength=self.sim.n_vms)
+        # Clean first; then by VM, the most dirty candidates first; stable keeps Belady order.
+        group = np.where(dirty, 1 + np.argsort(np.argsort(-count, kind="stable"))[vms], 0)
+        return ranked[np.argsort(group, kind="stable")[:n]]
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
@@ -375,6 +390,7 @@ class Oracle(Policy):
         use = np.concatenate(uses)
         order = np.lexsort((want, use))
         want, use = want[order], use[order]
+        wanted = want
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
         # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
         on_time = use >= self._landing(int(want.size), now_ns, step_end_ns)
@@ -395,9 +411,11 @@ class Oracle(Policy):
         vms = sim.pool.vm_of[chosen]
         for vm in np.unique(vms).tolist():
             sim.prefetch(vm, chosen[vms == vm], now_ns, batch=self.batch)
-        # References whose pages are still out are looked at again next step.
+        # References whose pages are still out (not read, or held back) are looked at again
+        # next step.
         for v, lo in span.items():
             lo_rel = int(sim.pool.base[sim.vcpus[v].vm])
-            mine = want[(want >= lo_rel) & (want < lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm])]
+            top = lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm]
+            mine = wanted[(wanted >= lo_rel) & (wanted < top)]
             if mine.size and (sim.pool.state[mine] == SWAPPED).any():
                 self.ahead[v] = lo
