@@ -63,6 +63,7 @@ VERDICT_ROWS: tuple[tuple[str, str, str], ...] = (
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("major_faults", "major faults", "{:,}"),
     ("stall_ms", "stall ms", "{:,.0f}"),
+    ("lost_time_ms", "lost ms", "{:,.0f}"),
     ("slowdown", "slowdown", "{:.3f}"),
     ("coverage", "coverage", "{:.0%}"),
     ("prefetch_accuracy", "accuracy", "{:.0%}"),
@@ -155,15 +156,16 @@ def claims_section(results: dict, devices: dict, gang_runs: dict, density: dict)
         p["major_faults"] < 0.25 * d["major_faults"],
     )
     claim(
-        "nvme_8vm_2x: predictive's stall < 25% of demand's",
-        f"{p['stall_ms']:,.0f} ms vs {d['stall_ms']:,.0f} ms ({p['stall_ns'] / d['stall_ns']:.1%})",
-        p["stall_ns"] < 0.25 * d["stall_ns"],
+        "nvme_8vm_2x: predictive's lost time (stall + gating) < 25% of demand's",
+        f"{p['lost_time_ms']:,.0f} ms vs {d['lost_time_ms']:,.0f} ms "
+        f"({p['lost_time_ns'] / d['lost_time_ns']:.1%})",
+        p["lost_time_ns"] < 0.25 * d["lost_time_ns"],
     )
     claim(
-        "nvme_8vm_2x: predictive's stall within 2x the oracle's",
-        f"{p['stall_ms']:,.0f} ms vs {o['stall_ms']:,.1f} ms "
-        f"({p['stall_ns'] / max(1, o['stall_ns']):.0f}x)",
-        p["stall_ns"] <= 2 * o["stall_ns"],
+        "nvme_8vm_2x: predictive's lost time within 2x the oracle's",
+        f"{p['lost_time_ms']:,.0f} ms vs {o['lost_time_ms']:,.1f} ms "
+        f"({p['lost_time_ns'] / max(1, o['lost_time_ns']):.0f}x)",
+        p["lost_time_ns"] <= 2 * o["lost_time_ns"],
     )
     claim(
         "misprediction (plan mostly wrong): slowdown ≤ 1.05 × demand's",
@@ -173,7 +175,7 @@ def claims_section(results: dict, devices: dict, gang_runs: dict, density: dict)
     nvme, sata, hdd = devices["nvme-ssd"], devices["sata-ssd"], devices["hdd-7200"]
     claim(
         "slower device: longer lead, smaller gain (patent_demo)",
-        f"lead {nvme['lead_ms']:.1f} → {sata['lead_ms']:.1f} ms; stall removed "
+        f"lead {nvme['lead_ms']:.1f} → {sata['lead_ms']:.1f} ms; lost time removed "
         f"{nvme['gain']:.0%} → {sata['gain']:.0%} → {hdd['gain']:.0%} (disk: stands down)",
         nvme["lead_ms"] < sata["lead_ms"] and nvme["gain"] > sata["gain"] > hdd["gain"],
     )
@@ -246,14 +248,14 @@ def device_section(
         d = run_policy(scenario, policy_config(scenario, "demand", {}))["summary"]
         p_run = run_policy(scenario, policy_config(scenario, "predictive", {}))
         p = p_run["summary"]
-        gain = 1 - p["stall_ns"] / d["stall_ns"] if d["stall_ns"] else 0.0
+        gain = 1 - p["lost_time_ns"] / d["lost_time_ns"] if d["lost_time_ns"] else 0.0
         out[preset] = {"gain": gain, "lead_ms": p.get("mean_lead_ms"), "demand": d, "pred": p}
         rows.append(
             [
                 preset,
                 fmt(p.get("mean_lead_ms"), "{:.2f}"),
-                fmt(d["stall_ms"], "{:,.0f}"),
-                fmt(p["stall_ms"], "{:,.0f}"),
+                fmt(d["lost_time_ms"], "{:,.0f}"),
+                fmt(p["lost_time_ms"], "{:,.0f}"),
                 f"{gain:.0%}",
                 fmt(d["slowdown"], "{:.3f}"),
                 fmt(p["slowdown"], "{:.3f}"),
@@ -270,9 +272,9 @@ def device_section(
             [
                 "device",
                 "mean lead ms",
-                "demand stall ms",
-                "predictive stall ms",
-                "stall removed",
+                "demand lost ms",
+                "predictive lost ms",
+                "lost time removed",
                 "demand slowdown",
                 "predictive slowdown",
             ],
@@ -317,7 +319,7 @@ def gang_section(quick: bool, log: Callable[[str], None]) -> tuple[list[str], di
         s = run_policy(scenario, policy_config(scenario, name, sw))["summary"]
         runs[label] = s
         stall = s["stall_ns"] / s["dispatches"] / 1e6
-        cost = (s["stall_ns"] + s["gating_delay_ns"]) / s["dispatches"] / 1e6
+        cost = s["lost_time_ns"] / s["dispatches"] / 1e6
         runs["switch_cost"][label] = cost
         rows.append(
             [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.metrics import lost_time_ns
 from engine.policies import validate_policy
 from engine.scenario import Scenario
 from engine.simulator import simulate
@@ -25,11 +26,6 @@ READAHEAD_SETTINGS: tuple[tuple[str, int], ...] = (
     ("adaptive", 3),
     ("adaptive", 4),
 )
-
-
-def lost_ns(summary: dict[str, Any]) -> int:
-    """Stall plus time held at dispatch by gating."""
-    return int(summary["stall_ns"]) + int(summary.get("gating_delay_ns", 0))
 
 
 def setting_label(cfg: dict[str, Any]) -> str:
@@ -53,7 +49,11 @@ def best_demand(
         cfg = validate_policy({**base, "readahead": readahead, "page_cluster": cluster})
         run = simulate(scenario, cfg, record=False)
         candidates.append(
-            {"config": cfg, "label": setting_label(cfg), "lost_ms": lost_ns(run.summary) / 1e6}
+            {
+                "config": cfg,
+                "label": setting_label(cfg),
+                "lost_time_ms": lost_time_ns(run.summary) / 1e6,
+            }
         )
-    best = min(candidates, key=lambda c: c["lost_ms"])
+    best = min(candidates, key=lambda c: c["lost_time_ms"])
     return best["config"], candidates

@@ -83,16 +83,42 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else 0.0
 
 
-def derived(c: Mapping[str, float], baseline_refs: float | None) -> dict[str, Any]:
-    """Ratios a user reads first, from summed counters."""
+def lost_time_ns(c: Mapping[str, float]) -> int:
+    """Time a VM could have run and did not because of paging: its stall (waiting on memory)
+    plus the time dispatch gating held it back (waiting for a restore to land). Claims use
+    this, not stall alone: gating only moves a wait from inside a slice to before it."""
+    return int(c["stall_ns"]) + int(c["gating_delay_ns"])
+
+
+def pages_read(c: Mapping[str, float]) -> int:
+    """Pages read from swap: demand reads with their readahead, plus the policy's prefetches
+    (prefetch_issued counts readahead too, so it is taken out once)."""
+    return int(c["swap_in_pages"]) + int(c["prefetch_issued"]) - int(c["readahead_pages"])
+
+
+def derived(
+    c: Mapping[str, float],
+    baseline_refs: float | None,
+    page_bytes: int = 0,
+    sim_time_ns: int = 0,
+) -> dict[str, Any]:
+    """Ratios a user reads first, from summed counters: lost time, the I/O cost of the useful
+    work (pages moved per 1,000 references executed) and the bytes written per simulated
+    second (what wears an SSD; 0 when the page size or the duration is not given)."""
     scheduled = c["run_ns"]
+    refs = c["references"]
+    written = int(c["swap_out_pages"])
     out: dict[str, Any] = {
         "stall_fraction": round(_ratio(c["stall_ns"], scheduled), 6),
+        "lost_time_ns": lost_time_ns(c),
         "prefetch_accuracy": round(_ratio(c["prefetch_used"], c["prefetch_issued"]), 6),
         "prefetch_timeliness": round(
             _ratio(c["prefetch_used"] - c["prefetch_late"], c["prefetch_used"]), 6
         ),
         "plan_accuracy": round(_ratio(c["planned_dispatches"], c["dispatches"]), 6),
+        "pages_read_per_kref": round(1000 * _ratio(pages_read(c), refs), 6),
+        "pages_written_per_kref": round(1000 * _ratio(written, refs), 6),
+        "bytes_written_per_s": round(_ratio(written * page_bytes * 1e9, sim_time_ns), 3),
     }
     if baseline_refs is not None:
         out["slowdown"] = (
@@ -107,17 +133,20 @@ def summarise(
     sim_time_ns: int,
     baseline_refs: np.ndarray | None,
     device: dict[str, Any],
+    page_bytes: int = 0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(host summary, per-VM list). Slowdown is useful work with unlimited memory over useful
     work here, in the same simulated time (1.0 means no loss)."""
     vms = []
     for i, name in enumerate(vm_names):
         c: dict[str, Any] = counters.vm_dict(i)
-        c.update(derived(c, None if baseline_refs is None else float(baseline_refs[i])))
+        base = None if baseline_refs is None else float(baseline_refs[i])
+        c.update(derived(c, base, page_bytes, sim_time_ns))
         vms.append({"name": name, **c})
     total = {n: int(getattr(counters, n).sum()) for n in counters.__dict__ if n != "n_vms"}
     summary: dict[str, Any] = dict(total)
-    summary.update(derived(total, None if baseline_refs is None else float(np.sum(baseline_refs))))
+    base_sum = None if baseline_refs is None else float(np.sum(baseline_refs))
+    summary.update(derived(total, base_sum, page_bytes, sim_time_ns))
     summary["sim_time_ns"] = int(sim_time_ns)
     summary.update(device)
     return summary, vms

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.metrics import lost_time_ns
 from engine.scenario import Scenario
 from engine.simulator import RunResult, Simulation
 
@@ -88,7 +89,7 @@ def phase_figures(
             for n in PHASE_COUNTERS
         }
         base = base_at if phase == "warmup" else base_end - base_at
-        out[f"{phase}_lost_time_ms"] = (c["stall_ns"] + c["gating_delay_ns"]) / 1e6
+        out[f"{phase}_lost_time_ms"] = lost_time_ns(c) / 1e6
         out[f"{phase}_stall_ms"] = c["stall_ns"] / 1e6
         out[f"{phase}_major_faults"] = c["major_faults"]
         out[f"{phase}_swap_in_pages"] = c["swap_in_pages"]

@@ -341,6 +341,7 @@ class Simulation(PagingServices):
             self.end_ns,
             baseline_refs,
             self.device_summary(),
+            self.scenario.page_bytes,
         )
         rec = self.recorder.recording if self.recorder is not None else None
         return RunResult(

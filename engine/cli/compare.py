@@ -64,10 +64,13 @@ ROWS = (
     ("gating_delay_ms", "gating delay, ms", "{:,.1f}"),
     ("gated_dispatches", "gated dispatches", "{:,.0f}"),
     ("device_utilisation", "device utilisation", "{:.1%}"),
+    ("pages_read_per_kref", "pages read / 1,000 refs", "{:,.2f}"),
+    ("pages_written_per_kref", "pages written / 1,000 refs", "{:,.2f}"),
+    ("bytes_written_per_s", "bytes written / simulated s", "{:,.0f}"),
     ("mean_lead_ms", "mean restore lead, ms", "{:.2f}"),
     ("references", "references", "{:,.0f}"),
 )
-VM_KEYS = ("major_faults", "stall_ns", "references", "slowdown", "gating_delay_ns")
+VM_KEYS = ("major_faults", "stall_ns", "lost_time_ns", "references", "slowdown", "gating_delay_ns")
 
 
 def register(subparsers: Any) -> None:
@@ -105,9 +108,7 @@ def run_policy(
     summary = dict(run.result.summary)
     summary["stall_ms"] = summary["stall_ns"] / 1e6
     summary["gating_delay_ms"] = summary["gating_delay_ns"] / 1e6
-    if "lost_time_ms" not in summary:
-        lost_ns = summary.get("lost_time_ns", summary["stall_ns"] + summary["gating_delay_ns"])
-        summary["lost_time_ms"] = lost_ns / 1e6
+    summary["lost_time_ms"] = summary["lost_time_ns"] / 1e6
     summary.update(run.phases)
     if stats.get("restores"):
         summary["mean_lead_ms"] = stats["lead_ns_total"] / stats["restores"] / 1e6
@@ -253,7 +254,7 @@ def main(args: argparse.Namespace) -> int:
         f"(Student's t); warm-up is the first {out['warmup_ms']:g} ms"
     )
     if tuned is not None:
-        tried = ", ".join(f"{c['label']} {c['lost_ms']:,.1f}" for c in tuned["candidates"])
+        tried = ", ".join(f"{c['label']} {c['lost_time_ms']:,.1f}" for c in tuned["candidates"])
         print(
             f"best demand: readahead {setting_label(tuned['chosen'])} "
             f"(lost ms, seed {seeds[0]}: {tried})"

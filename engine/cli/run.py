@@ -19,13 +19,19 @@ TABLE_KEYS = (
     ("major_faults", "major faults", "{:,}"),
     ("minor_faults", "minor faults", "{:,}"),
     ("stall_fraction", "stall", "{:.1%}"),
+    ("lost_time_ns", "lost time, ms", "{:,.1f}"),
     ("swap_in_pages", "swap-in pages", "{:,}"),
     ("swap_out_pages", "swap-out pages", "{:,}"),
     ("prefetch_accuracy", "prefetch accuracy", "{:.1%}"),
     ("plan_accuracy", "plan accuracy", "{:.1%}"),
     ("slowdown", "slowdown", "{:.3f}x"),
+    ("pages_read_per_kref", "pages read / 1k refs", "{:,.2f}"),
+    ("pages_written_per_kref", "pages written / 1k refs", "{:,.2f}"),
+    ("bytes_written_per_s", "MB written / sim. s", "{:,.1f}"),
     ("references", "references", "{:,}"),
 )
+# Figures the summary keeps in ns or bytes, shown in ms or MB.
+SCALE = {"lost_time_ns": 1e6, "bytes_written_per_s": 1e6}
 
 
 def register(subparsers: Any) -> None:
@@ -63,6 +69,12 @@ def main(args: argparse.Namespace) -> int:
     width = max(len(label) for _, label, _ in TABLE_KEYS)
     print(" " * width + "".join(f"{r.policy:>16}" for r in runs))
     for key, label, pattern in TABLE_KEYS:
-        cells = "".join(f"{fmt(r.summary.get(key), pattern):>16}" for r in runs)
+        cells = "".join(f"{fmt(scaled(r.summary, key), pattern):>16}" for r in runs)
         print(f"{label:<{width}}{cells}")
     return 0
+
+
+def scaled(summary: dict[str, Any], key: str) -> Any:
+    """A summary figure in the unit its row shows."""
+    value = summary.get(key)
+    return value / SCALE[key] if value is not None and key in SCALE else value

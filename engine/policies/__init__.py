@@ -49,7 +49,7 @@ def policy_params(name: str) -> list[str]:
 def _load_builtins() -> None:
     import importlib
 
-    for module in ("demand", "predictive", "leap", "oracle"):
+    for module in ("demand", "predictive", "leap", "oracle", "schedule_oracle"):
         try:
             importlib.import_module(f"engine.policies.{module}")
         except ModuleNotFoundError as exc:

@@ -17,13 +17,14 @@ from engine.device import WRITE_TO_FREE
 from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.base import Policy
-from engine.pool import SWAPPED
+from engine.pool import DIRTY, SWAPPED
 from engine.scenario import Section
 
 if TYPE_CHECKING:
     from engine.simulator import Simulation
 
-FAR = 1 << 61  # the key of a page with no use inside the look-ahead window
+FAR = 1 << 61  # the key of a page never used again (its stream ends first)
+FAULT_SCAN_REFS = 4096  # how far a fault read looks for the next swapped pages
 
 
 class OracleParams(Section):
@@ -39,6 +40,12 @@ class OracleParams(Section):
     )
     prefetch_batch_pages = param.Integer(
         32, bounds=(1, 4096), doc="Pages per prefetch read operation."
+    )
+    fault_read_pages = param.Integer(
+        8,
+        bounds=(1, 64),
+        doc="Pages a major fault reads: the faulting page and the next swapped pages its VM "
+        "will touch (clairvoyant readahead; at least demand paging's default cluster).",
     )
 
 
@@ -80,12 +87,14 @@ class Oracle(Policy):
 
     name = "oracle"
     Params = OracleParams
+    vector_readahead = False  # a fault reads the pages the stream uses next, not a cluster
 
     def __init__(self, params: dict[str, Any], sim: Simulation):
         super().__init__(params, sim)
         self.window_refs = int(params.get("lookahead_refs", 1 << 18))
         self.prefetch_ns = int(float(params.get("prefetch_ms", 20.0)) * 1e6)
         self.batch = int(params.get("prefetch_batch_pages", 32))
+        self.fault_pages = int(params.get("fault_read_pages", 8))
         pool = sim.pool
         self.vm_vcpus: list[list[int]] = [[] for _ in range(sim.n_vms)]
         for vc in sim.vcpus:
@@ -104,6 +113,12 @@ class Oracle(Policy):
             self.prefetch_ns = 0
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
+        # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
+        # that stalls on every reference reaches "k references from now" that much later.
+        self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in sim.vcpus], dtype=np.int64)
+        self.vm_ns_per_ref = np.zeros(sim.n_vms, dtype=np.float64)
+        self._last_refs = np.zeros(sim.n_vms, dtype=np.int64)
+        self._last_busy = np.zeros(sim.n_vms, dtype=np.int64)
 
     # -- look-ahead ------------------------------------------------------------------------------
     def _refresh(self, v: int, until: int = 0) -> None:
@@ -135,7 +150,7 @@ class Oracle(Policy):
         if v in self._maps:
             return self._maps[v]
         sim = self.sim
-        cpu = sim.vcpus[v].cpu_ns
+        cpu = int(self.ns_per_ref[v])
         starts: list[int] = []
         caps: list[int] = []
         after = now_ns
@@ -183,8 +198,13 @@ class Oracle(Policy):
         return np.where(far, FAR, t)
 
     def keys(self, pages: np.ndarray, now_ns: int) -> np.ndarray:
-        """Predicted next-use time of each page (FAR: not within any look-ahead window);
-        pages must be ascending (as candidates are)."""
+        """Predicted next-use time of each page; pages must be ascending (as candidates are).
+
+        A page with no use inside a vCPU's look-ahead window is used, by that vCPU, no sooner
+        than the window's end: that time is its key (a bound, not FAR). Windows span the same
+        number of references, so a fast VM's window ends sooner than a slow one's: ranking an
+        unseen page of the fast VM as farther than any seen page of the slow one would evict
+        a hot set for a scan that comes back much later. FAR: the stream ends before then."""
         pool = self.sim.pool
         out = np.full(pages.size, FAR, dtype=np.int64)
         cuts = np.searchsorted(pages, pool.base)
@@ -197,15 +217,55 @@ class Oracle(Policy):
                 self._refresh(v)
                 pos = self.sim.vcpus[v].pos
                 nxt = self.next_pos[v][rel]
+                win = self.windows[v]
+                assert win is not None
+                if win.size >= self.window_refs:  # the stream goes on past the window
+                    nxt = np.minimum(nxt, win.start + win.size)
                 t = self._use_time(v, np.where(nxt >= FAR, FAR, nxt - pos), now_ns)
                 np.minimum(out[lo:hi], t, out=out[lo:hi])
         return out
 
+    # -- fault reads: the faulting page and the next ones the stream needs -------------------------
+    def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
+        """The next swapped pages the faulting vCPU touches after this one (at most
+        fault_read_pages - 1, looked for within a few thousand references): one read brings
+        what demand paging's readahead could only guess at."""
+        want = self.fault_pages - 1
+        if want <= 0:
+            return None
+        sim = self.sim
+        base = int(sim.pool.base[vm])
+        for v in self.vm_vcpus[vm]:
+            vc = sim.vcpus[v]
+            rel, _ = vc.stream.take(vc.pos, FAULT_SCAN_REFS)
+            if rel.size == 0 or int(rel[0]) + base != page:
+                continue
+            g = rel.astype(np.int64) + base
+            g = g[(sim.pool.state[g] == SWAPPED) & (g != page)]
+            _, first = np.unique(g, return_index=True)
+            return g[np.sort(first)[:want]]
+        return None
+
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
-        chosen = self._farthest(n, now_ns, clean_only)[0]
+        chosen = self._farthest(8 * n, now_ns, clean_only)[0]
+        chosen = self._fewest_writes(chosen, n)
         self._rescan(chosen)
         return chosen
+
+    def _fewest_writes(self, ranked: np.ndarray, n: int) -> np.ndarray:
+        """n of the ranked candidates (twice as many as needed), needing the fewest write
+        operations: clean pages first, then dirty ones of the VM with most of them (a write
+        operation covers one VM's pages), each group in Belady order."""
+        pool = self.sim.pool
+        dirty = pool.state[ranked] == DIRTY
+        if not dirty.any() or ranked.size <= n:
+            return ranked[:n]
+        vms = pool.vm_of[ranked].astype(np.int64)
+        count = np.bincount(vms[dirty], minlength=self.sim.n_vms)
+        # Clean first; then by VM, the most dirty candidates first; stable keeps Belady order.
+        group = np.where(dirty, 1 + np.argsort(np.argsort(-count, kind="stable"))[vms], 0)
+        return ranked[np.argsort(group, kind="stable")[:n]]
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
@@ -220,21 +280,78 @@ class Oracle(Policy):
         if n <= 0 or cand.size == 0:
             return cand[:0], cand[:0]
         key = self.keys(cand, now_ns)
-        # Pages with no use inside the window first (least recently used first), then the
-        # largest next-use times.
-        never = key >= FAR
-        first = pick.smallest(pool.last_use_ns[cand[never]], cand[never], n)
-        rest_keys = -key[~never]
-        rest = pick.smallest(rest_keys, cand[~never], n - int(first.size))
-        chosen = np.concatenate([first, rest])
-        k = int(rest.size)
-        if 0 < k < rest_keys.size:  # the k largest next uses, in order, without a full sort
-            rest_keys = np.partition(rest_keys, k - 1)[:k]
-        keys = np.concatenate([np.full(first.size, FAR, dtype=np.int64), -np.sort(rest_keys)[:k]])
+        # A dirty page costs a write to free its frame: it goes only for a later next use.
+        key = key - np.where(pool.state[cand] == DIRTY, self.sim.device.service_ns(1), 0)
+        # The largest next-use times first; among equal ones (pages first used past the same
+        # window, or never) the least recently used first.
+        neg = -key
+        n = min(n, int(cand.size))
+        kth = int(np.partition(neg, n - 1)[n - 1])
+        below = np.flatnonzero(neg < kth)
+        below = below[np.argsort(neg[below], kind="stable")]
+        tie = np.flatnonzero(neg == kth)
+        tied = pick.smallest(pool.last_use_ns[cand[tie]], cand[tie], n - int(below.size))
+        chosen = np.concatenate([cand[below], tied])
+        keys = np.concatenate([key[below], np.full(tied.size, -kth, dtype=np.int64)])
         return chosen, keys
+
+    def _measure_rates(self) -> None:
+        """Update each VM's time per reference from what it executed since the last step
+        (half weight to the newest step), never below its references' CPU cost."""
+        c = self.sim.counters
+        busy = c.cpu_ns + c.stall_ns + c.fault_cpu_ns
+        d_refs = c.references - self._last_refs
+        d_busy = busy - self._last_busy
+        self._last_refs = c.references.copy()
+        self._last_busy = busy.copy()
+        ran = d_refs > 0
+        if not ran.any():
+            return
+        rate = d_busy[ran] / d_refs[ran]
+        old = self.vm_ns_per_ref[ran]
+        self.vm_ns_per_ref[ran] = np.where(old > 0, (old + rate) / 2, rate)
+        for v, vc in enumerate(self.sim.vcpus):
+            self.ns_per_ref[v] = max(vc.cpu_ns, 1, round(float(self.vm_ns_per_ref[vc.vm])))
+        self._maps_key = (-1, -1)  # the time maps change with the rates
+
+    def _clean_ahead(self, now_ns: int) -> None:
+        """While the device is idle and frames are short, write back the dirty pages among the
+        next victims, so that reclaim frees their frames at once instead of making a faulting
+        vCPU wait for a write (which demand paging's reclaim does)."""
+        sim = self.sim
+        dev = sim.device
+        if sim.pool.free_frames >= sim.high_wm * 2 or dev.queued_ops():
+            return
+        if int(dev.busy_until.min()) > now_ns:
+            return
+        batch = sim.host.write_batch_pages
+        chosen, _ = self._farthest(sim.host.reclaim_batch_pages + batch, now_ns, False)
+        dirty = chosen[sim.pool.state[chosen] == DIRTY]
+        if dirty.size:
+            vms = sim.pool.vm_of[dirty]
+            most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
+            sim.write_back(dirty[vms == most][:batch], now_ns)
+
+    def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
+        """When each of the next n prefetched pages (in issue order) would land on the spare
+        lanes, after the work queued ahead of it; pages past what those lanes can start
+        within this step (the rest would spill onto lanes pCPUs read from) never land (FAR)."""
+        dev = self.sim.device
+        lanes = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
+        free_at = np.maximum(dev.busy_until[lanes], now_ns)
+        service = dev.service_ns(self.batch)
+        ahead = sum(dev.service_ns(int(op.pages.size)) for q in dev.queues[:3] for op in q)
+        start = int(free_at.mean()) + ahead // len(lanes)
+        slots = int(np.maximum(0, -(-(step_end_ns - free_at) // service)).sum())
+        slots -= -(-ahead // service)
+        op = np.arange(n_pages, dtype=np.int64) // self.batch
+        land = start + (op // len(lanes) + 1) * service + self.sim.step_ns
+        return np.where(op < slots, land, FAR)
 
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
+        self._measure_rates()
+        self._clean_ahead(now_ns)
         if self.prefetch_ns <= 0:
             return
         sim = self.sim
@@ -273,6 +390,11 @@ class Oracle(Policy):
         use = np.concatenate(uses)
         order = np.lexsort((want, use))
         want, use = want[order], use[order]
+        wanted = want
+        # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
+        # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
+        on_time = use >= self._landing(int(want.size), now_ns, step_end_ns)
+        want, use = want[on_time], use[on_time]
         # The earliest uses first; past the free frames, a page comes in only in place of a
         # resident page used later than it (Belady-consistent prefetching).
         room = max(0, sim.pool.free_frames - sim.low_wm - sim.writing_pending)
@@ -289,9 +411,11 @@ class Oracle(Policy):
         vms = sim.pool.vm_of[chosen]
         for vm in np.unique(vms).tolist():
             sim.prefetch(vm, chosen[vms == vm], now_ns, batch=self.batch)
-        # References whose pages are still out are looked at again next step.
+        # References whose pages are still out (not read, or held back) are looked at again
+        # next step.
         for v, lo in span.items():
             lo_rel = int(sim.pool.base[sim.vcpus[v].vm])
-            mine = want[(want >= lo_rel) & (want < lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm])]
+            top = lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm]
+            mine = wanted[(wanted >= lo_rel) & (wanted < top)]
             if mine.size and (sim.pool.state[mine] == SWAPPED).any():
                 self.ahead[v] = lo

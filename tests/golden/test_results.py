@@ -55,14 +55,14 @@ def test_with_horizon_zero_predictive_is_demand_paging_exactly(name: str) -> Non
     assert a == b
 
 
-def test_on_nvme_8vm_2x_faults_and_stall_are_under_a_quarter_of_demand_paging() -> None:
+def test_on_nvme_8vm_2x_faults_and_lost_time_are_under_a_quarter_of_demand_paging() -> None:
     """The plan is right: predictive takes under 25% of demand paging's major faults and
-    under 25% of its stall, and runs faster."""
+    loses under 25% of its time (stall plus the gating wait), and runs faster."""
     demand = summary("nvme_8vm_2x", "demand")
     pred = summary("nvme_8vm_2x", "predictive")
     assert pred["plan_accuracy"] > 0.9
     assert pred["major_faults"] < 0.25 * demand["major_faults"]
-    assert pred["stall_ns"] < 0.25 * demand["stall_ns"]
+    assert pred["lost_time_ns"] < 0.25 * demand["lost_time_ns"]
     assert pred["slowdown"] < demand["slowdown"]
 
 
@@ -76,20 +76,20 @@ def test_on_nvme_8vm_2x_faults_and_stall_are_under_a_quarter_of_demand_paging() 
     "~90 ms after 1.27 s, when two VMs' phased workloads move their working sets. 2x (~13 ms) "
     "is below the first switch alone",
 )
-def test_on_nvme_8vm_2x_stall_is_within_twice_the_oracles() -> None:
-    """Issue 3 asks for predictive's stall within 2x of the clairvoyant lower bound."""
+def test_on_nvme_8vm_2x_lost_time_is_within_twice_the_oracles() -> None:
+    """Issue 3 asks for predictive's lost time within 2x of the clairvoyant lower bound."""
     pred = summary("nvme_8vm_2x", "predictive")
     oracle = summary("nvme_8vm_2x", "oracle")
-    assert pred["stall_ns"] <= 2 * oracle["stall_ns"]
+    assert pred["lost_time_ns"] <= 2 * oracle["lost_time_ns"]
 
 
 def test_the_oracle_is_the_lower_bound_on_nvme_8vm_2x() -> None:
-    """The oracle takes the fewest faults, stalls least and runs fastest of all policies."""
+    """The oracle takes the fewest faults, loses least time and runs fastest of all policies."""
     oracle = summary("nvme_8vm_2x", "oracle")
     for other in ("demand", "predictive"):
         s = summary("nvme_8vm_2x", other)
         assert oracle["major_faults"] <= s["major_faults"]
-        assert oracle["stall_ns"] <= s["stall_ns"]
+        assert oracle["lost_time_ns"] <= s["lost_time_ns"]
         assert oracle["slowdown"] <= s["slowdown"]
 
 
@@ -116,7 +116,7 @@ def on_device(preset: str) -> dict[str, Any]:
     stats = sim.policy.stats
     lead = stats["lead_ns_total"] / stats["restores"] if stats["restores"] else None
     return {
-        "gain": 1 - pred["stall_ns"] / demand["stall_ns"],
+        "gain": 1 - pred["lost_time_ns"] / demand["lost_time_ns"],
         "lead_ns": lead,
         "demand": demand,
         "predictive": pred,
@@ -124,7 +124,7 @@ def on_device(preset: str) -> dict[str, Any]:
 
 
 def test_slower_devices_need_longer_leads_and_the_gain_shrinks() -> None:
-    """NVMe to SATA SSD: restores start earlier and remove less stall; on a 7,200 rpm disk
+    """NVMe to SATA SSD: restores start earlier and remove less lost time; on a 7,200 rpm disk
     (one lane, shared with every fault) the policy stands down to demand paging: no gain,
     and no loss."""
     nvme, sata, hdd = on_device("nvme-ssd"), on_device("sata-ssd"), on_device("hdd-7200")
@@ -167,7 +167,7 @@ def test_adaptive_page_in_with_background_writing_cuts_switch_in_faulting() -> N
     no_writing = gang({"name": "predictive", "write_back": False})
 
     def per_switch(s: dict[str, Any]) -> float:
-        return (s["stall_ns"] + s["gating_delay_ns"]) / s["dispatches"]
+        return s["lost_time_ns"] / s["dispatches"]
 
     assert full["stall_ns"] / full["dispatches"] < 0.5 * demand["stall_ns"] / demand["dispatches"]
     assert per_switch(full) < 0.6 * per_switch(demand)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.best_demand import READAHEAD_SETTINGS, best_demand, lost_ns, setting_label
+from engine.best_demand import READAHEAD_SETTINGS, best_demand, lost_time_ns, setting_label
 from engine.cli import main
 from engine.simulator import simulate
 from tests.conftest import SCENARIOS
@@ -23,11 +23,11 @@ def test_best_demand_is_the_candidate_that_loses_least():
     chosen, candidates = best_demand(scenario, {"name": "demand", "victims": "clock"})
     tried = [(c["config"]["readahead"], c["config"]["page_cluster"]) for c in candidates]
     assert tried == list(READAHEAD_SETTINGS)
-    least = min(c["lost_ms"] for c in candidates)
-    first = next(c for c in candidates if c["lost_ms"] == least)
+    least = min(c["lost_time_ms"] for c in candidates)
+    first = next(c for c in candidates if c["lost_time_ms"] == least)
     assert chosen == first["config"] and chosen["victims"] == "clock"
     again = simulate(scenario, chosen, record=False)
-    assert lost_ns(again.summary) / 1e6 == least
+    assert lost_time_ns(again.summary) / 1e6 == least
 
 
 def test_setting_labels_name_the_window():
@@ -45,7 +45,7 @@ def test_compare_best_demand_judges_against_the_chosen_setting(capsys):
     chosen = out["best_demand"]["chosen"]
     assert out["a"]["config"] == chosen
     assert len(out["best_demand"]["candidates"]) == len(READAHEAD_SETTINGS)
-    least = min(c["lost_ms"] for c in out["best_demand"]["candidates"])
+    least = min(c["lost_time_ms"] for c in out["best_demand"]["candidates"])
     assert out["a"]["summary"]["stall_ns"] / 1e6 == pytest.approx(least)
     assert main(["compare", DEMO, *SHORT, "--seeds", "1", "--best-demand"]) == 0
     assert f"best demand: readahead {setting_label(chosen)}" in capsys.readouterr().out

@@ -133,6 +133,6 @@ def test_victims_are_evictable_distinct_and_bounded(policy: str) -> None:
         assert np.all((st >= 1) & (st <= 3))
 
 
-def test_the_three_plan_policies_are_registered() -> None:
-    """predictive, leap and oracle are available by name next to demand."""
-    assert {"demand", "predictive", "leap", "oracle"} <= set(REGISTRY)
+def test_the_plan_policies_and_bounds_are_registered() -> None:
+    """predictive, leap, oracle and schedule-oracle are available by name next to demand."""
+    assert {"demand", "predictive", "leap", "oracle", "schedule-oracle"} <= set(REGISTRY)
