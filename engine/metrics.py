@@ -149,4 +149,16 @@ def summarise(
     summary.update(derived(total, base_sum, page_bytes, sim_time_ns))
     summary["sim_time_ns"] = int(sim_time_ns)
     summary.update(device)
+    # What wears an SSD is every page the device wrote, including writes whose page was
+    # dirtied again or pulled back before they completed; a VM's own figure can only count
+    # the pages its writes left on swap (swap_out_pages).
+    device_written = device.get("device_write_to_free_pages", 0) + device.get(
+        "device_background_write_pages", 0
+    )
+    if device_written:
+        refs = total["references"]
+        summary["pages_written_per_kref"] = round(1000 * _ratio(device_written, refs), 6)
+        summary["bytes_written_per_s"] = round(
+            _ratio(device_written * page_bytes * 1e9, sim_time_ns), 3
+        )
     return summary, vms
