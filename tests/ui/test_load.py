@@ -59,7 +59,7 @@ def load_server() -> Iterator[Served]:
 
 
 @pytest.mark.ui
-@pytest.mark.slow  # 1-4 min (busy machine): 24 websocket sessions, each simulating its own seed
+@pytest.mark.slow  # 2-7 min on a busy 2-core machine: 40 websocket sessions, 21 simulations
 def test_twenty_sessions_play_at_once_and_stay_apart(load_server: Served) -> None:
     """20 sessions each set their own seed and play at max speed together: every one keeps
     getting frames of its own run (none is starved, however busy the machine), reads its own
