@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SEED_BASE = 1000  # session i sets seed SEED_BASE + i
+LINK_SEED = 5  # the seed of the link every session opens
 FIRST_FRAME_S = 180.0  # a cold, busy server simulates before the first frame
 # The served app checks for closed sessions every DISCARD_MS and discards them DISCARD_MS
 # after their connection closed (Bokeh's defaults, 17 s and 15 s, only make a test wait).
@@ -54,7 +55,7 @@ def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
     ]
 
 
-def session_link(seed: int = 5) -> str:
+def session_link(seed: int = LINK_SEED) -> str:
     """The share value every session opens: a small swapping scenario of 100 frames (short:
     20 sessions each simulate their own seed on a server with two cores)."""
     from engine import from_dict
@@ -275,6 +276,10 @@ class LoadSession:
             return None
 
 
+OPEN_AT_ONCE = 4
+_opening = threading.BoundedSemaphore(OPEN_AT_ONCE)
+
+
 def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
     """Open one session of the app on `link` as a websocket client, run `await drive(doc)` on
     its document in this thread's own event loop, close it; the error ("" when none)."""
@@ -289,7 +294,10 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
     asyncio.set_event_loop(loop)
     error: list[str] = []
     try:
-        session = pull_session(url=url, io_loop=IOLoop.current(), arguments={"run": link})
+        # Pages are requested a few at a time: bokeh.client gives up on a page after 20 s
+        # (a browser waits longer), and a cold server builds twenty at once more slowly.
+        with _opening:
+            session = pull_session(url=url, io_loop=IOLoop.current(), arguments={"run": link})
         done: list[bool] = []
 
         async def run() -> None:
@@ -371,12 +379,15 @@ def run_load(
     join_s: float = 600.0,
     min_frames: int = 0,
     max_play_s: float = 300.0,
+    own_seeds: bool = True,
 ) -> LoadReport:
     """Open n sessions, wait until each shows its own seed, play them all at once for play_s
     seconds while timing /liveness, pause, read back, close. With min_frames, play goes on
     (up to max_play_s) until every session has had that many frames: on a busy machine the
-    server is slower, but each session must still be served."""
-    link = session_link()
+    server is slower, but each session must still be served. Without own_seeds every session
+    keeps the link's seed: no session simulates anything but the first (a cheap warm-up of
+    n open pages)."""
+    link = session_link(LINK_SEED)
     play = threading.Event()
     ready: list[int] = []
     lock = threading.Lock()
@@ -385,7 +396,8 @@ def run_load(
         with lock:
             ready.append(1)
 
-    sessions = [LoadSession(url, seed_base + i, link, play, one_ready) for i in range(n_sessions)]
+    seeds = [seed_base + i if own_seeds else LINK_SEED for i in range(n_sessions)]
+    sessions = [LoadSession(url, seed, link, play, one_ready) for seed in seeds]
     for s in sessions:
         s.start()
     opened = time.monotonic()
