@@ -26,6 +26,7 @@ from webapp.runner import (
     RUN_CACHE,
     TRACE_ROOTS,
     Cancelled,
+    Progress,
     Runner,
     SyncRunner,
     ThreadRunner,
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
+PROGRESS_PERIOD_S = 0.25  # how often the page hears how far a run has got
 VM_INDEX = re.compile(r"\bvms\[(\d+)\]")
 MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
@@ -99,6 +101,8 @@ class Controller:
         self.pending_vm: int | None = None
         self._debounce: Any = None
         self._url_timer: Any = None
+        self._progress_timer: Any = None
+        self._polling = False
         self._watchers: list[tuple[Any, Any]] = []
         self._quiet = False
         self._from_player = False
@@ -404,16 +408,43 @@ class Controller:
         generation = self.generation
         self.state.busy = True
         self.runs_started += 1
+        progress = Progress()
+        self._stop_progress()
+        self._progress_timer = self.timers.call_later(
+            PROGRESS_PERIOD_S, lambda: self._show_progress(generation, progress)
+        )
         self.runner.submit(
-            lambda: compute_pair(scenario, a, b, cancel),
+            lambda: compute_pair(scenario, a, b, cancel, progress),
             lambda out: self._finished(generation, out),
         )
+
+    def _show_progress(self, generation: int, progress: Progress) -> None:
+        """Put how far the run has got in the page, and look again a moment later, for as
+        long as this run is the one computing (on the event loop; it only reads `progress`)."""
+        self._progress_timer = None
+        if generation != self.generation or not self.state.busy or self._polling:
+            return
+        self._polling = True  # timers that call at once (no server) must not recurse
+        try:
+            self.state.progress = progress.text()
+            self._progress_timer = self.timers.call_later(
+                PROGRESS_PERIOD_S, lambda: self._show_progress(generation, progress)
+            )
+        finally:
+            self._polling = False
+
+    def _stop_progress(self) -> None:
+        if self._progress_timer is not None:
+            self.timers.cancel(self._progress_timer)
+            self._progress_timer = None
+        self.state.progress = ""
 
     def _finished(self, generation: int, outcome: Any) -> None:
         if generation != self.generation:
             return
         st = self.state
         st.busy = False
+        self._stop_progress()
         if isinstance(outcome, Cancelled):
             return
         if isinstance(outcome, VmswapError):
@@ -613,7 +644,7 @@ class Controller:
             fn()
         self.cancel.set()
         self.player.stop()
-        for handle in (self._debounce, self._url_timer):
+        for handle in (self._debounce, self._url_timer, self._progress_timer):
             if handle is not None:
                 self.timers.cancel(handle)
 

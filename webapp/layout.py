@@ -3,6 +3,7 @@ sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exi
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,13 +118,16 @@ def build(
     )
     busy_text = pn.pane.HTML("", stylesheets=[css], margin=(16, 4, 0, 0))
 
-    def busy(on: bool) -> None:
+    def busy(*_: Any) -> None:
+        on = state.busy
         spinner.value = on
         spinner.visible = on
-        busy_text.object = '<span class="vm-busy">simulating A and B…</span>' if on else ""
+        # The controller's own words (no visitor text): how far the run has got.
+        said = html.escape(state.progress or "simulating A and B…")
+        busy_text.object = f'<span class="vm-busy vm-progress">{said}</span>' if on else ""
 
-    state.param.watch(lambda e: busy(e.new), "busy")
-    busy(state.busy)
+    state.param.watch(busy, ["busy", "progress"])
+    busy()
 
     panes = pn.Row(
         *[

@@ -13,6 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from engine import Scenario, from_dict
 from engine.errors import ScenarioError
 from engine.policies import validate_policy
@@ -155,20 +157,58 @@ def run_key(scenario: dict[str, Any], policy: dict[str, Any]) -> str:
     return json.dumps([scenario, policy], sort_keys=True)
 
 
+class Progress:
+    """How far the pair being computed has got, in simulated time: written by the worker
+    thread after every simulation step, read by the session's event loop (a periodic poll).
+    One tuple is swapped in whole, so a reader never sees one run's label with another's
+    clock, and neither side waits for the other."""
+
+    def __init__(self) -> None:
+        self.now: tuple[str, int, int] = ("", 0, 0)  # (what runs, simulated ns, of ns)
+
+    def update(self, what: str, sim_ns: int, end_ns: int) -> None:
+        self.now = (what, int(sim_ns), int(end_ns))
+
+    def fraction(self) -> float | None:
+        """Share of the current run's simulated time done; None while no clock is known."""
+        _, sim_ns, end_ns = self.now
+        return min(1.0, sim_ns / end_ns) if end_ns > 0 else None
+
+    def text(self) -> str:
+        """The line the page shows: 'computing A (1 of 3): 37 % of simulated time'."""
+        what, _, _ = self.now
+        if not what:
+            return ""
+        done = self.fraction()
+        if done is None:
+            return f"computing {what}…"
+        return f"computing {what}: {int(done * 100)} % of simulated time"
+
+
 def run_one(
     scenario: Scenario,
     scenario_dict: dict[str, Any],
     policy: dict[str, Any],
     cancel: threading.Event,
+    progress: Progress | None = None,
+    what: str = "",
 ) -> RunResult:
-    """One recorded run (from the cache when the same inputs ran before); stops when cancelled."""
+    """One recorded run (from the cache when the same inputs ran before); stops when cancelled.
+    `progress` hears the simulated clock after every step, labelled `what`."""
+    progress = progress or Progress()
     key = run_key(scenario_dict, policy)
     hit = RUN_CACHE.get(key)
     if hit is not None:
+        progress.update(what, 1, 1)
         return hit
+    # The engine runs the unlimited-memory baseline in one call (cached per scenario):
+    # its clock is not visible from here, so it is named without a percentage.
+    progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
     base = baseline_references(scenario)
     sim = Simulation(scenario, policy, record=True)
+    progress.update(what, sim.now_ns, sim.end_ns)
     while sim.step():
+        progress.update(what, sim.now_ns, sim.end_ns)
         if cancel.is_set():
             raise Cancelled
     result = sim.finish(base)
@@ -176,21 +216,43 @@ def run_one(
     return result
 
 
+def host_faults(result: RunResult) -> tuple[np.ndarray, np.ndarray]:
+    """(frame times, cumulative host major faults) of a recorded run."""
+    rec = result.recording
+    row = list(rec.counter_names).index("major_faults")
+    times = np.asarray(rec.times_ns, dtype=np.int64)
+    return times, np.asarray([int(c[row].sum()) for c in rec.counters], dtype=np.int64)
+
+
 def compute_pair(
     scenario_dict: dict[str, Any],
     policy_a: dict[str, Any],
     policy_b: dict[str, Any],
     cancel: threading.Event,
+    progress: Progress | None = None,
 ) -> RunPair:
-    """Simulate A and B (and demand paging, for coverage, when neither is demand)."""
+    """Simulate A and B (and demand paging, for coverage, when neither is demand);
+    `progress` follows each run's simulated clock."""
     scenario = from_dict(scenario_dict)
-    ra = run_one(scenario, scenario_dict, policy_a, cancel)
-    rb = run_one(scenario, scenario_dict, policy_b, cancel)
+    n = 2 if "demand" in (policy_a["name"], policy_b["name"]) else 3
+    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})")
+    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})")
     if policy_a["name"] == "demand":
-        ref = int(ra.summary["major_faults"])
+        reference = ra
     elif policy_b["name"] == "demand":
-        ref = int(rb.summary["major_faults"])
+        reference = rb
     else:
         demand = validate_policy({"name": "demand"})
-        ref = int(run_one(scenario, scenario_dict, demand, cancel).summary["major_faults"])
-    return RunPair(scenario_dict, policy_a, policy_b, derive(ra), derive(rb), ref)
+        what = "demand paging for coverage (3 of 3)"
+        reference = run_one(scenario, scenario_dict, demand, cancel, progress, what)
+    times, faults = host_faults(reference)
+    return RunPair(
+        scenario_dict,
+        policy_a,
+        policy_b,
+        derive(ra),
+        derive(rb),
+        int(reference.summary["major_faults"]),
+        times,
+        faults,
+    )

@@ -306,6 +306,10 @@ class RunPair:
     a: RunSeries
     b: RunSeries
     reference_major_faults: int | None = None  # demand paging's, for coverage
+    # Demand paging's cumulative host major faults per frame (at reference_times_ns): the
+    # coverage of the frame on display is measured against it, not against the whole run.
+    reference_times_ns: np.ndarray | None = None
+    reference_faults: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -321,6 +325,14 @@ class RunPair:
 
     def duration_ms(self) -> float:
         return float(self.scenario_dict.get("duration_ms", self.time_ms(self.n_frames - 1)))
+
+    def reference_faults_at(self, t_ns: int) -> int | None:
+        """Demand paging's major faults up to simulated time `t_ns` (its last frame at or
+        before it), or None without a reference run."""
+        if self.reference_times_ns is None or self.reference_faults is None:
+            return None
+        j = int(np.searchsorted(self.reference_times_ns, t_ns, side="right")) - 1
+        return int(self.reference_faults[j]) if j >= 0 else 0
 
 
 def coverage(major_faults: int, reference: int | None) -> float | None:

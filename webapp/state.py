@@ -122,6 +122,9 @@ class SessionState(param.Parameterized):
     selected_vm = param.Integer(default=0, bounds=(0, None), doc="VM of the event log.")
     message = param.String(default="", doc="A readable problem with the last input, or ''.")
     busy = param.Boolean(default=False, doc="A simulation is running.")
+    progress = param.String(
+        default="", doc="How far the running simulation has got ('computing A …: 37 % …')."
+    )
     edits = param.Integer(default=0, doc="Bumped on every edit of the scenario or a policy.")
     share_url = param.String(default="", doc="The share link of what is on display.")
 

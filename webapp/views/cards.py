@@ -1,4 +1,9 @@
-"""Metric cards: A, B and the difference B − A for the figures a user reads first."""
+"""Metric cards: A, B and the difference B − A for the figures a user reads first.
+
+Each card follows the frame on display: its main figure counts up to that frame's simulated
+time (from the recording's cumulative counters, the same series the cumulative charts draw),
+and the whole-run figure stands beside it, labelled, so frame 0 never reads like the end.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from webapp.runs import RunPair, coverage
+from webapp.runs import RunPair, RunSeries, coverage
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,7 @@ class Metric:
     lower_is_better: bool
     fmt: Callable[[float], str]
     diff_fmt: Callable[[float], str]
+    follows_frame: bool = True  # False: only a whole-run figure exists
 
 
 def _count(v: float) -> str:
@@ -35,65 +41,179 @@ def _times(v: float) -> str:
     return f"{v:.3f}×"
 
 
-METRICS = (
-    Metric("major_faults", "major faults", True, _count, lambda d: f"{d:+,.0f}"),
-    Metric("stall_fraction", "stall", True, _pct, _pp),
-    Metric("prefetch_accuracy", "prefetch accuracy", False, _pct, _pp),
-    Metric("coverage", "prefetch coverage", False, _pct, _pp),
-    Metric("slowdown", "slowdown", True, _times, lambda d: f"{d:+.3f}×"),
+def _ms(v: float) -> str:
+    return f"{v:,.1f} ms"
+
+
+FAULTS = Metric("major_faults", "major faults", True, _count, lambda d: f"{d:+,.0f}")
+# Lost time is stall plus the wait at dispatch that gating adds (DESIGN.md §2); a run that
+# does not report it gets the stall card instead.
+LOST_TIME = Metric(
+    "lost_time_ms", "lost time (stall + gating wait)", True, _ms, lambda d: f"{d:+,.1f} ms"
 )
+STALL = Metric("stall_ms", "stall", True, _ms, lambda d: f"{d:+,.1f} ms")
+ACCURACY = Metric("prefetch_accuracy", "prefetch accuracy", False, _pct, _pp)
+COVERAGE = Metric("coverage", "prefetch coverage", False, _pct, _pp)
+# Slowdown's denominator (useful work with unlimited memory) is known for the whole run only.
+SLOWDOWN = Metric(
+    "slowdown", "slowdown (whole run)", True, _times, lambda d: f"{d:+.3f}×", follows_frame=False
+)
+METRICS = (FAULTS, STALL, ACCURACY, COVERAGE, SLOWDOWN)  # without lost time in the runs
 
 
-def metric_values(runs: RunPair) -> dict[str, tuple[float | None, float | None]]:
-    """(A, B) of every card; None where a figure does not apply (no prefetches, no baseline)."""
-    out: dict[str, tuple[float | None, float | None]] = {}
-    sa, sb = runs.a.result.summary, runs.b.result.summary
-    for m in METRICS:
-        if m.key == "coverage":
-            ref = runs.reference_major_faults
-            out[m.key] = (coverage(sa["major_faults"], ref), coverage(sb["major_faults"], ref))
-        elif m.key == "prefetch_accuracy":
-            out[m.key] = tuple(  # type: ignore[assignment]
-                s.get(m.key) if s.get("prefetch_issued", 0) else None for s in (sa, sb)
-            )
-        else:
-            out[m.key] = (sa.get(m.key), sb.get(m.key))
+def has_lost_time(runs: RunPair) -> bool:
+    """Whether both runs report lost time (in their summary or as a recorded counter)."""
+    return all(
+        "lost_time_ms" in s.result.summary
+        or "lost_time_ns" in s.result.summary
+        or "lost_time_ns" in s.counter_names
+        for s in (runs.a, runs.b)
+    )
+
+
+def metrics(runs: RunPair | None) -> tuple[Metric, ...]:
+    """The cards of these runs: the time card is lost time where the runs report it."""
+    if runs is not None and has_lost_time(runs):
+        return (FAULTS, LOST_TIME, ACCURACY, COVERAGE, SLOWDOWN)
+    return METRICS
+
+
+Values = dict[str, tuple[float | None, float | None]]
+
+
+def metric_values(runs: RunPair) -> Values:
+    """Whole-run (A, B) of every card; None where a figure does not apply (no prefetches,
+    no baseline)."""
+    out: Values = {}
+    for m in metrics(runs):
+        out[m.key] = (_whole(runs, runs.a, m.key), _whole(runs, runs.b, m.key))
     return out
+
+
+def values_at(runs: RunPair, frame: int) -> Values:
+    """(A, B) of every card counted up to `frame`'s simulated time, from the recorded
+    cumulative counters; None where a figure does not apply yet (or, for a whole-run-only
+    figure, before the last frame)."""
+    out: Values = {}
+    for m in metrics(runs):
+        out[m.key] = (_at(runs, runs.a, m, frame), _at(runs, runs.b, m, frame))
+    return out
+
+
+def _whole(runs: RunPair, s: RunSeries, key: str) -> float | None:
+    summary = s.result.summary
+    if key == "coverage":
+        return coverage(summary["major_faults"], runs.reference_major_faults)
+    if key == "prefetch_accuracy":
+        return summary.get(key) if summary.get("prefetch_issued", 0) else None
+    if key == "lost_time_ms":
+        if "lost_time_ms" in summary:
+            return float(summary["lost_time_ms"])
+        if "lost_time_ns" in summary:
+            return float(summary["lost_time_ns"]) / 1e6
+        return (float(summary["stall_ns"]) + float(summary["gating_delay_ns"])) / 1e6
+    if key == "stall_ms":
+        return float(summary["stall_ns"]) / 1e6
+    value = summary.get(key)
+    return None if value is None else float(value)
+
+
+def _total(s: RunSeries, name: str, i: int) -> float:
+    """Host total of a cumulative counter at frame i."""
+    return float(s.counter(name)[i].sum())
+
+
+def _at(runs: RunPair, s: RunSeries, m: Metric, frame: int) -> float | None:
+    i = min(max(int(frame), 0), s.n_frames - 1)
+    if not m.follows_frame:
+        return _whole(runs, s, m.key) if i == s.n_frames - 1 else None
+    if m.key == "major_faults":
+        return _total(s, "major_faults", i)
+    if m.key == "lost_time_ms":
+        if "lost_time_ns" in s.counter_names:
+            return _total(s, "lost_time_ns", i) / 1e6
+        return (_total(s, "stall_ns", i) + _total(s, "gating_delay_ns", i)) / 1e6
+    if m.key == "stall_ms":
+        return _total(s, "stall_ns", i) / 1e6
+    if m.key == "prefetch_accuracy":
+        issued = _total(s, "prefetch_issued", i)
+        return _total(s, "prefetch_used", i) / issued if issued else None
+    if m.key == "coverage":
+        ref = runs.reference_faults_at(int(s.times_ns[i]))
+        return coverage(int(_total(s, "major_faults", i)), ref)
+    raise KeyError(m.key)
+
+
+def when_text(t_ms: float) -> str:
+    """A simulated time as a card reads it: '420 ms', '1.42 s'."""
+    return f"{t_ms:,.0f} ms" if t_ms < 1000 else f"{t_ms / 1000:,.2f} s"
 
 
 def _cell(value: float | None, fmt: Callable[[float], str]) -> str:
     return "–" if value is None else html.escape(fmt(float(value)))
 
 
-def cards_html(runs: RunPair | None, labels: tuple[str, str] = ("A", "B")) -> str:
-    """The cards as HTML (whole-run figures)."""
+def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
+    """(text, class) of B − A: better, worse or the same for this metric."""
+    if a is None or b is None:
+        return "–", "same"
+    d = float(b) - float(a)
+    better = d < 0 if m.lower_is_better else d > 0
+    cls = "same" if abs(d) < 1e-12 else ("better" if better else "worse")
+    return html.escape(m.diff_fmt(d)), cls
+
+
+def cards_html(
+    runs: RunPair | None, labels: tuple[str, str] = ("A", "B"), frame: int | None = None
+) -> str:
+    """The cards as HTML at `frame` (the last frame when None): the figure up to that frame's
+    time, and beside it the whole run's."""
     if runs is None:
         return '<div class="vm-cards vm-empty">Simulating…</div>'
-    values = metric_values(runs)
-    parts = ['<div class="vm-cards">']
-    for m in METRICS:
-        a, b = values[m.key]
-        diff, cls = "", "same"
-        if a is not None and b is not None:
-            d = float(b) - float(a)
-            better = d < 0 if m.lower_is_better else d > 0
-            cls = "same" if abs(d) < 1e-12 else ("better" if better else "worse")
-            diff = html.escape(m.diff_fmt(d))
+    last = runs.n_frames - 1
+    frame = last if frame is None else min(max(int(frame), 0), last)
+    now_ms, end_ms = runs.time_ms(frame), runs.time_ms(last)
+    now, whole = values_at(runs, frame), metric_values(runs)
+    when = html.escape(when_text(now_ms))
+    parts = [
+        f'<div class="vm-cards-when" data-frame="{frame}">figures at {when} of simulated time'
+        f" (frame {frame} of {last}); in grey beside each: the whole run"
+        f" ({html.escape(when_text(end_ms))})</div>",
+        '<div class="vm-cards">',
+    ]
+    for m in metrics(runs):
+        (a, b), (wa, wb) = now[m.key], whole[m.key]
+        rows = "".join(
+            _row(pane, label, _cell(v, m.fmt), _cell(w, m.fmt), when, m.follows_frame)
+            for pane, label, v, w in (("a", labels[0], a, wa), ("b", labels[1], b, wb))
+        )
+        whole_diff, whole_cls = _diff(wa, wb, m)
+        if m.follows_frame:
+            diff, cls = _diff(a, b, m)
+            diff += f'<span class="vm-card-whole"> · whole run: {whole_diff}</span>'
+        else:
+            diff, cls = whole_diff, whole_cls
         parts.append(
-            f'<div class="vm-card" data-metric="{m.key}" data-a="{_raw(a)}" data-b="{_raw(b)}">'
-            f'<div class="vm-card-label">{html.escape(m.label)}</div>'
-            f"{_row('a', labels[0], _cell(a, m.fmt))}{_row('b', labels[1], _cell(b, m.fmt))}"
-            f'<div class="vm-card-diff vm-{cls}">B − A {diff or "–"}</div>'
+            f'<div class="vm-card" data-metric="{m.key}" data-a="{_raw(wa)}" data-b="{_raw(wb)}"'
+            f' data-a-now="{_raw(a)}" data-b-now="{_raw(b)}">'
+            f'<div class="vm-card-label">{html.escape(m.label)}</div>{rows}'
+            f'<div class="vm-card-diff vm-{cls}">B − A {diff}</div>'
             "</div>"
         )
     parts.append("</div>")
     return "".join(parts)
 
 
-def _row(pane: str, label: str, value: str) -> str:
+def _row(pane: str, label: str, now: str, whole: str, when: str, follows: bool) -> str:
+    value = (
+        f'<span class="vm-card-value" title="up to {when}">{now}</span>'
+        f'<span class="vm-card-whole">whole run: {whole}</span>'
+        if follows
+        else f'<span class="vm-card-value" title="the whole run">{whole}</span>'
+    )
     return (
         f'<div class="vm-card-row"><span class="vm-tag vm-tag-{pane}">{html.escape(label)}</span>'
-        f'<span class="vm-card-value">{value}</span></div>'
+        f"{value}</div>"
     )
 
 

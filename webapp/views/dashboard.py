@@ -2,9 +2,9 @@
 
 `set_runs` replaces everything for a new pair of runs; `show(frame)` sends the frame's changes
 in one held batch that ends with the frame clock, so the browser's paint acknowledgement
-covers all of it. During playback the secondary views (cumulative charts, event log, hover
-counts) are refreshed a few times a second rather than every frame: the browser paints the
-primary views (heatmaps, timelines) at full rate.
+covers all of it. During playback the secondary views (cumulative charts, metric cards,
+event log, hover counts) are refreshed a few times a second rather than every frame: the
+browser paints the primary views (heatmaps, timelines) at full rate.
 """
 
 from __future__ import annotations
@@ -203,7 +203,6 @@ class Dashboard:
                 self.titles[pane].object = self._title(pane, labels[PANES.index(pane)])
             self.cumulative.set_runs(runs)
             self.slowdown.set_runs(runs)
-            self.cards.object = cards_html(runs, labels)
             self.legend.object = legend_html(runs.vm_names)
             self.story.object = story_html(str(scenario.get("notice", "")), runs, labels)
             if self.scrubber is not None:
@@ -248,6 +247,7 @@ class Dashboard:
             if secondary:
                 self._secondary_at = now
                 self.cumulative.show(frame)
+                self.cards.object = cards_html(self.runs, self.labels, frame)
                 self.events.object = eventlog_html(self.runs, self.vm, frame, self.labels)
                 self.frame_label.object = self._frame_text()
                 if self.scrubber is not None:

@@ -1,0 +1,151 @@
+"""Metric cards follow the frame: the figure up to now agrees with the recording's cumulative
+series (and the cumulative charts drawn from it); the whole-run figure stands beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from webapp.runs import RunPair
+from webapp.views.cards import (
+    LOST_TIME,
+    SLOWDOWN,
+    STALL,
+    cards_html,
+    metric_values,
+    metrics,
+    values_at,
+)
+
+
+def _frames(runs: RunPair) -> list[int]:
+    return [0, runs.n_frames // 2, runs.n_frames - 1]
+
+
+def _card_attr(html: str, metric: str, attr: str) -> str:
+    m = re.search(rf'data-metric="{metric}"[^>]*\b{attr}="([^"]*)"', html)
+    assert m is not None, (metric, attr)
+    return m.group(1)
+
+
+def test_cards_agree_with_the_recorded_cumulative_counters(small_runs):
+    """At frame 0, mid-run and the last frame, faults and stall up to now are the recording's
+    own cumulative host totals at that frame."""
+    for f in _frames(small_runs):
+        now = values_at(small_runs, f)
+        for pane, s in enumerate((small_runs.a, small_runs.b)):
+            rec = s.result.recording
+            assert now["major_faults"][pane] == rec.counter("major_faults")[f].sum()
+            assert now["stall_ms"][pane] == pytest.approx(rec.counter("stall_ns")[f].sum() / 1e6)
+
+
+def test_frame_zero_reads_what_the_cumulative_chart_reads(app):
+    """At frame 0, mid-run and the last frame a card's figure is the last point of the
+    cumulative chart on display (frame 0: nothing yet), not the whole-run total."""
+    state, controller, dashboard = app
+    runs = state.runs
+    for f in _frames(runs):
+        controller.goto(f)
+        html = dashboard.cards.object
+        for pane in ("A", "B"):
+            chart = dashboard.cumulative.sources[pane].data
+            now_faults = float(_card_attr(html, "major_faults", f"data-{pane.lower()}-now"))
+            now_stall = float(_card_attr(html, "stall_ms", f"data-{pane.lower()}-now"))
+            assert now_faults == chart["faults"][-1]
+            assert now_stall == pytest.approx(chart["stall"][-1])
+        assert f'data-frame="{f}"' in html
+    controller.goto(0)
+    assert float(_card_attr(dashboard.cards.object, "major_faults", "data-a-now")) == 0.0
+    assert float(_card_attr(dashboard.cards.object, "major_faults", "data-a")) > 0
+
+
+def test_the_last_frame_reaches_the_whole_run_figures(small_runs):
+    """At the last frame every figure that follows the frame equals the run's summary."""
+    now = values_at(small_runs, small_runs.n_frames - 1)
+    whole = metric_values(small_runs)
+    assert now.keys() == whole.keys()
+    for key, (a, b) in whole.items():
+        for x, y in zip(now[key], (a, b), strict=True):
+            assert (x is None) == (y is None), key
+            if x is not None:
+                assert x == pytest.approx(y, rel=1e-5, abs=1e-9), key
+
+
+def test_cards_say_which_figure_is_the_whole_run(small_runs):
+    """Each following card reads its figure up to now and, labelled, the whole run's; the
+    header names the time on display."""
+    mid = small_runs.n_frames // 2
+    html = cards_html(small_runs, ("A", "B"), mid)
+    t_ms = small_runs.time_ms(mid)
+    assert f"figures at {t_ms:,.0f} ms" in html
+    whole = metric_values(small_runs)["major_faults"][0]
+    assert f"whole run: {whole:,.0f}" in html
+    now = values_at(small_runs, mid)["major_faults"][0]
+    assert now is not None and now < whole  # the small scenario faults after mid-run too
+    assert html.count("whole run:") >= 2 * (len(metrics(small_runs)) - 1)
+
+
+def test_slowdown_is_stated_for_the_whole_run_only(small_runs):
+    """Slowdown has no per-frame baseline: its card says 'whole run' and gives no figure up
+    to an earlier frame."""
+    assert SLOWDOWN.label.endswith("(whole run)")
+    assert values_at(small_runs, 0)["slowdown"] == (None, None)
+    last = values_at(small_runs, small_runs.n_frames - 1)["slowdown"]
+    assert last == metric_values(small_runs)["slowdown"]
+
+
+def test_coverage_up_to_now_uses_demand_pagings_faults_up_to_now(small_runs):
+    """Mid-run coverage compares faults up to now with demand paging's up to the same time."""
+    assert small_runs.policy_a["name"] == "demand"
+    mid = small_runs.n_frames // 2
+    demand = small_runs.a.counter("major_faults")[mid].sum()
+    b = small_runs.b.counter("major_faults")[mid].sum()
+    assert values_at(small_runs, mid)["coverage"] == pytest.approx((0.0, 1 - b / demand))
+
+
+def _with_summary(runs: RunPair, **extra: float) -> RunPair:
+    def series(s):
+        result = dataclasses.replace(s.result, summary={**s.result.summary, **extra})
+        return dataclasses.replace(s, result=result)
+
+    return dataclasses.replace(runs, a=series(runs.a), b=series(runs.b))
+
+
+def test_time_card_is_stall_without_lost_time(small_runs):
+    """Runs that report no lost time get the stall card."""
+    keys = [m.key for m in metrics(small_runs)]
+    assert STALL.key in keys and LOST_TIME.key not in keys
+
+
+def test_time_card_is_lost_time_when_the_summary_has_it(small_runs):
+    """With lost_time_ms in the summary the time card is lost time: stall plus gating wait
+    up to now, the summary's figure for the whole run."""
+    runs = _with_summary(small_runs, lost_time_ms=123.5)
+    assert LOST_TIME in metrics(runs) and STALL not in metrics(runs)
+    assert metric_values(runs)["lost_time_ms"] == (123.5, 123.5)
+    mid = runs.n_frames // 2
+    s = runs.b
+    expected = (s.counter("stall_ns")[mid].sum() + s.counter("gating_delay_ns")[mid].sum()) / 1e6
+    assert values_at(runs, mid)["lost_time_ms"][1] == pytest.approx(expected)
+    assert 'data-metric="lost_time_ms"' in cards_html(runs, ("A", "B"), mid)
+
+
+def test_time_card_follows_a_recorded_lost_time_counter(small_runs):
+    """A lost_time_ns counter in the recording is what the card reads up to now."""
+
+    def series(s, scale):
+        lost = (np.arange(s.n_frames, dtype=np.int64) * scale)[:, None, None]
+        lost = np.repeat(lost, s.counters.shape[2], axis=2)
+        return dataclasses.replace(
+            s,
+            counters=np.concatenate([s.counters, lost], axis=1),
+            counter_names=(*s.counter_names, "lost_time_ns"),
+        )
+
+    runs = dataclasses.replace(small_runs, a=series(small_runs.a, 1000), b=series(small_runs.b, 0))
+    n_vms = len(runs.vm_names)
+    assert LOST_TIME in metrics(runs)
+    assert values_at(runs, 3)["lost_time_ms"] == pytest.approx((3 * 1000 * n_vms / 1e6, 0.0))
