@@ -159,16 +159,31 @@ def gang(policy: dict[str, Any]) -> dict[str, Any]:
 def test_adaptive_page_in_with_background_writing_cuts_switch_in_faulting() -> None:
     """Ryu, Pachapurkar and Fong (IPDPS 2004): with adaptive page-in and background writing
     a job spends a large fraction less time faulting after it is switched in; the gating
-    wait before the switch-in is counted too, so the cut is not moved elsewhere. Without
-    background writing the dirty pages of the outgoing job hold the frames and most of the
-    effect is gone."""
+    wait before the switch-in is counted too, so the cut is not moved elsewhere."""
     demand = gang({"name": "demand"})
     full = gang({"name": "predictive"})
-    no_writing = gang({"name": "predictive", "write_back": False})
 
     def per_switch(s: dict[str, Any]) -> float:
         return s["lost_time_ns"] / s["dispatches"]
 
     assert full["stall_ns"] / full["dispatches"] < 0.5 * demand["stall_ns"] / demand["dispatches"]
     assert per_switch(full) < 0.6 * per_switch(demand)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="on the calibrated NVMe device (one request alone gets the whole bandwidth) restores "
+    "land fast enough that predictive without background writing still cuts the lost time per "
+    "switch-in to 0.585x demand's (25.95 against 44.35 ms); Ryu et al.'s 'most of the effect is "
+    "gone' held only on the earlier, slower per-request model",
+)
+def test_without_background_writing_most_of_the_switch_in_gain_is_gone() -> None:
+    """Ryu, Pachapurkar and Fong (IPDPS 2004): without background writing the dirty pages of
+    the outgoing job hold the frames, and most of adaptive page-in's effect is gone."""
+    demand = gang({"name": "demand"})
+    no_writing = gang({"name": "predictive", "write_back": False})
+
+    def per_switch(s: dict[str, Any]) -> float:
+        return (s["stall_ns"] + s["gating_delay_ns"]) / s["dispatches"]
+
     assert per_switch(no_writing) > 0.8 * per_switch(demand)
