@@ -346,7 +346,9 @@ class Oracle(Policy):
         step start never (FAR): their pages are looked at again next step."""
         dev = self.sim.device
         busy = sorted(
-            op.done_ns for _, _, op in dev.in_flight if op.cls == PREFETCH_READ and op.done_ns > now_ns
+            op.done_ns
+            for _, _, op in dev.in_flight
+            if op.cls == PREFETCH_READ and op.done_ns > now_ns
         )
         free = [now_ns] * max(0, self.streams - len(busy)) + busy[-self.streams :]
         free.sort()
