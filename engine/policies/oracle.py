@@ -363,10 +363,19 @@ class Oracle(Policy):
         return starts
 
     def _read_ns(self, now_ns: int) -> int:
-        """Service time of one prefetch read beside the operations in service now and the
-        other prefetch streams (the device's bandwidth is shared by all of them)."""
+        """Service time of one prefetch read beside the other streams and every other
+        operation in service now or queued to start now (writes to free frames start first):
+        the device's bandwidth is shared by all of them."""
         dev = self.sim.device
-        others = int(np.count_nonzero(dev.busy_until > now_ns))
+        reading = sum(
+            1
+            for _, _, op in dev.in_flight
+            if op.cls == PREFETCH_READ and op.start_ns <= now_ns < op.done_ns
+        )
+        queued = sum(
+            1 for q in dev.queues for op in q if op.cls != PREFETCH_READ and not op.cancelled
+        )
+        others = int(np.count_nonzero(dev.busy_until > now_ns)) - reading + queued
         return dev.service_ns(self.batch, min(dev.channels, others + self.streams))
 
     def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
