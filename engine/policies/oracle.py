@@ -8,12 +8,13 @@ cannot foresee when a VM with random activity falls asleep: it knows references,
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import param
 
-from engine.device import WRITE_TO_FREE
+from engine.device import PREFETCH_READ, WRITE_TO_FREE
 from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.base import Policy
@@ -111,6 +112,11 @@ class Oracle(Policy):
         spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
         if not spare:  # every lane serves demand reads: a prefetch would delay faults
             self.prefetch_ns = 0
+        self.spare_lanes = np.asarray(spare, dtype=np.int64)
+        # Prefetch reads in service at once: enough that their transfers outweigh their
+        # latencies (the bandwidth mostly used), no more (each slows every demand read).
+        transfer = self.batch * dev.page_transfer_ns
+        self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
@@ -332,21 +338,71 @@ class Oracle(Policy):
             most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
             sim.write_back(dirty[vms == most][:batch], now_ns)
 
-    def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
-        """When each of the next n prefetched pages (in issue order) would land on the spare
-        lanes, after the work queued ahead of it; pages past what those lanes can start
-        within this step (the rest would spill onto lanes pCPUs read from) never land (FAR)."""
+    def _stream_times(self, n_ops: int, now_ns: int, step_end_ns: int) -> np.ndarray:
+        """When each of the next n prefetch reads (in issue order) would start, on the device
+        as it is. At most `streams` of them are in service at once, one after another on each
+        stream (a read alone already moves most of what the bandwidth allows; each one more
+        in service slows every demand read in flight). Reads that could not start within this
+        step start never (FAR): their pages are looked at again next step."""
         dev = self.sim.device
-        lanes = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
-        free_at = np.maximum(dev.busy_until[lanes], now_ns)
-        service = dev.service_ns(self.batch)
-        ahead = sum(dev.service_ns(int(op.pages.size)) for q in dev.queues[:3] for op in q)
-        start = int(free_at.mean()) + ahead // len(lanes)
-        slots = int(np.maximum(0, -(-(step_end_ns - free_at) // service)).sum())
-        slots -= -(-ahead // service)
+        busy = sorted(
+            op.done_ns
+            for _, _, op in dev.in_flight
+            if op.cls == PREFETCH_READ and op.done_ns > now_ns
+        )
+        free = [now_ns] * max(0, self.streams - len(busy)) + busy[-self.streams :]
+        free.sort()
+        service = self._read_ns(now_ns)
+        starts = np.full(n_ops, FAR, dtype=np.int64)
+        for i in range(n_ops):
+            t = free[0]
+            if t >= step_end_ns:
+                break
+            starts[i] = t
+            heapq.heapreplace(free, t + service)
+        return starts
+
+    def _read_ns(self, now_ns: int) -> int:
+        """Service time of one prefetch read beside the other streams and every other
+        operation in service now or queued to start now (writes to free frames start first):
+        the device's bandwidth is shared by all of them."""
+        dev = self.sim.device
+        reading = sum(
+            1
+            for _, _, op in dev.in_flight
+            if op.cls == PREFETCH_READ and op.start_ns <= now_ns < op.done_ns
+        )
+        queued = sum(
+            1 for q in dev.queues for op in q if op.cls != PREFETCH_READ and not op.cancelled
+        )
+        others = int(np.count_nonzero(dev.busy_until > now_ns)) - reading + queued
+        return dev.service_ns(self.batch, min(dev.channels, others + self.streams))
+
+    def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
+        """When each of the next n prefetched pages (in issue order, batch by batch) would
+        land: its read's start, its service beside the others in service, and a step for the
+        completion to be seen (FAR: its read cannot start within this step)."""
         op = np.arange(n_pages, dtype=np.int64) // self.batch
-        land = start + (op // len(lanes) + 1) * service + self.sim.step_ns
-        return np.where(op < slots, land, FAR)
+        starts = self._stream_times(-(-n_pages // self.batch), now_ns, step_end_ns)
+        land = starts[op] + self._read_ns(now_ns) + self.sim.step_ns
+        return np.where(starts[op] >= FAR, FAR, land)
+
+    def _issue(self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int) -> None:
+        """Read the pages in, one VM's pages per read, reads in order of their first use and
+        each issued for when its stream is free (so no more than `streams` are in service)."""
+        sim = self.sim
+        vms = sim.pool.vm_of[pages]
+        ops: list[tuple[int, int, np.ndarray]] = []
+        for vm in np.unique(vms).tolist():
+            mine = np.flatnonzero(vms == vm)
+            for lo in range(0, mine.size, self.batch):
+                part = mine[lo : lo + self.batch]
+                ops.append((int(uses[part].min()), vm, pages[part]))
+        ops.sort(key=lambda o: o[0])
+        starts = self._stream_times(len(ops), now_ns, step_end_ns)
+        for (_, vm, part), start in zip(ops, starts.tolist(), strict=True):
+            if start < FAR:
+                sim.prefetch(vm, part, start, batch=self.batch)
 
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
@@ -407,10 +463,7 @@ class Oracle(Policy):
             sim.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
             self._rescan(victims[:n_ok])
             take += n_ok
-        chosen = want[:take]
-        vms = sim.pool.vm_of[chosen]
-        for vm in np.unique(vms).tolist():
-            sim.prefetch(vm, chosen[vms == vm], now_ns, batch=self.batch)
+        self._issue(want[:take], use[:take], now_ns, step_end_ns)
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
         for v, lo in span.items():

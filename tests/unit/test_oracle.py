@@ -123,6 +123,31 @@ def test_the_oracle_is_the_lower_bound_here() -> None:
     assert runs["oracle"]["prefetch_accuracy"] > 0.85
 
 
+def test_prefetch_reads_run_as_a_few_streams() -> None:
+    """Concurrent reads share the device's bandwidth, so prefetch reads run as a few streams,
+    one read after another on each: never more in service at once than there are streams,
+    far fewer than the lanes free of demand reads, and nearly every page lands before use."""
+    sim = Simulation(from_dict(scenario()), validate_policy({"name": "oracle"}), record=False)
+    oracle: Oracle = sim.policy  # type: ignore[assignment]
+    spans: list[tuple[int, int]] = []
+    start = sim.device._start
+
+    def note(op: Any, lane: int, start_ns: int) -> None:
+        start(op, lane, start_ns)
+        if op.cls == PREFETCH_READ:
+            spans.append((op.start_ns, op.done_ns))
+
+    sim.device._start = note  # type: ignore[method-assign]
+    while sim.step():
+        pass
+    begin = np.array([s for s, _ in spans])
+    end = np.array([e for _, e in spans])
+    most = max(int(np.count_nonzero((begin <= t) & (end > t))) for t in begin.tolist())
+    assert 1 <= most <= oracle.streams < oracle.spare_lanes.size // 8
+    c = sim.counters
+    assert c.prefetch_late.sum() < 0.01 * c.prefetch_issued.sum()
+
+
 def test_without_prefetch_it_is_belady_victims_only() -> None:
     """prefetch_ms = 0: no prefetch reads; pages come in only with faults (the faulting page
     and the next ones its stream touches)."""
