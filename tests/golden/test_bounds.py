@@ -1,6 +1,13 @@
 """The oracle is a bound: on every shipped scenario it never loses more time than demand
-paging (checked on the first 300 ms of each, seeds 1-5; benchmarks/bounds_table.py runs the
-full length)."""
+paging (seeds 1-5; benchmarks/bounds_table.py runs every scenario at full length).
+
+The check runs the first 300 ms of each scenario, which is where the scenarios differ most and
+what keeps it affordable, except hdd_4vm, which runs whole: it is cheap (a disk serves few
+references), and a short window misjudges it. There the disk is saturated by the writes that
+free frames; the oracle's VMs fault less, so in 300 ms they get 4-5 % more done, touch more
+new pages and wait on more writes, and lose 1-2 % more time than demand paging's while being
+ahead (slowdown 3.86-3.89 against 4.03-4.04). Over the whole run the oracle loses less on
+every seed."""
 
 from __future__ import annotations
 
@@ -15,13 +22,15 @@ pytestmark = pytest.mark.slow
 FILES = sorted(SCENARIOS.glob("*.toml"))
 SEEDS = (1, 2, 3, 4, 5)
 DURATION = "duration_ms=300"
+WHOLE = {"hdd_4vm"}  # run at full length (above)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_the_oracle_loses_no_more_time_than_demand_paging(path, seed: int) -> None:
     """Oracle's lost time (stall + gating wait) is at most demand paging's."""
-    scenario = with_overrides(load_scenario(path), [f"seed={seed}", DURATION])
+    cut = [] if path.stem in WHOLE else [DURATION]
+    scenario = with_overrides(load_scenario(path), [f"seed={seed}", *cut])
     demand = simulate(scenario, {"name": "demand"}, record=False).summary
     oracle = simulate(scenario, {"name": "oracle"}, record=False).summary
     assert oracle["lost_time_ns"] <= demand["lost_time_ns"]
