@@ -35,21 +35,39 @@ class Outcome:
     peak_rss_bytes: int
 
 
+# A child's peak RSS (ru_maxrss) includes what it shared with its parent before exec, and by
+# then the test process may hold gigabytes. So a tiny launcher starts the command and reports
+# its grandchild's own peak, which begins from the launcher's few MiB.
+LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.executable, [sys.executable, '-m', 'engine.cli', *sys.argv[2:]])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def vmswap(*args: str, cwd: Path) -> Outcome:
-    """Run `python -m engine.cli ARGS` and measure that child's own peak RSS (wait4)."""
-    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    """Run `python -m engine.cli ARGS` and measure that process's own peak RSS (wait4, through
+    a small launcher so the test process's size does not count)."""
+    out, err, rss = cwd / "stdout.txt", cwd / "stderr.txt", cwd / "peak_rss_kib.txt"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with out.open("wb") as o, err.open("wb") as e:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", *args], stdout=o, stderr=e, cwd=cwd, env=env
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, str(rss), *args],
+            stdout=o,
+            stderr=e,
+            cwd=cwd,
+            env=env,
+            check=False,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
     return Outcome(
         proc.returncode,
         out.read_text(errors="replace"),
         err.read_text(errors="replace"),
-        usage.ru_maxrss * 1024,  # KiB on Linux
+        int(rss.read_text()) * 1024,  # KiB on Linux
     )
 
 
