@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
+import re
 import statistics
 import sys
 import threading
@@ -148,7 +150,18 @@ def open_until_first_frame(url: str, link: str, first_frame_s: float = FIRST_FRA
         clock = acknowledge_frames(doc)
         await until(lambda: clock.seq > 0, first_frame_s, "the first frame")
 
-    return run_client(url, link, drive)
+    # In a thread of its own: the caller's thread may already run an event loop (a test
+    # process that also drives Chromium through Playwright's synchronous API does).
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.append(run_client(url, link, drive)))
+    worker.start()
+    worker.join()
+    return out[0] if out else "the client thread ended without a result"
+
+
+def shown_text(markup: str) -> str:
+    """What a plain-text pane shows: its model's escaped markup without the tags."""
+    return html.unescape(re.sub(r"<[^>]*>", "", html.unescape(markup))).strip()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -261,7 +274,7 @@ class LoadSession:
         self.result.read_back_seed = self._share_seed(by_class("vm-share-url"))
         self.result.widget_seed = by_class("vm-field-seed").value
         message = by_class("vm-message")
-        self.result.message = str(getattr(message, "text", "") or "")
+        self.result.message = shown_text(str(getattr(message, "text", "") or ""))
 
     @staticmethod
     def _share_seed(link_input: Any) -> int | None:

@@ -19,3 +19,13 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def scenarios_dir() -> Path:
     return SCENARIOS
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    """One Chromium per test module (pytest-playwright keeps one for the whole session):
+    closed as soon as a module's browser tests end, so no later test can disturb the event
+    loop Playwright's synchronous API runs it on, and no idle browser holds memory."""
+    launched = launch_browser()
+    yield launched
+    launched.close()

@@ -6,6 +6,7 @@ decompression bomb is refused while the server keeps answering every session."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import urllib.request
@@ -206,7 +207,7 @@ def test_a_decompression_bomb_is_refused_while_the_server_answers(
     page.locator("input[type=file]:disabled").wait_for(state="attached", timeout=MESSAGE_MS)
     busy_from = time.monotonic()  # the server took the file and is parsing it
     expect(page.locator(".vm-trace-error")).to_contain_text(
-        "bomb.trace.gz: expands to more than", timeout=FIRST_FRAME_MS
+        re.compile(r"bomb\.trace\.gz: (expands to )?more than"), timeout=FIRST_FRAME_MS
     )
     busy_until = time.monotonic()
     during = [t for t in liveness.answered_at if busy_from < t < busy_until]

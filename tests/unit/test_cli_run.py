@@ -97,7 +97,7 @@ def test_table_is_readable(capsys):
         (["run", QUICK, "--set", "host.pcpus=0"], "host.pcpus"),
         (["run", QUICK, "--set", "host.pcpu=2"], "did you mean 'pcpus'"),
         (["run", QUICK, "--policy", "lruu"], "unknown policy"),
-        (["run", QUICK, "--policy", "oracle", "--set", "policy.victims=lru"], "allowed: lookahead"),
+        (["run", QUICK, "--policy", "oracle", "--set", "policy.victims=lru"], "allowed: fault"),
         (["run", QUICK, "--policy", "oracle", "--set", "policy.name=demand"], "with --policy"),
         (["run", QUICK, "--set", "policy.name=oracle", "--set", "policy.victims=lru"], "victims"),
         (["validate", "nope.toml"], "no such scenario file"),
