@@ -478,7 +478,7 @@ class TraceView(pn.viewable.Viewer):
             return
         self._jobs += 1
         ticket = self._jobs
-        # Not `loading`: Panel's loading overlay fetches its stylesheet from a CDN.
+        # The input is disabled, not the whole panel put in `loading`: the form stays usable.
         self.file_input.disabled = True
         shown, self.state.status = self.state.status, f"Reading {job.name}…"
         self.runner.submit(
@@ -523,14 +523,18 @@ def attach_to_session(
     `session` is the page's SessionState (its `scenario.vms`, `selected_vm`, `runs` and
     `message`), `attach(workload)` the controller's, which drives the selected VM and reports
     in `session.message`. The chosen VM becomes the selected one (the Compare tab's event log
-    then follows it too).
+    then follows it too). The confirmation goes once no VM replays the file any more (another
+    scenario, or the VM's workload changed).
     """
     trace = view.state
+    driving = {"path": ""}  # the file the confirmation is about
 
     def names(_: Any = None) -> list[str]:
-        found = [vm.name for vm in session.scenario.vms]
-        trace.set_vms(found)
-        return found
+        vms = list(session.scenario.vms)
+        trace.set_vms([vm.name for vm in vms])
+        if trace.attached and driving["path"] not in {str(vm.workload.path) for vm in vms}:
+            trace.attached = ""
+        return [vm.name for vm in vms]
 
     def on_attach(workload: dict[str, Any]) -> str | None:
         vms = names()
@@ -543,6 +547,7 @@ def attach_to_session(
         vm = session.scenario.vms[i] if i < len(session.scenario.vms) else before
         if vm is before or str(vm.workload.path) != str(workload["path"]):
             return str(session.message) or f"Could not attach the trace to VM {trace.vm}."
+        driving["path"] = str(workload["path"])
         return None
 
     trace.on_attach = on_attach

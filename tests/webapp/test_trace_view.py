@@ -267,6 +267,7 @@ def test_attach_drives_the_vm_picked_and_says_so(app: Any, timers: Any) -> None:
     """The picker lists the scenario's VMs; attaching drives the VM picked (not the first),
     the page says which in words, and the run that follows replays the trace there."""
     from webapp.controller import DEBOUNCE_S
+    from webapp.state import default_scenario_file
 
     session, controller, _ = app
     view = create_trace_view()
@@ -285,6 +286,9 @@ def test_attach_drives_the_vm_picked_and_says_so(app: Any, timers: Any) -> None:
         timers.advance(DEBOUNCE_S + 0.01)
         vms = session.runs.scenario_dict["vms"]
         assert vms[1]["workload"]["kind"] == "trace" and vms[0]["workload"]["kind"] != "trace"
+        controller.load_file(default_scenario_file(), run=False)  # no VM replays it any more
+        assert state.attached == ""
+        assert state.param.vm.objects == [vm.name for vm in session.scenario.vms]
     finally:
         state.close()
 
