@@ -11,6 +11,7 @@ from typing import Any
 import panel as pn
 
 from webapp.controller import Controller
+from webapp.offline import keep_stylesheets_local
 from webapp.state import SessionState
 from webapp.views.dashboard import Dashboard
 from webapp.views.sidebar import Sidebar
@@ -18,6 +19,7 @@ from webapp.views.text import PlainAlert
 from webapp.views.transport import Transport
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+keep_stylesheets_local()  # before any component is built
 # The sidebar holds the Compare tab's controls: open on Compare, folded away on the other tabs
 # (the template's own toggle still opens it). The template's #sidebar is in the page itself.
 SIDEBAR_PER_TAB_JS = """
@@ -49,12 +51,13 @@ def trace_view(controller: Controller) -> Any | None:
     """The Traces tab: import a trace, see its heatmap and miss-ratio curve, attach it to the
     selected VM. Its uploads live in a per-session folder that only this session may use."""
     try:
-        from webapp.trace_view import create_trace_view
+        from webapp.trace_view import attach_to_session, create_trace_view
     except ModuleNotFoundError as exc:  # optional feature, like the Sweep tab
         if exc.name != "webapp.trace_view":
             raise
         return None
-    view = create_trace_view(on_attach=controller.attach_trace)
+    view = create_trace_view()
+    attach_to_session(view, controller.state, controller.attach_trace)
     controller.trace_roots.append(view.state.upload_dir)
     controller.on_close.append(view.state.close)
     return view

@@ -31,7 +31,7 @@ from panel.io.state import set_curdoc
 from engine.errors import VmswapError
 from engine.mrc import fault_counts
 from engine.scenario import from_dict
-from engine.traces import FORMATS, read_trace
+from engine.traces import FORMATS, detect_format, read_trace
 from engine.traces.compression import Source
 from webapp.runner import Runner, SyncRunner, ThreadRunner
 from webapp.views.text import PlainAlert, PlainText
@@ -52,7 +52,10 @@ MAX_NAME_CHARS = 120  # of a file name quoted in a message
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger(__name__)
 
-Attach = Callable[[dict[str, Any]], None]
+_OFFSET = re.compile(r"byte offset \d+")
+KNOWN_FORMATS = "text, LIRS, UCSD, lackey, CSV, oracleGeneral or .npz"
+# attach(workload): None when the chosen VM now replays it, else why not (words, for the page).
+Attach = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,17 @@ def too_large(name: str, size_bytes: int) -> str:
     )
 
 
+def not_a_trace(name: str, detail: str) -> str:
+    """Why a binary file that auto-detection took for oracleGeneral records is no trace, in
+    words (the reader's own message quotes raw 64-bit fields that mean nothing to a visitor)."""
+    where = _OFFSET.search(detail)
+    at = f" (the one at {where.group(0)} holds no page number)" if where else ""
+    return (
+        f"{name}: not a trace: binary data, read as oracleGeneral records{at}. "
+        f"Traces may be {KNOWN_FORMATS}; or choose the Format."
+    )
+
+
 @dataclass(frozen=True)
 class Upload:
     """An accepted upload, ready to parse: where its bytes go and what it is to be read as."""
@@ -218,7 +232,13 @@ def parse_upload(job: Upload) -> Loaded | str:
                 f"{job.name}: expands to more than {MAX_EXPANDED_BYTES // 2**20} MiB once "
                 "decompressed; cut the trace or use `vmswap mrc` on the command line."
             )
-        trace = read_trace(job.raw, job.format, page_shift=job.page_shift, max_refs=MAX_REFS)
+        fmt = detect_format(job.raw) if job.format == "auto" else job.format
+        try:
+            trace = read_trace(job.raw, fmt, page_shift=job.page_shift, max_refs=MAX_REFS)
+        except VmswapError as exc:
+            if job.format == "auto" and fmt == "oracle":
+                return not_a_trace(job.name, str(exc))
+            raise
         np.savez_compressed(job.saved, pages=trace.pages, writes=trace.writes)
         heat, mrc = heatmap(trace.pages), curve(trace.pages)
     except VmswapError as exc:
@@ -252,6 +272,9 @@ class TraceState(param.Parameterized):
     mrc = param.ClassSelector(class_=Curve, default=None, allow_None=True)
     saved = param.String("", doc="The .npz an attached VM replays (in the session folder).")
     detected = param.String("", doc="The format the last trace was read as.")
+    trace_name = param.String("", doc="The shown trace's file name (as messages quote it).")
+    vm = param.Selector(default=None, objects=[], allow_None=True, doc="The VM the trace drives.")
+    attached = param.String("", doc="Which VM the last attached trace drives, in words.")
 
     def __init__(self, on_attach: Attach | None = None, **params: Any):
         super().__init__(**params)
@@ -302,7 +325,10 @@ class TraceState(param.Parameterized):
             log.error("parsing an upload failed", exc_info=outcome)
             outcome = "cannot read this file as a trace (an error of the server, logged)"
         if isinstance(outcome, str):
-            self.error = outcome
+            # The plots below the message must not pass for the file that failed.
+            self.param.update(
+                error=outcome, status="", heat=None, mrc=None, saved="", detected="", trace_name=""
+            )
             return False
         how = "auto-detected as" if self.format == "auto" else "read as"
         self.status = (
@@ -311,9 +337,20 @@ class TraceState(param.Parameterized):
             f"{how} {outcome.format}."
         )
         self.param.update(
-            heat=outcome.heat, mrc=outcome.mrc, saved=str(outcome.saved), detected=outcome.format
+            heat=outcome.heat,
+            mrc=outcome.mrc,
+            saved=str(outcome.saved),
+            detected=outcome.format,
+            trace_name=outcome.name,
         )
         return True
+
+    def set_vms(self, names: list[str]) -> None:
+        """The VMs a trace may drive (the scenario's, in order); the choice is kept when that VM
+        is still there, else the first."""
+        keep = self.vm if self.vm in names else (names[0] if names else None)
+        self.param.vm.objects = list(names)
+        self.vm = keep
 
     def workload(self) -> dict[str, Any]:
         """The trace workload for the last upload (validated), as a plain dict."""
@@ -341,7 +378,18 @@ class TraceState(param.Parameterized):
         if self.on_attach is None:
             self.error = "This page has no VM to attach a trace to."
             return None
-        self.on_attach(dict(w))
+        if self.param.vm.objects and self.vm is None:
+            self.error = "Pick the VM the trace drives."
+            return None
+        why = self.on_attach(dict(w))
+        if why:
+            self.error = why
+            return None
+        target = f"VM {self.vm}" if self.vm is not None else "the selected VM"
+        self.attached = (
+            f"Trace {self.trace_name or 'file'} now drives {target}: A and B run again "
+            "(see the Compare tab)."
+        )
         return w
 
     def close(self) -> None:
@@ -389,7 +437,9 @@ class TraceView(pn.viewable.Viewer):
             w.Checkbox.from_param(s.param.compact, label="Compact pages (dense ids)"),
             w.Checkbox.from_param(s.param.loop, label="Loop at the end"),
             w.FloatInput.from_param(s.param.time_scale, label="Time scale"),
+            w.Select.from_param(s.param.vm, label="VM the trace drives"),
             self.attach_button,
+            PlainText(s.param.attached, css_classes=["vm-trace-attached"]),
             width=320,
         )
         # File names and the messages that quote them are the visitor's text: plain text only.
@@ -428,7 +478,7 @@ class TraceView(pn.viewable.Viewer):
             return
         self._jobs += 1
         ticket = self._jobs
-        # Not `loading`: Panel's loading overlay fetches its stylesheet from a CDN.
+        # The input is disabled, not the whole panel put in `loading`: the form stays usable.
         self.file_input.disabled = True
         shown, self.state.status = self.state.status, f"Reading {job.name}…"
         self.runner.submit(
@@ -463,6 +513,46 @@ def _poster(doc: Any) -> Callable[[Callable[[], None]], None]:
         doc.add_next_tick_callback(run)
 
     return post
+
+
+def attach_to_session(
+    view: TraceView, session: Any, attach: Callable[[dict[str, Any]], None]
+) -> None:
+    """Offer the session's VMs in the view's picker and attach to the one picked.
+
+    `session` is the page's SessionState (its `scenario.vms`, `selected_vm`, `runs` and
+    `message`), `attach(workload)` the controller's, which drives the selected VM and reports
+    in `session.message`. The chosen VM becomes the selected one (the Compare tab's event log
+    then follows it too). The confirmation goes once no VM replays the file any more (another
+    scenario, or the VM's workload changed).
+    """
+    trace = view.state
+    driving = {"path": ""}  # the file the confirmation is about
+
+    def names(_: Any = None) -> list[str]:
+        vms = list(session.scenario.vms)
+        trace.set_vms([vm.name for vm in vms])
+        if trace.attached and driving["path"] not in {str(vm.workload.path) for vm in vms}:
+            trace.attached = ""
+        return [vm.name for vm in vms]
+
+    def on_attach(workload: dict[str, Any]) -> str | None:
+        vms = names()
+        if trace.vm not in vms:
+            return "Pick the VM the trace drives."
+        i = vms.index(trace.vm)
+        session.selected_vm = i
+        before = session.scenario.vms[i]
+        attach(workload)  # on success the scenario holds a new VM there, replaying the file
+        vm = session.scenario.vms[i] if i < len(session.scenario.vms) else before
+        if vm is before or str(vm.workload.path) != str(workload["path"]):
+            return str(session.message) or f"Could not attach the trace to VM {trace.vm}."
+        driving["path"] = str(workload["path"])
+        return None
+
+    trace.on_attach = on_attach
+    session.param.watch(names, ["runs", "scenario"])
+    names()
 
 
 def create_trace_view(on_attach: Attach | None = None) -> TraceView:

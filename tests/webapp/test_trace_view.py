@@ -21,6 +21,7 @@ from webapp.trace_view import (
     MAX_UPLOAD_BYTES,
     TraceState,
     TraceView,
+    attach_to_session,
     create_trace_view,
     curve_figure,
     heatmap,
@@ -125,7 +126,7 @@ def test_attach_hands_a_valid_trace_workload_to_the_callback() -> None:
     """Attach: on_attach gets a trace workload whose file lies in the session folder and
     replays exactly what was uploaded; a VM runs on it."""
     got: list[dict[str, Any]] = []
-    view = create_trace_view(got.append)
+    view = create_trace_view(lambda w: got.append(w))
     state = view.state
     try:
         assert view.attach_button.disabled  # nothing to attach yet
@@ -152,7 +153,7 @@ def test_attach_hands_a_valid_trace_workload_to_the_callback() -> None:
 def test_attach_without_a_trace_or_a_callback_says_why() -> None:
     """Nothing uploaded, or no VM to attach to: a message, and no callback."""
     got: list[dict[str, Any]] = []
-    state = TraceState(got.append)
+    state = TraceState(lambda w: got.append(w))
     try:
         assert state.attach() is None and "Upload a trace first" in state.error
         lonely = TraceState()
@@ -239,5 +240,71 @@ def test_a_long_file_name_is_cut_in_messages() -> None:
         assert not state.load_bytes("x" * 10_000 + ".trace", b"")
         assert not state.load_bytes("y" * 10_000, b"\x00garbage\xff")
         assert len(state.error) < MAX_NAME_CHARS + 200
+    finally:
+        state.close()
+
+
+def test_random_bytes_are_a_readable_error_that_clears_the_last_trace() -> None:
+    """Random bytes read as no trace in words (no raw 64-bit field), and the plots and the
+    attachable file of the trace shown before go away with them."""
+    view = create_trace_view(lambda w: None)
+    state = view.state
+    try:
+        assert state.load_bytes("good.txt", text_trace(range(200)))
+        assert state.heat is not None and not view.attach_button.disabled
+        noise = np.random.default_rng(3).bytes(5000)
+        assert not state.load_bytes("noise.bin", noise)
+        assert state.error.startswith("noise.bin: not a trace: binary data")
+        assert "oracleGeneral" in state.error and "choose the Format" in state.error
+        assert "obj_id" not in state.error and "922337" not in state.error
+        assert state.heat is None and state.mrc is None and state.saved == ""
+        assert state.status == "" and view.attach_button.disabled
+    finally:
+        state.close()
+
+
+def test_attach_drives_the_vm_picked_and_says_so(app: Any, timers: Any) -> None:
+    """The picker lists the scenario's VMs; attaching drives the VM picked (not the first),
+    the page says which in words, and the run that follows replays the trace there."""
+    from webapp.controller import DEBOUNCE_S
+    from webapp.state import default_scenario_file
+
+    session, controller, _ = app
+    view = create_trace_view()
+    controller.trace_roots.append(view.state.upload_dir)
+    attach_to_session(view, session, controller.attach_trace)
+    state = view.state
+    try:
+        names = [vm.name for vm in session.scenario.vms]
+        assert len(names) >= 2 and state.param.vm.objects == names and state.vm == names[0]
+        assert state.load_bytes("loop.txt", text_trace(np.arange(3000) % 40)), state.error
+        state.vm = names[1]
+        view.attach_button.clicks += 1
+        assert state.error == ""
+        assert state.attached.startswith(f"Trace loop.txt now drives VM {names[1]}:")
+        assert session.selected_vm == 1
+        timers.advance(DEBOUNCE_S + 0.01)
+        vms = session.runs.scenario_dict["vms"]
+        assert vms[1]["workload"]["kind"] == "trace" and vms[0]["workload"]["kind"] != "trace"
+        controller.load_file(default_scenario_file(), run=False)  # no VM replays it any more
+        assert state.attached == ""
+        assert state.param.vm.objects == [vm.name for vm in session.scenario.vms]
+    finally:
+        state.close()
+
+
+def test_a_refused_attach_is_an_error_not_a_confirmation(app: Any) -> None:
+    """A trace outside the session's folders is refused by the controller: the Traces tab
+    shows why, and no confirmation."""
+    session, controller, _ = app
+    view = create_trace_view()  # its folder is not among the controller's trace roots
+    attach_to_session(view, session, controller.attach_trace)
+    state = view.state
+    try:
+        assert state.load_bytes("t.txt", text_trace(range(100)))
+        before = session.scenario.vms[0]
+        assert state.attach() is None
+        assert state.error and state.attached == ""
+        assert session.scenario.vms[0] is before
     finally:
         state.close()
