@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.best_demand import best_demand, setting_label  # noqa: E402
 from engine.cli.ablate import HEADLINE, REFERENCE, ablate_seeds  # noqa: E402
-from engine.cli.common import interval_cell, range_cell, seed_list  # noqa: E402
+from engine.cli.common import interval_cell, range_cell, seed_list, verdict_rows  # noqa: E402
 from engine.cli.compare import add_coverage, compare_seeds, run_policy  # noqa: E402
 from engine.cli.switches import policy_config  # noqa: E402
 from engine.density import find_density  # noqa: E402
@@ -414,16 +414,7 @@ def verdict_section(quick: bool, seeds: int, log: Callable[[str], None]) -> list
         b_cfg, b_label = verdict_config(scenario, b_name)
         out = compare_seeds(scenario, a_cfg, b_cfg, seed_list(scenario, seeds))
         iv = out["intervals"]
-        rows = [
-            [
-                label,
-                interval_cell(iv[k]["a"], p),
-                interval_cell(iv[k]["b"], p),
-                range_cell(iv[k]["delta"], p),
-            ]
-            for k, label, p in VERDICT_ROWS
-            if k in iv
-        ]
+        rows = verdict_rows(iv, VERDICT_ROWS)
         ratios = [
             f"{label}: {range_cell(iv[k]['ratio'], '{:.1%}', signed=False)}"
             for k, label, _ in VERDICT_ROWS[:3]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from engine.scenario import Scenario, load_scenario, with_overrides
@@ -128,6 +129,23 @@ def range_cell(i: dict[str, Any] | None, pattern: str, *, signed: bool = True) -
     if i["lo"] is None:
         return mean
     return f"{mean} [{pattern.format(i['lo'])}, {pattern.format(i['hi'])}]"
+
+
+def verdict_rows(
+    intervals: dict[str, Any], rows: Iterable[tuple[str, str, str]]
+) -> list[list[str]]:
+    """One table row per (summary key, label, pattern) that has intervals: label, A's mean
+    ± half-width, B's, and the paired B − A mean [95 % interval]."""
+    return [
+        [
+            label,
+            interval_cell(intervals[k]["a"], p),
+            interval_cell(intervals[k]["b"], p),
+            range_cell(intervals[k]["delta"], p),
+        ]
+        for k, label, p in rows
+        if k in intervals
+    ]
 
 
 def print_aligned(rows: list[list[str]]) -> None:

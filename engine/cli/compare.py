@@ -23,12 +23,11 @@ from engine.cli.common import (
     add_scenario_arguments,
     add_seed_arguments,
     header,
-    interval_cell,
     load_with_overrides,
     print_aligned,
     print_json,
-    range_cell,
     seed_list,
+    verdict_rows,
     with_seed,
 )
 from engine.cli.switches import policy_config, split_overrides
@@ -211,17 +210,7 @@ def check_metrics(extra: list[str], summary: dict[str, Any]) -> None:
 
 def print_verdict(out: dict[str, Any], rows: list[tuple[str, str, str]]) -> None:
     """metric | A mean ± half-width | B mean ± half-width | B − A mean [lo, hi]."""
-    intervals = out["intervals"]
-    cells = [
-        [
-            label,
-            interval_cell(intervals[k]["a"], p),
-            interval_cell(intervals[k]["b"], p),
-            range_cell(intervals[k]["delta"], p),
-        ]
-        for k, label, p in rows
-        if k in intervals
-    ]
+    cells = verdict_rows(out["intervals"], rows)
     heads = ["", out["a"]["policy"], out["b"]["policy"], "b - a [95% interval]"]
     print_aligned([heads, *cells])
 
