@@ -21,6 +21,7 @@ from engine.errors import VmswapError, plain, show_value
 from engine.policies import validate_policy
 from engine.scenario import VM, Section, Workload, to_dict
 from webapp import downloads, urlcodec
+from webapp.background import BackgroundSeeds
 from webapp.playback import Player, Timers
 from webapp.runner import (
     RUN_CACHE,
@@ -36,6 +37,7 @@ from webapp.runner import (
     run_key,
 )
 from webapp.runs import RunPair
+from webapp.seeds import DEFAULT_SEEDS, SeedRecord, pair_record, seed_list, seed_stats, with_seed
 from webapp.state import (
     CUSTOM,
     SCENARIO_DIR,
@@ -55,6 +57,9 @@ log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
 PROGRESS_PERIOD_S = 0.25  # how often the page hears how far a run has got
+# The other seeds start when the browser has painted the first seed's frame; if it never says
+# so (a tab in the background, a page without a browser), this long after the runs arrived.
+SEEDS_FALLBACK_S = 5.0
 VM_INDEX = re.compile(r"\bvms\[(\d+)\]")
 MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
@@ -72,6 +77,8 @@ class Display(Protocol):
     def show(self, frame: int, *, playing: bool = False, vm: int | None = None) -> int: ...
 
     def set_follow(self, follow: bool) -> None: ...
+
+    def set_seeds(self, stats: Any, shown_seed: int | None) -> None: ...
 
 
 class Controller:
@@ -109,6 +116,14 @@ class Controller:
         self._sticky_message = False
         self.runs_started = 0
         self.loaded_file = CUSTOM  # the shipped scenario loaded last ('reset' goes back to it)
+        # Many seeds: the records of the seeds done for the inputs of the runs on display.
+        self.background = BackgroundSeeds(lambda: self.runner, self._seed_landed, self._seed_failed)
+        self.seed_records: dict[int, SeedRecord] = {}
+        self.seed_inputs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+        self.pending_seed: int | None = None  # the seed a link asks to show
+        self.requested_seed: int | None = None  # the seed being fetched for display
+        self._seeds_due = False
+        self._seeds_timer: Any = None
         state.param.watch(self._on_frame, "frame")
         state.param.watch(self._on_playing, "playing")
         state.param.watch(self._on_file, "scenario_file")
@@ -116,6 +131,7 @@ class Controller:
         state.param.watch(self._on_vm, "selected_vm")
         state.param.watch(lambda e: self.display.set_follow(e.new), "follow")
         state.param.watch(lambda e: self._schedule_url(), "speed")
+        state.param.watch(self._on_n_seeds, "n_seeds")
         for choice in (state.policy_a, state.policy_b):
             choice.param.watch(self._on_policy_object, "switches")
             choice.param.watch(self._edited, "policy")
@@ -152,6 +168,12 @@ class Controller:
         else:
             if shared.speed is not None:
                 self.state.speed = shared.speed
+            self._quiet = True
+            try:
+                self.state.n_seeds = shared.n_seeds or DEFAULT_SEEDS
+            finally:
+                self._quiet = False
+            self.pending_seed = shared.shown_seed
             self._load(
                 scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run
             )
@@ -368,7 +390,9 @@ class Controller:
         return scenario.to_dict(), a, b
 
     def request_run(self, delay: float = DEBOUNCE_S) -> None:
-        """Run again after `delay` seconds without a further request (debounce)."""
+        """Run again after `delay` seconds without a further request (debounce). The seeds
+        still running in the background are for the inputs before this change: stopped."""
+        self.stop_seeds()
         if self._debounce is not None:
             self.timers.cancel(self._debounce)
             self._debounce = None
@@ -396,18 +420,49 @@ class Controller:
         return self.state.runs is not None
 
     def start_run(self) -> None:
+        """Run the scenario's first seed (or the one a link asks to show) for display; the
+        other seeds follow in the background once it is painted."""
         self._debounce = None
         try:
             scenario, a, b = self.inputs()
         except VmswapError as exc:
+            self.pending_seed = None
             self.report(f"Not run: {self.readable(exc)}. Showing the last good run.")
             return
+        self.stop_seeds()
+        seeds = seed_list(scenario["seed"], self.state.n_seeds)
+        shown = self.pending_seed if self.pending_seed in seeds else seeds[0]
+        self.pending_seed = None
+        self.runs_started += 1
+        self._submit_pair(with_seed(scenario, shown), a, b, fresh=(scenario, a, b))
+
+    def show_seed(self, seed: int) -> None:
+        """Show another of the seeds (the picker offers those done): its runs come from the
+        cache when they are still there. The frame and VM on display stay; the seeds in the
+        background go on."""
+        target = self.requested_seed if self.requested_seed is not None else self.state.shown_seed
+        if self.seed_inputs is None or seed == target or seed not in self.seeds():
+            return
+        scenario, a, b = self.seed_inputs
+        self.requested_seed = seed
+        st = self.state
+        self.pending_frame, self.pending_vm = st.frame, st.selected_vm
+        self._submit_pair(with_seed(scenario, seed), a, b, fresh=None)
+
+    def _submit_pair(
+        self,
+        scenario: dict[str, Any],
+        a: dict[str, Any],
+        b: dict[str, Any],
+        fresh: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None,
+    ) -> None:
+        """Compute the pair to display on the runner. `fresh`: the inputs of a new set of
+        seeds (their records start again); None: another seed of the set on display."""
         self.cancel.set()  # a run still going is superseded
         self.cancel = cancel = threading.Event()
         self.generation += 1
         generation = self.generation
         self.state.busy = True
-        self.runs_started += 1
         progress = Progress()
         self._stop_progress()
         self._progress_timer = self.timers.call_later(
@@ -415,7 +470,7 @@ class Controller:
         )
         self.runner.submit(
             lambda: compute_pair(scenario, a, b, cancel, progress),
-            lambda out: self._finished(generation, out),
+            lambda out: self._finished(generation, out, fresh),
         )
 
     def _show_progress(self, generation: int, progress: Progress) -> None:
@@ -439,12 +494,18 @@ class Controller:
             self._progress_timer = None
         self.state.progress = ""
 
-    def _finished(self, generation: int, outcome: Any) -> None:
+    def _finished(
+        self,
+        generation: int,
+        outcome: Any,
+        fresh: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None,
+    ) -> None:
         if generation != self.generation:
             return
         st = self.state
         st.busy = False
         self._stop_progress()
+        self.requested_seed = None
         if isinstance(outcome, Cancelled):
             return
         if isinstance(outcome, VmswapError):
@@ -471,10 +532,91 @@ class Controller:
             st.selected_vm = vm
         finally:
             self._quiet = False
+        seed = int(runs.scenario_dict["seed"])
+        if fresh is not None:
+            self.seed_inputs = fresh
+            self.seed_records = {seed: pair_record(seed, runs)}
+            self._seeds_due = True
+            self._cancel_seeds_timer()
+            self._seeds_timer = self.timers.call_later(SEEDS_FALLBACK_S, self.start_seeds)
+        st.shown_seed = seed
+        self._publish_seeds()
         self.display.set_runs(runs, self.labels(runs), frame, vm)
         if not self._sticky_message:
             st.message = ""
         self._schedule_url()
+
+    # -- many seeds ---------------------------------------------------------------------------
+    def seeds(self) -> list[int]:
+        """The seeds of the runs on display (the first is the scenario's own), or []."""
+        if self.seed_inputs is None:
+            return []
+        return seed_list(self.seed_inputs[0]["seed"], self.state.n_seeds)
+
+    def start_seeds(self) -> None:
+        """Run the seeds not done yet, one at a time in the background (once per new set of
+        runs: the first paint or the fallback timer, whichever comes first)."""
+        self._cancel_seeds_timer()
+        if not self._seeds_due or self.seed_inputs is None:
+            return
+        self._seeds_due = False
+        todo = [s for s in self.seeds() if s not in self.seed_records]
+        if todo:
+            self.background.start(self.seed_inputs, todo)
+        self._publish_seeds()
+
+    def stop_seeds(self) -> None:
+        """Stop the seeds in the background (the inputs changed, or the session ends)."""
+        self._seeds_due = False
+        self._cancel_seeds_timer()
+        if self.background.running:
+            self.background.stop()
+            self._publish_seeds()
+
+    def _cancel_seeds_timer(self) -> None:
+        if self._seeds_timer is not None:
+            self.timers.cancel(self._seeds_timer)
+            self._seeds_timer = None
+
+    def _seed_landed(self, record: SeedRecord) -> None:
+        if record.seed in self.seeds():
+            self.seed_records[record.seed] = record
+        self._publish_seeds()
+
+    def _seed_failed(self, seed: int, error: BaseException) -> None:
+        self._publish_seeds()
+        self.state.seeds_progress += f" (seed {seed} could not run: {self.readable(error)[:200]})"
+
+    def _on_n_seeds(self, event: Any) -> None:
+        """More or fewer seeds: keep the records of the seeds still wanted and run the missing
+        ones at once (the first seed has long been painted)."""
+        if self._quiet or self.seed_inputs is None:
+            return
+        self.background.stop()
+        wanted = self.seeds()
+        self.seed_records = {s: r for s, r in self.seed_records.items() if s in wanted}
+        shown = self.state.shown_seed
+        self._seeds_due = True
+        self.start_seeds()
+        if shown not in wanted:
+            self.show_seed(wanted[0])
+        self._schedule_url()
+
+    def _publish_seeds(self) -> None:
+        """Put the seeds done, their statistics and the count in the state and the views."""
+        st = self.state
+        done = [s for s in self.seeds() if s in self.seed_records]
+        stats = seed_stats(self.seed_records[s] for s in done) if done else None
+        st.seeds_done = done
+        st.seed_stats = stats
+        n = len(self.seeds())
+        if n <= 1 or not done:
+            st.seeds_progress = ""
+        elif self.background.running:
+            st.seeds_progress = f"seeds: {len(done)} of {n} (the others run in the background)"
+        else:
+            st.seeds_progress = f"seeds: {len(done)} of {n}"
+        self.display.set_seeds(stats, st.shown_seed)
 
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
@@ -555,6 +697,8 @@ class Controller:
 
     def painted(self, seq: int) -> None:
         self.player.painted(seq)
+        if self._seeds_due:
+            self.start_seeds()
 
     def step(self, n: int) -> None:
         """Move n frames (negative: back), pausing playback."""
@@ -597,13 +741,19 @@ class Controller:
         runs = self.state.runs
         if runs is None:
             return ""
+        st = self.state
+        # The scenario with its own seed (the first of the seeds), and the seed on display.
+        scenario = self.seed_inputs[0] if self.seed_inputs is not None else runs.scenario_dict
+        shown = int(runs.scenario_dict["seed"])
         code = urlcodec.encode(
-            runs.scenario_dict,
+            scenario,
             runs.policy_a,
             runs.policy_b,
-            self.state.frame,
-            self.state.selected_vm,
-            self.state.speed if self.state.speed != self.state.param.speed.default else None,
+            st.frame,
+            st.selected_vm,
+            st.speed if st.speed != st.param.speed.default else None,
+            st.n_seeds if st.n_seeds != DEFAULT_SEEDS else None,
+            shown if shown != scenario["seed"] else None,
         )
         return f"?{urlcodec.QUERY_KEY}={code}"
 
@@ -643,6 +793,8 @@ class Controller:
         for fn in self.on_close:
             fn()
         self.cancel.set()
+        self.stop_seeds()
+        self.background.stop()
         self.player.stop()
         for handle in (self._debounce, self._url_timer, self._progress_timer):
             if handle is not None:

@@ -14,6 +14,7 @@ from webapp.controller import Controller
 from webapp.offline import keep_stylesheets_local
 from webapp.state import SessionState
 from webapp.views.dashboard import Dashboard
+from webapp.views.seeds import SeedsBar
 from webapp.views.sidebar import Sidebar
 from webapp.views.text import PlainAlert
 from webapp.views.transport import Transport
@@ -171,6 +172,7 @@ def build(
     compare = pn.Column(
         _alert(state, controller, css),
         transport.bar(dashboard.frame_label),
+        SeedsBar(state, controller).panel,
         dashboard.cards,
         dashboard.story,
         dashboard.legend,

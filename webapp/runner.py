@@ -21,6 +21,7 @@ from engine.policies import validate_policy
 from engine.scenario import check_recording
 from engine.simulator import RunResult, Simulation, baseline_references
 from webapp.runs import RUN_CACHE, RunPair, derive
+from webapp.seeds import SeedRecord, seed_record, with_seed
 from webapp.state import SCENARIO_DIR
 
 TRACE_ROOTS = (SCENARIO_DIR, SCENARIO_DIR.parent.parent / "shared" / "traces")
@@ -224,6 +225,28 @@ def host_faults(result: RunResult) -> tuple[np.ndarray, np.ndarray]:
     return times, np.asarray([int(c[row].sum()) for c in rec.counters], dtype=np.int64)
 
 
+def compute_results(
+    scenario_dict: dict[str, Any],
+    policy_a: dict[str, Any],
+    policy_b: dict[str, Any],
+    cancel: threading.Event,
+    progress: Progress | None = None,
+) -> tuple[RunResult, RunResult, RunResult]:
+    """Simulate A and B and return them with demand paging's run (the reference coverage is
+    measured against: one of the two when either is demand, else a third run)."""
+    scenario = from_dict(scenario_dict)
+    n = 2 if "demand" in (policy_a["name"], policy_b["name"]) else 3
+    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})")
+    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})")
+    if policy_a["name"] == "demand":
+        return ra, rb, ra
+    if policy_b["name"] == "demand":
+        return ra, rb, rb
+    demand = validate_policy({"name": "demand"})
+    what = "demand paging for coverage (3 of 3)"
+    return ra, rb, run_one(scenario, scenario_dict, demand, cancel, progress, what)
+
+
 def compute_pair(
     scenario_dict: dict[str, Any],
     policy_a: dict[str, Any],
@@ -233,18 +256,7 @@ def compute_pair(
 ) -> RunPair:
     """Simulate A and B (and demand paging, for coverage, when neither is demand);
     `progress` follows each run's simulated clock."""
-    scenario = from_dict(scenario_dict)
-    n = 2 if "demand" in (policy_a["name"], policy_b["name"]) else 3
-    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})")
-    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})")
-    if policy_a["name"] == "demand":
-        reference = ra
-    elif policy_b["name"] == "demand":
-        reference = rb
-    else:
-        demand = validate_policy({"name": "demand"})
-        what = "demand paging for coverage (3 of 3)"
-        reference = run_one(scenario, scenario_dict, demand, cancel, progress, what)
+    ra, rb, reference = compute_results(scenario_dict, policy_a, policy_b, cancel, progress)
     times, faults = host_faults(reference)
     return RunPair(
         scenario_dict,
@@ -256,3 +268,19 @@ def compute_pair(
         times,
         faults,
     )
+
+
+def compute_seed(
+    scenario_dict: dict[str, Any],
+    policy_a: dict[str, Any],
+    policy_b: dict[str, Any],
+    seed: int,
+    cancel: threading.Event,
+    progress: Progress | None = None,
+) -> SeedRecord:
+    """One more seed of the scenario for the statistics over seeds: its whole-run figures
+    only (no per-frame series: the animation stays on the seed shown). The runs stay in the
+    run cache, so showing this seed later is quick while they are kept."""
+    data = with_seed(scenario_dict, seed)
+    ra, rb, reference = compute_results(data, policy_a, policy_b, cancel, progress)
+    return seed_record(seed, ra, rb, int(reference.summary["major_faults"]))

@@ -342,6 +342,28 @@ def coverage(major_faults: int, reference: int | None) -> float | None:
     return 1.0 - major_faults / reference
 
 
+def whole_figure(
+    summary: dict[str, Any], reference_major_faults: int | None, key: str
+) -> float | None:
+    """One card's whole-run figure from a run's summary (`key` as the cards name it); None
+    where it does not apply (no prefetches issued, no reference run for coverage). One
+    definition, so the cards of the seed shown and the statistics over seeds agree."""
+    if key == "coverage":
+        return coverage(summary["major_faults"], reference_major_faults)
+    if key == "prefetch_accuracy":
+        return summary.get(key) if summary.get("prefetch_issued", 0) else None
+    if key == "lost_time_ms":
+        if "lost_time_ms" in summary:
+            return float(summary["lost_time_ms"])
+        if "lost_time_ns" in summary:
+            return float(summary["lost_time_ns"]) / 1e6
+        return (float(summary["stall_ns"]) + float(summary["gating_delay_ns"])) / 1e6
+    if key == "stall_ms":
+        return float(summary["stall_ns"]) / 1e6
+    value = summary.get(key)
+    return None if value is None else float(value)
+
+
 # -- a small cache of finished runs -------------------------------------------------------------
 
 # Finished runs keyed by the canonical JSON of (scenario, policy). A run is a pure function of

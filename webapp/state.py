@@ -16,6 +16,7 @@ import param
 
 from engine.policies import REGISTRY, validate_policy
 from engine.scenario import VM, Scenario, Section
+from webapp.seeds import DEFAULT_SEEDS, MAX_SEEDS
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 CUSTOM = ""  # scenario_file when the scenario came from a link or was edited past its file
@@ -127,6 +128,22 @@ class SessionState(param.Parameterized):
     )
     edits = param.Integer(default=0, doc="Bumped on every edit of the scenario or a policy.")
     share_url = param.String(default="", doc="The share link of what is on display.")
+    n_seeds = param.Integer(
+        default=DEFAULT_SEEDS,
+        bounds=(1, MAX_SEEDS),
+        doc="Seeds per scenario: the first is shown at once, the others run in the background"
+        " for the mean and 95 % interval of each figure.",
+    )
+    shown_seed = param.Integer(
+        default=None, allow_None=True, doc="The seed whose runs are on display (None: no run)."
+    )
+    seeds_done = param.List(default=[], item_type=int, doc="Seeds whose runs are in, in order.")
+    seed_stats = param.Parameter(
+        default=None, doc="SeedStats over seeds_done (None before the first run is in)."
+    )
+    seeds_progress = param.String(
+        default="", doc="How far the seeds have got ('seeds: 3 of 5'), or ''."
+    )
 
     def __init__(self, **params: Any):
         super().__init__(**params)

@@ -1,6 +1,7 @@
 """Share links: the whole scenario, both policies and the frame in one compact query value.
 
-`?run=v1.<base64url(zlib(JSON))>`; the playback speed rides along when it is not the default.
+`?run=v1.<base64url(zlib(JSON))>`; the playback speed, the number of seeds and the seed shown
+ride along when they are not the defaults (the scenario carries its own seed: the first).
 Decoding treats the text as untrusted input: sizes are capped before and after decompression,
 only JSON is parsed, and every field goes through the engine's schema and budget
 (`engine.from_dict`, `check_recording`, `validate_policy`). Any failure is one `LinkError` whose
@@ -21,6 +22,7 @@ from engine import Scenario, from_dict
 from engine.errors import VmswapError
 from engine.policies import validate_policy
 from engine.scenario import check_recording
+from webapp.seeds import DEFAULT_SEEDS, MAX_SEEDS, seed_list
 from webapp.state import SPEEDS_MS_PER_S
 
 QUERY_KEY = "run"
@@ -28,7 +30,7 @@ VERSION = "v1"
 MAX_LINK_CHARS = 32_768  # what a browser address bar carries comfortably
 MAX_JSON_BYTES = 262_144  # a 256-VM scenario is ~60 KB of JSON
 MAX_FRAME = 1_000_000
-_KEYS = {"s", "a", "b", "f", "vm", "sp"}
+_KEYS = {"s", "a", "b", "f", "vm", "sp", "n", "ss"}
 _B64 = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 
 
@@ -46,6 +48,8 @@ class SharedRun:
     frame: int
     vm: int
     speed: int | None = None  # simulated ms per second of playback; None: the app's default
+    n_seeds: int | None = None  # seeds run for the statistics; None: the app's default
+    shown_seed: int | None = None  # the seed on display; None: the scenario's own
 
 
 def encode(
@@ -55,11 +59,18 @@ def encode(
     frame: int = 0,
     vm: int = 0,
     speed: int | None = None,
+    n_seeds: int | None = None,
+    shown_seed: int | None = None,
 ) -> str:
-    """The query value for a scenario dict, both policy dicts, a frame and a playback speed."""
+    """The query value for a scenario dict (its seed the first of the seeds), both policy
+    dicts, a frame, a playback speed, the number of seeds and the seed shown."""
     payload = {"s": scenario, "a": policy_a, "b": policy_b, "f": int(frame), "vm": int(vm)}
     if speed is not None:
         payload["sp"] = int(speed)
+    if n_seeds is not None:
+        payload["n"] = int(n_seeds)
+    if shown_seed is not None:
+        payload["ss"] = int(shown_seed)
     raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
     packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
     return f"{VERSION}.{packed}"
@@ -123,6 +134,7 @@ def _decode(text: Any) -> SharedRun:
     check_recording(scenario, source="link")  # a link opens as a recorded run
     policy_a = _policy(payload.get("a", scenario.policy), "A")
     policy_b = _policy(payload.get("b", scenario.policy), "B")
+    n_seeds = _n_seeds(payload.get("n"))
     return SharedRun(
         scenario,
         policy_a,
@@ -130,7 +142,29 @@ def _decode(text: Any) -> SharedRun:
         _int(payload.get("f", 0), "frame"),
         _int(payload.get("vm", 0), "vm"),
         _speed(payload.get("sp")),
+        n_seeds,
+        _shown_seed(payload.get("ss"), scenario.seed, n_seeds or DEFAULT_SEEDS),
     )
+
+
+def _n_seeds(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SEEDS:
+        raise LinkError(f"the link's number of seeds must be a whole number from 1 to {MAX_SEEDS}")
+    return value
+
+
+def _shown_seed(value: Any, base: int, n: int) -> int | None:
+    """The seed on display: one of the n seeds that start at the scenario's own."""
+    if value is None:
+        return None
+    seeds = seed_list(base, n)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in seeds:
+        raise LinkError(
+            f"the link's seed shown must be one of the seeds it runs ({seeds[0]} to {seeds[-1]})"
+        )
+    return value
 
 
 def _speed(value: Any) -> int | None:

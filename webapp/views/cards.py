@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from webapp.runs import RunPair, RunSeries, coverage
+from engine.stats import Interval
+from webapp.runs import RunPair, RunSeries, coverage, whole_figure
+from webapp.seeds import SeedStats
 
 
 @dataclass(frozen=True)
@@ -101,21 +103,7 @@ def values_at(runs: RunPair, frame: int) -> Values:
 
 
 def _whole(runs: RunPair, s: RunSeries, key: str) -> float | None:
-    summary = s.result.summary
-    if key == "coverage":
-        return coverage(summary["major_faults"], runs.reference_major_faults)
-    if key == "prefetch_accuracy":
-        return summary.get(key) if summary.get("prefetch_issued", 0) else None
-    if key == "lost_time_ms":
-        if "lost_time_ms" in summary:
-            return float(summary["lost_time_ms"])
-        if "lost_time_ns" in summary:
-            return float(summary["lost_time_ns"]) / 1e6
-        return (float(summary["stall_ns"]) + float(summary["gating_delay_ns"])) / 1e6
-    if key == "stall_ms":
-        return float(summary["stall_ns"]) / 1e6
-    value = summary.get(key)
-    return None if value is None else float(value)
+    return whole_figure(s.result.summary, runs.reference_major_faults, key)
 
 
 def _total(s: RunSeries, name: str, i: int) -> float:
@@ -164,10 +152,14 @@ def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
 
 
 def cards_html(
-    runs: RunPair | None, labels: tuple[str, str] = ("A", "B"), frame: int | None = None
+    runs: RunPair | None,
+    labels: tuple[str, str] = ("A", "B"),
+    frame: int | None = None,
+    seeds: SeedStats | None = None,
 ) -> str:
     """The cards as HTML at `frame` (the last frame when None): the figure up to that frame's
-    time, and beside it the whole run's."""
+    time, and beside it the whole run's; with two seeds or more in `seeds`, the mean and 95 %
+    interval over them of each side and of B − A (paired by seed)."""
     if runs is None:
         return '<div class="vm-cards vm-empty">Simulating…</div>'
     last = runs.n_frames - 1
@@ -175,10 +167,14 @@ def cards_html(
     now_ms, end_ms = runs.time_ms(frame), runs.time_ms(last)
     now, whole = values_at(runs, frame), metric_values(runs)
     when = html.escape(when_text(now_ms))
+    over = seeds is not None and seeds.n >= 2
+    seed = runs.scenario_dict.get("seed")
+    seed_text = f"seed {seed} on display: " if over else ""
+    seeds_text = f"; below: mean and 95 % interval over {seeds.n} seeds" if over and seeds else ""
     parts = [
-        f'<div class="vm-cards-when" data-frame="{frame}">figures at {when} of simulated time'
-        f" (frame {frame} of {last}); in grey beside each: the whole run"
-        f" ({html.escape(when_text(end_ms))})</div>",
+        f'<div class="vm-cards-when" data-frame="{frame}">{html.escape(seed_text)}figures at'
+        f" {when} of simulated time (frame {frame} of {last}); in grey beside each: the whole"
+        f" run ({html.escape(when_text(end_ms))}){seeds_text}</div>",
         '<div class="vm-cards">',
     ]
     for m in metrics(runs):
@@ -193,15 +189,61 @@ def cards_html(
             diff += f'<span class="vm-card-whole"> · whole run: {whole_diff}</span>'
         else:
             diff, cls = whole_diff, whole_cls
+        over_seeds = seeds_html(m, seeds, labels) if over and seeds else ""
         parts.append(
             f'<div class="vm-card" data-metric="{m.key}" data-a="{_raw(wa)}" data-b="{_raw(wb)}"'
             f' data-a-now="{_raw(a)}" data-b-now="{_raw(b)}">'
             f'<div class="vm-card-label">{html.escape(m.label)}</div>{rows}'
-            f'<div class="vm-card-diff vm-{cls}">B − A {diff}</div>'
+            f'<div class="vm-card-diff vm-{cls}">B − A {diff}</div>{over_seeds}'
             "</div>"
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def interval_text(iv: Interval | None, fmt: Callable[[float], str]) -> str:
+    """'1,234 [1,100, 1,350]': a mean and its 95 % interval, or the mean alone from one
+    seed; minus signs as a reader writes them."""
+    if iv is None:
+        return "–"
+    text = fmt(iv.mean)
+    if iv.lo is not None and iv.hi is not None:
+        text += f" [{fmt(iv.lo)}, {fmt(iv.hi)}]"
+    return text.replace("-", "−")
+
+
+def seeds_html(m: Metric, seeds: SeedStats, labels: tuple[str, str]) -> str:
+    """A card's lines over seeds: each side's mean [95 % interval], and B − A's, paired."""
+    sides = seeds.metrics.get(m.key, {})
+    rows = "".join(
+        f'<div class="vm-card-seeds" data-pane="{pane}" data-mean="{_raw(_mean(sides, side))}">'
+        f'<span class="vm-tag vm-tag-{pane}">{html.escape(label)}</span> mean over {seeds.n}'
+        f" seeds: {html.escape(interval_text(sides.get(side), m.fmt))}</div>"
+        for pane, side, label in (("a", "a", labels[0]), ("b", "b", labels[1]))
+    )
+    delta = sides.get("delta")
+    cls = "same"
+    # Better or worse only when the interval leaves out 0: a difference the seeds show.
+    if (
+        delta is not None
+        and delta.lo is not None
+        and delta.hi is not None
+        and not (delta.lo <= 0 <= delta.hi)
+    ):
+        cls = "better" if (delta.hi < 0) == m.lower_is_better else "worse"
+    lo = "" if delta is None else _raw(delta.lo)
+    hi = "" if delta is None else _raw(delta.hi)
+    return (
+        f'<div class="vm-card-seeds-block">{rows}'
+        f'<div class="vm-card-seeds-diff vm-{cls}" data-mean="{_raw(_mean(sides, "delta"))}"'
+        f' data-lo="{lo}" data-hi="{hi}">B − A over {seeds.n} seeds:'
+        f" {html.escape(interval_text(delta, m.diff_fmt))}</div></div>"
+    )
+
+
+def _mean(sides: dict[str, Interval], side: str) -> float | None:
+    iv = sides.get(side)
+    return None if iv is None else iv.mean
 
 
 def _row(pane: str, label: str, now: str, whole: str, when: str, follows: bool) -> str:

@@ -1,12 +1,14 @@
-"""A against B over the whole run: cumulative major faults and stall, per-VM slowdown bars."""
+"""A against B over the whole run: cumulative major faults and stall, per-VM slowdown bars
+(over several seeds: the mean with a 95 % interval whisker)."""
 
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Range1d, Span
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Range1d, Span, Whisker
 from bokeh.plotting import figure
 
 from webapp.runs import RunPair, RunSeries
+from webapp.seeds import SeedStats
 from webapp.views.palette import PANE_COLOURS
 from webapp.views.sync import ColumnSync
 
@@ -105,14 +107,66 @@ class CumulativeView:
             span.location = self.runs.time_ms(i)
 
 
+SLOWDOWN_TITLE = "slowdown per VM, log scale (1 = unlimited memory)"
+LOG_FLOOR = 1e-3  # an interval reaching below this is drawn from here (a log axis has no 0)
+
+
+def slowdown_title(stats: SeedStats | None) -> str:
+    """The chart's title: what a bar, a whisker and a dot are."""
+    if stats is None or stats.n < 2:
+        return SLOWDOWN_TITLE
+    return (
+        f"slowdown per VM over {stats.n} seeds: bar = mean, whisker = 95 % interval,"
+        " dot = seed shown; log scale (1 = unlimited memory)"
+    )
+
+
+def slowdown_rows(
+    runs: RunPair, stats: SeedStats | None
+) -> tuple[dict[str, list], dict[str, list]]:
+    """The bars (one per VM and pane, VM order then A, B) and the whiskers of the chart.
+
+    With two seeds or more a bar is the mean over seeds and its whisker the 95 % interval;
+    `shown` is the seed on display's own figure (a dot). With one seed a bar is that seed's."""
+    over = stats is not None and stats.n >= 2
+    bars: dict[str, list] = dict(x=[], slowdown=[], shown=[], pane=[], colour=[], vm=[], ci=[])
+    whiskers: dict[str, list] = dict(x=[], lo=[], hi=[])
+    for vm in runs.vm_names:
+        for pane, s in (("A", runs.a), ("B", runs.b)):
+            row = next((r for r in s.result.vms if r["name"] == vm), {})
+            value = row.get("slowdown")
+            shown = float(value) if value is not None else 1.0  # no bar
+            iv = stats.vm_slowdown.get(vm, {}).get(pane) if over and stats is not None else None
+            bars["x"].append((vm, pane))
+            bars["slowdown"].append(iv.mean if iv is not None else shown)
+            bars["shown"].append(shown)
+            bars["pane"].append(pane)
+            bars["colour"].append(PANE_COLOURS[pane])
+            bars["vm"].append(vm)
+            if iv is not None and iv.lo is not None and iv.hi is not None:
+                bars["ci"].append(f"{iv.lo:.3f}× to {iv.hi:.3f}× over {iv.n} seeds")
+                whiskers["x"].append((vm, pane))
+                whiskers["lo"].append(max(iv.lo, LOG_FLOOR))
+                whiskers["hi"].append(max(iv.hi, LOG_FLOOR))
+            else:
+                bars["ci"].append("one seed so far")
+    return bars, whiskers
+
+
 class SlowdownView:
     """Per-VM slowdown over the whole run (1.0: as fast as with unlimited memory), on a log
-    axis so that one VM at 200x does not flatten the others; bars grow from 1."""
+    axis so that one VM at 200x does not flatten the others; bars grow from 1. Over several
+    seeds a bar is the mean, a whisker the 95 % interval and a dot the seed on display."""
 
     def __init__(self) -> None:
-        self.source = ColumnDataSource(dict(x=[], slowdown=[], pane=[], colour=[], vm=[]))
+        self.source = ColumnDataSource(
+            dict(x=[], slowdown=[], shown=[], pane=[], colour=[], vm=[], ci=[])
+        )
+        self.whiskers = ColumnDataSource(dict(x=[], lo=[], hi=[]))
         self.x_range = FactorRange(factors=[])
         self.y_range = Range1d(0.9, 2)
+        self.runs: RunPair | None = None
+        self.stats: SeedStats | None = None
         fig = figure(
             y_axis_type="log",
             height=210,
@@ -121,13 +175,13 @@ class SlowdownView:
             y_range=self.y_range,
             toolbar_location=None,
             tools="",
-            title="slowdown per VM, log scale (1 = unlimited memory)",
+            title=SLOWDOWN_TITLE,
             name="slowdown",
             min_border_left=50,
             output_backend="canvas",
         )
         fig.title.text_font_size = "12px"
-        fig.vbar(
+        bars = fig.vbar(
             x="x",
             top="slowdown",
             bottom=1.0,
@@ -137,11 +191,31 @@ class SlowdownView:
             line_color=None,
         )
         fig.add_layout(
+            Whisker(
+                source=self.whiskers,
+                base="x",
+                lower="lo",
+                upper="hi",
+                line_color="#222222",
+                name="slowdown-interval",
+            )
+        )
+        self.dots = fig.scatter(
+            x="x", y="shown", source=self.source, size=5, color="#222222", visible=False
+        )
+        fig.add_layout(
             Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
         )
         fig.add_tools(
             HoverTool(
-                tooltips=[("VM", "@vm"), ("pane", "@pane"), ("slowdown", "@slowdown{0.000}×")]
+                renderers=[bars],
+                tooltips=[
+                    ("VM", "@vm"),
+                    ("pane", "@pane"),
+                    ("slowdown", "@slowdown{0.000}×"),
+                    ("seed shown", "@shown{0.000}×"),
+                    ("95 % interval", "@ci"),
+                ],
             )
         )
         fig.xaxis.major_label_text_font_size = "10px"
@@ -153,24 +227,24 @@ class SlowdownView:
         self.figure = fig
 
     def set_runs(self, runs: RunPair) -> None:
-        xs, ys, panes, colours, vms = [], [], [], [], []
-        for pane, s in (("A", runs.a), ("B", runs.b)):
-            for row in s.result.vms:
-                value = row.get("slowdown")
-                xs.append((row["name"], pane))
-                ys.append(float(value) if value is not None else 1.0)  # no bar
-                panes.append(pane)
-                colours.append(PANE_COLOURS[pane])
-                vms.append(row["name"])
-        order = sorted(range(len(xs)), key=lambda k: (runs.vm_names.index(vms[k]), panes[k]))
-        self.x_range.factors = [xs[k] for k in order]
-        self.source.data = dict(
-            x=[xs[k] for k in order],
-            slowdown=[ys[k] for k in order],
-            pane=[panes[k] for k in order],
-            colour=[colours[k] for k in order],
-            vm=[vms[k] for k in order],
-        )
-        positive = [y for y in ys if y > 0]
+        self.runs = runs
+        self._render()
+
+    def set_seeds(self, stats: SeedStats | None, shown_seed: int | None = None) -> None:
+        """Statistics over the seeds done (None: none yet); the runs on display stay."""
+        self.stats = stats
+        self._render()
+
+    def _render(self) -> None:
+        if self.runs is None:
+            return
+        bars, whiskers = slowdown_rows(self.runs, self.stats)
+        self.x_range.factors = list(bars["x"])
+        self.source.data = bars
+        self.whiskers.data = whiskers
+        self.dots.visible = bool(whiskers["x"])
+        self.figure.title.text = slowdown_title(self.stats)
+        values = [*bars["slowdown"], *bars["shown"], *whiskers["lo"], *whiskers["hi"]]
+        positive = [y for y in values if y > 0]
         self.y_range.start = min([0.9, *positive]) / 1.1
         self.y_range.end = max([1.2, *positive]) * 1.3

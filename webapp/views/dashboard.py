@@ -20,6 +20,7 @@ import panel as pn
 from bokeh.models import Range1d
 
 from webapp.runs import DISPLAY_STATES, RunPair
+from webapp.seeds import SeedStats
 from webapp.views.cards import cards_html
 from webapp.views.charts import CumulativeView, SlowdownView
 from webapp.views.clock import make_clock
@@ -97,6 +98,7 @@ class Dashboard:
         # A model reaches the browser only if the document references it: a figure's tags do.
         self.heatmaps["A"].figure.tags = [self.clock]
         self.runs: RunPair | None = None
+        self.seed_stats: SeedStats | None = None  # over the seeds done so far
         self.labels = ("A", "B")
         self.seq = 0
         self.frame = 0
@@ -209,6 +211,14 @@ class Dashboard:
                 self.scrubber.end = max(1, runs.n_frames - 1)
         return self.show(frame, vm=vm)
 
+    def set_seeds(self, stats: SeedStats | None, shown_seed: int | None) -> None:
+        """New statistics over seeds: the cards and the per-VM chart show them."""
+        self.seed_stats = stats
+        with self.hold():
+            self.slowdown.set_seeds(stats, shown_seed)
+            if self.runs is not None:
+                self.cards.object = cards_html(self.runs, self.labels, self.frame, stats)
+
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
         if self.runs is not None:
@@ -247,7 +257,7 @@ class Dashboard:
             if secondary:
                 self._secondary_at = now
                 self.cumulative.show(frame)
-                self.cards.object = cards_html(self.runs, self.labels, frame)
+                self.cards.object = cards_html(self.runs, self.labels, frame, self.seed_stats)
                 self.events.object = eventlog_html(self.runs, self.vm, frame, self.labels)
                 self.frame_label.object = self._frame_text()
                 if self.scrubber is not None:

@@ -293,6 +293,7 @@ class Sidebar:
                 sizing_mode="stretch_width",
             ),
             *[c.card for c in self.sections.values()],
+            self._advanced(),
         ]
         state.param.watch(lambda e: self._select_row(), "selected_vm")
         for pane, choice in (("A", state.policy_a), ("B", state.policy_b)):
@@ -322,6 +323,25 @@ class Sidebar:
             button.on_click(lambda e, action=action: action())
             buttons.append(button)
         return pn.Row(*buttons, margin=(0, 0, 4, 0))
+
+    def _advanced(self) -> pn.Card:
+        """The settings a first visit need not see: how many seeds run (1 to 20)."""
+        p = self.state.param.n_seeds
+        self.n_seeds = pn.widgets.IntSlider.from_param(
+            p,
+            label="seeds (the first is shown; the others run in the background)",
+            start=p.bounds[0],
+            end=p.bounds[1],
+            sizing_mode="stretch_width",
+            css_classes=["vm-n-seeds"],
+        )
+        return pn.Card(
+            self.n_seeds,
+            title="Advanced",
+            collapsed=True,
+            sizing_mode="stretch_width",
+            css_classes=["vm-advanced-general"],
+        )
 
     def _describe(self) -> None:
         """The scenario's description under the picker, and the picker's help, as text."""

@@ -1,0 +1,87 @@
+"""The seeds after the first, run in the background: one at a time on the session's runner
+(its one worker thread, inside the server's compute slots), each cancellable.
+
+The chain never runs two of its seeds at once, so a session holds at most one compute slot
+for statistics, and an edit (which stops the chain) frees the worker within a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from webapp.runner import Cancelled, Runner, compute_seed
+from webapp.seeds import SeedRecord
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundSeeds:
+    """Runs a list of seeds of one (scenario, A, B), handing each record to `landed` on the
+    session's event loop, and `failed(seed, error)` if one cannot run (the chain then stops).
+    `runner()` is asked at each seed: the session may swap its runner (a cached first run)."""
+
+    def __init__(
+        self,
+        runner: Callable[[], Runner],
+        landed: Callable[[SeedRecord], None],
+        failed: Callable[[int, BaseException], None],
+    ):
+        self.runner = runner
+        self.landed = landed
+        self.failed = failed
+        self.generation = 0
+        self.cancel = threading.Event()
+        self.todo: list[int] = []
+        self.running = False
+        self.runs_started = 0  # seeds handed to the runner (tests count them)
+
+    def start(
+        self, inputs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]], seeds: list[int]
+    ) -> None:
+        """Run `seeds` (after stopping whatever chain was going)."""
+        self.stop()
+        self.todo = list(seeds)
+        self._next(self.generation, inputs, self.cancel)
+
+    def stop(self) -> None:
+        """Cancel the seed computing now and drop the rest; a result still on its way is
+        ignored when it arrives."""
+        self.cancel.set()
+        self.cancel = threading.Event()
+        self.generation += 1
+        self.todo = []
+        self.running = False
+
+    def _next(
+        self,
+        generation: int,
+        inputs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+        cancel: threading.Event,
+    ) -> None:
+        if generation != self.generation:
+            return
+        if not self.todo:
+            self.running = False
+            return
+        seed = self.todo.pop(0)
+        self.running = True
+        self.runs_started += 1
+        scenario, a, b = inputs
+
+        def done(outcome: Any) -> None:
+            if generation != self.generation or isinstance(outcome, Cancelled):
+                return
+            if isinstance(outcome, BaseException):
+                log.error("a background seed failed", exc_info=outcome)
+                self.running = False
+                self.todo = []
+                self.failed(seed, outcome)
+                return
+            self.running = bool(self.todo)  # the last seed's landing reads "all in"
+            self.landed(outcome)
+            self._next(generation, inputs, cancel)
+
+        self.runner().submit(lambda: compute_seed(scenario, a, b, seed, cancel), done)
