@@ -21,7 +21,6 @@ from engine.errors import VmswapError, plain, show_value
 from engine.policies import validate_policy
 from engine.scenario import VM, Section, Workload, to_dict
 from webapp import downloads, urlcodec
-from webapp.background import BackgroundSeeds
 from webapp.playback import Player, Timers
 from webapp.runner import (
     RUN_CACHE,
@@ -37,7 +36,8 @@ from webapp.runner import (
     run_key,
 )
 from webapp.runs import RunPair
-from webapp.seeds import DEFAULT_SEEDS, SeedRecord, pair_record, seed_list, seed_stats, with_seed
+from webapp.seed_set import SeedSet
+from webapp.seeds import DEFAULT_SEEDS, seed_list, with_seed
 from webapp.state import (
     CUSTOM,
     SCENARIO_DIR,
@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.4
 URL_DEBOUNCE_S = 0.4
 PROGRESS_PERIOD_S = 0.25  # how often the page hears how far a run has got
-# The other seeds start when the browser has painted the first seed's frame; if it never says
-# so (a tab in the background, a page without a browser), this long after the runs arrived.
-SEEDS_FALLBACK_S = 5.0
 VM_INDEX = re.compile(r"\bvms\[(\d+)\]")
 MAX_MESSAGE_CHARS = 500  # a message is read in the page, not scrolled
 __all__ = ["Controller", "SyncRunner", "ThreadRunner", "compute_pair"]
@@ -116,14 +113,10 @@ class Controller:
         self._sticky_message = False
         self.runs_started = 0
         self.loaded_file = CUSTOM  # the shipped scenario loaded last ('reset' goes back to it)
-        # Many seeds: the records of the seeds done for the inputs of the runs on display.
-        self.background = BackgroundSeeds(lambda: self.runner, self._seed_landed, self._seed_failed)
-        self.seed_records: dict[int, SeedRecord] = {}
-        self.seed_inputs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+        # Many seeds: the seeds done for the runs on display, and the others in the background.
+        self.seed_set = SeedSet(state, display, timers, lambda: self.runner, self.readable)
         self.pending_seed: int | None = None  # the seed a link asks to show
         self.requested_seed: int | None = None  # the seed being fetched for display
-        self._seeds_due = False
-        self._seeds_timer: Any = None
         state.param.watch(self._on_frame, "frame")
         state.param.watch(self._on_playing, "playing")
         state.param.watch(self._on_file, "scenario_file")
@@ -392,7 +385,7 @@ class Controller:
     def request_run(self, delay: float = DEBOUNCE_S) -> None:
         """Run again after `delay` seconds without a further request (debounce). The seeds
         still running in the background are for the inputs before this change: stopped."""
-        self.stop_seeds()
+        self.seed_set.stop()
         if self._debounce is not None:
             self.timers.cancel(self._debounce)
             self._debounce = None
@@ -429,7 +422,7 @@ class Controller:
             self.pending_seed = None
             self.report(f"Not run: {self.readable(exc)}. Showing the last good run.")
             return
-        self.stop_seeds()
+        self.seed_set.stop()
         seeds = seed_list(scenario["seed"], self.state.n_seeds)
         shown = self.pending_seed if self.pending_seed in seeds else seeds[0]
         self.pending_seed = None
@@ -441,9 +434,10 @@ class Controller:
         cache when they are still there. The frame and VM on display stay; the seeds in the
         background go on."""
         target = self.requested_seed if self.requested_seed is not None else self.state.shown_seed
-        if self.seed_inputs is None or seed == target or seed not in self.seeds():
+        inputs = self.seed_set.inputs
+        if inputs is None or seed == target or seed not in self.seed_set.seeds():
             return
-        scenario, a, b = self.seed_inputs
+        scenario, a, b = inputs
         self.requested_seed = seed
         st = self.state
         self.pending_frame, self.pending_vm = st.frame, st.selected_vm
@@ -532,91 +526,22 @@ class Controller:
             st.selected_vm = vm
         finally:
             self._quiet = False
-        seed = int(runs.scenario_dict["seed"])
-        if fresh is not None:
-            self.seed_inputs = fresh
-            self.seed_records = {seed: pair_record(seed, runs)}
-            self._seeds_due = True
-            self._cancel_seeds_timer()
-            self._seeds_timer = self.timers.call_later(SEEDS_FALLBACK_S, self.start_seeds)
-        st.shown_seed = seed
-        self._publish_seeds()
+        self.seed_set.arrived(runs, fresh)
         self.display.set_runs(runs, self.labels(runs), frame, vm)
         if not self._sticky_message:
             st.message = ""
         self._schedule_url()
 
-    # -- many seeds ---------------------------------------------------------------------------
-    def seeds(self) -> list[int]:
-        """The seeds of the runs on display (the first is the scenario's own), or []."""
-        if self.seed_inputs is None:
-            return []
-        return seed_list(self.seed_inputs[0]["seed"], self.state.n_seeds)
-
-    def start_seeds(self) -> None:
-        """Run the seeds not done yet, one at a time in the background (once per new set of
-        runs: the first paint or the fallback timer, whichever comes first)."""
-        self._cancel_seeds_timer()
-        if not self._seeds_due or self.seed_inputs is None:
-            return
-        self._seeds_due = False
-        todo = [s for s in self.seeds() if s not in self.seed_records]
-        if todo:
-            self.background.start(self.seed_inputs, todo)
-        self._publish_seeds()
-
-    def stop_seeds(self) -> None:
-        """Stop the seeds in the background (the inputs changed, or the session ends)."""
-        self._seeds_due = False
-        self._cancel_seeds_timer()
-        if self.background.running:
-            self.background.stop()
-            self._publish_seeds()
-
-    def _cancel_seeds_timer(self) -> None:
-        if self._seeds_timer is not None:
-            self.timers.cancel(self._seeds_timer)
-            self._seeds_timer = None
-
-    def _seed_landed(self, record: SeedRecord) -> None:
-        if record.seed in self.seeds():
-            self.seed_records[record.seed] = record
-        self._publish_seeds()
-
-    def _seed_failed(self, seed: int, error: BaseException) -> None:
-        self._publish_seeds()
-        self.state.seeds_progress += f" (seed {seed} could not run: {self.readable(error)[:200]})"
-
     def _on_n_seeds(self, event: Any) -> None:
-        """More or fewer seeds: keep the records of the seeds still wanted and run the missing
-        ones at once (the first seed has long been painted)."""
-        if self._quiet or self.seed_inputs is None:
+        """More or fewer seeds: the missing ones run at once; if the seed on display is no
+        longer one of them, the first is shown."""
+        if self._quiet or self.seed_set.inputs is None:
             return
-        self.background.stop()
-        wanted = self.seeds()
-        self.seed_records = {s: r for s, r in self.seed_records.items() if s in wanted}
-        shown = self.state.shown_seed
-        self._seeds_due = True
-        self.start_seeds()
-        if shown not in wanted:
-            self.show_seed(wanted[0])
+        self.seed_set.resize()
+        seeds = self.seed_set.seeds()
+        if self.state.shown_seed not in seeds:
+            self.show_seed(seeds[0])
         self._schedule_url()
-
-    def _publish_seeds(self) -> None:
-        """Put the seeds done, their statistics and the count in the state and the views."""
-        st = self.state
-        done = [s for s in self.seeds() if s in self.seed_records]
-        stats = seed_stats(self.seed_records[s] for s in done) if done else None
-        st.seeds_done = done
-        st.seed_stats = stats
-        n = len(self.seeds())
-        if n <= 1 or not done:
-            st.seeds_progress = ""
-        elif self.background.running:
-            st.seeds_progress = f"seeds: {len(done)} of {n} (the others run in the background)"
-        else:
-            st.seeds_progress = f"seeds: {len(done)} of {n}"
-        self.display.set_seeds(stats, st.shown_seed)
 
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
@@ -697,8 +622,7 @@ class Controller:
 
     def painted(self, seq: int) -> None:
         self.player.painted(seq)
-        if self._seeds_due:
-            self.start_seeds()
+        self.seed_set.painted()
 
     def step(self, n: int) -> None:
         """Move n frames (negative: back), pausing playback."""
@@ -743,7 +667,8 @@ class Controller:
             return ""
         st = self.state
         # The scenario with its own seed (the first of the seeds), and the seed on display.
-        scenario = self.seed_inputs[0] if self.seed_inputs is not None else runs.scenario_dict
+        inputs = self.seed_set.inputs
+        scenario = inputs[0] if inputs is not None else runs.scenario_dict
         shown = int(runs.scenario_dict["seed"])
         code = urlcodec.encode(
             scenario,
@@ -793,8 +718,7 @@ class Controller:
         for fn in self.on_close:
             fn()
         self.cancel.set()
-        self.stop_seeds()
-        self.background.stop()
+        self.seed_set.close()
         self.player.stop()
         for handle in (self._debounce, self._url_timer, self._progress_timer):
             if handle is not None:

@@ -172,7 +172,7 @@ def build(
     compare = pn.Column(
         _alert(state, controller, css),
         transport.bar(dashboard.frame_label),
-        SeedsBar(state, controller).panel,
+        SeedsBar(state, controller, [css]).panel,
         dashboard.cards,
         dashboard.story,
         dashboard.legend,

@@ -108,7 +108,9 @@ class CumulativeView:
 
 
 SLOWDOWN_TITLE = "slowdown per VM, log scale (1 = unlimited memory)"
-LOG_FLOOR = 1e-3  # an interval reaching below this is drawn from here (a log axis has no 0)
+# A log axis has no 0: an interval whose lower end is below half the smallest bar or dot (or
+# below 0, as a t-interval over few seeds may be) is drawn from there; the hover has it whole.
+FLOOR_SHARE = 0.5
 
 
 def slowdown_title(stats: SeedStats | None) -> str:
@@ -116,8 +118,8 @@ def slowdown_title(stats: SeedStats | None) -> str:
     if stats is None or stats.n < 2:
         return SLOWDOWN_TITLE
     return (
-        f"slowdown per VM over {stats.n} seeds: bar = mean, whisker = 95 % interval,"
-        " dot = seed shown; log scale (1 = unlimited memory)"
+        f"slowdown per VM, log scale: mean of {stats.n} seeds (bar),\n"
+        "95 % interval (whisker), seed shown (dot)"
     )
 
 
@@ -146,10 +148,14 @@ def slowdown_rows(
             if iv is not None and iv.lo is not None and iv.hi is not None:
                 bars["ci"].append(f"{iv.lo:.3f}× to {iv.hi:.3f}× over {iv.n} seeds")
                 whiskers["x"].append((vm, pane))
-                whiskers["lo"].append(max(iv.lo, LOG_FLOOR))
-                whiskers["hi"].append(max(iv.hi, LOG_FLOOR))
+                whiskers["lo"].append(iv.lo)
+                whiskers["hi"].append(iv.hi)
             else:
                 bars["ci"].append("one seed so far")
+    positive = [y for y in (*bars["slowdown"], *bars["shown"]) if y > 0]
+    floor = FLOOR_SHARE * min(positive, default=1.0)
+    whiskers["lo"] = [max(lo, floor) for lo in whiskers["lo"]]
+    whiskers["hi"] = [max(hi, floor) for hi in whiskers["hi"]]
     return bars, whiskers
 
 

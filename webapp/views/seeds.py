@@ -20,7 +20,9 @@ def seed_options(done: list[int], first: int | None) -> dict[str, int]:
 class SeedsBar:
     """A row above the cards: the seed on display (a picker) and the count of seeds done."""
 
-    def __init__(self, state: SessionState, controller: Controller):
+    def __init__(
+        self, state: SessionState, controller: Controller, stylesheets: list[str] | None = None
+    ):
         self.state = state
         self.controller = controller
         self.picker = pn.widgets.Select(
@@ -32,7 +34,9 @@ class SeedsBar:
             description="The animation shows one seed; the cards and the per-VM chart add the"
             " mean and 95 % interval over the seeds done.",
         )
-        self.count = pn.pane.HTML("", margin=(22, 4, 0, 4), css_classes=["vm-seeds-count"])
+        self.count = pn.pane.HTML(
+            "", margin=(22, 4, 0, 4), css_classes=["vm-seeds-count"], stylesheets=stylesheets or []
+        )
         self.panel = pn.Row(self.picker, self.count, sizing_mode="stretch_width")
         self._syncing = False
         self.picker.param.watch(self._picked, "value")
@@ -42,7 +46,7 @@ class SeedsBar:
     def sync(self) -> None:
         """Follow the state: the seeds done as options, the seed on display as the value."""
         st = self.state
-        first = self.controller.seeds()[0] if self.controller.seeds() else None
+        first = seeds[0] if (seeds := self.controller.seed_set.seeds()) else None
         self._syncing = True
         try:
             self.picker.options = seed_options(list(st.seeds_done), first)
