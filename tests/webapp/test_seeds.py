@@ -246,3 +246,35 @@ def test_a_link_with_bad_seeds_is_refused_in_words(small_dict, policies, extra, 
     text = "v1." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
     with pytest.raises(urlcodec.LinkError, match=re.escape(words)):
         urlcodec.decode(text)
+
+
+def test_the_seed_count_is_in_the_sidebars_advanced_fold(small_dict, timers):
+    """The sidebar's collapsed "Advanced" card holds a 1–20 seeds slider bound to the state."""
+    from webapp.views.sidebar import Sidebar
+
+    state, c = _controller(timers, small_dict, SyncRunner(), n_seeds=1)
+    sidebar = Sidebar(state, c)
+    card = next(o for o in sidebar.panel.objects if "vm-advanced-general" in o.css_classes)
+    assert card.title == "Advanced" and card.collapsed and sidebar.n_seeds in card.objects
+    assert (sidebar.n_seeds.start, sidebar.n_seeds.end, sidebar.n_seeds.value) == (1, 20, 1)
+    sidebar.n_seeds.value = 2
+    assert state.n_seeds == 2 and state.seeds_done == [5, 6]
+
+
+def test_the_picker_offers_the_seeds_done_and_shows_the_one_picked(small_dict, timers):
+    """The picker lists the seeds done (the scenario's own named so) with the one on display
+    selected; choosing another shows it; the state moving the picker picks nothing."""
+    from webapp.views.seeds import SeedsBar
+
+    state, c = _controller(timers, small_dict, SyncRunner())
+    bar = SeedsBar(state, c)
+    assert list(bar.picker.options.values()) == [5] and bar.picker.disabled
+    c.painted(c.display.seq)
+    assert bar.picker.options == {"seed 5 (the scenario's own)": 5, "seed 6": 6, "seed 7": 7}
+    assert bar.picker.value == 5 and not bar.picker.disabled
+    assert "seeds: 3 of 3" in bar.count.object
+    started = c.runs_started
+    bar.picker.value = 6
+    assert state.shown_seed == 6 and state.runs.scenario_dict["seed"] == 6
+    c.show_seed(7)
+    assert bar.picker.value == 7 and state.shown_seed == 7 and c.runs_started == started
