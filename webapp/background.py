@@ -35,6 +35,8 @@ class BackgroundSeeds:
         self.generation = 0
         self.cancel = threading.Event()
         self.todo: list[int] = []
+        self.current: int | None = None  # the seed handed to the runner last
+        self.inputs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
         self.running = False
         self.runs_started = 0  # seeds handed to the runner (tests count them)
 
@@ -44,6 +46,20 @@ class BackgroundSeeds:
         """Run `seeds` (after stopping whatever chain was going)."""
         self.stop()
         self.todo = list(seeds)
+        self.inputs = inputs
+        self._next(self.generation, inputs, self.cancel)
+
+    def make_way(self, submit: Callable[[], None]) -> None:
+        """Let a job the user waits for (another seed to show) run next on the session's one
+        worker: the seed computing now is cancelled and put first in line again, `submit`
+        hands the job to the runner, and the chain goes on after it."""
+        if not self.running or self.inputs is None or self.current is None:
+            submit()
+            return
+        todo, inputs = [self.current, *self.todo], self.inputs
+        self.stop()
+        submit()
+        self.todo = todo
         self._next(self.generation, inputs, self.cancel)
 
     def stop(self) -> None:
@@ -67,6 +83,7 @@ class BackgroundSeeds:
             self.running = False
             return
         seed = self.todo.pop(0)
+        self.current = seed
         self.running = True
         self.runs_started += 1
         scenario, a, b = inputs

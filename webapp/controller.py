@@ -441,7 +441,9 @@ class Controller:
         self.requested_seed = seed
         st = self.state
         self.pending_frame, self.pending_vm = st.frame, st.selected_vm
-        self._submit_pair(with_seed(scenario, seed), a, b, fresh=None)
+        self.seed_set.background.make_way(
+            lambda: self._submit_pair(with_seed(scenario, seed), a, b, fresh=None)
+        )
 
     def _submit_pair(
         self,

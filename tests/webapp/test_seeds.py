@@ -39,6 +39,13 @@ def three_seeds(small_dict, policies):
     ]
 
 
+def _outcome(fn):
+    try:
+        return fn()
+    except Exception as exc:  # handed to `done`, as the runners do
+        return exc
+
+
 def _controller(timers, small_dict, runner, n_seeds=3):
     from engine import from_dict
 
@@ -278,3 +285,22 @@ def test_the_picker_offers_the_seeds_done_and_shows_the_one_picked(small_dict, t
     assert state.shown_seed == 6 and state.runs.scenario_dict["seed"] == 6
     c.show_seed(7)
     assert bar.picker.value == 7 and state.shown_seed == 7 and c.runs_started == started
+
+
+def test_a_seed_picked_runs_before_the_seed_in_the_background(small_dict, timers):
+    """Picking a seed while another computes in the background: that one is cancelled and
+    queued again after the pick, so the seed the user waits for comes first; all finish."""
+    runner = QueuedRunner()
+    state, c = _controller(timers, small_dict, runner)
+    runner.run_all()
+    c.painted(c.display.seq)
+    first = c.seed_set.background.cancel
+    c.show_seed(7)
+    assert first.is_set() and len(runner.jobs) == 3  # cancelled seed 6, the pick, seed 6
+    for _ in range(2):  # the cancelled seed (its result, if any, is ignored), then the pick
+        fn, done = runner.jobs.pop(0)
+        done(_outcome(fn))
+    assert state.shown_seed == 7 and state.seeds_done == [5]
+    runner.run_all()
+    assert state.shown_seed == 7 and state.runs.scenario_dict["seed"] == 7
+    assert state.seeds_done == [5, 6, 7] and state.seeds_progress == "seeds: 3 of 3"
