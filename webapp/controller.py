@@ -402,7 +402,8 @@ class Controller:
         except VmswapError:
             return False
         needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
-        keys = [run_key(scenario, validate_policy(p)) for p in needed]
+        shown = with_seed(scenario, self._seed_to_show(scenario))
+        keys = [run_key(shown, validate_policy(p)) for p in needed]
         if any(RUN_CACHE.get(k) is None for k in keys):
             return False
         runner, self.runner = self.runner, SyncRunner()
@@ -423,11 +424,16 @@ class Controller:
             self.report(f"Not run: {self.readable(exc)}. Showing the last good run.")
             return
         self.seed_set.stop()
-        seeds = seed_list(scenario["seed"], self.state.n_seeds)
-        shown = self.pending_seed if self.pending_seed in seeds else seeds[0]
+        shown = self._seed_to_show(scenario)
         self.pending_seed = None
         self.runs_started += 1
         self._submit_pair(with_seed(scenario, shown), a, b, fresh=(scenario, a, b))
+
+    def _seed_to_show(self, scenario: dict[str, Any]) -> int:
+        """The seed a link asks to show, if it is one of the scenario's seeds; else its own."""
+        seeds = seed_list(scenario["seed"], self.state.n_seeds)
+        wanted = self.pending_seed
+        return wanted if wanted is not None and wanted in seeds else seeds[0]
 
     def show_seed(self, seed: int) -> None:
         """Show another of the seeds (the picker offers those done): its runs come from the

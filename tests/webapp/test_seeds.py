@@ -304,3 +304,20 @@ def test_a_seed_picked_runs_before_the_seed_in_the_background(small_dict, timers
     runner.run_all()
     assert state.shown_seed == 7 and state.runs.scenario_dict["seed"] == 7
     assert state.seeds_done == [5, 6, 7] and state.seeds_progress == "seeds: 3 of 3"
+
+
+def test_a_link_to_a_cached_seed_opens_at_once_on_that_seed(small_dict, policies, timers):
+    """A link whose seed shown ran before is served with its data (no job for the runner),
+    on that seed; the other seeds wait for the paint."""
+    from webapp.runner import compute_pair
+
+    a, b = policies
+    compute_pair(with_seed(small_dict, 6), a, b, threading.Event())
+    link = urlcodec.encode(small_dict, a, b, n_seeds=3, shown_seed=6)
+    runner = QueuedRunner()
+    state = SessionState()
+    c = Controller(state, Dashboard(), runner, timers)
+    assert c.load_link(link, run=False), state.message
+    assert c.run_if_cached()
+    assert state.runs.scenario_dict["seed"] == 6 and state.shown_seed == 6
+    assert not runner.jobs and state.seeds_done == [6]
