@@ -425,7 +425,7 @@ class Controller:
             return
         self.seed_set.stop()
         shown = self._seed_to_show(scenario)
-        self.pending_seed = None
+        self.pending_seed = self.requested_seed = None
         self.runs_started += 1
         self._submit_pair(with_seed(scenario, shown), a, b, fresh=(scenario, a, b))
 
@@ -542,8 +542,12 @@ class Controller:
 
     def _on_n_seeds(self, event: Any) -> None:
         """More or fewer seeds: the missing ones run at once; if the seed on display is no
-        longer one of them, the first is shown."""
-        if self._quiet or self.seed_set.inputs is None:
+        longer one of them, the first is shown. While new inputs wait or run for display, the
+        new number applies to them alone."""
+        fresh_pending = self._debounce is not None or (
+            self.state.busy and self.requested_seed is None
+        )
+        if self._quiet or self.seed_set.inputs is None or fresh_pending:
             return
         self.seed_set.resize()
         seeds = self.seed_set.seeds()

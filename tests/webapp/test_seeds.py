@@ -321,3 +321,19 @@ def test_a_link_to_a_cached_seed_opens_at_once_on_that_seed(small_dict, policies
     assert c.run_if_cached()
     assert state.runs.scenario_dict["seed"] == 6 and state.shown_seed == 6
     assert not runner.jobs and state.seeds_done == [6]
+
+
+def test_a_new_count_while_new_inputs_run_waits_for_them(small_dict, timers):
+    """Changing the number of seeds while an edit's runs are pending starts no seed of the
+    old inputs; the new runs' seeds use the new number."""
+    runner = QueuedRunner()
+    state, c = _controller(timers, small_dict, runner, n_seeds=1)
+    runner.run_all()
+    state.scenario.duration_ms = 40.0
+    state.n_seeds = 2
+    assert not runner.jobs and c.seed_set.background.runs_started == 0
+    timers.advance(1.0)
+    runner.run_all()
+    c.painted(c.display.seq)
+    runner.run_all()
+    assert state.seeds_done == [5, 6] and state.runs.scenario_dict["duration_ms"] == 40.0
