@@ -81,6 +81,10 @@ export function render({ model, el }) {
   const title = make("h2", "vm-tour-title");
   title.id = "vm-tour-title";
   const text = make("p", "vm-tour-text");
+  text.id = "vm-tour-text";
+  card.setAttribute("aria-describedby", "vm-tour-text");
+  const wait = make("p", "vm-tour-wait", "Simulating: the views show the new run when it is ready.");
+  wait.setAttribute("role", "status");
   const nav = make("div", "vm-tour-nav");
   const back = make("button", "vm-tour-back", "Back");
   const next = make("button", "vm-tour-next", "Next");
@@ -89,7 +93,7 @@ export function render({ model, el }) {
   close.title = "Close the tour (Esc)";
   for (const b of [back, next, close]) b.type = "button";
   nav.append(back, next, make("span", "vm-tour-keys", "Esc closes"));
-  card.append(close, count, title, text, nav);
+  card.append(close, count, title, text, wait, nav);
   shadow.append(style, boxes, card);
   document.body.appendChild(host);
 
@@ -218,6 +222,11 @@ export function render({ model, el }) {
   };
   document.addEventListener("keydown", onKey, true);
 
+  const waiting = () => {
+    wait.hidden = !model.busy;
+  };
+  waiting();
+  model.on("busy", waiting);
   model.on("step", show);
   model.on("remove", () => {
     document.removeEventListener("keydown", onKey, true);

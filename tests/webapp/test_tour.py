@@ -12,7 +12,7 @@ import pytest
 from bokeh.model import Model
 
 from webapp.state import scenario_files
-from webapp.tour import OPT_OUT_QUERY, STEPS, TOUR_SCENARIO, steps_data
+from webapp.tour import STEPS, TOUR_SCENARIO, steps_data
 from webapp.views.tour_guide import CLOSED, STATIC, TourGuide, tour_targets
 
 # Characters that HTML or Markdown would read as markup rather than text.
@@ -147,5 +147,15 @@ def test_the_browser_side_shows_text_as_text_and_loads_nothing() -> None:
     for source in (js, css):
         assert re.search(r"https?:|//cdn|@import|url\(", source) is None
         assert not re.search(r"^\s*import\s", source, re.MULTILINE)
-    key, value = OPT_OUT_QUERY.split("=")
-    assert key and value
+
+
+def test_the_card_knows_when_a_run_is_computing(page: list[Any], app: Any) -> None:
+    """The guide mirrors the session's busy flag (the card says the views may still show
+    the previous run while patent_demo computes)."""
+    state, _, _ = app
+    guide = next(o for o in page if isinstance(o, TourGuide))
+    assert guide.busy is state.busy is False
+    state.busy = True
+    assert guide.busy is True
+    state.busy = False
+    assert guide.busy is False

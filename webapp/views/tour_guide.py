@@ -50,6 +50,7 @@ class TourGuide(JSComponent):
     scenario = param.String(default=TOUR_SCENARIO, doc="The scenario the tour talks about.")
     opt_out_query = param.String(default=OPT_OUT_QUERY, doc="A link's opt-out of the offer.")
     dismissed_key = param.String(default=DISMISSED_KEY, doc="localStorage key of the answer.")
+    busy = param.Boolean(default=False, doc="A run is computing: the views may lag the text.")
     card_css = param.String(default=TOUR_CSS, doc="Styles of the card, drawn outside the header.")
 
     _esm = STATIC / "tour.js"
@@ -76,16 +77,22 @@ class TourGuide(JSComponent):
         self.step = 0
 
     def close(self) -> None:
+        """Close the tour at whatever step (as Esc and the cross do)."""
         self.step = CLOSED
 
     def next(self) -> None:
+        """The following step; the last one stays."""
         self.step = min(self.step + 1, len(self.steps) - 1)
 
     def back(self) -> None:
+        """The step before; the first one stays."""
         self.step = max(self.step - 1, 0)
 
 
 def tour_guide(state: Any, controller: Any, dashboard: Any) -> TourGuide:
     """The guide for one session: marks the views, loads the tour's scenario on start."""
     mark_targets(dashboard)
-    return TourGuide(controller.load_file, lambda: state.scenario_file)
+    guide = TourGuide(controller.load_file, lambda: state.scenario_file, busy=state.busy)
+    # While patent_demo computes the views still show the previous run: the card says so.
+    state.param.watch(lambda e: setattr(guide, "busy", e.new), "busy")
+    return guide
