@@ -105,7 +105,10 @@ export function render({ model, el }) {
     model.step = n;
   };
   const clearTargets = () => {
-    for (const t of targets) t.removeAttribute("data-vm-tour");
+    for (const t of targets) {
+      t.removeAttribute("data-vm-tour");
+      t.style.scrollMarginTop = "";
+    }
     targets = [];
     boxes.replaceChildren();
   };
@@ -126,7 +129,9 @@ export function render({ model, el }) {
     }
     if (targets.length && scrolledFor !== step) {
       scrolledFor = step;
-      targets[0].scrollIntoView({ block: "center", inline: "nearest", behavior: "instant" });
+      // Near the top, with its title in sight: the card then has room below it.
+      targets[0].style.scrollMarginTop = "40px";
+      targets[0].scrollIntoView({ block: "start", inline: "nearest", behavior: "instant" });
     }
     // One box around them all (A and B side by side read as one view).
     const rects = targets.map((t) => t.getBoundingClientRect());
