@@ -17,6 +17,7 @@ from webapp.views.dashboard import Dashboard
 from webapp.views.seeds import SeedsBar
 from webapp.views.sidebar import Sidebar
 from webapp.views.text import PlainAlert
+from webapp.views.tour_guide import tour_guide
 from webapp.views.transport import Transport
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -203,7 +204,7 @@ def build(
         title="vmswap",
         sidebar=[sidebar.panel],
         main=[main],
-        header=[pn.Row(spinner, busy_text)],
+        header=[pn.Row(tour_guide(state, controller, dashboard), spinner, busy_text)],
         favicon=str(STATIC / "favicon.svg"),
         header_background="#0b3d5c",
         sidebar_width=360,
