@@ -1,0 +1,91 @@
+"""The Python side of the compiled hot path: hands a window of a vCPU's references to the
+kernel with the pool's arrays, and books what the kernel did into the simulation's objects
+(scalars, counters, device statistics, the policy's after_run)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.device import DEMAND_READ
+from engine.hotpath import kernels as k
+
+if TYPE_CHECKING:
+    from engine.simulator import Simulation
+    from engine.vcpu import VCpu
+
+MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stream drawn ahead)
+NO_PAGES = np.zeros(0, dtype=np.int64)
+
+
+def wants_after_run(sim: Simulation) -> bool:
+    """Whether the policy looks at the pages each run touched (the base class ignores them)."""
+    # By where the method comes from: importing the policies here would close an import cycle
+    # (the policies package imports the executor).
+    return type(sim.policy).after_run.__module__ != "engine.policies.base"
+
+
+def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, bool]:
+    """Run the vCPU's next references in the kernel from t; returns (new time, whether the
+    next reference needs step_one). The window is no longer than time, the burst and the
+    stream allow even if every reference were a hit, so no reference is drawn in vain."""
+    pool, dev, vm = sim.pool, sim.device, vc.vm
+    cpu = vc.cpu_ns
+    n_time = -(-(t_end - t) // cpu)
+    n_burst = -(-vc.burst_left_ns // cpu)
+    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
+    rel, writes = vc.stream.take(vc.pos, w)
+    scalars = np.array(
+        [pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending], dtype=np.int64
+    )
+    device = np.array(
+        [
+            dev.latency_ns,
+            dev.page_transfer_ns,
+            dev.read_op_ns,
+            dev.pages_done[DEMAND_READ],
+            dev.busy_ns[DEMAND_READ],
+            dev.ops_done[DEMAND_READ],
+            dev.demand_ops,
+        ],
+        dtype=np.int64,
+    )
+    delta = np.zeros(k.N_DELTAS, dtype=np.int64)
+    collect = wants_after_run(sim)
+    touched = np.empty(w if collect else 0, dtype=np.int64)
+    majors = np.empty(w if collect else 0, dtype=np.int64)
+    counts = np.zeros(2, dtype=np.int64)
+    # Python decides a major fault when the policy picks its own readahead, when the vCPU
+    # yields its pCPU on a fault, and when the device may inject faults into the read.
+    python_on_major = (
+        sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
+    )
+    vm_lo = int(pool.base[vm])
+    n, t_new, why = k.run_references(
+        rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
+        int(sim.ra_cluster[vm]), bool(python_on_major),
+        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
+        scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
+        collect, sim.mark, touched, majors, counts,
+    )  # fmt: skip
+    pool.free_frames = int(scalars[k.S_FREE_FRAMES])
+    pool.free_slots = int(scalars[k.S_FREE_SLOTS])
+    pool.rescues = int(scalars[k.S_RESCUES])
+    sim.writing_pending = int(scalars[k.S_WRITING_PENDING])
+    dev.pages_done[DEMAND_READ] = device[k.V_PAGES_DONE]
+    dev.busy_ns[DEMAND_READ] = device[k.V_BUSY_NS]
+    dev.ops_done[DEMAND_READ] = device[k.V_OPS_DONE]
+    dev.demand_ops = int(device[k.V_DEMAND_OPS])
+    c = sim.counters
+    for slot, name in enumerate(k.DELTA_COUNTERS):
+        if delta[slot]:
+            getattr(c, name)[vm] += delta[slot]
+    if n:
+        vc.consume(int(n))
+    if collect:
+        n_touched, n_major = int(counts[0]), int(counts[1])
+        k.clear_marks(sim.mark, touched, n_touched)
+        if n_touched:
+            sim.policy.after_run(vm, touched[:n_touched], majors[:n_major])
+    return int(t_new), why == k.NEEDS_PYTHON
