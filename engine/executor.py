@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.device import WRITE_TO_FREE
+from engine.hotpath.kernels import NEEDS_PYTHON, WAIT_FOR_FRAME
 from engine.hotpath.window import run_window
 from engine.pool import (
     CLEAN,
@@ -43,10 +44,16 @@ def direct_reclaim(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
     once (write-to-free class) and the vCPU waits for the first write to end. With nothing to
     evict and nothing in flight (a full swap device), it stalls to t_end: throttled, no loss.
     """
-    c = sim.counters
     freed = sim.reclaim(sim.host.reclaim_batch_pages, t, WRITE_TO_FREE, start_now=True)
     if freed > 0 or sim.pool.free_frames > 0:
         return t
+    return wait_for_frame(sim, vc, t, t_end)
+
+
+def wait_for_frame(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
+    """Direct reclaim freed no frame at once: the faulting vCPU waits for the next operation
+    to end (a write, most often) and sees it take effect. Returns the time."""
+    c = sim.counters
     nxt = sim.device.next_completion_ns()
     if nxt is None:
         c.swap_full_stalls[vc.vm] += 1
@@ -160,14 +167,16 @@ def run_reference(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> t
 
 def run_fast(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
     """The compiled executor: same results as run_reference, the kernel running references
-    until one needs Python (a prefetch in flight, reclaim, a policy's own readahead, ...)."""
+    until one needs Python (a prefetch in flight, a policy's own readahead or victims, ...)."""
     while t < t_end:
         if vc.stream_done():
             return t, DONE
         if vc.burst_left_ns <= 0:
             return t, SLEEP
-        t, needs_python = run_window(sim, vc, pcpu, t, t_end)
-        if needs_python:
+        t, why = run_window(sim, vc, pcpu, t, t_end)
+        if why == WAIT_FOR_FRAME:
+            t = wait_for_frame(sim, vc, t, t_end)
+        elif why == NEEDS_PYTHON:
             t = step_one(sim, vc, pcpu, t, t_end)
             if vc.blocked_until >= 0:
                 return t, BLOCK

@@ -9,14 +9,21 @@ reference that needs it, with that reference still pending, and Python handles i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from engine.pool import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
+# What direct reclaim in the kernel needs (see engine.hotpath.window.reclaim_args): a tuple,
+# as numba passes it to compiled code.
+Reclaim = tuple[Any, ...]
+
 # Why a kernel returned (besides running out of time, burst or window: GO_ON).
 GO_ON = 0
 NEEDS_PYTHON = 1  # the next reference needs step_one (it is still pending)
+WAIT_FOR_FRAME = 2  # reclaim freed no frame at once: wait for a write (executor.wait_for_frame)
 
 # Slots of the per-call delta of a VM's counters (added to engine.metrics.Counters after).
 D_REFERENCES = 0
@@ -50,7 +57,10 @@ S_FREE_FRAMES = 0
 S_FREE_SLOTS = 1
 S_RESCUES = 2
 S_WRITING_PENDING = 3
-N_SCALARS = 4
+S_LIST_HEAD = 4  # how far into the victim list's kept pages the kernel has taken
+S_N_OPS = 5  # write operations recorded in ops
+S_OP_PAGES = 6  # pages of those operations, in op_pages
+N_SCALARS = 7
 
 # Slots of the device's demand-read figures: its settings, then its statistics.
 V_LATENCY_NS = 0
@@ -60,7 +70,15 @@ V_PAGES_DONE = 3
 V_BUSY_NS = 4
 V_OPS_DONE = 5
 V_DEMAND_OPS = 6
-N_DEVICE = 7
+V_WRITE_PAGE_NS = 7
+V_WRITE_OP_NS = 8
+V_WRITE_BUSY_NS = 9  # busy time of the write-to-free class
+V_SEQ = 10  # the device's next operation number
+N_DEVICE = 11
+
+# Columns of a write operation recorded by direct reclaim (pages op_pages[lo:hi]).
+OP_VM, OP_ISSUE, OP_LANE, OP_START, OP_DONE, OP_SEQ, OP_LO, OP_HI = range(8)
+N_OP_COLUMNS = 8
 
 
 @njit(cache=True)
@@ -176,12 +194,14 @@ def run_references(
     touched: np.ndarray,
     majors: np.ndarray,
     counts: np.ndarray,
+    reclaim: Reclaim,
 ) -> tuple[int, int, int]:
     """Run references rel[0:] (pages relative to vm_lo) from time t, one at a time, as step_one
     would, while t < t_end and the burst lasts. Returns (references done, time, why it
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
-    the policy's after_run; mark must be all False on entry and is left so."""
+    the policy's after_run; mark must be all False on entry and is left so. A fault with no
+    free frame reclaims here when `reclaim` allows (see direct_reclaim)."""
     n = 0
     while n < rel.size and t < t_end and burst_left_ns - n * cpu_ns > 0:
         g = vm_lo + rel[n]
@@ -192,7 +212,10 @@ def run_references(
             return n, t, NEEDS_PYTHON
         if s in (UNTOUCHED, SWAPPED):
             if scalars[S_FREE_FRAMES] < 1:
-                return n, t, NEEDS_PYTHON
+                why = direct_reclaim(reclaim, t, state, scalars, busy_until, device)
+                if why == GO_ON:
+                    continue  # frames freed: the same reference again
+                return n, t, why
             if s == UNTOUCHED:
                 cost = minor_ns
                 delta[D_MINOR] += 1
@@ -267,3 +290,196 @@ def clear_marks(mark: np.ndarray, touched: np.ndarray, n: int) -> None:
     """Reset the marks run_references set for the first n touched pages."""
     for i in range(n):
         mark[touched[i]] = False
+
+
+@njit(cache=True)
+def direct_reclaim(
+    reclaim: Reclaim,
+    now_ns: int,
+    state: np.ndarray,
+    scalars: np.ndarray,
+    busy_until: np.ndarray,
+    device: np.ndarray,
+) -> int:
+    """executor.direct_reclaim's reclaim, for a plain victim order whose kept list can supply
+    the victims; NEEDS_PYTHON (nothing done) otherwise. GO_ON if a frame is free after it,
+    WAIT_FOR_FRAME if the faulting vCPU must wait for a write."""
+    (
+        enabled,
+        batch,
+        write_batch,
+        kept_pages,
+        kept_keys,
+        keys_now,
+        before_ns,
+        requeued,
+        write_failures,
+        count_rescues,
+        vm_of,
+        wasted,
+        refused,
+        victims,
+        ops,
+        op_pages,
+    ) = reclaim
+    if not enabled or scalars[S_FREE_SLOTS] == 0:  # a full swap device: clean pages only
+        return NEEDS_PYTHON
+    if write_failures + (scalars[S_RESCUES] if count_rescues else 0) != requeued:
+        return NEEDS_PYTHON  # pages came back with old keys: the list is remade in Python
+    if scalars[S_N_OPS] + batch > ops.shape[0] or scalars[S_OP_PAGES] + batch > op_pages.size:
+        return NEEDS_PYTHON  # no room to record more writes this call
+    head = take_kept(
+        kept_pages, kept_keys, scalars[S_LIST_HEAD], batch, before_ns, state, keys_now, victims
+    )
+    if head < 0:
+        return NEEDS_PYTHON
+    scalars[S_LIST_HEAD] = head
+    freed = evict_for_fault(
+        victims[:batch],
+        now_ns,
+        state,
+        vm_of,
+        scalars,
+        wasted,
+        refused,
+        write_batch,
+        busy_until,
+        device,
+        ops,
+        op_pages,
+    )
+    if freed > 0 or scalars[S_FREE_FRAMES] > 0:
+        return GO_ON
+    return WAIT_FOR_FRAME
+
+
+@njit(cache=True)
+def take_kept(
+    kept_pages: np.ndarray,
+    kept_keys: np.ndarray,
+    head: int,
+    n: int,
+    before_ns: int,
+    state: np.ndarray,
+    keys_now: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """victims.Oldest._take over its kept list from head: the first n kept pages still
+    evictable with unchanged keys, the last of them older than before_ns, written to out.
+    Returns the new head (one past the last taken), or -1 when the list cannot supply them
+    (then Python remakes the list)."""
+    found = 0
+    i = head
+    while i < kept_pages.size and found < n:
+        page = kept_pages[i]
+        s = state[page]
+        if s >= CLEAN and s <= PREFETCHED and keys_now[page] == kept_keys[i]:
+            out[found] = page
+            found += 1
+        i += 1
+    if found < n or kept_keys[i - 1] >= before_ns:
+        return -1
+    return i
+
+
+@njit(cache=True)
+def start_write(
+    pages: np.ndarray,
+    lo: int,
+    hi: int,
+    now_ns: int,
+    busy_until: np.ndarray,
+    device: np.ndarray,
+) -> tuple[int, int, int, int]:
+    """SwapDevice.start_now of a write of pages[lo:hi] without injected faults: on the lane
+    free earliest, sharing the device with what is in service when it starts. Returns
+    (lane, start, done, seq)."""
+    lane = 0
+    for other in range(1, busy_until.size):
+        if busy_until[other] < busy_until[lane]:
+            lane = other
+    start = max(now_ns, busy_until[lane])
+    sharers = 1
+    for other in range(busy_until.size):
+        if other != lane and busy_until[other] > start:
+            sharers += 1
+    n_pages = hi - lo
+    service = max(
+        device[V_LATENCY_NS] + sharers * n_pages * device[V_WRITE_PAGE_NS],
+        sharers * device[V_WRITE_OP_NS],
+    )
+    busy_until[lane] = start + service
+    device[V_WRITE_BUSY_NS] += service
+    seq = device[V_SEQ]
+    device[V_SEQ] += 1
+    return lane, start, start + service, seq
+
+
+@njit(cache=True)
+def evict_for_fault(
+    victims: np.ndarray,
+    now_ns: int,
+    state: np.ndarray,
+    vm_of: np.ndarray,
+    scalars: np.ndarray,
+    wasted: np.ndarray,
+    refused: np.ndarray,
+    write_batch: int,
+    busy_until: np.ndarray,
+    device: np.ndarray,
+    ops: np.ndarray,
+    op_pages: np.ndarray,
+) -> int:
+    """PagingServices.evict of direct reclaim's victims (write-to-free, started at once):
+    clean ones are dropped, dirty ones (as many as free swap slots allow) are written, one
+    write per VM and batch, recorded in ops for Python to put in flight. Returns frames freed."""
+    freed = 0
+    n_dirty = 0
+    dirty = np.empty(victims.size, dtype=np.int64)
+    for i in range(victims.size):
+        page = victims[i]
+        s = state[page]
+        if s in (CLEAN, PREFETCHED):
+            if s == PREFETCHED:
+                wasted[vm_of[page]] += 1
+            state[page] = SWAPPED
+            freed += 1
+        elif s == DIRTY:
+            if n_dirty < scalars[S_FREE_SLOTS]:
+                dirty[n_dirty] = page
+                n_dirty += 1
+            else:
+                refused[vm_of[page]] += 1  # no free slot: it stays resident, not lost
+    scalars[S_FREE_FRAMES] += freed
+    if n_dirty == 0:
+        return freed
+    written = np.sort(dirty[:n_dirty])
+    scalars[S_FREE_SLOTS] -= n_dirty
+    scalars[S_WRITING_PENDING] += n_dirty
+    base = scalars[S_OP_PAGES]
+    for i in range(n_dirty):
+        state[written[i]] = WRITING
+        op_pages[base + i] = written[i]
+    group = 0
+    while group < n_dirty:
+        end = group
+        while end < n_dirty and vm_of[written[end]] == vm_of[written[group]]:
+            end += 1
+        for lo in range(group, end, write_batch):
+            hi = min(lo + write_batch, end)
+            lane, start, done, seq = start_write(
+                op_pages, base + lo, base + hi, now_ns, busy_until, device
+            )
+            row = scalars[S_N_OPS]
+            ops[row, OP_VM] = vm_of[written[lo]]
+            ops[row, OP_ISSUE] = now_ns
+            ops[row, OP_LANE] = lane
+            ops[row, OP_START] = start
+            ops[row, OP_DONE] = done
+            ops[row, OP_SEQ] = seq
+            ops[row, OP_LO] = base + lo
+            ops[row, OP_HI] = base + hi
+            scalars[S_N_OPS] += 1
+        group = end
+    scalars[S_OP_PAGES] += n_dirty
+    return freed

@@ -4,19 +4,28 @@ kernel with the pool's arrays, and books what the kernel did into the simulation
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.device import DEMAND_READ
+from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
 from engine.hotpath import kernels as k
 
 if TYPE_CHECKING:
+    from engine.policies.victims import Oldest
     from engine.simulator import Simulation
     from engine.vcpu import VCpu
 
 MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stream drawn ahead)
+MAX_WRITES = 256  # write operations one kernel call may record before it hands over to Python
 NO_PAGES = np.zeros(0, dtype=np.int64)
+NO_VMS = np.zeros(0, dtype=np.int16)
+NO_OPS = np.zeros((0, k.N_OP_COLUMNS), dtype=np.int64)
+NO_RECLAIM: k.Reclaim = (
+    False, 1, 1, NO_PAGES, NO_PAGES, NO_PAGES, 0, 0, 0, False, NO_VMS, NO_PAGES, NO_PAGES,
+    NO_PAGES, NO_OPS, NO_PAGES,
+)  # fmt: skip
 
 
 def wants_after_run(sim: Simulation) -> bool:
@@ -26,10 +35,60 @@ def wants_after_run(sim: Simulation) -> bool:
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, bool]:
-    """Run the vCPU's next references in the kernel from t; returns (new time, whether the
-    next reference needs step_one). The window is no longer than time, the burst and the
-    stream allow even if every reference were a hit, so no reference is drawn in vain."""
+def kernel_victims(sim: Simulation) -> Oldest | None:
+    """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
+    policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
+    writes in Python), and no after_run to feed (its pages must be seen before any of them
+    is evicted)."""
+    victim_list = getattr(sim.policy, "victim_list", None)
+    if victim_list is None or sim.faults.device_faults or wants_after_run(sim):
+        return None
+    oldest: Oldest | None = victim_list()
+    return oldest
+
+
+def reclaim_args(sim: Simulation, oldest: Oldest | None) -> k.Reclaim:
+    """The tuple kernels.direct_reclaim works from: the kept list, the pool's keys, counters
+    and room to record the writes it starts."""
+    if oldest is None:
+        return NO_RECLAIM
+    pool, c, host = sim.pool, sim.counters, sim.host
+    batch = int(host.reclaim_batch_pages)
+    return (
+        True,
+        batch,
+        int(host.write_batch_pages),
+        oldest.pages,
+        oldest.keys,
+        getattr(pool, oldest.key),
+        int(oldest.before_ns),
+        int(oldest.requeued),
+        int(pool.write_failures),
+        oldest.key != "last_use_ns",  # see Oldest._requeued
+        pool.vm_of,
+        c.prefetch_wasted,
+        c.swap_full_refused_pages,
+        np.empty(batch, dtype=np.int64),
+        np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64),
+        np.empty(MAX_WRITES * batch, dtype=np.int64),
+    )
+
+
+def put_writes_in_flight(sim: Simulation, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
+    """The writes the kernel started become device operations in flight, as start_now makes
+    them (their lanes, times and sequence numbers were set in the kernel)."""
+    dev = sim.device
+    for row in ops[:n].tolist():
+        vm, issue, lane, start, done, seq, lo, hi = row
+        op = Op(WRITE_TO_FREE, vm, op_pages[lo:hi].copy(), issue, start, done, lane, seq)
+        heapq.heappush(dev.in_flight, (done, seq, op))
+
+
+def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
+    """Run the vCPU's next references in the kernel from t; returns (new time, why it
+    stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
+    time, the burst and the stream allow even if every reference were a hit, so no reference
+    is drawn in vain."""
     pool, dev, vm = sim.pool, sim.device, vc.vm
     cpu = vc.cpu_ns
     n_time = -(-(t_end - t) // cpu)
@@ -37,7 +96,8 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
     rel, writes = vc.stream.take(vc.pos, w)
     scalars = np.array(
-        [pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending], dtype=np.int64
+        [pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0],
+        dtype=np.int64,
     )
     device = np.array(
         [
@@ -48,6 +108,10 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
             dev.busy_ns[DEMAND_READ],
             dev.ops_done[DEMAND_READ],
             dev.demand_ops,
+            dev.write_page_ns,
+            dev.write_op_ns,
+            dev.busy_ns[WRITE_TO_FREE],
+            dev.seq,
         ],
         dtype=np.int64,
     )
@@ -61,13 +125,15 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     python_on_major = (
         sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
     )
+    oldest = kernel_victims(sim)
+    reclaim = reclaim_args(sim, oldest)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
         int(sim.ra_cluster[vm]), bool(python_on_major),
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
-        collect, sim.mark, touched, majors, counts,
+        collect, sim.mark, touched, majors, counts, reclaim,
     )  # fmt: skip
     pool.free_frames = int(scalars[k.S_FREE_FRAMES])
     pool.free_slots = int(scalars[k.S_FREE_SLOTS])
@@ -77,6 +143,12 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     dev.busy_ns[DEMAND_READ] = device[k.V_BUSY_NS]
     dev.ops_done[DEMAND_READ] = device[k.V_OPS_DONE]
     dev.demand_ops = int(device[k.V_DEMAND_OPS])
+    dev.busy_ns[WRITE_TO_FREE] = device[k.V_WRITE_BUSY_NS]
+    dev.seq = int(device[k.V_SEQ])
+    if oldest is not None:
+        head = int(scalars[k.S_LIST_HEAD])
+        oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
+        put_writes_in_flight(sim, reclaim[14], reclaim[15], int(scalars[k.S_N_OPS]))
     c = sim.counters
     for slot, name in enumerate(k.DELTA_COUNTERS):
         if delta[slot]:
@@ -88,4 +160,4 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
         k.clear_marks(sim.mark, touched, n_touched)
         if n_touched:
             sim.policy.after_run(vm, touched[:n_touched], majors[:n_major])
-    return int(t_new), why == k.NEEDS_PYTHON
+    return int(t_new), int(why)
