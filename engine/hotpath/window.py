@@ -5,6 +5,7 @@ kernel with the pool's arrays, and books what the kernel did into the simulation
 from __future__ import annotations
 
 import heapq
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,17 +48,52 @@ def kernel_victims(sim: Simulation) -> Oldest | None:
     return oldest
 
 
-def reclaim_args(sim: Simulation, oldest: Oldest | None) -> k.Reclaim:
+class Workspace:
+    """One simulation's buffers for the kernels and the settings they read, made once: a
+    call then allocates nothing and reads no param attribute (both cost more than a short
+    window of references)."""
+
+    def __init__(self, sim: Simulation):
+        host, dev = sim.host, sim.device
+        self.batch = int(host.reclaim_batch_pages)
+        self.write_batch = int(host.write_batch_pages)
+        self.scalars = np.zeros(k.N_SCALARS, dtype=np.int64)
+        self.device = np.zeros(k.N_DEVICE, dtype=np.int64)
+        self.device[k.V_LATENCY_NS] = dev.latency_ns
+        self.device[k.V_PAGE_NS] = dev.page_transfer_ns
+        self.device[k.V_OP_NS] = dev.read_op_ns
+        self.device[k.V_WRITE_PAGE_NS] = dev.write_page_ns
+        self.device[k.V_WRITE_OP_NS] = dev.write_op_ns
+        self.delta = np.zeros(k.N_DELTAS, dtype=np.int64)
+        self.counts = np.zeros(2, dtype=np.int64)
+        self.touched = np.empty(MAX_WINDOW, dtype=np.int64)
+        self.majors = np.empty(MAX_WINDOW, dtype=np.int64)
+        self.victims = np.empty(self.batch, dtype=np.int64)
+        self.ops = np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64)
+        self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
+
+
+_WORKSPACES: weakref.WeakKeyDictionary[Simulation, Workspace] = weakref.WeakKeyDictionary()
+
+
+def workspace(sim: Simulation) -> Workspace:
+    """The simulation's Workspace, made on first use."""
+    ws = _WORKSPACES.get(sim)
+    if ws is None:
+        ws = _WORKSPACES[sim] = Workspace(sim)
+    return ws
+
+
+def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> k.Reclaim:
     """The tuple kernels.direct_reclaim works from: the kept list, the pool's keys, counters
     and room to record the writes it starts."""
     if oldest is None:
         return NO_RECLAIM
-    pool, c, host = sim.pool, sim.counters, sim.host
-    batch = int(host.reclaim_batch_pages)
+    pool, c = sim.pool, sim.counters
     return (
         True,
-        batch,
-        int(host.write_batch_pages),
+        ws.batch,
+        ws.write_batch,
         oldest.pages,
         oldest.keys,
         getattr(pool, oldest.key),
@@ -68,9 +104,9 @@ def reclaim_args(sim: Simulation, oldest: Oldest | None) -> k.Reclaim:
         pool.vm_of,
         c.prefetch_wasted,
         c.swap_full_refused_pages,
-        np.empty(batch, dtype=np.int64),
-        np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64),
-        np.empty(MAX_WRITES * batch, dtype=np.int64),
+        ws.victims,
+        ws.ops,
+        ws.op_pages,
     )
 
 
@@ -95,38 +131,26 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     n_burst = -(-vc.burst_left_ns // cpu)
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
     rel, writes = vc.stream.take(vc.pos, w)
-    scalars = np.array(
-        [pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0],
-        dtype=np.int64,
-    )
-    device = np.array(
-        [
-            dev.latency_ns,
-            dev.page_transfer_ns,
-            dev.read_op_ns,
-            dev.pages_done[DEMAND_READ],
-            dev.busy_ns[DEMAND_READ],
-            dev.ops_done[DEMAND_READ],
-            dev.demand_ops,
-            dev.write_page_ns,
-            dev.write_op_ns,
-            dev.busy_ns[WRITE_TO_FREE],
-            dev.seq,
-        ],
-        dtype=np.int64,
-    )
-    delta = np.zeros(k.N_DELTAS, dtype=np.int64)
+    ws = workspace(sim)
+    scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
+    scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
+    device[k.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
+    device[k.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
+    device[k.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
+    device[k.V_DEMAND_OPS] = dev.demand_ops
+    device[k.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
+    device[k.V_SEQ] = dev.seq
+    delta[:] = 0
+    counts[:] = 0
     collect = wants_after_run(sim)
-    touched = np.empty(w if collect else 0, dtype=np.int64)
-    majors = np.empty(w if collect else 0, dtype=np.int64)
-    counts = np.zeros(2, dtype=np.int64)
+    touched, majors = ws.touched, ws.majors
     # Python decides a major fault when the policy picks its own readahead, when the vCPU
     # yields its pCPU on a fault, and when the device may inject faults into the read.
     python_on_major = (
         sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
     )
     oldest = kernel_victims(sim)
-    reclaim = reclaim_args(sim, oldest)
+    reclaim = reclaim_args(sim, ws, oldest)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
@@ -148,16 +172,16 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     if oldest is not None:
         head = int(scalars[k.S_LIST_HEAD])
         oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
-        put_writes_in_flight(sim, reclaim[14], reclaim[15], int(scalars[k.S_N_OPS]))
+        put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[k.S_N_OPS]))
     c = sim.counters
-    for slot, name in enumerate(k.DELTA_COUNTERS):
-        if delta[slot]:
-            getattr(c, name)[vm] += delta[slot]
+    for slot in np.flatnonzero(delta).tolist():
+        getattr(c, k.DELTA_COUNTERS[slot])[vm] += delta[slot]
     if n:
         vc.consume(int(n))
     if collect:
         n_touched, n_major = int(counts[0]), int(counts[1])
         k.clear_marks(sim.mark, touched, n_touched)
         if n_touched:
-            sim.policy.after_run(vm, touched[:n_touched], majors[:n_major])
+            # Copies: the buffers are the next call's.
+            sim.policy.after_run(vm, touched[:n_touched].copy(), majors[:n_major].copy())
     return int(t_new), int(why)
