@@ -81,7 +81,7 @@ class DemandPaging(Policy):
         return kept if type(kept) is pick.Oldest else None
 
     def readahead_cluster(self, vm: int) -> int:
-        """The fixed block (or none) the vectorised executor reads with each fault."""
+        """The fixed block (or none) the compiled executor reads with each fault."""
         return 1 if self.params.get("readahead", "fixed") == "off" else self.max_cluster
 
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
