@@ -209,13 +209,13 @@ def run_references(
         cost = 0
         major = False
         if s == READING:
-            return n, t, NEEDS_PYTHON
+            return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
         if s in (UNTOUCHED, SWAPPED):
             if scalars[S_FREE_FRAMES] < 1:
                 why = direct_reclaim(reclaim, t, state, scalars, busy_until, device)
                 if why == GO_ON:
                     continue  # frames freed: the same reference again
-                return n, t, why
+                return stop(n, t, why, cpu_ns, delta)
             if s == UNTOUCHED:
                 cost = minor_ns
                 delta[D_MINOR] += 1
@@ -224,7 +224,7 @@ def run_references(
                 scalars[S_FREE_FRAMES] -= 1
             else:
                 if python_on_major:
-                    return n, t, NEEDS_PYTHON
+                    return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
                 major = True
                 room = max(0, scalars[S_FREE_FRAMES] - 1)
                 n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
@@ -271,8 +271,6 @@ def run_references(
         t = t + cost + cpu_ns
         last_use_ns[g] = t
         ref_bit[g] = True
-        delta[D_REFERENCES] += 1
-        delta[D_CPU_NS] += cpu_ns
         if collect:
             if not mark[g]:
                 mark[g] = True
@@ -282,7 +280,16 @@ def run_references(
                 majors[counts[1]] = g
                 counts[1] += 1
         n += 1
-    return n, t, GO_ON
+    return stop(n, t, GO_ON, cpu_ns, delta)
+
+
+@njit(cache=True)
+def stop(n: int, t: int, why: int, cpu_ns: int, delta: np.ndarray) -> tuple[int, int, int]:
+    """run_references' return: the n references done are counted here, once, rather than
+    one by one (a store per reference the compiler cannot keep in a register)."""
+    delta[D_REFERENCES] += n
+    delta[D_CPU_NS] += n * cpu_ns
+    return n, t, why
 
 
 @njit(cache=True)
