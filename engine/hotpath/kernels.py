@@ -9,16 +9,21 @@ reference that needs it, with that reference still pending, and Python handles i
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit
 
 from engine.pool import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
-# What direct reclaim in the kernel needs (see engine.hotpath.window.reclaim_args): a tuple,
-# as numba passes it to compiled code.
-Reclaim = tuple[Any, ...]
+# Slots of direct reclaim's settings (an int64 array; its arrays are passed one by one, as
+# numba checks the type of a tuple argument slowly, in Python, at every call).
+R_ENABLED = 0  # 0: the kernel hands every fault without a free frame to Python
+R_BATCH = 1  # victims per direct reclaim
+R_WRITE_BATCH = 2  # most pages per write operation
+R_BEFORE_NS = 3  # the kept list's pages may be taken only with keys older than this
+R_REQUEUED = 4  # the count of requeued pages when the list was made
+R_WRITE_FAILURES = 5  # the pool's failed writes now
+R_COUNT_RESCUES = 6  # 1: rescues requeue pages with old keys too (FIFO)
+N_RECLAIM = 7
 
 # Why a kernel returned (besides running out of time, burst or window: GO_ON).
 GO_ON = 0
@@ -194,7 +199,16 @@ def run_references(
     touched: np.ndarray,
     majors: np.ndarray,
     counts: np.ndarray,
-    reclaim: Reclaim,
+    reclaim: np.ndarray,
+    kept_pages: np.ndarray,
+    kept_keys: np.ndarray,
+    keys_now: np.ndarray,
+    vm_of: np.ndarray,
+    wasted: np.ndarray,
+    refused: np.ndarray,
+    victims: np.ndarray,
+    ops: np.ndarray,
+    op_pages: np.ndarray,
 ) -> tuple[int, int, int]:
     """Run references rel[0:] (pages relative to vm_lo) from time t, one at a time, as step_one
     would, while t < t_end and the burst lasts. Returns (references done, time, why it
@@ -212,7 +226,10 @@ def run_references(
             return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
         if s in (UNTOUCHED, SWAPPED):
             if scalars[S_FREE_FRAMES] < 1:
-                why = direct_reclaim(reclaim, t, state, scalars, busy_until, device)
+                why = direct_reclaim(
+                    reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
+                    victims, ops, op_pages, t, state, scalars, busy_until, device,
+                )  # fmt: skip
                 if why == GO_ON:
                     continue  # frames freed: the same reference again
                 return stop(n, t, why, cpu_ns, delta)
@@ -301,7 +318,16 @@ def clear_marks(mark: np.ndarray, touched: np.ndarray, n: int) -> None:
 
 @njit(cache=True)
 def direct_reclaim(
-    reclaim: Reclaim,
+    reclaim: np.ndarray,
+    kept_pages: np.ndarray,
+    kept_keys: np.ndarray,
+    keys_now: np.ndarray,
+    vm_of: np.ndarray,
+    wasted: np.ndarray,
+    refused: np.ndarray,
+    victims: np.ndarray,
+    ops: np.ndarray,
+    op_pages: np.ndarray,
     now_ns: int,
     state: np.ndarray,
     scalars: np.ndarray,
@@ -311,24 +337,9 @@ def direct_reclaim(
     """executor.direct_reclaim's reclaim, for a plain victim order whose kept list can supply
     the victims; NEEDS_PYTHON (nothing done) otherwise. GO_ON if a frame is free after it,
     WAIT_FOR_FRAME if the faulting vCPU must wait for a write."""
-    (
-        enabled,
-        batch,
-        write_batch,
-        kept_pages,
-        kept_keys,
-        keys_now,
-        before_ns,
-        requeued,
-        write_failures,
-        count_rescues,
-        vm_of,
-        wasted,
-        refused,
-        victims,
-        ops,
-        op_pages,
-    ) = reclaim
+    enabled, batch, write_batch = reclaim[R_ENABLED], reclaim[R_BATCH], reclaim[R_WRITE_BATCH]
+    before_ns, requeued = reclaim[R_BEFORE_NS], reclaim[R_REQUEUED]
+    write_failures, count_rescues = reclaim[R_WRITE_FAILURES], reclaim[R_COUNT_RESCUES]
     if not enabled or scalars[S_FREE_SLOTS] == 0:  # a full swap device: clean pages only
         return NEEDS_PYTHON
     if write_failures + (scalars[S_RESCUES] if count_rescues else 0) != requeued:

@@ -23,9 +23,10 @@ MAX_WRITES = 256  # write operations one kernel call may record before it hands 
 NO_PAGES = np.zeros(0, dtype=np.int64)
 NO_VMS = np.zeros(0, dtype=np.int16)
 NO_OPS = np.zeros((0, k.N_OP_COLUMNS), dtype=np.int64)
-NO_RECLAIM: k.Reclaim = (
-    False, 1, 1, NO_PAGES, NO_PAGES, NO_PAGES, 0, 0, 0, False, NO_VMS, NO_PAGES, NO_PAGES,
-    NO_PAGES, NO_OPS, NO_PAGES,
+# Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
+NO_RECLAIM = (
+    np.zeros(k.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
+    NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
 )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ class Workspace:
         self.counts = np.zeros(2, dtype=np.int64)
         self.touched = np.empty(MAX_WINDOW, dtype=np.int64)
         self.majors = np.empty(MAX_WINDOW, dtype=np.int64)
+        self.reclaim = np.zeros(k.N_RECLAIM, dtype=np.int64)
         self.victims = np.empty(self.batch, dtype=np.int64)
         self.ops = np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64)
         self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
@@ -84,23 +86,25 @@ def workspace(sim: Simulation) -> Workspace:
     return ws
 
 
-def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> k.Reclaim:
-    """The tuple kernels.direct_reclaim works from: the kept list, the pool's keys, counters
-    and room to record the writes it starts."""
+def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
+    """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
+    pool's keys, counters and room to record the writes it starts."""
     if oldest is None:
         return NO_RECLAIM
     pool, c = sim.pool, sim.counters
+    settings = ws.reclaim
+    settings[k.R_ENABLED] = 1
+    settings[k.R_BATCH] = ws.batch
+    settings[k.R_WRITE_BATCH] = ws.write_batch
+    settings[k.R_BEFORE_NS] = oldest.before_ns
+    settings[k.R_REQUEUED] = oldest.requeued
+    settings[k.R_WRITE_FAILURES] = pool.write_failures
+    settings[k.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
     return (
-        True,
-        ws.batch,
-        ws.write_batch,
+        settings,
         oldest.pages,
         oldest.keys,
         getattr(pool, oldest.key),
-        int(oldest.before_ns),
-        int(oldest.requeued),
-        int(pool.write_failures),
-        oldest.key != "last_use_ns",  # see Oldest._requeued
         pool.vm_of,
         c.prefetch_wasted,
         c.swap_full_refused_pages,
@@ -157,7 +161,7 @@ def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
         int(sim.ra_cluster[vm]), bool(python_on_major),
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
-        collect, sim.mark, touched, majors, counts, reclaim,
+        collect, sim.mark, touched, majors, counts, *reclaim,
     )  # fmt: skip
     pool.free_frames = int(scalars[k.S_FREE_FRAMES])
     pool.free_slots = int(scalars[k.S_FREE_SLOTS])
