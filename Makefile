@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# Compile the numba kernels now (cached in engine/hotpath/__pycache__), not on first use.
+	$(PY) -m engine.hotpath.warm
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -171,7 +171,9 @@ class SwapDevice:
             getattr(self.counters, counter)[vm] += n
 
     def demand_read(self, pcpu: int, now_ns: int, n_pages: int, vm: int = -1) -> int:
-        """Serve a demand read of n pages on the pCPU's lane; returns its completion time."""
+        """Serve a demand read of n pages on the pCPU's lane; returns its completion time.
+        engine.hotpath.kernels.demand_read_ns is its compiled twin (without injected faults):
+        a change here is a change there."""
         lane = pcpu % self.channels
         start = max(now_ns, int(self.busy_until[lane]))
         sharers, _ = self.demand_sharers(pcpu, start)
@@ -185,13 +187,6 @@ class SwapDevice:
         self.busy_ns[DEMAND_READ] += service
         self.ops_done[DEMAND_READ] += 1
         return done
-
-    def account_demand_reads(self, n_ops: int, n_pages: int, busy_ns: int) -> None:
-        """Statistics for reads the vectorised executor served in closed form (busy_ns: their
-        service times, retries and spikes included)."""
-        self.pages_done[DEMAND_READ] += n_pages
-        self.busy_ns[DEMAND_READ] += busy_ns
-        self.ops_done[DEMAND_READ] += n_ops
 
     # -- queued classes ------------------------------------------------------------------------
     def submit(self, op: Op) -> None:

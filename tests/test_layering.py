@@ -9,7 +9,17 @@ import sys
 
 from tests.conftest import ROOT
 
-ALLOWED = {"numpy", "param", "engine", "zstandard", "distributed", "dask", "pandas", "pyarrow"}
+ALLOWED = {
+    "numpy",
+    "param",
+    "engine",
+    "zstandard",
+    "distributed",
+    "dask",
+    "pandas",
+    "pyarrow",
+    "numba",
+}
 WEB = {"panel", "bokeh", "webapp", "tornado"}
 
 

@@ -70,8 +70,18 @@ class DemandPaging(Policy):
             return self.clock(pool, n, clean_only)
         return pick.random(pool, n, self.rng, clean_only)
 
+    def victim_list(self) -> pick.Oldest | None:
+        """The kept list behind victims() when it is a plain LRU or FIFO order (so the
+        compiled hot path may take direct reclaim's victims from it); None otherwise, and for
+        a subclass of Oldest (which may check or change its answers)."""
+        if type(self).victims is not DemandPaging.victims:
+            return None
+        kind = self.params.get("victims", "lru")
+        kept = self.lru if kind == "lru" else self.fifo if kind == "fifo" else None
+        return kept if type(kept) is pick.Oldest else None
+
     def readahead_cluster(self, vm: int) -> int:
-        """The fixed block (or none) the vectorised executor reads with each fault."""
+        """The fixed block (or none) the compiled executor reads with each fault."""
         return 1 if self.params.get("readahead", "fixed") == "off" else self.max_cluster
 
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:

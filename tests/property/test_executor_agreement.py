@@ -1,4 +1,4 @@
-"""The vectorised executor computes exactly what the per-reference model computes."""
+"""The compiled executor (engine.hotpath) computes exactly what the per-reference model computes."""
 
 from __future__ import annotations
 

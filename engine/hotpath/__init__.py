@@ -1,0 +1,4 @@
+"""The compiled hot path: numba kernels that run a vCPU's references one at a time over the
+pool's arrays, exactly as `engine.executor.step_one` does, returning to Python only where a
+decision or Python-side state is needed. `python -m engine.hotpath.warm` compiles them into
+numba's on-disk cache (next to these sources) so no user waits for the compiler."""

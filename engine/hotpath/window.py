@@ -1,0 +1,191 @@
+"""The Python side of the compiled hot path: hands a window of a vCPU's references to the
+kernel with the pool's arrays, and books what the kernel did into the simulation's objects
+(scalars, counters, device statistics, the policy's after_run)."""
+
+from __future__ import annotations
+
+import heapq
+import weakref
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
+from engine.hotpath import kernels as k
+
+if TYPE_CHECKING:
+    from engine.policies.victims import Oldest
+    from engine.simulator import Simulation
+    from engine.vcpu import VCpu
+
+MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stream drawn ahead)
+MAX_WRITES = 256  # write operations one kernel call may record before it hands over to Python
+NO_PAGES = np.zeros(0, dtype=np.int64)
+NO_VMS = np.zeros(0, dtype=np.int16)
+NO_OPS = np.zeros((0, k.N_OP_COLUMNS), dtype=np.int64)
+# Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
+NO_RECLAIM = (
+    np.zeros(k.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
+    NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
+)  # fmt: skip
+
+
+def wants_after_run(sim: Simulation) -> bool:
+    """Whether the policy looks at the pages each run touched (the base class ignores them)."""
+    # By where the method comes from: importing the policies here would close an import cycle
+    # (the policies package imports the executor).
+    return type(sim.policy).after_run.__module__ != "engine.policies.base"
+
+
+def kernel_victims(sim: Simulation) -> Oldest | None:
+    """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
+    policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
+    writes in Python), and no after_run to feed (its pages must be seen before any of them
+    is evicted)."""
+    victim_list = getattr(sim.policy, "victim_list", None)
+    if victim_list is None or sim.faults.device_faults or wants_after_run(sim):
+        return None
+    oldest: Oldest | None = victim_list()
+    return oldest
+
+
+class Workspace:
+    """One simulation's buffers for the kernels and the settings they read, made once: a
+    call then allocates nothing and reads no param attribute (both cost more than a short
+    window of references)."""
+
+    def __init__(self, sim: Simulation):
+        host, dev = sim.host, sim.device
+        self.batch = int(host.reclaim_batch_pages)
+        self.write_batch = int(host.write_batch_pages)
+        self.scalars = np.zeros(k.N_SCALARS, dtype=np.int64)
+        self.device = np.zeros(k.N_DEVICE, dtype=np.int64)
+        self.device[k.V_LATENCY_NS] = dev.latency_ns
+        self.device[k.V_PAGE_NS] = dev.page_transfer_ns
+        self.device[k.V_OP_NS] = dev.read_op_ns
+        self.device[k.V_WRITE_PAGE_NS] = dev.write_page_ns
+        self.device[k.V_WRITE_OP_NS] = dev.write_op_ns
+        self.delta = np.zeros(k.N_DELTAS, dtype=np.int64)
+        self.counts = np.zeros(2, dtype=np.int64)
+        self.touched = np.empty(MAX_WINDOW, dtype=np.int64)
+        self.majors = np.empty(MAX_WINDOW, dtype=np.int64)
+        self.reclaim = np.zeros(k.N_RECLAIM, dtype=np.int64)
+        self.victims = np.empty(self.batch, dtype=np.int64)
+        self.ops = np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64)
+        self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
+
+
+_WORKSPACES: weakref.WeakKeyDictionary[Simulation, Workspace] = weakref.WeakKeyDictionary()
+
+
+def workspace(sim: Simulation) -> Workspace:
+    """The simulation's Workspace, made on first use."""
+    ws = _WORKSPACES.get(sim)
+    if ws is None:
+        ws = _WORKSPACES[sim] = Workspace(sim)
+    return ws
+
+
+def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
+    """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
+    pool's keys, counters and room to record the writes it starts."""
+    if oldest is None:
+        return NO_RECLAIM
+    pool, c = sim.pool, sim.counters
+    settings = ws.reclaim
+    settings[k.R_ENABLED] = 1
+    settings[k.R_BATCH] = ws.batch
+    settings[k.R_WRITE_BATCH] = ws.write_batch
+    settings[k.R_BEFORE_NS] = oldest.before_ns
+    settings[k.R_REQUEUED] = oldest.requeued
+    settings[k.R_WRITE_FAILURES] = pool.write_failures
+    settings[k.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
+    return (
+        settings,
+        oldest.pages,
+        oldest.keys,
+        getattr(pool, oldest.key),
+        pool.vm_of,
+        c.prefetch_wasted,
+        c.swap_full_refused_pages,
+        ws.victims,
+        ws.ops,
+        ws.op_pages,
+    )
+
+
+def put_writes_in_flight(sim: Simulation, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
+    """The writes the kernel started become device operations in flight, as start_now makes
+    them (their lanes, times and sequence numbers were set in the kernel)."""
+    dev = sim.device
+    for row in ops[:n].tolist():
+        vm, issue, lane, start, done, seq, lo, hi = row
+        op = Op(WRITE_TO_FREE, vm, op_pages[lo:hi].copy(), issue, start, done, lane, seq)
+        heapq.heappush(dev.in_flight, (done, seq, op))
+
+
+def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
+    """Run the vCPU's next references in the kernel from t; returns (new time, why it
+    stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
+    time, the burst and the stream allow even if every reference were a hit, so no reference
+    is drawn in vain."""
+    pool, dev, vm = sim.pool, sim.device, vc.vm
+    cpu = vc.cpu_ns
+    n_time = -(-(t_end - t) // cpu)
+    n_burst = -(-vc.burst_left_ns // cpu)
+    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
+    rel, writes = vc.stream.take(vc.pos, w)
+    ws = workspace(sim)
+    scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
+    scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
+    device[k.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
+    device[k.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
+    device[k.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
+    device[k.V_DEMAND_OPS] = dev.demand_ops
+    device[k.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
+    device[k.V_SEQ] = dev.seq
+    delta[:] = 0
+    counts[:] = 0
+    collect = wants_after_run(sim)
+    touched, majors = ws.touched, ws.majors
+    # Python decides a major fault when the policy picks its own readahead, when the vCPU
+    # yields its pCPU on a fault, and when the device may inject faults into the read.
+    python_on_major = (
+        sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
+    )
+    oldest = kernel_victims(sim)
+    reclaim = reclaim_args(sim, ws, oldest)
+    vm_lo = int(pool.base[vm])
+    n, t_new, why = k.run_references(
+        rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
+        int(sim.ra_cluster[vm]), bool(python_on_major),
+        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
+        scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
+        collect, sim.mark, touched, majors, counts, *reclaim,
+    )  # fmt: skip
+    pool.free_frames = int(scalars[k.S_FREE_FRAMES])
+    pool.free_slots = int(scalars[k.S_FREE_SLOTS])
+    pool.rescues = int(scalars[k.S_RESCUES])
+    sim.writing_pending = int(scalars[k.S_WRITING_PENDING])
+    dev.pages_done[DEMAND_READ] = device[k.V_PAGES_DONE]
+    dev.busy_ns[DEMAND_READ] = device[k.V_BUSY_NS]
+    dev.ops_done[DEMAND_READ] = device[k.V_OPS_DONE]
+    dev.demand_ops = int(device[k.V_DEMAND_OPS])
+    dev.busy_ns[WRITE_TO_FREE] = device[k.V_WRITE_BUSY_NS]
+    dev.seq = int(device[k.V_SEQ])
+    if oldest is not None:
+        head = int(scalars[k.S_LIST_HEAD])
+        oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
+        put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[k.S_N_OPS]))
+    c = sim.counters
+    for slot in np.flatnonzero(delta).tolist():
+        getattr(c, k.DELTA_COUNTERS[slot])[vm] += delta[slot]
+    if n:
+        vc.consume(int(n))
+    if collect:
+        n_touched, n_major = int(counts[0]), int(counts[1])
+        k.clear_marks(sim.mark, touched, n_touched)
+        if n_touched:
+            # Copies: the buffers are the next call's.
+            sim.policy.after_run(vm, touched[:n_touched].copy(), majors[:n_major].copy())
+    return int(t_new), int(why)
