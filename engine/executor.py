@@ -25,7 +25,8 @@ from engine.pool import (
 )
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation, VCpu
+    from engine.machine import Machine
+    from engine.vcpu import VCpu
 
 # Why a run of a vCPU ended.
 RAN_TO_END = "end"  # reached the end of the step or slice
@@ -36,7 +37,7 @@ DONE = "done"  # a non-looping trace ran out
 MAX_WINDOW = 1 << 15
 
 
-def direct_reclaim(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
+def direct_reclaim(sim: Machine, vc: VCpu, t: int, t_end: int) -> int:
     """Free at least one frame for a faulting vCPU, which waits meanwhile. Returns the time.
 
     Victims are taken now; clean ones free their frames at once, dirty ones are written at
@@ -58,7 +59,7 @@ def direct_reclaim(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
     return nxt
 
 
-def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
+def step_one(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
     """Process (or try to process) the vCPU's next reference at time t; returns the new time.
 
     A reference is consumed only when it completes; a wait (reclaim, a prefetch in flight)
@@ -145,7 +146,7 @@ def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
     return t
 
 
-def run_reference(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
+def run_reference(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
     """The per-reference executor: step_one until the step, slice or burst is over."""
     while t < t_end:
         if vc.stream_done():
@@ -158,7 +159,7 @@ def run_reference(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> t
     return t, RAN_TO_END
 
 
-def run_fast(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
+def run_fast(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
     """The vectorised executor: same results as run_reference, a window at a time."""
     while t < t_end:
         if vc.stream_done():
@@ -176,7 +177,7 @@ def run_fast(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[
     return t, RAN_TO_END
 
 
-def _vector_prefix(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
+def _vector_prefix(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
     """Process the longest run of references that needs no per-reference decision.
 
     Returns (references processed, new time). 0 means the next reference needs step_one.
