@@ -36,11 +36,12 @@ def policy_params(name: str) -> list[str]:
     return get_policy(name).Params().fields()
 
 
-def _import_all() -> None:
-    """Import every module of this package, so each policy registers itself."""
+def load_policies() -> None:
+    """Import every module of this package (every folder on its `__path__`), so each policy
+    registers itself. Runs on import; run it again after adding a folder to `__path__`."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     sort_registry()
 
 
-_import_all()
+load_policies()
