@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class RunResult:
 class Simulation:
     """One scenario under one policy: a Machine, the scheduler, the vCPUs and the policy.
 
-    `run()` to the end, or `step()` a step at a time."""
+    `run()` to the end (or `run(until=t)` to a time), or `step()` a step at a time."""
 
     def __init__(
         self,
@@ -133,6 +134,7 @@ class Simulation:
         self._plan: Plan = Plan.empty(0)
         self._plan_version = -1
         self._plans_made = 0
+        self._result: RunResult | None = None  # set once the run is finished
         self.ctx = PolicyContext(
             m,
             self.plan,
@@ -316,12 +318,59 @@ class Simulation:
         self.now_ns = T_end
         return True
 
-    def run(self) -> RunResult:
-        while self.step():
-            pass
-        return self.finish()
+    @overload
+    def run(
+        self,
+        until: None = None,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self,
+        until: int,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None: ...
+
+    def run(
+        self,
+        until: int | None = None,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> RunResult | None:
+        """Run to the end and return the RunResult; or, given `until` (ns), only advance to
+        the first step boundary at or past it (or the end) and return None.
+
+        The result's slowdown is measured against the unlimited-memory baseline exactly as
+        `simulate()` does (`baseline_references`, cached per scenario; pass `baseline_refs`
+        when it is already known; `with_baseline=False` skips it and leaves slowdown out,
+        for measuring the engine alone). After `run(until=t)` the run goes on with another `run`
+        or `step`, so figures can be read at t. `on_step(now_ns)` hears the clock after every
+        step (progress; raise in it to abandon the run). Running a finished simulation
+        returns its result again."""
+        if self._result is not None:
+            return None if until is not None else self._result
+        stop = self.end_ns if until is None else min(until, self.end_ns)
+        while self.now_ns < stop and self.step():
+            if on_step is not None:
+                on_step(self.now_ns)
+        if until is not None:
+            return None
+        if baseline_refs is None and with_baseline and not self.unlimited:
+            baseline_refs = baseline_references(self.scenario)
+        return self.finish(baseline_refs)
 
     def finish(self, baseline_refs: np.ndarray | None = None) -> RunResult:
+        """End the run at end_ns: running slices end, finished I/O lands, the summary is made
+        (slowdown against baseline_refs when given). Prefer `run()`, which finds the baseline."""
         T = self.end_ns
         for p in range(self.n_pcpus):
             if self.running[p] >= 0:
@@ -329,7 +378,8 @@ class Simulation:
         self.machine.complete_until(T)
         if self.recorder is not None:
             self.recorder.finish(T)
-        return self.result(baseline_refs)
+        self._result = self.result(baseline_refs)
+        return self._result
 
     def result(self, baseline_refs: np.ndarray | None) -> RunResult:
         summary, vms = summarise(
@@ -364,8 +414,7 @@ def baseline_references(scenario: Scenario) -> np.ndarray:
 
     def unlimited() -> np.ndarray:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
-        while sim.step():
-            pass
+        sim.run()
         refs = sim.counters.references.copy()
         refs.flags.writeable = False
         return refs
@@ -380,9 +429,7 @@ def simulate(
     executor: str = "fast",
     record: bool | None = None,
 ) -> RunResult:
-    """Run a scenario under a policy (the scenario's own by default) and summarise it."""
+    """Run a scenario under a policy (the scenario's own by default) and summarise it:
+    `Simulation(...).run()`, with the baseline run first (as the app and the CLI see it)."""
     base = baseline_references(scenario)
-    sim = Simulation(scenario, policy, executor=executor, record=record)
-    while sim.step():
-        pass
-    return sim.finish(base)
+    return Simulation(scenario, policy, executor=executor, record=record).run(baseline_refs=base)

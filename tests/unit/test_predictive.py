@@ -37,9 +37,7 @@ def mini(**over: Any) -> dict[str, Any]:
 
 def run(data: dict[str, Any], policy: dict[str, Any], steps: int | None = None) -> Simulation:
     sim = Simulation(from_dict(data), validate_policy(policy), record=False)
-    n = 0
-    while (steps is None or n < steps) and sim.step():
-        n += 1
+    sim.run(until=sim.end_ns if steps is None else steps * sim.step_ns)
     return sim
 
 
@@ -331,8 +329,7 @@ def test_readahead_pages_are_stamped_in_their_vms_own_clock() -> None:
         checked += int(ra.size)
 
     pol.after_run = after_run  # type: ignore[method-assign]
-    while sim.step():
-        pass
+    sim.run(until=sim.end_ns)
     assert checked > 100 and int(sim.counters.readahead_pages.sum()) > 100
 
 
@@ -380,8 +377,7 @@ def test_background_writing_covers_a_switch_once() -> None:
 
     sim.machine.write_back = counting  # type: ignore[method-assign]
     first_switch_ns = 2 * sim.scheduler.slice_ns
-    while sim.now_ns < first_switch_ns - sim.step_ns and sim.step():
-        pass
+    sim.run(until=first_switch_ns - sim.step_ns)
     written = pol.stats["write_back_pages"]
     assert needed and needed[0] > 1000, "the first switch needs a restore"
     assert 0 < written <= needed[0]
