@@ -8,7 +8,9 @@ engine.policies.victims); the implicit import of a parent package is not an edge
 package's `__init__` importing its own submodules is how packages are built.
 
 `python -m engine.tools.imports` prints one line per module with what it imports, then the
-cycles (none, we hope).
+cycles (none, we hope). With `--type-checking` the TYPE_CHECKING imports count too: the
+circle that annotations alone make (the machine names its policy's type, the policy its
+machine's) shows there, and costs nothing at run time.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imports(tree: ast.AST, modules: set[str], here: str, is_pkg: bool) -> set[str]:
-    """Engine modules named by the import statements of one tree (TYPE_CHECKING blocks left out)."""
+def _imports(
+    tree: ast.AST, modules: set[str], here: str, is_pkg: bool, type_checking: bool = False
+) -> set[str]:
+    """Engine modules named by the import statements of one tree (TYPE_CHECKING blocks left
+    out unless type_checking)."""
     found: set[str] = set()
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if not type_checking and isinstance(node, ast.If) and _is_type_checking(node.test):
             stack.extend(node.orelse)
             continue
         if isinstance(node, ast.Import):
@@ -63,14 +68,15 @@ def _imports(tree: ast.AST, modules: set[str], here: str, is_pkg: bool) -> set[s
     return found
 
 
-def import_graph(root: Path = ENGINE_DIR) -> dict[str, set[str]]:
+def import_graph(root: Path = ENGINE_DIR, type_checking: bool = False) -> dict[str, set[str]]:
     """Module → the engine modules it imports, for every .py file under root."""
     files = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
     modules = set(files)
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        graph[name] = _imports(tree, modules, name, path.name == "__init__.py")
+        is_pkg = path.name == "__init__.py"
+        graph[name] = _imports(tree, modules, name, is_pkg, type_checking)
     return graph
 
 
@@ -112,10 +118,11 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(groups)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Print the graph and its cycles; exit 1 when there is a cycle."""
+    args = sys.argv[1:] if argv is None else argv
     sys.setrecursionlimit(10_000)
-    graph = import_graph()
+    graph = import_graph(type_checking="--type-checking" in args)
     for name in sorted(graph):
         print(f"{name} -> {', '.join(sorted(graph[name])) or '(nothing of engine)'}")
     cycles = find_cycles(graph)

@@ -53,6 +53,7 @@ def test_type_checking_imports_are_not_edges(tmp_path):
     )
     assert import_graph(root)["engine.b"] == set()
     assert find_cycles(import_graph(root)) == []
+    assert import_graph(root, type_checking=True)["engine.b"] == {"engine.a"}
 
 
 def test_settings_is_a_leaf():
