@@ -15,14 +15,13 @@ import numpy as np
 from engine.device import BACKGROUND_WRITE, CLASS_NAMES, Op, SwapDevice
 from engine.faults import FaultModel
 from engine.metrics import Counters
-from engine.paging import PagingServices
+from engine.paging import MachinePolicy, PagingServices
 from engine.pool import PagePool
 from engine.presets import limits_of
 
 if TYPE_CHECKING:
-    from engine.policies.base import Policy
     from engine.recording import Recorder
-    from engine.scenario import Scenario
+    from engine.scenario.schema import Scenario
 
 # Longest run of references the vectorised executor handles at once (its index array).
 ARANGE_SIZE = 1 << 15
@@ -35,7 +34,7 @@ class Machine(PagingServices):
     (the policy is built with a context that holds this machine), `recorder` when the run
     is recorded."""
 
-    policy: Policy
+    policy: MachinePolicy
 
     def __init__(self, scenario: Scenario, *, unlimited_memory: bool = False) -> None:
         s = scenario

@@ -6,7 +6,7 @@ attributes declared here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -16,10 +16,22 @@ from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 if TYPE_CHECKING:
     from engine.device import SwapDevice
     from engine.metrics import Counters
-    from engine.policies.base import Policy
     from engine.pool import PagePool
     from engine.recording import Recorder
-    from engine.scenario import Host
+    from engine.scenario.schema import Host
+
+
+class MachinePolicy(Protocol):
+    """What the machine and the executors ask of a policy (engine.policies.base.Policy has
+    it): victims, the pages a fault reads along, and what a vCPU touched."""
+
+    vector_readahead: bool
+
+    def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray: ...
+
+    def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None: ...
+
+    def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None: ...
 
 
 class PagingServices:
@@ -29,7 +41,7 @@ class PagingServices:
     pool: PagePool
     device: SwapDevice
     counters: Counters
-    policy: Policy
+    policy: MachinePolicy
     recorder: Recorder | None
     low_wm: int  # the low watermark, frames: prefetch leaves that many free
     ra_cluster: np.ndarray  # per VM: pages in its readahead cluster

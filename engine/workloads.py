@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from engine.errors import TraceError
-from engine.scenario import Workload
+from engine.scenario.schema import Workload
 from engine.traces import read_trace
 
 BLOCK_REFS = 1 << 16

@@ -8,9 +8,9 @@ engine.policies.victims); the implicit import of a parent package is not an edge
 package's `__init__` importing its own submodules is how packages are built.
 
 `python -m engine.tools.imports` prints one line per module with what it imports, then the
-cycles (none, we hope). With `--type-checking` the TYPE_CHECKING imports count too: the
-circle that annotations alone make (the machine names its policy's type, the policy its
-machine's) shows there, and costs nothing at run time.
+cycles (none, we hope). With `--type-checking` the TYPE_CHECKING imports count too, so
+annotations cannot tie modules into a circle either (where two sides need each other's
+type, one declares a Protocol of what it uses: `paging.MachinePolicy`, `recording.RecordedRun`).
 """
 
 from __future__ import annotations
