@@ -27,7 +27,7 @@ s = from_dict({{"duration_ms": {ms}, "host": {{"pcpus": 2, "memory_mib": 192, "s
                "recording": {{"frame_ms": 20.0, "columns": 512}}, "vms": vms}})
 t0 = time.perf_counter()
 sim = Simulation(s, record=True)
-run = sim.run()
+run = sim.run(with_baseline=False)  # the engine alone
 rec = run.recording
 stored = sum(k.nbytes for k in rec.keyframes.values())
 stored += sum(i.nbytes + v.nbytes for i, v in rec.deltas.values())

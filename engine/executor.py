@@ -28,7 +28,8 @@ from engine.pool import (
 )
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation, VCpu
+    from engine.machine import Machine
+    from engine.vcpu import VCpu
 
 # Why a run of a vCPU ended.
 RAN_TO_END = "end"  # reached the end of the step or slice
@@ -37,7 +38,7 @@ BLOCK = "block"  # yield-on-fault: waiting for a read without the pCPU
 DONE = "done"  # a non-looping trace ran out
 
 
-def direct_reclaim(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
+def direct_reclaim(sim: Machine, vc: VCpu, t: int, t_end: int) -> int:
     """Free at least one frame for a faulting vCPU, which waits meanwhile. Returns the time.
 
     Victims are taken now; clean ones free their frames at once, dirty ones are written at
@@ -50,7 +51,7 @@ def direct_reclaim(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
     return wait_for_frame(sim, vc, t, t_end)
 
 
-def wait_for_frame(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
+def wait_for_frame(sim: Machine, vc: VCpu, t: int, t_end: int) -> int:
     """Direct reclaim freed no frame at once: the faulting vCPU waits for the next operation
     to end (a write, most often) and sees it take effect. Returns the time."""
     c = sim.counters
@@ -65,7 +66,7 @@ def wait_for_frame(sim: Simulation, vc: VCpu, t: int, t_end: int) -> int:
     return nxt
 
 
-def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
+def step_one(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
     """Process (or try to process) the vCPU's next reference at time t; returns the new time.
 
     A reference is consumed only when it completes; a wait (reclaim, a prefetch in flight)
@@ -152,7 +153,7 @@ def step_one(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
     return t
 
 
-def run_reference(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
+def run_reference(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
     """The per-reference executor: step_one until the step, slice or burst is over."""
     while t < t_end:
         if vc.stream_done():
@@ -165,7 +166,7 @@ def run_reference(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> t
     return t, RAN_TO_END
 
 
-def run_fast(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
+def run_fast(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
     """The compiled executor: same results as run_reference, the kernel running references
     until one needs Python (a prefetch in flight, a policy's own readahead or victims, ...)."""
     while t < t_end:

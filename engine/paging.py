@@ -1,11 +1,12 @@
-"""The paging services a Simulation offers its executors and policies: reclaim, eviction,
+"""The paging services a Machine offers the executors and policies: reclaim, eviction,
 prefetch, write-back and cancellation, what a major fault reads and books, and the bookkeeping
-of a completed device operation. A mixin of Simulation, which sets the attributes declared here.
+of a completed device operation. A mixin of `engine.machine.Machine`, which sets the
+attributes declared here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -15,10 +16,22 @@ from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 if TYPE_CHECKING:
     from engine.device import SwapDevice
     from engine.metrics import Counters
-    from engine.policies.base import Policy
     from engine.pool import PagePool
     from engine.recording import Recorder
-    from engine.scenario import Host
+    from engine.scenario.schema import Host
+
+
+class MachinePolicy(Protocol):
+    """What the machine and the executors ask of a policy (engine.policies.base.Policy has
+    it): victims, the pages a fault reads along, and what a vCPU touched."""
+
+    vector_readahead: bool
+
+    def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray: ...
+
+    def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None: ...
+
+    def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None: ...
 
 
 class PagingServices:
@@ -28,7 +41,7 @@ class PagingServices:
     pool: PagePool
     device: SwapDevice
     counters: Counters
-    policy: Policy
+    policy: MachinePolicy
     recorder: Recorder | None
     low_wm: int  # the low watermark, frames: prefetch leaves that many free
     ra_cluster: np.ndarray  # per VM: pages in its readahead cluster
@@ -86,14 +99,15 @@ class PagingServices:
 
     def prefetch(
         self, vm: int, pages: np.ndarray, now_ns: int, batch: int = 32, keep_free: int | None = None
-    ) -> int:
-        """Read swapped pages of a VM ahead of use (prefetch class). Returns pages issued.
+    ) -> list[Op]:
+        """Read swapped pages of a VM ahead of use (prefetch class). Returns the reads queued
+        (so a policy can cancel them later); their pages are the pages issued.
 
         Never takes the free frames below the low watermark (or keep_free): prefetch must
         not make reclaim evict what running VMs need."""
         pages = np.asarray(pages, dtype=np.int64)
         if pages.size == 0:
-            return 0
+            return []
         pages = pages[self.pool.state[pages] == SWAPPED]
         _, keep = np.unique(pages, return_index=True)
         pages = pages[np.sort(keep)]
@@ -101,16 +115,18 @@ class PagingServices:
         room = max(0, self.pool.free_frames - reserve)
         pages = pages[:room]
         if pages.size == 0:
-            return 0
+            return []
         self.pool.start_prefetch(pages, now_ns)
+        ops = []
         for lo in range(0, pages.size, batch):
             part = pages[lo : lo + batch]
             op = Op(PREFETCH_READ, vm, part, now_ns)
             self.device.submit(op)
+            ops.append(op)
             for pg in part.tolist():
                 self.reading_op[pg] = op
         self.counters.prefetch_issued[vm] += int(pages.size)
-        return int(pages.size)
+        return ops
 
     def write_back(self, pages: np.ndarray, now_ns: int) -> int:
         """Write dirty resident pages to swap without evicting them (background class), so a
@@ -144,6 +160,7 @@ class PagingServices:
         return n
 
     def queued_prefetches(self, vm: int) -> list[Op]:
+        """The prefetch reads of vm still waiting for the device."""
         return [op for op in self.device.queues[PREFETCH_READ] if op.vm == vm and not op.cancelled]
 
     def _apply(self, op: Op) -> None:
@@ -173,10 +190,12 @@ class PagingServices:
             self.counters.swap_out_pages[op.vm] += self.pool.finish_write(op)
 
     def complete_until(self, t: int) -> None:
+        """Every device operation finished by time t takes effect, in order of completion."""
         for op in self.device.pop_completed(t):
             self._apply(op)
 
     def finish_op_early(self, op: Op) -> None:
+        """A fault waits for this in-flight read: take it off the device and apply it now."""
         self.device.take_op(op)
         self._apply(op)
 
@@ -203,6 +222,7 @@ class PagingServices:
         return members[self.pool.state[members] == SWAPPED]
 
     def major_fault_bookkeeping(self, vm: int, page: int, extra: np.ndarray, done: int) -> None:
+        """Book a major fault of page with its extra pages read along, landing at done."""
         pool, c = self.pool, self.counters
         n_read = 1 + int(extra.size)
         pool.free_frames -= n_read

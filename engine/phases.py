@@ -37,15 +37,10 @@ def split_ns(scenario: Scenario, share: float = WARMUP_SHARE) -> int:
     return int(scenario.duration_ms * 1e6 * share)
 
 
-def _run_to_end(sim: Simulation, at_ns: int) -> dict[str, np.ndarray]:
-    """Step `sim` to its end; the PHASE_COUNTERS as they were at the first boundary ≥ at_ns."""
-    taken: dict[str, np.ndarray] | None = None
-    while True:
-        if taken is None and sim.now_ns >= at_ns:
-            taken = {n: getattr(sim.counters, n).copy() for n in PHASE_COUNTERS}
-        if not sim.step():
-            break
-    assert taken is not None  # the loop ends at end_ns ≥ at_ns
+def _counters_at(sim: Simulation, at_ns: int) -> dict[str, np.ndarray]:
+    """Run `sim` to the first boundary ≥ at_ns (or its end); the PHASE_COUNTERS there."""
+    sim.run(until=at_ns)
+    taken = {n: getattr(sim.counters, n).copy() for n in PHASE_COUNTERS}
     taken["split_ns"] = np.array([min(sim.now_ns, max(at_ns, 0))])
     return taken
 
@@ -61,7 +56,8 @@ def baseline_split(scenario: Scenario, at_ns: int) -> tuple[np.ndarray, np.ndarr
     key = json.dumps([same_for_all, at_ns], sort_keys=True)
     if key not in _BASELINE:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
-        at = _run_to_end(sim, at_ns)["references"]
+        at = _counters_at(sim, at_ns)["references"]
+        sim.run()
         if len(_BASELINE) > 32:
             _BASELINE.clear()
         _BASELINE[key] = (at, sim.counters.references.copy())
@@ -102,9 +98,9 @@ def run_phased(scenario: Scenario, cfg: dict[str, Any], share: float = WARMUP_SH
     at_ns = split_ns(scenario, share)
     base_at, base_end = baseline_split(scenario, at_ns)
     sim = Simulation(scenario, cfg, record=False)
-    at = _run_to_end(sim, at_ns)
+    at = _counters_at(sim, at_ns)
     split_at = int(at.pop("split_ns")[0])
-    result = sim.finish(base_end)
+    result = sim.run(baseline_refs=base_end)
     end = {n: getattr(sim.counters, n) for n in PHASE_COUNTERS}
     phases = phase_figures(at, end, float(base_at.sum()), float(base_end.sum()))
     stats = dict(getattr(sim.policy, "stats", {}) or {})

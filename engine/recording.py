@@ -8,8 +8,9 @@ stays bounded however long the simulated time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -19,7 +20,46 @@ from engine.pool import N_STATES, STATE_NAMES
 from engine.scheduler import Plan
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.device import SwapDevice
+    from engine.metrics import Counters
+    from engine.pool import PagePool
+    from engine.scenario.schema import Scenario
+    from engine.vcpu import VCpu
+
+
+class RecordedSlice(Protocol):
+    """One slice a pCPU ran (engine.simulator.Slice)."""
+
+    pcpu: int
+    vcpu: int
+    start_ns: int
+    end_ns: int
+
+
+class RecordedRun(Protocol):
+    """What a Recorder reads of the run it records (a Simulation)."""
+
+    scenario: Scenario
+    end_ns: int
+    n_vms: int
+    n_pcpus: int
+
+    @property
+    def vcpus(self) -> Sequence[VCpu]: ...
+
+    @property
+    def slices(self) -> Sequence[RecordedSlice]: ...
+
+    @property
+    def pool(self) -> PagePool: ...
+
+    @property
+    def counters(self) -> Counters: ...
+
+    @property
+    def device(self) -> SwapDevice: ...
+
+    def plan(self) -> Plan: ...
 
 
 @dataclass
@@ -80,7 +120,7 @@ class Recording:
 class Recorder:
     """Takes frames from a running Simulation."""
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: RecordedRun):
         self.sim = sim
         cfg = sim.scenario.recording
         frame_ns = int(cfg.frame_ms * 1e6)

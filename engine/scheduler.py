@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.scenario import Scheduler as SchedulerParams
+from engine.scenario.schema import Scheduler as SchedulerParams
 
 BOOST, UNDER, OVER = 0, 1, 2
 PRIORITY_NAMES = ("boost", "under", "over")

@@ -6,30 +6,31 @@ policy acts on the plan (prefetch, proactive eviction), queued device work is di
 the plan is refreshed and a frame is recorded. Then each pCPU in turn runs vCPUs to the end
 of the step. `step_us` is thus the resolution of every cross-CPU interaction.
 
-The services the executors and policies call (reclaim, evict, prefetch, write-back, and the
-bookkeeping of finished device operations and faults) are in `engine.paging`; a vCPU's own
-state is in `engine.vcpu`.
+The host's memory side (pool, device, counters, clock and the paging services the executors
+and policies call) is an `engine.machine.Machine`; a policy sees a `PolicyContext`, never
+this class; a vCPU's own state is in `engine.vcpu`.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from engine.bounded_cache import BoundedCache
-from engine.device import BACKGROUND_WRITE, CLASS_NAMES, Op, SwapDevice
+from engine.device import SwapDevice
 from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_reference
-from engine.faults import FaultModel
+from engine.machine import Machine
 from engine.metrics import Counters, summarise
-from engine.paging import PagingServices
 from engine.policies import get_policy, validate_policy
+from engine.policies.context import PolicyContext
 from engine.pool import PagePool
-from engine.presets import limits_of
-from engine.scenario import Scenario
+from engine.recording import Recorder
+from engine.scenario import Host, Scenario
 from engine.scheduler import Plan, make_scheduler
 from engine.vcpu import BLOCKED, FINISHED, RUNNABLE, RUNNING, SLEEPING, VCpu
 from engine.vcpu import FOREVER as FOREVER
@@ -60,8 +61,10 @@ class RunResult:
         return {"policy": self.policy, "summary": self.summary, "vms": self.vms}
 
 
-class Simulation(PagingServices):
-    """One scenario under one policy. `run()` to the end, or `step()` a step at a time."""
+class Simulation:
+    """One scenario under one policy: a Machine, the scheduler, the vCPUs and the policy.
+
+    `run()` to the end (or `run(until=t)` to a time), or `step()` a step at a time."""
 
     def __init__(
         self,
@@ -74,7 +77,6 @@ class Simulation(PagingServices):
     ):
         self.scenario = scenario
         s = scenario
-        self.host = s.host
         if policy is None:
             policy_cfg = dict(s.policy)
         elif isinstance(policy, str):
@@ -84,46 +86,12 @@ class Simulation(PagingServices):
             policy_cfg = validate_policy(dict(policy))
         self.policy_cfg = policy_cfg
         self.unlimited = unlimited_memory
+        self.machine = m = Machine(s, unlimited_memory=unlimited_memory)
         self.step_ns = int(s.host.step_us * 1000)
         self.end_ns = int(s.duration_ms * 1e6)
-        self.minor_ns = round(s.host.minor_fault_us * 1000)
-        self.yield_on_fault = s.host.fault_mode == "yield"
         self.run_vcpu = run_fast if executor == "fast" else run_reference
-        self.n_vms = len(s.vms)
+        self.n_vms = m.n_vms
         vm_pages = [s.vm_pages(vm) for vm in s.vms]
-        total_pages = int(sum(vm_pages))
-        frames = total_pages if unlimited_memory else s.host_frames
-        swap_pages = (s.host.swap_mib * 1024 * 1024) // s.page_bytes
-        self.pool = PagePool(vm_pages, frames, swap_pages)
-        self.low_wm = int(frames * s.host.low_watermark_pct / 100)
-        self.high_wm = max(self.low_wm, int(frames * s.host.high_watermark_pct / 100))
-        latency_us, bandwidth, channels = s.device.resolved()
-        f = s.faults
-        self.faults = FaultModel(
-            s.seed,
-            f.read_error_rate,
-            f.write_error_rate,
-            f.latency_spike_rate,
-            f.latency_spike_us,
-            f.plan_error_rate,
-        )
-        self.counters = Counters(self.n_vms)
-        self.device = SwapDevice(
-            latency_us,
-            bandwidth,
-            channels,
-            s.page_bytes,
-            s.host.pcpus,
-            self.faults,
-            limits_of(s.device.preset, bandwidth),
-            self.counters,
-        )
-        # Work arrays of the vectorised executor, reset after every use.
-        self.scratch = np.full(self.pool.n_pages, np.iinfo(np.int64).max, dtype=np.int64)
-        self.mark = np.zeros(self.pool.n_pages, dtype=bool)
-        self.arange = np.arange(1 << 15, dtype=np.int64)
-        self.writing_pending = 0
-        self.reading_op: dict[int, Op] = {}
 
         self.vcpus: list[VCpu] = []
         for k, vm in enumerate(s.vms):
@@ -138,7 +106,7 @@ class Simulation(PagingServices):
                     VCpu(
                         len(self.vcpus),
                         k,
-                        int(self.pool.base[k]),
+                        int(m.pool.base[k]),
                         vm_pages[k],
                         stream,
                         vm.activity,
@@ -161,22 +129,64 @@ class Simulation(PagingServices):
         self.slice_start = [0] * self.n_pcpus
         self.pcpu_time = [0] * self.n_pcpus
         self.slices: list[Slice] = []
-        self.now_ns = 0
-        self.ra_cluster = np.ones(self.n_vms, dtype=np.int64)
         self.plan_tolerance_ns = max(self.step_ns, 1_000_000)
         self.plan_horizon_ns = max(100_000_000, 3 * self.scheduler.slice_ns)
         self._plan: Plan = Plan.empty(0)
-        self.boundary_plan: Plan = self._plan
         self._plan_version = -1
-        self.policy = get_policy(policy_cfg["name"])(policy_cfg, self)
-        self.plan_horizon_ns = max(self.plan_horizon_ns, getattr(self.policy, "horizon_ns", 0))
+        self._plans_made = 0
+        self._result: RunResult | None = None  # set once the run is finished
+        self.ctx = PolicyContext(
+            m,
+            self.plan,
+            self._plan,
+            self.vcpus,
+            self.running,
+            self.slice_end,
+            self.pcpu_time,
+            step_ns=self.step_ns,
+            slice_ns=int(self.scheduler.slice_ns),
+            plan_tolerance_ns=self.plan_tolerance_ns,
+            plan_horizon_ns=self.plan_horizon_ns,
+            seed=s.seed,
+        )
+        self.policy = m.policy = get_policy(policy_cfg["name"])(policy_cfg, self.ctx)
+        # The plan must reach as far as the policy looks ahead.
+        self.plan_horizon_ns = max(self.plan_horizon_ns, self.policy.horizon_ns)
+        self.ctx.plan_horizon_ns = self.plan_horizon_ns
         if record is None:
             record = s.recording.enabled
-        self.recorder = None
-        if record:
-            from engine.recording import Recorder
+        self.recorder = m.recorder = Recorder(self) if record else None
 
-            self.recorder = Recorder(self)
+    # -- the machine's state, for readers of a Simulation ---------------------------------------
+    @property
+    def pool(self) -> PagePool:
+        return self.machine.pool
+
+    @property
+    def counters(self) -> Counters:
+        return self.machine.counters
+
+    @property
+    def device(self) -> SwapDevice:
+        return self.machine.device
+
+    @property
+    def host(self) -> Host:
+        return self.machine.host
+
+    @property
+    def now_ns(self) -> int:
+        """The clock (the machine's): the start of the current step, or the end once run."""
+        return self.machine.now_ns
+
+    @now_ns.setter
+    def now_ns(self, t: int) -> None:
+        self.machine.now_ns = t
+
+    @property
+    def boundary_plan(self) -> Plan:
+        """The plan as it stood at the last step boundary."""
+        return self.ctx.boundary_plan
 
     def plan(self) -> Plan:
         """The scheduler's current plan (recomputed only when its state changed)."""
@@ -192,11 +202,12 @@ class Simulation(PagingServices):
 
     def _mispredict(self, plan: Plan) -> Plan:
         """Injected plan errors: some planned slices name another vCPU than will run."""
-        if self.faults.plan_error_rate <= 0 or plan.vcpu.size == 0:
+        faults = self.machine.faults
+        if faults.plan_error_rate <= 0 or plan.vcpu.size == 0:
             return plan
-        self._plans_made = getattr(self, "_plans_made", 0) + 1
+        self._plans_made += 1
         counters = np.arange(plan.vcpu.size, dtype=np.uint64) + np.uint64(self._plans_made << 20)
-        wrong = self.faults.plan_wrong(counters)
+        wrong = faults.plan_wrong(counters)
         vcpu = plan.vcpu.copy()
         shift = 1 + (counters[wrong] % np.uint64(max(1, len(self.vcpus) - 1))).astype(np.int64)
         vcpu[wrong] = (vcpu[wrong] + shift) % len(self.vcpus)
@@ -204,8 +215,9 @@ class Simulation(PagingServices):
 
     # -- the loop -----------------------------------------------------------------------------
     def _boundary(self, T: int, T_end: int) -> None:
-        self.now_ns = T
-        self.complete_until(T)
+        m = self.machine
+        m.now_ns = T
+        m.complete_until(T)
         self.scheduler.boundary(T)
         for vc in self.vcpus:
             if vc.status == SLEEPING and vc.wake_ns <= T:
@@ -220,14 +232,12 @@ class Simulation(PagingServices):
                 self.scheduler.enqueue(vc.index, T, woke=True)
         if self.policy.vector_readahead:
             for vm in range(self.n_vms):
-                self.ra_cluster[vm] = self.policy.readahead_cluster(vm)
+                m.ra_cluster[vm] = self.policy.readahead_cluster(vm)
         if not self.unlimited:
-            short = self.high_wm - self.pool.free_frames - self.writing_pending
-            if self.pool.free_frames < self.low_wm and short > 0:
-                self.reclaim(short, T, BACKGROUND_WRITE)
+            m.background_reclaim(T)
             self.policy.on_step(T, T_end)
-        self.device.dispatch(T, T_end)
-        self.boundary_plan = self.plan()
+        m.device.dispatch(T, T_end)
+        self.ctx.boundary_plan = self.plan()
         if self.recorder is not None:
             self.recorder.maybe_record(T)
 
@@ -238,9 +248,9 @@ class Simulation(PagingServices):
         if v < 0:
             return -1
         vc = self.vcpus[v]
-        c = self.counters
+        c = self.machine.counters
         c.dispatches[vc.vm] += 1
-        predicted = self.boundary_plan.next_start(v)
+        predicted = self.ctx.boundary_plan.next_start(v)
         if predicted >= 0 and abs(predicted - t) <= self.plan_tolerance_ns:
             c.planned_dispatches[vc.vm] += 1
         c.wait_ns[vc.vm] += max(0, t - vc.enqueued_ns)
@@ -255,7 +265,7 @@ class Simulation(PagingServices):
         v = self.running[p]
         vc = self.vcpus[v]
         ran = t - self.slice_start[p]
-        self.counters.run_ns[vc.vm] += ran
+        self.machine.counters.run_ns[vc.vm] += ran
         self.scheduler.charge(v, ran, t)
         self.slices.append(Slice(p, v, self.slice_start[p], t, reason))
         self.running[p] = -1
@@ -290,7 +300,7 @@ class Simulation(PagingServices):
                     t = T_end
                     break
             vc = self.vcpus[v]
-            t, why = self.run_vcpu(self, vc, p, t, min(T_end, self.slice_end[p]))
+            t, why = self.run_vcpu(self.machine, vc, p, t, min(T_end, self.slice_end[p]))
             if why == RAN_TO_END and t < self.slice_end[p]:
                 break  # the step is over, the slice goes on
             self._deschedule(p, t, why if why != RAN_TO_END else "slice")
@@ -308,31 +318,68 @@ class Simulation(PagingServices):
         self.now_ns = T_end
         return True
 
-    def run(self) -> RunResult:
-        while self.step():
-            pass
-        return self.finish()
+    @overload
+    def run(
+        self,
+        until: None = None,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self,
+        until: int,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None: ...
+
+    def run(
+        self,
+        until: int | None = None,
+        *,
+        baseline_refs: np.ndarray | None = None,
+        with_baseline: bool = True,
+        on_step: Callable[[int], None] | None = None,
+    ) -> RunResult | None:
+        """Run to the end and return the RunResult; or, given `until` (ns), only advance to
+        the first step boundary at or past it (or the end) and return None.
+
+        The result's slowdown is measured against the unlimited-memory baseline exactly as
+        `simulate()` does (`baseline_references`, cached per scenario; pass `baseline_refs`
+        when it is already known; `with_baseline=False` skips it and leaves slowdown out,
+        for measuring the engine alone). After `run(until=t)` the run goes on with another `run`
+        or `step`, so figures can be read at t. `on_step(now_ns)` hears the clock after every
+        step (progress; raise in it to abandon the run). Running a finished simulation
+        returns its result again."""
+        if self._result is not None:
+            return None if until is not None else self._result
+        stop = self.end_ns if until is None else min(until, self.end_ns)
+        while self.now_ns < stop and self.step():
+            if on_step is not None:
+                on_step(self.now_ns)
+        if until is not None:
+            return None
+        if baseline_refs is None and with_baseline and not self.unlimited:
+            baseline_refs = baseline_references(self.scenario)
+        return self.finish(baseline_refs)
 
     def finish(self, baseline_refs: np.ndarray | None = None) -> RunResult:
+        """End the run at end_ns: running slices end, finished I/O lands, the summary is made
+        (slowdown against baseline_refs when given). Prefer `run()`, which finds the baseline."""
         T = self.end_ns
         for p in range(self.n_pcpus):
             if self.running[p] >= 0:
                 self._deschedule(p, max(T, self.pcpu_time[p]), "end")
-        self.complete_until(T)
+        self.machine.complete_until(T)
         if self.recorder is not None:
             self.recorder.finish(T)
-        return self.result(baseline_refs)
-
-    def device_summary(self) -> dict[str, Any]:
-        d = self.device
-        span = max(1, self.end_ns) * d.channels
-        return {
-            "device_utilisation": round(float(d.busy_ns.sum()) / span, 6),
-            "device_read_retries": int(d.read_retries),
-            "device_write_failures": int(d.write_failures),
-            "device_latency_spikes": int(d.spikes),
-            **{f"device_{n}_pages": int(d.pages_done[i]) for i, n in enumerate(CLASS_NAMES)},
-        }
+        self._result = self.result(baseline_refs)
+        return self._result
 
     def result(self, baseline_refs: np.ndarray | None) -> RunResult:
         summary, vms = summarise(
@@ -340,7 +387,7 @@ class Simulation(PagingServices):
             [vm.name for vm in self.scenario.vms],
             self.end_ns,
             baseline_refs,
-            self.device_summary(),
+            self.machine.device_summary(self.end_ns),
             self.scenario.page_bytes,
         )
         rec = self.recorder.recording if self.recorder is not None else None
@@ -367,8 +414,7 @@ def baseline_references(scenario: Scenario) -> np.ndarray:
 
     def unlimited() -> np.ndarray:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
-        while sim.step():
-            pass
+        sim.run()
         refs = sim.counters.references.copy()
         refs.flags.writeable = False
         return refs
@@ -383,9 +429,7 @@ def simulate(
     executor: str = "fast",
     record: bool | None = None,
 ) -> RunResult:
-    """Run a scenario under a policy (the scenario's own by default) and summarise it."""
+    """Run a scenario under a policy (the scenario's own by default) and summarise it:
+    `Simulation(...).run()`, with the baseline run first (as the app and the CLI see it)."""
     base = baseline_references(scenario)
-    sim = Simulation(scenario, policy, executor=executor, record=record)
-    while sim.step():
-        pass
-    return sim.finish(base)
+    return Simulation(scenario, policy, executor=executor, record=record).run(baseline_refs=base)

@@ -41,8 +41,6 @@ class VCpu:
         self.wake_ns = -1
         self.blocked_until = -1
         self.enqueued_ns = 0
-        self.window_hint = 256  # references the last vectorised window got through
-        self.frames_per_ref = 0.0  # new frames per reference in recent windows (a sizing hint)
         self.burst_left_ns = self.draw_burst()
 
     def draw_burst(self) -> int:

@@ -13,7 +13,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from engine.scenario import Workload
+from engine.errors import TraceError
+from engine.scenario.schema import Workload
+from engine.traces import read_trace
 
 BLOCK_REFS = 1 << 16
 
@@ -136,8 +138,6 @@ class _Trace(_Source):
             else None
         )
         if trace_pages.size == 0:
-            from engine.errors import TraceError
-
             raise TraceError(f"{w.path}: the trace has no references")
         pages = trace_pages.astype(np.int64)
         if w.compact:
@@ -203,8 +203,6 @@ def _make_source(w: Workload, span: int, rng: np.random.Generator) -> _Source:
     if w.kind == "mixture":
         return _Mixture(w, span, rng)
     if w.kind == "trace":
-        from engine.traces import read_trace
-
         trace = read_trace(w.path, w.format, max_refs=50_000_000)
         return _Trace(w, span, rng, trace.pages, trace.writes)
     raise ValueError(f"unknown workload kind {w.kind!r}")

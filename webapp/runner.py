@@ -208,11 +208,13 @@ def run_one(
     base = baseline_references(scenario)
     sim = Simulation(scenario, policy, record=True)
     progress.update(what, sim.now_ns, sim.end_ns)
-    while sim.step():
-        progress.update(what, sim.now_ns, sim.end_ns)
+
+    def stepped(now_ns: int) -> None:
+        progress.update(what, now_ns, sim.end_ns)
         if cancel.is_set():
             raise Cancelled
-    result = sim.finish(base)
+
+    result = sim.run(baseline_refs=base, on_step=stepped)
     RUN_CACHE.put(key, result)
     return result
 

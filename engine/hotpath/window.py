@@ -14,8 +14,8 @@ from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
 from engine.hotpath import kernels as k
 
 if TYPE_CHECKING:
+    from engine.machine import Machine
     from engine.policies.victims import Oldest
-    from engine.simulator import Simulation
     from engine.vcpu import VCpu
 
 MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stream drawn ahead)
@@ -30,14 +30,14 @@ NO_RECLAIM = (
 )  # fmt: skip
 
 
-def wants_after_run(sim: Simulation) -> bool:
+def wants_after_run(sim: Machine) -> bool:
     """Whether the policy looks at the pages each run touched (the base class ignores them)."""
     # By where the method comes from: importing the policies here would close an import cycle
     # (the policies package imports the executor).
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def kernel_victims(sim: Simulation) -> Oldest | None:
+def kernel_victims(sim: Machine) -> Oldest | None:
     """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
     policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
     writes in Python), and no after_run to feed (its pages must be seen before any of them
@@ -54,7 +54,7 @@ class Workspace:
     call then allocates nothing and reads no param attribute (both cost more than a short
     window of references)."""
 
-    def __init__(self, sim: Simulation):
+    def __init__(self, sim: Machine):
         host, dev = sim.host, sim.device
         self.batch = int(host.reclaim_batch_pages)
         self.write_batch = int(host.write_batch_pages)
@@ -75,10 +75,10 @@ class Workspace:
         self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
 
 
-_WORKSPACES: weakref.WeakKeyDictionary[Simulation, Workspace] = weakref.WeakKeyDictionary()
+_WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
 
 
-def workspace(sim: Simulation) -> Workspace:
+def workspace(sim: Machine) -> Workspace:
     """The simulation's Workspace, made on first use."""
     ws = _WORKSPACES.get(sim)
     if ws is None:
@@ -86,7 +86,7 @@ def workspace(sim: Simulation) -> Workspace:
     return ws
 
 
-def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
+def reclaim_args(sim: Machine, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
     """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
     pool's keys, counters and room to record the writes it starts."""
     if oldest is None:
@@ -114,7 +114,7 @@ def reclaim_args(sim: Simulation, ws: Workspace, oldest: Oldest | None) -> tuple
     )
 
 
-def put_writes_in_flight(sim: Simulation, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
+def put_writes_in_flight(sim: Machine, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
     """The writes the kernel started become device operations in flight, as start_now makes
     them (their lanes, times and sequence numbers were set in the kernel)."""
     dev = sim.device
@@ -124,7 +124,7 @@ def put_writes_in_flight(sim: Simulation, ops: np.ndarray, op_pages: np.ndarray,
         heapq.heappush(dev.in_flight, (done, seq, op))
 
 
-def run_window(sim: Simulation, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
+def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
     """Run the vCPU's next references in the kernel from t; returns (new time, why it
     stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
     time, the burst and the stream allow even if every reference were a hit, so no reference

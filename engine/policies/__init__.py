@@ -1,43 +1,33 @@
 """Paging policies, registered by a lowercase name shared by TOML, the CLI and links.
 
 A policy decides victims and fetches; it only reads engine state and asks the engine to act,
-so the invariants stay in the engine. Importing this package registers the built-in ones.
+so the invariants stay in the engine. Importing this package imports every module in it, and
+each policy module registers its class with `@register`: a new policy is one new file.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from engine.errors import ScenarioError, unknown_name
-from engine.policies.base import Policy
-
-REGISTRY: dict[str, type[Policy]] = {}
-
-
-def register(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: make a policy available under cls.name."""
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def get_policy(name: str) -> type[Policy]:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ScenarioError(unknown_name("policy", name, REGISTRY), field="policy.name") from None
+from engine.policies.registry import REGISTRY as REGISTRY
+from engine.policies.registry import get_policy as get_policy
+from engine.policies.registry import register as register
+from engine.policies.registry import sort_registry
+from engine.settings_check import read_section
 
 
 def validate_policy(data: dict[str, Any], source: str | None = None) -> dict[str, Any]:
     """Check a policy table (name and switches) against the policy's own param class."""
-    from engine.scenario import _section
-
     data = dict(data)
     name = data.pop("name", "demand")
     if not isinstance(name, str) or name not in REGISTRY:
         raise ScenarioError(
             unknown_name("policy", str(name), REGISTRY), source=source, field="policy.name"
         )
-    params = _section(REGISTRY[name].Params, data, "policy", source)
+    params = read_section(REGISTRY[name].Params, data, "policy", source)
     return {"name": name, **{k: getattr(params, k) for k in params.fields()}}
 
 
@@ -46,15 +36,12 @@ def policy_params(name: str) -> list[str]:
     return get_policy(name).Params().fields()
 
 
-def _load_builtins() -> None:
-    import importlib
-
-    for module in ("demand", "predictive", "leap", "oracle", "schedule_oracle"):
-        try:
-            importlib.import_module(f"engine.policies.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"engine.policies.{module}":
-                raise
+def load_policies() -> None:
+    """Import every module of this package (every folder on its `__path__`), so each policy
+    registers itself. Runs on import; run it again after adding a folder to `__path__`."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    sort_registry()
 
 
-_load_builtins()
+load_policies()

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from engine.scenario import Section
+from engine.settings import Section
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.machine import Machine
+    from engine.policies.context import PolicyContext
 
 
 class Policy:
@@ -21,17 +22,31 @@ class Policy:
     - `fault_prefetch(vm, page, now_ns)`: extra pages to read on a major fault (Leap-like);
       only consulted when `vector_readahead` is False.
     - `on_step(now_ns, step_end_ns)`: called at each step boundary; may prefetch or evict
-      through `self.sim.prefetch(...)` / `self.sim.evict(...)`.
+      through `self.machine.prefetch(...)` / `self.machine.evict(...)`.
     - `on_dispatch`, `on_deschedule`: scheduler events. `ready(vcpu, now_ns)`: dispatch gating.
+
+    A policy sees `self.ctx` (a PolicyContext: the plan, who runs where, vCPU → VM) and
+    `self.machine` (its state and services), never the Simulation. It reads state and asks
+    the machine to act; the machine counts what the policy causes.
+
+    Two declared switches tell the engine how to drive the policy:
+    - `vector_readahead`: True, a major fault reads the aligned cluster `readahead_cluster(vm)`
+      (asked once per step, so the fast executor can batch it); False, the executors ask
+      `fault_prefetch` at each major fault.
+    - `horizon_ns`: how far ahead the policy reads the plan; the engine makes the plan reach
+      at least that far (0: the engine's own horizon suffices).
     """
 
     name: ClassVar[str] = "base"
+    menu_rank: ClassVar[int] = 100  # place in menus, lower first; new policies go last
     Params: ClassVar[type[Section]] = Section
     vector_readahead: bool = True  # False: the executors ask fault_prefetch at each fault
+    horizon_ns: int = 0  # how far ahead the policy reads the plan, ns
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         self.params = params
-        self.sim = sim
+        self.ctx = ctx
+        self.machine: Machine = ctx.machine
 
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         raise NotImplementedError

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import param
 
-from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.base import Policy
 from engine.policies.readahead import AdaptiveWindow, aligned_block
-from engine.scenario import Section
+from engine.policies.registry import register
+from engine.settings import Section
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.policies.context import PolicyContext
 
 
 class DemandParams(Section):
@@ -43,11 +43,12 @@ class DemandPaging(Policy):
     """Faults bring pages in; reclaim takes victims when free frames run low."""
 
     name = "demand"
+    menu_rank = 0
     Params = DemandParams
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
-        super().__init__(params, sim)
-        seed = np.random.SeedSequence([sim.scenario.seed, 0x5EED])
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
+        super().__init__(params, ctx)
+        seed = np.random.SeedSequence([ctx.seed, 0x5EED])
         self.rng = np.random.default_rng(seed)
         self.clock = pick.Clock()
         self.lru = pick.Oldest("last_use_ns")
@@ -56,16 +57,16 @@ class DemandPaging(Policy):
         self.adaptive: AdaptiveWindow | None = None
         if params.get("readahead", "fixed") == "adaptive":
             # The window changes at every fault: the executors ask at each one.
-            self.adaptive = AdaptiveWindow(sim.n_vms, int(params.get("page_cluster", 3)))
+            self.adaptive = AdaptiveWindow(ctx.n_vms, int(params.get("page_cluster", 3)))
             self.vector_readahead = False
 
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         kind = self.params.get("victims", "lru")
-        pool = self.sim.pool
+        pool = self.machine.pool
         if kind == "lru":
-            return self.lru(pool, n, self.sim.now_ns, clean_only)
+            return self.lru(pool, n, self.machine.now_ns, clean_only)
         if kind == "fifo":
-            return self.fifo(pool, n, self.sim.now_ns, clean_only)
+            return self.fifo(pool, n, self.machine.now_ns, clean_only)
         if kind == "clock":
             return self.clock(pool, n, clean_only)
         return pick.random(pool, n, self.rng, clean_only)
@@ -88,9 +89,9 @@ class DemandPaging(Policy):
         """Adaptive readahead: the aligned block of the window Linux would choose now."""
         if self.adaptive is None:
             return None
-        base = int(self.sim.pool.base[vm])
+        base = int(self.machine.pool.base[vm])
         offset = page - base
-        used = int(self.sim.counters.prefetch_used[vm])
+        used = int(self.machine.counters.prefetch_used[vm])
         pages = self.adaptive.pages(vm, offset, used)
         if pages <= 1:
             return None

@@ -11,13 +11,15 @@ import numpy as np
 from engine.device import PREFETCH_READ
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.machine import Machine
+    from engine.policies.context import PolicyContext
 
 
 class DeviceLeadTime:
     """Lead times of restore reads, from the device's figures and its current backlog."""
 
-    sim: Simulation
+    ctx: PolicyContext
+    machine: Machine
     prefetch_lanes: np.ndarray  # the lanes restore reads are served on
     shared_lanes: bool  # those lanes serve demand reads too
     batch: int  # pages per restore read operation
@@ -32,14 +34,14 @@ class DeviceLeadTime:
         each operation sharing the device's bandwidth with the others in service."""
         if n_pages <= 0:
             return 0
-        dev = self.sim.device
+        dev = self.machine.device
         lanes = self.prefetch_lanes
         n_ops = -(-n_pages // self.batch)
         first_free, sharers_ahead, ahead = self._ahead(now_ns, n_ops)
         sharers = min(dev.channels, sharers_ahead + n_ops)
         service = dev.service_ns(min(n_pages, self.batch), sharers)
         if self.shared_lanes:  # a lane a pCPU reads from takes queued work only when idle
-            step = self.sim.step_ns
+            step = self.ctx.step_ns
             service = -(-service // step) * step
         last = dev.service_ns(n_pages - (n_ops - 1) * self.batch, sharers)
         own = (n_ops - 1) * service + last
@@ -51,8 +53,8 @@ class DeviceLeadTime:
         besides a new restore's, device time of the work ahead of it) for a restore of n_ops
         operations."""
         first, busy_sum, n_busy, n_queued, queued_pages = self._backlog(now_ns)
-        sharers = min(self.sim.device.channels, n_busy + n_queued + n_ops)
-        dev = self.sim.device
+        sharers = min(self.machine.device.channels, n_busy + n_queued + n_ops)
+        dev = self.machine.device
         queued = n_queued * dev.latency_ns + sharers * queued_pages * dev.page_transfer_ns
         return first, n_busy + n_queued, busy_sum + queued
 
@@ -60,7 +62,7 @@ class DeviceLeadTime:
         """(until the first prefetch lane is free, device time left in service on those lanes,
         operations in service on the device, operations and pages queued in the same or
         higher classes), recomputed only when time moved or the device's queues changed."""
-        dev = self.sim.device
+        dev = self.machine.device
         key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
         if key != self._backlog_key:
             busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
@@ -78,7 +80,7 @@ class DeviceLeadTime:
     def deliverable(self, within_ns: int, now_ns: int) -> int:
         """Pages a restore issued now can have landed within the given time: lead_ns
         inverted in closed form, then checked against it."""
-        dev = self.sim.device
+        dev = self.machine.device
         budget = within_ns - self.margin_ns
         lanes = int(self.prefetch_lanes.size)
         first, sharers, ahead = self._ahead(now_ns, lanes)

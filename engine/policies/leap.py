@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import param
 
-from engine.policies import register
 from engine.policies.demand import DemandPaging
-from engine.scenario import Section
+from engine.policies.registry import register
+from engine.settings import Section
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.policies.context import PolicyContext
 
 
 class LeapParams(Section):
@@ -72,12 +72,13 @@ class LeapPrefetcher(DemandPaging):
     """Demand paging whose readahead follows the majority trend of recent faults."""
 
     name = "leap"
+    menu_rank = 2
     Params = LeapParams  # type: ignore[assignment]  # demand's readahead switches do not apply
     vector_readahead = False
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
-        super().__init__(params, sim)
-        n = sim.n_vms
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
+        super().__init__(params, ctx)
+        n = ctx.n_vms
         self.h_size = int(params.get("history", 32))
         self.splits = int(params.get("splits", 4))
         self.pw_max = int(params.get("max_window_pages", 8))
@@ -104,7 +105,7 @@ class LeapPrefetcher(DemandPaging):
             self.count[vm] += 1
         trend = find_trend(self._history(vm), max(1, self.h_size // self.splits))
         # Leap's window: prefetch hits since the last fault decide its size.
-        used = int(self.sim.counters.prefetch_used[vm])
+        used = int(self.machine.counters.prefetch_used[vm])
         hits, self.hits_seen[vm] = used - int(self.hits_seen[vm]), used
         prev = int(self.window[vm])
         if hits == 0:
@@ -118,6 +119,6 @@ class LeapPrefetcher(DemandPaging):
         if trend is not None and trend != 0:
             return page + trend * np.arange(1, size + 1, dtype=np.int64)
         # No trend: the aligned block around the fault, like Linux readahead.
-        base = int(self.sim.pool.base[vm])
+        base = int(self.machine.pool.base[vm])
         lo = base + (page - base) // size * size
         return np.arange(lo, lo + size, dtype=np.int64)

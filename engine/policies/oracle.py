@@ -15,14 +15,14 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
-from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.base import Policy
+from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
-from engine.scenario import Section
+from engine.settings import Section
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.policies.context import PolicyContext
 
 FAR = 1 << 61  # the key of a page never used again (its stream ends first)
 FAULT_SCAN_REFS = 4096  # how far a fault read looks for the next swapped pages
@@ -87,28 +87,29 @@ class Oracle(Policy):
     """Evicts the page used farthest in the future; reads pages in just before their use."""
 
     name = "oracle"
+    menu_rank = 3
     Params = OracleParams
     vector_readahead = False  # a fault reads the pages the stream uses next, not a cluster
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
-        super().__init__(params, sim)
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
+        super().__init__(params, ctx)
         self.window_refs = int(params.get("lookahead_refs", 1 << 18))
         self.prefetch_ns = int(float(params.get("prefetch_ms", 20.0)) * 1e6)
         self.batch = int(params.get("prefetch_batch_pages", 32))
         self.fault_pages = int(params.get("fault_read_pages", 8))
-        pool = sim.pool
-        self.vm_vcpus: list[list[int]] = [[] for _ in range(sim.n_vms)]
-        for vc in sim.vcpus:
+        pool = self.machine.pool
+        self.vm_vcpus: list[list[int]] = [[] for _ in range(ctx.n_vms)]
+        for vc in ctx.vcpus:
             self.vm_vcpus[vc.vm].append(vc.index)
         # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none).
         self.next_pos = [
-            np.full(int(pool.vm_pages[vc.vm]), FAR, dtype=np.int64) for vc in sim.vcpus
+            np.full(int(pool.vm_pages[vc.vm]), FAR, dtype=np.int64) for vc in ctx.vcpus
         ]
-        self.windows: list[_Window | None] = [None] * len(sim.vcpus)
-        self.seen_pos = [-1] * len(sim.vcpus)
-        self.ahead = [0] * len(sim.vcpus)  # stream position up to which prefetch was decided
-        self.share = max(1.0, len(sim.vcpus) / sim.n_pcpus)
-        dev = sim.device
+        self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
+        self.seen_pos = [-1] * len(ctx.vcpus)
+        self.ahead = [0] * len(ctx.vcpus)  # stream position up to which prefetch was decided
+        self.share = max(1.0, len(ctx.vcpus) / ctx.n_pcpus)
+        dev = self.machine.device
         spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
         if not spare:  # every lane serves demand reads: a prefetch would delay faults
             self.prefetch_ns = 0
@@ -121,16 +122,16 @@ class Oracle(Policy):
         self._maps_key: tuple[int, int] = (-1, -1)
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
-        self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in sim.vcpus], dtype=np.int64)
-        self.vm_ns_per_ref = np.zeros(sim.n_vms, dtype=np.float64)
-        self._last_refs = np.zeros(sim.n_vms, dtype=np.int64)
-        self._last_busy = np.zeros(sim.n_vms, dtype=np.int64)
+        self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
+        self.vm_ns_per_ref = np.zeros(ctx.n_vms, dtype=np.float64)
+        self._last_refs = np.zeros(ctx.n_vms, dtype=np.int64)
+        self._last_busy = np.zeros(ctx.n_vms, dtype=np.int64)
 
     # -- look-ahead ------------------------------------------------------------------------------
     def _refresh(self, v: int, until: int = 0) -> None:
         """Bring one vCPU's next-use positions up to its current stream position (and make
         its window reach at least `until`)."""
-        vc = self.sim.vcpus[v]
+        vc = self.ctx.vcpus[v]
         pos = vc.pos
         win = self.windows[v]
         short = win is not None and until > win.start + win.size
@@ -150,26 +151,26 @@ class Oracle(Policy):
     def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(segment starts, cumulative reference capacity, ns per reference) of a vCPU's
         planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
-        key = (id(self.sim.boundary_plan), now_ns)
+        key = (id(self.ctx.boundary_plan), now_ns)
         if key != self._maps_key:
             self._maps, self._maps_key = {}, key
         if v in self._maps:
             return self._maps[v]
-        sim = self.sim
+        ctx = self.ctx
         cpu = int(self.ns_per_ref[v])
         starts: list[int] = []
         caps: list[int] = []
         after = now_ns
-        if v in sim.running:
+        if v in ctx.running:
             # pCPUs run one after another within a step: this vCPU's position is where its
             # pCPU's clock is (the caller's own clock may be up to a step ahead of it).
-            p = sim.running.index(v)
-            end = sim.slice_end[p]
-            begin = sim.pcpu_time[p] if sim.pcpu_time[p] > 0 else now_ns
+            p = ctx.running.index(v)
+            end = ctx.slice_end[p]
+            begin = ctx.pcpu_time[p] if ctx.pcpu_time[p] > 0 else now_ns
             starts.append(begin)
             caps.append(max(0, end - begin) // cpu)
-            after = end - sim.plan_tolerance_ns
-        plan = sim.boundary_plan
+            after = end - ctx.plan_tolerance_ns
+        plan = ctx.boundary_plan
         # Slices already due by the plan but not begun (a late dispatch) still count.
         mine = np.flatnonzero(
             (plan.vcpu == v)
@@ -190,7 +191,7 @@ class Oracle(Policy):
         far = ahead_refs >= FAR // 2
         k = np.where(far, 0, ahead_refs)
         if cum.size == 0:
-            base = now_ns + self.sim.plan_horizon_ns
+            base = now_ns + self.ctx.plan_horizon_ns
             t = base + (k * cpu * self.share).astype(np.int64)
         else:
             j = np.searchsorted(cum, k, side="right")
@@ -211,17 +212,17 @@ class Oracle(Policy):
         number of references, so a fast VM's window ends sooner than a slow one's: ranking an
         unseen page of the fast VM as farther than any seen page of the slow one would evict
         a hot set for a scan that comes back much later. FAR: the stream ends before then."""
-        pool = self.sim.pool
+        pool = self.machine.pool
         out = np.full(pages.size, FAR, dtype=np.int64)
         cuts = np.searchsorted(pages, pool.base)
-        for vm in range(self.sim.n_vms):
+        for vm in range(self.ctx.n_vms):
             lo, hi = int(cuts[vm]), int(cuts[vm + 1])
             if lo == hi:
                 continue
             rel = pages[lo:hi] - int(pool.base[vm])
             for v in self.vm_vcpus[vm]:
                 self._refresh(v)
-                pos = self.sim.vcpus[v].pos
+                pos = self.ctx.vcpus[v].pos
                 nxt = self.next_pos[v][rel]
                 win = self.windows[v]
                 assert win is not None
@@ -239,15 +240,15 @@ class Oracle(Policy):
         want = self.fault_pages - 1
         if want <= 0:
             return None
-        sim = self.sim
-        base = int(sim.pool.base[vm])
+        ctx = self.ctx
+        base = int(self.machine.pool.base[vm])
         for v in self.vm_vcpus[vm]:
-            vc = sim.vcpus[v]
+            vc = ctx.vcpus[v]
             rel, _ = vc.stream.take(vc.pos, FAULT_SCAN_REFS)
             if rel.size == 0 or int(rel[0]) + base != page:
                 continue
             g = rel.astype(np.int64) + base
-            g = g[(sim.pool.state[g] == SWAPPED) & (g != page)]
+            g = g[(self.machine.pool.state[g] == SWAPPED) & (g != page)]
             _, first = np.unique(g, return_index=True)
             return g[np.sort(first)[:want]]
         return None
@@ -263,31 +264,31 @@ class Oracle(Policy):
         """n of the ranked candidates (twice as many as needed), needing the fewest write
         operations: clean pages first, then dirty ones of the VM with most of them (a write
         operation covers one VM's pages), each group in Belady order."""
-        pool = self.sim.pool
+        pool = self.machine.pool
         dirty = pool.state[ranked] == DIRTY
         if not dirty.any() or ranked.size <= n:
             return ranked[:n]
         vms = pool.vm_of[ranked].astype(np.int64)
-        count = np.bincount(vms[dirty], minlength=self.sim.n_vms)
+        count = np.bincount(vms[dirty], minlength=self.ctx.n_vms)
         # Clean first; then by VM, the most dirty candidates first; stable keeps Belady order.
         group = np.where(dirty, 1 + np.argsort(np.argsort(-count, kind="stable"))[vms], 0)
         return ranked[np.argsort(group, kind="stable")[:n]]
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        for vm in np.unique(self.sim.pool.vm_of[evicted]).tolist():
+        for vm in np.unique(self.machine.pool.vm_of[evicted]).tolist():
             for v in self.vm_vcpus[vm]:
                 self.ahead[v] = 0
 
     def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
         """Up to n evictable pages, farthest next use first, and their keys."""
-        pool = self.sim.pool
+        pool = self.machine.pool
         cand = pick.candidates(pool, clean_only)
         if n <= 0 or cand.size == 0:
             return cand[:0], cand[:0]
         key = self.keys(cand, now_ns)
         # A dirty page costs a write to free its frame: it goes only for a later next use.
-        key = key - np.where(pool.state[cand] == DIRTY, self.sim.device.service_ns(1), 0)
+        key = key - np.where(pool.state[cand] == DIRTY, self.machine.device.service_ns(1), 0)
         # The largest next-use times first; among equal ones (pages first used past the same
         # window, or never) the least recently used first.
         neg = -key
@@ -304,7 +305,7 @@ class Oracle(Policy):
     def _measure_rates(self) -> None:
         """Update each VM's time per reference from what it executed since the last step
         (half weight to the newest step), never below its references' CPU cost."""
-        c = self.sim.counters
+        c = self.machine.counters
         busy = c.cpu_ns + c.stall_ns + c.fault_cpu_ns
         d_refs = c.references - self._last_refs
         d_busy = busy - self._last_busy
@@ -316,7 +317,7 @@ class Oracle(Policy):
         rate = d_busy[ran] / d_refs[ran]
         old = self.vm_ns_per_ref[ran]
         self.vm_ns_per_ref[ran] = np.where(old > 0, (old + rate) / 2, rate)
-        for v, vc in enumerate(self.sim.vcpus):
+        for v, vc in enumerate(self.ctx.vcpus):
             self.ns_per_ref[v] = max(vc.cpu_ns, 1, round(float(self.vm_ns_per_ref[vc.vm])))
         self._maps_key = (-1, -1)  # the time maps change with the rates
 
@@ -324,19 +325,18 @@ class Oracle(Policy):
         """While the device is idle and frames are short, write back the dirty pages among the
         next victims, so that reclaim frees their frames at once instead of making a faulting
         vCPU wait for a write (which demand paging's reclaim does)."""
-        sim = self.sim
-        dev = sim.device
-        if sim.pool.free_frames >= sim.high_wm * 2 or dev.queued_ops():
+        dev = self.machine.device
+        if self.machine.pool.free_frames >= self.machine.high_wm * 2 or dev.queued_ops():
             return
         if int(dev.busy_until.min()) > now_ns:
             return
-        batch = sim.host.write_batch_pages
-        chosen, _ = self._farthest(sim.host.reclaim_batch_pages + batch, now_ns, False)
-        dirty = chosen[sim.pool.state[chosen] == DIRTY]
+        batch = self.machine.host.write_batch_pages
+        chosen, _ = self._farthest(self.machine.host.reclaim_batch_pages + batch, now_ns, False)
+        dirty = chosen[self.machine.pool.state[chosen] == DIRTY]
         if dirty.size:
-            vms = sim.pool.vm_of[dirty]
+            vms = self.machine.pool.vm_of[dirty]
             most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
-            sim.write_back(dirty[vms == most][:batch], now_ns)
+            self.machine.write_back(dirty[vms == most][:batch], now_ns)
 
     def _stream_times(self, n_ops: int, now_ns: int, step_end_ns: int) -> np.ndarray:
         """When each of the next n prefetch reads (in issue order) would start, on the device
@@ -344,7 +344,7 @@ class Oracle(Policy):
         stream (a read alone already moves most of what the bandwidth allows; each one more
         in service slows every demand read in flight). Reads that could not start within this
         step start never (FAR): their pages are looked at again next step."""
-        dev = self.sim.device
+        dev = self.machine.device
         busy = sorted(
             op.done_ns
             for _, _, op in dev.in_flight
@@ -366,7 +366,7 @@ class Oracle(Policy):
         """Service time of one prefetch read beside the other streams and every other
         operation in service now or queued to start now (writes to free frames start first):
         the device's bandwidth is shared by all of them."""
-        dev = self.sim.device
+        dev = self.machine.device
         reading = sum(
             1
             for _, _, op in dev.in_flight
@@ -384,14 +384,13 @@ class Oracle(Policy):
         completion to be seen (FAR: its read cannot start within this step)."""
         op = np.arange(n_pages, dtype=np.int64) // self.batch
         starts = self._stream_times(-(-n_pages // self.batch), now_ns, step_end_ns)
-        land = starts[op] + self._read_ns(now_ns) + self.sim.step_ns
+        land = starts[op] + self._read_ns(now_ns) + self.ctx.step_ns
         return np.where(starts[op] >= FAR, FAR, land)
 
     def _issue(self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int) -> None:
         """Read the pages in, one VM's pages per read, reads in order of their first use and
         each issued for when its stream is free (so no more than `streams` are in service)."""
-        sim = self.sim
-        vms = sim.pool.vm_of[pages]
+        vms = self.machine.pool.vm_of[pages]
         ops: list[tuple[int, int, np.ndarray]] = []
         for vm in np.unique(vms).tolist():
             mine = np.flatnonzero(vms == vm)
@@ -402,7 +401,7 @@ class Oracle(Policy):
         starts = self._stream_times(len(ops), now_ns, step_end_ns)
         for (_, vm, part), start in zip(ops, starts.tolist(), strict=True):
             if start < FAR:
-                sim.prefetch(vm, part, start, batch=self.batch)
+                self.machine.prefetch(vm, part, start, batch=self.batch)
 
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
@@ -410,12 +409,12 @@ class Oracle(Policy):
         self._clean_ahead(now_ns)
         if self.prefetch_ns <= 0:
             return
-        sim = self.sim
+        ctx = self.ctx
         horizon = now_ns + self.prefetch_ns
         pages: list[np.ndarray] = []
         uses: list[np.ndarray] = []
         span: dict[int, int] = {}
-        for v, vc in enumerate(sim.vcpus):
+        for v, vc in enumerate(ctx.vcpus):
             starts, cum, cpu = self._time_map(v, now_ns)
             inside = np.flatnonzero(starts < horizon)
             if inside.size == 0:
@@ -432,8 +431,8 @@ class Oracle(Policy):
             self._refresh(v, until=hi)
             win = self.windows[v]
             assert win is not None
-            g = win.rel[lo - win.start : hi - win.start] + int(sim.pool.base[vc.vm])
-            at = np.flatnonzero(sim.pool.state[g] == SWAPPED)
+            g = win.rel[lo - win.start : hi - win.start] + int(self.machine.pool.base[vc.vm])
+            at = np.flatnonzero(self.machine.pool.state[g] == SWAPPED)
             g, at = g[at], at + (lo - vc.pos)
             _, first = np.unique(g, return_index=True)
             pages.append(g[first])
@@ -453,22 +452,23 @@ class Oracle(Policy):
         want, use = want[on_time], use[on_time]
         # The earliest uses first; past the free frames, a page comes in only in place of a
         # resident page used later than it (Belady-consistent prefetching).
-        room = max(0, sim.pool.free_frames - sim.low_wm - sim.writing_pending)
+        m = self.machine
+        room = max(0, m.pool.free_frames - m.low_wm - m.writing_pending)
         short = int(want.size) - room
         take = min(room, int(want.size))
         if short > 0:
             victims, keys = self._farthest(short, now_ns, False)
             later = keys > use[room : room + keys.size]
             n_ok = int(np.argmin(later)) if not later.all() else int(later.size)
-            sim.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
+            self.machine.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
             self._rescan(victims[:n_ok])
             take += n_ok
         self._issue(want[:take], use[:take], now_ns, step_end_ns)
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
         for v, lo in span.items():
-            lo_rel = int(sim.pool.base[sim.vcpus[v].vm])
-            top = lo_rel + sim.pool.vm_pages[sim.vcpus[v].vm]
+            lo_rel = int(self.machine.pool.base[ctx.vcpus[v].vm])
+            top = lo_rel + self.machine.pool.vm_pages[ctx.vcpus[v].vm]
             mine = wanted[(wanted >= lo_rel) & (wanted < top)]
-            if mine.size and (sim.pool.state[mine] == SWAPPED).any():
+            if mine.size and (self.machine.pool.state[mine] == SWAPPED).any():
                 self.ahead[v] = lo

@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
+from engine.device import BACKGROUND_WRITE, WRITE_TO_FREE, Op
 from engine.executor import BLOCK
-from engine.policies import register
 from engine.policies import victims as pick
 from engine.policies.demand import DemandPaging
 from engine.policies.device_lead import DeviceLeadTime
 from engine.policies.predictive_params import MECHANISMS as MECHANISMS
 from engine.policies.predictive_params import PredictiveParams
+from engine.policies.registry import register
 from engine.policies.schedule_victims import PROTECTED as PROTECTED
 from engine.policies.schedule_victims import ScheduleVictims
 from engine.pool import DIRTY, PREFETCHED, SWAPPED
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.policies.context import PolicyContext
 
 NEVER = 1 << 62  # "not in the plan": farther than any planned start
 # While the plan has been mostly wrong, the policy is demand paging (it keeps learning).
@@ -42,24 +42,25 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     """Demand paging plus everything the scheduler's plan makes possible."""
 
     name = "predictive"
+    menu_rank = 1
     Params = PredictiveParams
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
-        super().__init__(params, sim)
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
+        super().__init__(params, ctx)
         p = self.params
         self.horizon_ns = round(float(p.get("horizon_ms", 150.0)) * 1e6)
         self.active = self.horizon_ns > 0
-        n_vms = sim.n_vms
-        self.vcpu_vm = np.array([vc.vm for vc in sim.vcpus], dtype=np.int64)
+        n_vms = ctx.n_vms
+        self.vcpu_vm = np.array([vc.vm for vc in ctx.vcpus], dtype=np.int64)
         # Working sets in each VM's own clock, its scheduled time (time with a vCPU running),
         # so pages do not age while their VM waits: a page's VM time at its last touch, and
         # bit i set if touched in the VM's i-th most recent active period (for frequency).
         # Stamps derive from the executors' exact last-use times, so both executors agree.
         self.vm_time = np.zeros(n_vms, dtype=np.int64)  # VM time when its period began
-        self.touch_vns = np.zeros(sim.pool.n_pages, dtype=np.int64)
-        self.history = np.zeros(sim.pool.n_pages, dtype=np.uint32)
+        self.touch_vns = np.zeros(self.machine.pool.n_pages, dtype=np.int64)
+        self.history = np.zeros(self.machine.pool.n_pages, dtype=np.uint32)
         k = int(p.get("restore_periods", 6))
-        self.ws_vns = k * sim.scheduler.slice_ns  # k active periods of execution
+        self.ws_vns = k * ctx.slice_ns  # k active periods of execution
         self.running_vcpus = np.zeros(n_vms, dtype=np.int64)
         self.run_until = np.zeros(n_vms, dtype=np.int64)
         self.period_start = np.zeros(n_vms, dtype=np.int64)
@@ -70,21 +71,21 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.restoring = np.zeros(n_vms, dtype=bool)  # and its first read was issued
         self.ws_size = np.zeros(n_vms, dtype=np.int64)  # working set at the last deschedule
         self.ops: list[list[Op]] = [[] for _ in range(n_vms)]  # restore reads not yet landed
-        self.gate_since = np.full(len(sim.vcpus), -1, dtype=np.int64)
-        self.vcpu_blocked = np.zeros(len(sim.vcpus), dtype=bool)
+        self.gate_since = np.full(len(ctx.vcpus), -1, dtype=np.int64)
+        self.vcpu_blocked = np.zeros(len(ctx.vcpus), dtype=bool)
         self.went_idle: list[int] = []
         # Restore usefulness: pages restored and not yet touched, and a per-VM scale of the
         # cap that halves when most of a restore went unused and recovers when it pays.
-        self.restored = np.zeros(sim.pool.n_pages, dtype=bool)
+        self.restored = np.zeros(self.machine.pool.n_pages, dtype=bool)
         self.scale = np.ones(n_vms, dtype=np.float64)
         self.holding = -1  # the time ready() last held a vCPU back
-        self.cap_pages = int(sim.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
+        self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
         self.batch = int(p.get("prefetch_batch_pages", 32))
         self.margin_ns = int(float(p.get("lead_margin_us", 300.0)) * 1000)
         self.min_idle_ns = int(float(p.get("swap_out_min_idle_ms", 5.0)) * 1e6)
         self.max_wait_ns = int(float(p.get("gate_max_wait_ms", 3.0)) * 1e6)
-        self.tolerance_ns = sim.plan_tolerance_ns
-        dev = sim.device
+        self.tolerance_ns = ctx.plan_tolerance_ns
+        dev = self.machine.device
         spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
         self.prefetch_lanes = np.array(spare or dev.background_lanes, dtype=np.int64)
         self.shared_lanes = not spare  # queued work then starts only at step boundaries
@@ -94,7 +95,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.accuracy = 0.5  # no evidence yet either way
         self.judged = 0
         self.backed_off = bool(p.get("backoff", True))
-        self.plan_slack_ns = max(sim.plan_tolerance_ns, 2 * dev.service_ns(1))
+        self.plan_slack_ns = max(ctx.plan_tolerance_ns, 2 * dev.service_ns(1))
         self._plan_key: tuple[int, int] = (-1, -1)
         self._backlog_key: tuple[int, ...] = ()
         self._backlog_val = (0, 0, 0, 0, 0)
@@ -121,13 +122,13 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def report(self) -> dict[str, Any]:
         """Whether the policy acted, and if not why: no plan, a device with no lane to spare
         from demand reads, or a plan mostly wrong (its accuracy against the back-off bar)."""
-        dev = self.sim.device
+        dev = self.machine.device
         if self.horizon_ns <= 0:
             stood_down = "it has no plan (its horizon is 0 ms)"
         elif not self.active:
             lanes = "only channel serves" if dev.channels == 1 else f"{dev.channels} channels serve"
             stood_down = (
-                f"the swap device's {lanes} the demand reads of {self.sim.n_pcpus} pCPUs"
+                f"the swap device's {lanes} the demand reads of {self.ctx.n_pcpus} pCPUs"
                 " (a restore read would hold up their faults)"
             )
         else:
@@ -146,11 +147,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def next_starts(self, now_ns: int) -> np.ndarray:
         """Each VM's next planned start within the horizon (a running VM: after its current
         slice); NEVER when it is not in the plan. Cached per plan and step."""
-        plan = self.sim.boundary_plan
+        plan = self.ctx.boundary_plan
         key = (id(plan), now_ns)
         if key == self._plan_key:
             return self._next
-        out = np.full(self.sim.n_vms, NEVER, dtype=np.int64)
+        out = np.full(self.ctx.n_vms, NEVER, dtype=np.int64)
         if plan.vcpu.size:
             vm = self.vcpu_vm[plan.vcpu]
             running = self.running_vcpus > 0
@@ -170,11 +171,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
 
     # -- working sets -----------------------------------------------------------------------------
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
-        pool = self.sim.pool
+        pool = self.machine.pool
         self.history[pages] |= np.uint32(1)
         start, base = int(self.period_start[vm]), int(self.vm_time[vm])
         self.touch_vns[pages] = base + (pool.last_use_ns[pages] - start)
-        cluster = int(self.sim.ra_cluster[vm])
+        cluster = int(self.machine.ra_cluster[vm])
         if major_pages.size and cluster > 1 and self.vector_readahead:
             # Readahead came in with these faults: it counts as used now, as LRU would see it.
             first = int(pool.base[vm])
@@ -193,7 +194,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def restore_set(self, vm: int, now_ns: int) -> np.ndarray:
         """The VM's swapped-out working-set pages (used in its last k periods of execution) in
         restore order, capped."""
-        pool = self.sim.pool
+        pool = self.machine.pool
         lo, hi = pool.vm_range(vm)
         touched = self.touch_vns[lo:hi]
         since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
@@ -221,7 +222,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         return max(self.batch, int(self.cap_pages * float(self.scale[vm])))
 
     def working_set_size(self, vm: int, now_ns: int) -> int:
-        lo, hi = self.sim.pool.vm_range(vm)
+        lo, hi = self.machine.pool.vm_range(vm)
         since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
         return int(np.count_nonzero(self.touch_vns[lo:hi] >= since))
 
@@ -231,18 +232,17 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if self.running_vcpus[vm] == 0:
             self.period_start[vm] = now_ns
             if not self.paused[vm]:  # a new active period (not the end of a wait for a read)
-                lo, hi = self.sim.pool.vm_range(vm)
+                lo, hi = self.machine.pool.vm_range(vm)
                 self.history[lo:hi] <<= np.uint32(1)
             self.paused[vm] = False
         self.running_vcpus[vm] += 1
         self.armed[vm] = self.restoring[vm] = False  # what is still out, it faults in itself
         self.written[vm] = False
-        self.run_until[vm] = max(int(self.run_until[vm]), self.sim.slice_end[pcpu])
+        self.run_until[vm] = max(int(self.run_until[vm]), self.ctx.slice_end[pcpu])
         since = int(self.gate_since[vcpu])
         if since >= 0:
             self.gate_since[vcpu] = -1
-            self.sim.counters.gating_delay_ns[vm] += now_ns - since
-            self.sim.counters.gated_dispatches[vm] += 1
+            self.machine.count_gated_dispatch(vm, now_ns - since)
         resumed = bool(self.vcpu_blocked[vcpu])
         self.vcpu_blocked[vcpu] = False
         if self.active and not resumed:  # the end of a wait for a read is no plan's test
@@ -253,8 +253,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.running_vcpus[vm] -= 1
         self.vcpu_blocked[vcpu] = reason == BLOCK
         if self.running_vcpus[vm] > 0:
-            ends = [self.sim.slice_end[p] for p, v in enumerate(self.sim.running) if v >= 0]
-            vms = [int(self.vcpu_vm[v]) for v in self.sim.running if v >= 0]
+            ends = [self.ctx.slice_end[p] for p, v in enumerate(self.ctx.running) if v >= 0]
+            vms = [int(self.vcpu_vm[v]) for v in self.ctx.running if v >= 0]
             self.run_until[vm] = max(e for e, m in zip(ends, vms, strict=True) if m == vm)
             return
         self.run_until[vm] = now_ns
@@ -270,7 +270,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
 
     def _score_restore(self, vm: int) -> None:
         """At the end of an active period: how much of what was restored for it was used."""
-        lo, hi = self.sim.pool.vm_range(vm)
+        lo, hi = self.machine.pool.vm_range(vm)
         marked = self.restored[lo:hi]
         n = int(np.count_nonzero(marked))
         if n < self.batch:
@@ -319,7 +319,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if self.backed_off:
             self.stats["backoff_steps"] += 1
         nxt = self.next_starts(now_ns)
-        for vm in range(self.sim.n_vms):
+        for vm in range(self.ctx.n_vms):
             if self.ops[vm]:
                 self.ops[vm] = [
                     op
@@ -328,7 +328,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
                 ]
                 if self.ops[vm] and nxt[vm] == NEVER and self.params.get("cancel", True):
                     queued = [op for op in self.ops[vm] if op.start_ns < 0]
-                    self.stats["cancelled_pages"] += self.sim.cancel_ops(queued, now_ns)
+                    self.stats["cancelled_pages"] += self.machine.cancel_ops(queued, now_ns)
         if self.went_idle:
             idle, self.went_idle = self.went_idle, []
             if self._on("swap_out") and self._on("restore"):
@@ -350,7 +350,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         plan has proven right."""
         if gated:
             return
-        predicted = self.sim.boundary_plan.next_start(vcpu)
+        predicted = self.ctx.boundary_plan.next_start(vcpu)
         planned = predicted >= 0 and abs(predicted - now_ns) <= self.plan_slack_ns
         # While there is little evidence, its mean under Jeffreys' prior (half a right and
         # half a wrong dispatch: three right ones in a row engage the policy); then an
@@ -370,7 +370,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def _swap_out(self, idle: list[int], nxt: np.ndarray, now_ns: int) -> None:
         """A VM that just went inactive for long swaps out, in the background, its least
         recently used pages that the restores planned before its return need frames for."""
-        sim, pool = self.sim, self.sim.pool
+        m, pool = self.machine, self.machine.pool
         away = [vm for vm in idle if self.running_vcpus[vm] == 0]
         away = [vm for vm in away if int(nxt[vm]) - now_ns >= self.min_idle_ns]
         for vm in sorted(away, key=lambda u: (-int(nxt[u]), u)):  # farthest first
@@ -381,24 +381,24 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             for u in sorted(sooner.tolist(), key=lambda x: (int(nxt[x]), x)):
                 room = self.budget(int(nxt[u]), now_ns) - need
                 need += max(0, min(int(self.restore_set(u, now_ns).size), room))
-            short = need - (pool.free_frames - sim.low_wm) - sim.writing_pending
+            short = need - (pool.free_frames - m.low_wm) - m.writing_pending
             if short <= 0:
                 continue
             lo, hi = pool.vm_range(vm)
             cand = pick.candidates(pool, False, lo, hi)
             pages = pick.smallest(self.touch_vns[cand], cand, short)
-            sim.evict(pages, now_ns, BACKGROUND_WRITE, for_prefetch=True)
+            m.evict(pages, now_ns, BACKGROUND_WRITE, for_prefetch=True)
             self.stats["swap_out_pages"] += int(pages.size)
 
     def _write_back(self, nxt: np.ndarray, now_ns: int) -> None:
         """Background writing (Ryu et al.): a VM whose slice ends soon and that will then be
         inactive for long writes back, in time, the dirty pages the swap-out at its switch
         will take (its least recently used), so they are clean when the frames are needed."""
-        sim, pool = self.sim, self.sim.pool
-        step = sim.step_ns
+        m, pool = self.machine, self.machine.pool
+        step = self.ctx.step_ns
         ending = [
             vm
-            for vm in range(sim.n_vms)
+            for vm in range(self.ctx.n_vms)
             if self.running_vcpus[vm] > 0
             and not self.written[vm]
             and int(nxt[vm]) - int(self.run_until[vm]) >= self.min_idle_ns
@@ -411,7 +411,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         for u in sorted(coming.tolist(), key=lambda x: (int(nxt[x]), x)):
             room = self.budget(int(nxt[u]), now_ns) - need
             need += max(0, min(int(self.restore_set(u, now_ns).size), room))
-        need -= pool.free_frames - sim.low_wm + sim.writing_pending
+        need -= pool.free_frames - m.low_wm + m.writing_pending
         # What an ending VM already covers for this switch counts once, not once per VM.
         need -= int(self.wb_pages[(self.running_vcpus > 0) & self.written].sum())
         if need <= 0:
@@ -429,11 +429,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
                 continue  # not yet: written too early, they would be dirtied again
             self.written[vm] = True
             self.wb_pages[vm] = pages.size
-            self.stats["write_back_pages"] += sim.write_back(dirty, now_ns)
+            self.stats["write_back_pages"] += m.write_back(dirty, now_ns)
             need -= int(pages.size)
 
     def _restore(self, vm: int, start_ns: int, now_ns: int) -> None:
-        step = self.sim.step_ns
+        step = self.ctx.step_ns
         lead_on = self.params.get("device_lead", True)
         if lead_on:
             upper = self.lead_ns(min(int(self.ws_size[vm]), self.cap_pages), now_ns)
@@ -449,14 +449,14 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             pages = pages[: self.budget(start_ns, now_ns)]
             if pages.size == 0:
                 return
-        sim, pool = self.sim, self.sim.pool
-        short = int(pages.size) - (pool.free_frames - sim.low_wm) - sim.writing_pending
+        m, pool = self.machine, self.machine.pool
+        short = int(pages.size) - (pool.free_frames - m.low_wm) - m.writing_pending
         if short > 0:
             if self._on("schedule_victims"):
                 victims = self.ranked_victims(short, now_ns, above=start_ns)
             else:
                 victims = DemandPaging.victims(self, short, now_ns)
-            sim.evict(victims, now_ns, WRITE_TO_FREE, for_prefetch=True)
+            m.evict(victims, now_ns, WRITE_TO_FREE, for_prefetch=True)
             self.stats["make_room_pages"] += int(victims.size)
         issued = self._issue(vm, pages, now_ns)
         if issued:
@@ -469,12 +469,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
                 self.stats["lead_ns_max"] = max(self.stats["lead_ns_max"], lead_now)
 
     def _issue(self, vm: int, pages: np.ndarray, now_ns: int) -> int:
-        dev = self.sim.device
-        before = len(dev.queues[PREFETCH_READ])
-        issued = self.sim.prefetch(vm, pages, now_ns, batch=self.batch)
-        if issued:
-            new = list(dev.queues[PREFETCH_READ])[before:]
-            self.ops[vm].extend(new)
-            for op in new:
-                self.restored[op.pages] = True
-        return issued
+        new = self.machine.prefetch(vm, pages, now_ns, batch=self.batch)
+        self.ops[vm].extend(new)
+        for op in new:
+            self.restored[op.pages] = True
+        return sum(int(op.pages.size) for op in new)

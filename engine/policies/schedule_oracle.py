@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.policies import register
 from engine.policies.predictive import PredictivePaging
+from engine.policies.registry import register
 from engine.pool import SWAPPED
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.policies.context import PolicyContext
 
 
 @register
@@ -27,11 +27,12 @@ class ScheduleOracle(PredictivePaging):
     """Predictive paging whose restore set is each VM's true next-period page set."""
 
     name = "schedule-oracle"
+    menu_rank = 4
 
-    def __init__(self, params: dict[str, Any], sim: Simulation):
-        super().__init__(params, sim)
-        self.vm_vcpus: list[list[int]] = [[] for _ in range(sim.n_vms)]
-        for vc in sim.vcpus:
+    def __init__(self, params: dict[str, Any], ctx: PolicyContext):
+        super().__init__(params, ctx)
+        self.vm_vcpus: list[list[int]] = [[] for _ in range(ctx.n_vms)]
+        for vc in ctx.vcpus:
             self.vm_vcpus[vc.vm].append(vc.index)
         self._sets: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
 
@@ -39,18 +40,18 @@ class ScheduleOracle(PredictivePaging):
         """The pages (global ids, ascending) the VM's vCPUs touch in one slice of execution
         from where their streams stand: as many references as a slice holds at full speed
         (a VM that stalls executes fewer, so this is the set or a little more)."""
-        sim = self.sim
-        positions = tuple(sim.vcpus[v].pos for v in self.vm_vcpus[vm])
+        ctx = self.ctx
+        positions = tuple(ctx.vcpus[v].pos for v in self.vm_vcpus[vm])
         cached = self._sets.get(vm)
         if cached is not None and cached[0] == positions:
             return cached[1]
-        slice_ns = int(sim.scheduler.slice_ns)
+        slice_ns = int(ctx.slice_ns)
         parts = []
         for v in self.vm_vcpus[vm]:
-            vc = sim.vcpus[v]
+            vc = ctx.vcpus[v]
             rel, _ = vc.stream.take(vc.pos, max(1, slice_ns // max(1, vc.cpu_ns)))
             parts.append(rel.astype(np.int64))
-        pages = np.unique(np.concatenate(parts)) + int(sim.pool.base[vm])
+        pages = np.unique(np.concatenate(parts)) + int(self.machine.pool.base[vm])
         self._sets[vm] = (positions, pages)
         return pages
 
@@ -59,7 +60,7 @@ class ScheduleOracle(PredictivePaging):
         first (the oracle knows the set, not the order of use), then what predictive would
         restore besides (pages the VM is likely to use in the periods after), capped."""
         pages = self.next_period_pages(vm)
-        pages = pages[self.sim.pool.state[pages] == SWAPPED]
+        pages = pages[self.machine.pool.state[pages] == SWAPPED]
         pages = pages[np.lexsort((pages, -self.touch_vns[pages]))]
         guess = super().restore_set(vm, now_ns)
         more = guess[~np.isin(guess, pages, assume_unique=True)]

@@ -11,7 +11,8 @@ import numpy as np
 from engine.policies import victims as pick
 
 if TYPE_CHECKING:
-    from engine.simulator import Simulation
+    from engine.machine import Machine
+    from engine.policies.context import PolicyContext
 
 PROTECTED = -1  # victim key of pages a running VM is expected to touch again in this slice
 
@@ -19,7 +20,8 @@ PROTECTED = -1  # victim key of pages a running VM is expected to touch again in
 class ScheduleVictims:
     """Schedule-aware victims: by next planned start, then least recently used in VM time."""
 
-    sim: Simulation
+    ctx: PolicyContext
+    machine: Machine
     running_vcpus: np.ndarray  # per VM: its vCPUs running now
     run_until: np.ndarray  # per VM: when its running slices end
     period_start: np.ndarray  # per VM: when its current active period began
@@ -42,10 +44,10 @@ class ScheduleVictims:
         of a running VM: PROTECTED."""
         if n <= 0:
             return np.zeros(0, dtype=np.int64)
-        pool = self.sim.pool
+        pool = self.machine.pool
         nxt = self.next_starts(now_ns)
         groups: dict[int, list[np.ndarray]] = {}
-        for vm in range(self.sim.n_vms):
+        for vm in range(self.ctx.n_vms):
             if self.running_vcpus[vm] == 0:
                 groups.setdefault(int(nxt[vm]), [])
                 continue
@@ -72,7 +74,7 @@ class ScheduleVictims:
             if key <= above or need <= 0:
                 break
             parts = groups[key]
-            for vm in range(self.sim.n_vms):  # idle VMs' candidates, computed only when reached
+            for vm in range(self.ctx.n_vms):  # idle VMs' candidates, computed only when reached
                 if self.running_vcpus[vm] == 0 and int(nxt[vm]) == key:
                     lo, hi = pool.vm_range(vm)
                     parts.append(pick.candidates(pool, clean_only, lo, hi))

@@ -41,7 +41,6 @@ from engine.scenario.toml_io import (
     parse_toml,
     read_toml_file,
 )
-from engine.scenario.validation import _section as _section  # engine.policies validates with it
 from engine.scenario.validation import from_dict
 
 __all__ = [

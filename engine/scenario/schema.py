@@ -12,15 +12,9 @@ from typing import Any
 import param
 
 from engine.presets import DEVICE_PRESETS
+from engine.settings import Section
 
 SCHEMA_VERSION = 1
-
-
-class Section(param.Parameterized):
-    """A table of the scenario file; `name` (param's own) is never part of the schema."""
-
-    def fields(self) -> list[str]:
-        return [n for n in self.param if n != "name"]
 
 
 class Host(Section):
@@ -243,9 +237,8 @@ class Scenario(Section):
         return to_dict(self)
 
     def copy(self) -> Scenario:
-        from engine.scenario.validation import from_dict  # validation builds on this module
-
-        return from_dict(self.to_dict())
+        """An independent copy: editing it leaves this scenario as it is."""
+        return copy.deepcopy(self)
 
 
 SECTIONS: dict[str, type[Section]] = {
@@ -262,19 +255,7 @@ SECTIONS: dict[str, type[Section]] = {
 
 def to_dict(obj: Section) -> dict[str, Any]:
     """A plain nested dict (TOML- and JSON-ready) of a section, None values left out."""
-    out: dict[str, Any] = {}
-    for key in obj.fields():
-        value = getattr(obj, key)
-        if value is None:
-            continue
-        if isinstance(value, Section):
-            out[key] = to_dict(value)
-        elif isinstance(value, list):
-            out[key] = [to_dict(v) if isinstance(v, Section) else copy.deepcopy(v) for v in value]
-        elif isinstance(value, dict):
-            out[key] = copy.deepcopy(value)
-        else:
-            out[key] = value
+    out = obj.plain()
     if isinstance(obj, Scenario):
         out = {"version": SCHEMA_VERSION, **out}
     return out

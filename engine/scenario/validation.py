@@ -6,14 +6,11 @@ nothing is ever half-loaded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import param
-
-from engine.errors import ScenarioError, did_you_mean, show_range, show_value, unknown_name
-from engine.limits import quote
+from engine.errors import ScenarioError, did_you_mean, show_value
+from engine.policies import validate_policy
 from engine.scenario.budget import MAX_WORK_REFS, check_budget
 from engine.scenario.schema import (
     SCHEMA_VERSION,
@@ -25,105 +22,17 @@ from engine.scenario.schema import (
     Workload,
     to_dict,
 )
-
-
-def _allowed(p: param.Parameter) -> str:
-    if isinstance(p, param.Selector):
-        return "one of " + ", ".join(repr(o) for o in p.objects)
-    if isinstance(p, param.Boolean):
-        return "true or false"
-    if isinstance(p, param.Integer | param.Number):
-        lo, hi = p.bounds or (None, None)
-        kind = "an integer" if isinstance(p, param.Integer) else "a number"
-        if lo is not None and hi is not None:
-            return f"{kind} from {show_range(lo, hi, p.name or '')}"
-        return kind
-    if isinstance(p, param.String):
-        return "a string"
-    return type(p).__name__
-
-
-def _coerce(p: param.Parameter, value: Any, where: str, source: str | None) -> Any:
-    """Check one scalar against its parameter; the message names field, value and range."""
-
-    def fail(why: str = "") -> ScenarioError:
-        return ScenarioError(
-            f"{show_value(value)} is not allowed{why}; expected {_allowed(p)}",
-            source=source,
-            field=where,
-        )
-
-    if value is None and p.allow_None:
-        return None
-    if isinstance(p, param.Selector):
-        if value not in p.objects:
-            if isinstance(value, str):
-                msg = unknown_name("value", value, [str(o) for o in p.objects])
-                raise ScenarioError(msg, source=source, field=where)
-            raise fail()
-        return value
-    if isinstance(p, param.Boolean):
-        if not isinstance(value, bool):
-            raise fail()
-        return value
-    if isinstance(p, param.Integer):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail()
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise fail()
-            value = int(value)
-    elif isinstance(p, param.Number):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail()
-        if not math.isfinite(value):
-            raise fail()
-        value = float(value)
-    if isinstance(p, param.Integer | param.Number) and p.bounds:
-        lo, hi = p.bounds
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise fail()
-    if isinstance(p, param.String) and not isinstance(value, str):
-        raise fail()
-    if isinstance(p, param.String) and len(value) > 4096:  # quoted short: it may be 10 MB
-        raise ScenarioError(
-            f"{quote(value)} is not allowed; expected a string of at most 4096 characters",
-            source=source,
-            field=where,
-        )
-    return value
+from engine.settings_check import coerce, read_section
 
 
 def _section(cls: type[Section], data: Any, where: str, source: str | None) -> Section:
-    if isinstance(data, Section):
-        data = to_dict(data)
-    if not isinstance(data, Mapping):
-        raise ScenarioError(
-            f"expected a table, found {type(data).__name__}", source=source, field=where
-        )
-    kwargs: dict[str, Any] = {}
-    fields = cls().fields()
-    for key, value in data.items():
-        path = f"{where}.{key}" if where else str(key)
-        if key not in fields:
-            raise ScenarioError(
-                f"unknown key{did_you_mean(str(key), fields)}; allowed: {', '.join(fields)}",
-                source=source,
-                field=path,
-            )
-        p = cls.param[key]
-        if key == "activity":
-            kwargs[key] = _section(Activity, value, path, source)
-        elif key == "workload":
-            kwargs[key] = _workload(value, path, source)
-        elif key == "components":
-            kwargs[key] = _components(value, path, source)
-        else:
-            kwargs[key] = _coerce(p, value, path, source)
-    try:
-        return cls(**kwargs)
-    except ValueError as exc:  # a cross-field rule param itself enforces
-        raise ScenarioError(str(exc), source=source, field=where or None) from exc
+    """Read one scenario table; activity, workload and components are tables of their own."""
+    nested = {
+        "activity": lambda value, path, src: _section(Activity, value, path, src),
+        "workload": _workload,
+        "components": _components,
+    }
+    return read_section(cls, data, where, source, nested)
 
 
 def _workload(data: Any, where: str, source: str | None) -> Workload:
@@ -186,7 +95,7 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Scenario:
         elif key == "policy":
             kwargs[key] = _policy(value, source)
         else:
-            kwargs[key] = _coerce(Scenario.param[key], value, key, source)
+            kwargs[key] = coerce(Scenario.param[key], value, key, source)
     if "vms" not in kwargs:  # an empty file, or one without [[vms]]: nothing to run
         raise ScenarioError("expected at least one [[vms]] table", source=source, field="vms")
     scenario = Scenario(**kwargs)
@@ -218,8 +127,6 @@ def _vms(value: Any, source: str | None) -> list[VM]:
 
 
 def _policy(value: Any, source: str | None) -> dict[str, Any]:
-    from engine.policies import validate_policy  # policies import the engine core, not us
-
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, Mapping):

@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.device import CLASS_NAMES
 from engine.errors import ScenarioError, did_you_mean
+from engine.metrics import COUNTERS, derived
 from engine.scenario import from_dict, load_scenario, parse_value, read_toml_file
 from engine.sweep.errors import SweepError
 from engine.sweep.grid import SPECIAL, Axis, Sweep, build, policy_label
@@ -28,9 +30,6 @@ MAX_VMS = 256  # the schema's own limit on [[vms]]
 
 def known_metrics() -> list[str]:
     """Every key of a run's summary that a sweep can keep."""
-    from engine.device import CLASS_NAMES
-    from engine.metrics import COUNTERS, derived
-
     names = [*COUNTERS, *derived(dict.fromkeys(COUNTERS, 0), 1.0), "sim_time_ns"]
     names += ["device_utilisation", *(f"device_{n}_pages" for n in CLASS_NAMES)]
     return list(dict.fromkeys(names))

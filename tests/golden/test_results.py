@@ -11,7 +11,7 @@ import pytest
 
 from engine.policies import validate_policy
 from engine.scenario import Scenario, from_dict, load_scenario, with_overrides
-from engine.simulator import Simulation, baseline_references
+from engine.simulator import Simulation
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.slow
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.slow
 
 def run(scenario: Scenario, policy: dict[str, Any]) -> tuple[dict[str, Any], Simulation]:
     sim = Simulation(scenario, validate_policy(policy), record=False)
-    while sim.step():
-        pass
-    return sim.finish(baseline_references(scenario)).summary, sim
+    return sim.run().summary, sim
 
 
 @cache

@@ -34,7 +34,7 @@ class Watch:
             self.written.update(pages.tolist())
             return orig_finish(op)
 
-        orig_apply = sim._apply
+        orig_apply = sim.machine._apply
 
         def apply(op):
             # A write-back that succeeded made its pages clean: a later drop needs no write.
@@ -44,7 +44,7 @@ class Watch:
 
         dev._start = start
         pool.finish_write = finish_write
-        sim._apply = apply
+        sim.machine._apply = apply
 
     def check_step(self, before: np.ndarray) -> None:
         pool = self.sim.pool

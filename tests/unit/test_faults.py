@@ -44,7 +44,7 @@ def test_failed_writes_keep_pages_resident_and_dirty():
     """When every write fails, nothing dirty ever reaches swap; the pool stays consistent."""
     s = with_overrides(small_scenario(), ["faults.write_error_rate=1.0"])
     sim = Simulation(s, record=False)
-    sim.run()
+    sim.run(with_baseline=False)
     sim.pool.check()
     assert sim.device.write_failures > 0
     assert sim.counters.swap_full_stalls.sum() >= 0
@@ -144,7 +144,7 @@ def test_swap_outs_are_the_pages_successful_writes_left_on_swap():
         return freed
 
     sim.pool.finish_write = finish_write
-    sim.run()
+    sim.run(with_baseline=False)
     assert sim.device.write_failures > 0 and reached.sum() > 0
     # Only eviction writes run here (demand paging writes back nothing ahead of eviction).
     assert np.array_equal(sim.counters.swap_out_pages, reached)

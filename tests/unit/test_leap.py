@@ -74,11 +74,9 @@ def test_without_a_trend_it_reads_the_block_around_the_fault() -> None:
 def test_on_a_scan_leap_prefetches_usefully() -> None:
     """A sequential scan larger than memory: Leap's prefetches are used and faults drop."""
     leap = sim_for({"kind": "scan", "pages": 1500, "write_fraction": 0.0})
-    while leap.step():
-        pass
+    leap.run(until=leap.end_ns)
     plain = Simulation(leap.scenario, {"name": "demand", "readahead": "off"}, record=False)
-    while plain.step():
-        pass
+    plain.run(until=plain.end_ns)
     c = leap.counters
     assert c.prefetch_used.sum() > 0.9 * c.prefetch_issued.sum()
     p = plain.counters

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.metrics import COUNTERS, derived
 from engine.policies import validate_policy
 from engine.scenario import from_dict
-from engine.simulator import Simulation, baseline_references
+from engine.simulator import Simulation
 from tests.unit.test_policy_contract import small
 
 
@@ -39,9 +39,7 @@ def test_summary_totals_agree_with_the_vms_and_the_device() -> None:
     """Host lost time is the sum over VMs; pages written equal what the device wrote."""
     scenario = from_dict(small())
     sim = Simulation(scenario, validate_policy({"name": "predictive"}), record=False)
-    while sim.step():
-        pass
-    run = sim.finish(baseline_references(scenario))
+    run = sim.run()
     s = run.summary
     assert s["lost_time_ns"] == s["stall_ns"] + s["gating_delay_ns"] > 0
     assert s["lost_time_ns"] == sum(vm["lost_time_ns"] for vm in run.vms)

@@ -62,9 +62,7 @@ def scenario(**over: Any) -> dict[str, Any]:
 
 def run(policy: dict[str, Any], steps: int | None = None, **over: Any) -> Simulation:
     sim = Simulation(from_dict(scenario(**over)), validate_policy(policy), record=False)
-    n = 0
-    while (steps is None or n < steps) and sim.step():
-        n += 1
+    sim.run(until=sim.end_ns if steps is None else steps * sim.step_ns)
     return sim
 
 
@@ -138,8 +136,7 @@ def test_prefetch_reads_run_as_a_few_streams() -> None:
             spans.append((op.start_ns, op.done_ns))
 
     sim.device._start = note  # type: ignore[method-assign]
-    while sim.step():
-        pass
+    sim.run(until=sim.end_ns)
     begin = np.array([s for s, _ in spans])
     end = np.array([e for _, e in spans])
     most = max(int(np.count_nonzero((begin <= t) & (end > t))) for t in begin.tolist())

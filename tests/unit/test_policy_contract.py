@@ -76,10 +76,7 @@ SCENARIOS = {
 
 def run(data: dict[str, Any], policy: str, executor: str, check: bool = False) -> Simulation:
     sim = Simulation(from_dict(data), {"name": policy}, executor=executor, record=False)
-    while sim.step():
-        if check:
-            sim.pool.check()
-    sim.finish()
+    sim.run(with_baseline=False, on_step=(lambda _: sim.pool.check()) if check else None)
     return sim
 
 

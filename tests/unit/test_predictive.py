@@ -37,9 +37,7 @@ def mini(**over: Any) -> dict[str, Any]:
 
 def run(data: dict[str, Any], policy: dict[str, Any], steps: int | None = None) -> Simulation:
     sim = Simulation(from_dict(data), validate_policy(policy), record=False)
-    n = 0
-    while (steps is None or n < steps) and sim.step():
-        n += 1
+    sim.run(until=sim.end_ns if steps is None else steps * sim.step_ns)
     return sim
 
 
@@ -115,12 +113,12 @@ def test_lead_time_comes_from_the_device() -> None:
     time longer."""
     nvme = run(mini(), {"name": "predictive"}, steps=1).policy
     sata = run(mini(device={"preset": "sata-ssd"}), {"name": "predictive"}, steps=1).policy
-    t = nvme.sim.now_ns
+    t = nvme.machine.now_ns
     assert nvme.lead_ns(64, t) <= nvme.lead_ns(640, t) < nvme.lead_ns(6400, t)
     assert nvme.lead_ns(6400, t) > 5 * nvme.lead_ns(64, t)
     assert sata.lead_ns(640, t) > nvme.lead_ns(640, t)
     before = nvme.lead_ns(640, t)
-    nvme.sim.device.busy_until[nvme.prefetch_lanes] = t + 5_000_000  # every lane busy 5 ms
+    nvme.machine.device.busy_until[nvme.prefetch_lanes] = t + 5_000_000  # every lane busy 5 ms
     nvme._backlog_key = ()  # the backlog is cached until the device's queues change
     assert nvme.lead_ns(640, t) >= before + 5_000_000
     for within in (1_000_000, 3_000_000, 10_000_000):
@@ -189,11 +187,11 @@ def test_queued_restores_of_a_vm_that_left_the_plan_are_cancelled() -> None:
     clean = np.flatnonzero(((state == CLEAN) | (state == PREFETCHED)) & (sim.pool.vm_of == idle))
     out = clean[:64]
     assert out.size > 0
-    sim.evict(out, sim.now_ns)  # dropped at once: swapped out, and frames to read them into
+    sim.machine.evict(out, sim.now_ns)  # dropped at once: swapped out, and frames to read them into
     assert np.all(state[out] == SWAPPED)
     issued = pol._issue(idle, out, sim.now_ns)  # as many as there are frames for
     assert issued > 0
-    queued = sim.queued_prefetches(idle)
+    queued = sim.machine.queued_prefetches(idle)
     assert queued
     pol.next_starts = lambda now: np.where(np.arange(sim.n_vms) == idle, NEVER, now + 1)
     pol.on_step(sim.now_ns, sim.now_ns + sim.step_ns)
@@ -276,8 +274,8 @@ def test_working_set_is_recent_pages_in_restore_order() -> None:
     pol: PredictivePaging = sim.policy  # type: ignore[assignment]
     vm = next(v for v in range(sim.n_vms) if pol.running_vcpus[v] == 0)
     lo, hi = sim.pool.vm_range(vm)
-    sim.evict(np.arange(lo, hi), sim.now_ns)
-    sim.complete_until(sim.now_ns + 50_000_000)
+    sim.machine.evict(np.arange(lo, hi), sim.now_ns)
+    sim.machine.complete_until(sim.now_ns + 50_000_000)
     pages = pol.restore_set(vm, sim.now_ns)
     assert pages.size > 0
     since = pol.vm_clock(vm, sim.now_ns) - pol.ws_vns
@@ -331,8 +329,7 @@ def test_readahead_pages_are_stamped_in_their_vms_own_clock() -> None:
         checked += int(ra.size)
 
     pol.after_run = after_run  # type: ignore[method-assign]
-    while sim.step():
-        pass
+    sim.run(until=sim.end_ns)
     assert checked > 100 and int(sim.counters.readahead_pages.sum()) > 100
 
 
@@ -370,7 +367,7 @@ def test_background_writing_covers_a_switch_once() -> None:
     )
     pol = sim.policy
     needed: list[int] = []
-    write_back = sim.write_back
+    write_back = sim.machine.write_back
 
     def counting(pages: np.ndarray, now_ns: int) -> int:
         if not needed:  # the restores due at the first switch, as they stand now
@@ -378,10 +375,9 @@ def test_background_writing_covers_a_switch_once() -> None:
             needed.append(sum(int(pol.restore_set(vm, now_ns).size) for vm in due))
         return write_back(pages, now_ns)
 
-    sim.write_back = counting  # type: ignore[method-assign]
+    sim.machine.write_back = counting  # type: ignore[method-assign]
     first_switch_ns = 2 * sim.scheduler.slice_ns
-    while sim.now_ns < first_switch_ns - sim.step_ns and sim.step():
-        pass
+    sim.run(until=first_switch_ns - sim.step_ns)
     written = pol.stats["write_back_pages"]
     assert needed and needed[0] > 1000, "the first switch needs a restore"
     assert 0 < written <= needed[0]

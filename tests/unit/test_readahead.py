@@ -69,8 +69,7 @@ def _one_vm(workload: dict[str, Any]) -> dict[str, Any]:
 def _windows(workload: dict[str, Any], readahead: str = "adaptive") -> tuple[list[int], Any]:
     policy = validate_policy({"name": "demand", "readahead": readahead})
     sim = Simulation(from_dict(_one_vm(workload)), policy, record=False)
-    while sim.step():
-        pass
+    sim.run(until=sim.end_ns)
     adaptive = sim.policy.adaptive  # type: ignore[attr-defined]
     return (adaptive.windows[0] if adaptive else []), sim.counters
 

@@ -66,8 +66,7 @@ def test_knowing_the_set_faults_less_than_guessing_it() -> None:
     runs = {}
     for name in ("predictive", "schedule-oracle"):
         sim = simulation(name)
-        while sim.step():
-            pass
+        sim.run(until=sim.end_ns)
         runs[name] = sim.counters
     known, guessed = runs["schedule-oracle"], runs["predictive"]
     assert known.prefetch_issued.sum() > known.readahead_pages.sum()  # it did restore

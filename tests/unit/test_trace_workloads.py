@@ -145,8 +145,7 @@ def test_a_vm_on_a_non_looping_trace_finishes(tmp_path: Path, executor: str) -> 
     assert finite["references"] == 5000
     assert forever["references"] > 5000
     sim = Simulation(scenario, "demand", executor=executor, record=False)
-    while sim.step():
-        pass
+    sim.run(until=sim.end_ns)
     assert sim.vcpus[0].status == FINISHED and sim.vcpus[1].status != FINISHED
 
 

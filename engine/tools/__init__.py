@@ -1,0 +1,1 @@
+"""Developer tools that look at the engine's own code (run with `python -m engine.tools.X`)."""
