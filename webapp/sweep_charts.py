@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, LogColorMapper
-from bokeh.palettes import RdBu11, Viridis256
+from bokeh.palettes import RdBu11, Viridis256, interp_palette
 from bokeh.plotting import figure
 
 from engine.density import density_from_rows
@@ -123,7 +123,8 @@ def heatmap_figure(frame: pd.DataFrame | None, x: Any, y: Any, metric: Any) -> A
 
 # Blue where the policy loses less time than the best baseline, red where it loses more, white
 # at 1: Bokeh's RdBu11 runs from dark blue (#053061) to dark red, so low ratios map to blue.
-RATIO_PALETTE = tuple(RdBu11)
+# Interpolated to 255 steps (odd: white is the middle one) so 0.85 is not drawn as 1.
+RATIO_PALETTE = tuple(interp_palette(RdBu11, 255))
 RATIO_FLOOR = 1.25  # the colour scale spans at least 1/1.25 .. 1.25, so noise near 1 stays pale
 
 
@@ -158,7 +159,7 @@ def ratio_heatmap(
     names = {x: axis_names(x, rows), y: axis_names(y, rows)}
     # In the sweep file's order (rows come in grid order), not sorted: devices read in turn.
     xs = [names[x][str(v)] for v in rows[x].unique()]
-    ys = [names[y][str(v)] for v in rows[y].unique()]
+    ys = [names[y][str(v)] for v in reversed(rows[y].unique())]  # the first value on top
     ratios = [float(r) for r in cells["ratio"]]
     spread = max([RATIO_FLOOR, *(max(r, 1 / r) for r in ratios if r > 0)])
     mapper = LogColorMapper(palette=RATIO_PALETTE, low=1 / spread, high=spread)
@@ -177,6 +178,7 @@ def ratio_heatmap(
             "ci": interval_text,
             "n": list(cells["n"]),
             "real": [f"{r:.2f}" if is_number(r) else "–" for r in real],
+            "sub": [f"touched ÷ frames {r:.2f}" if is_number(r) else "" for r in real],
             "best": list(cells["baselines"]),
         }
     )
@@ -192,6 +194,8 @@ def ratio_heatmap(
              line_color="white")  # fmt: skip
     fig.text("x", "y", text="t", source=src, text_align="center", text_baseline="middle",
              text_color={"field": "c"}, text_font_size="11pt")  # fmt: skip
+    fig.text("x", "y", text="sub", source=src, text_align="center", text_baseline="top",
+             y_offset=12, text_color={"field": "c"}, text_font_size="7.5pt")  # fmt: skip
     bar = ColorBar(color_mapper=mapper, title=f"{of_label} ÷ {to_label}", width=12)
     fig.add_layout(bar, "right")
     fig.add_tools(
