@@ -39,6 +39,7 @@ from engine.sweep.ratio import (
     ratio_axes,
     ratio_cells,
     ratio_rows,
+    ratio_text,
 )
 from engine.sweep.results import check_out_path, results_frame, write_results
 from engine.sweep.runner import Progress, ProgressFn, SweepOutcome, run_sweep
@@ -92,6 +93,7 @@ __all__ = [
     "ratio_axes",
     "ratio_cells",
     "ratio_rows",
+    "ratio_text",
     "results_frame",
     "run_key",
     "run_one",

@@ -160,3 +160,25 @@ def ratio_axes(rows: Any, metric: str) -> Sequence[str]:
         "real_overcommit",
     }
     return [c for c in rows.columns if c not in skip and rows[c].nunique() > 1]
+
+
+def ratio_text(sweep: Sweep, frame: Any) -> str:
+    """The ratio per grid point, mean over seeds and 95 % interval, a line each: what
+    `vmswap sweep` prints after a ratio sweep."""
+    ratio = sweep.ratio
+    if ratio is None:
+        raise SweepError("this sweep has no [ratio] table", source=sweep.source, field="ratio")
+    rows = ratio_rows(sweep, frame)
+    axes = list(ratio_axes(rows, ratio.metric)) or ["vm_count"]
+    lines = [f"{ratio.of_label} {ratio.metric} ÷ {ratio.to_label}'s, mean over seeds [95 %]:"]
+    for point, group in rows.groupby(axes, sort=False):
+        values = point if isinstance(point, tuple) else (point,)
+        where = ", ".join(f"{a}={v}" for a, v in zip(axes, values, strict=True))
+        samples = [float(v) for v in group["ratio"] if is_number(v)]
+        if not samples:
+            lines.append(f"  {where}: no ratio (the baseline's {ratio.metric} is 0)")
+            continue
+        iv = interval(samples)
+        spread = f"[{iv.lo:.3f}, {iv.hi:.3f}]" if iv.lo is not None else "[one seed]"
+        lines.append(f"  {where}: {iv.mean:.3f} {spread}")
+    return "\n".join(lines)

@@ -20,6 +20,7 @@ from engine.sweep import (
     load_sweep,
     ratio_cells,
     ratio_rows,
+    ratio_text,
     run_sweep,
     sweep_from_dict,
 )
@@ -104,6 +105,9 @@ def test_the_best_baseline_is_the_least_and_a_zero_gives_no_ratio() -> None:
     assert pd.isna(rows.loc["sata-ssd", "ratio"])
     cells = ratio_cells(rows.reset_index(), "device.preset", "vm_count")
     assert list(cells["device.preset"]) == ["nvme-ssd"]  # no ratio, no cell
+    text = ratio_text(sweep, frame)
+    assert "device.preset=nvme-ssd: 1.250 [one seed]" in text
+    assert "device.preset=sata-ssd: no ratio (the baseline's lost_time_ns is 0)" in text
 
 
 @pytest.mark.parametrize("path", ENVELOPES, ids=[p.name for p in ENVELOPES])
