@@ -1,5 +1,6 @@
-"""The Sweep tab: set the axes, launch on a local cluster or a given address, watch progress,
-read the results table, plot density per policy and a heatmap over two axes, download.
+"""The Sweep tab: set the axes (or pick a shipped sweep file), launch on a local cluster or a
+given address, watch progress, read the results table, plot density per policy and a heatmap
+over two axes, and for a ratio sweep (the operating envelope) its ratio heatmap; download.
 
 `SweepState` holds one session's sweep and its results (param only, no Panel); `SweepView`
 displays it. The sweep runs in a background thread through `engine.sweep.run_sweep`, whose
@@ -28,6 +29,7 @@ import engine
 from engine.errors import VmswapError
 from engine.policies import REGISTRY
 from engine.presets import DEVICE_PRESETS
+from engine.scenario import read_toml_file
 from engine.sweep import (
     DEFAULT_METRICS,
     Journal,
@@ -36,6 +38,8 @@ from engine.sweep import (
     default_workers,
     known_metrics,
     parse_policy_spec,
+    ratio_axes,
+    ratio_rows,
     run_sweep,
 )
 from webapp.runner import (
@@ -43,7 +47,7 @@ from webapp.runner import (
     SyncRunner,
     ThreadRunner,
 )
-from webapp.sweep_charts import density_figure, heatmap_figure, varying_axes
+from webapp.sweep_charts import density_figure, heatmap_figure, ratio_figure, varying_axes
 from webapp.sweep_limits import (
     MAX_TOML_DEPTH,
     Form,
@@ -54,6 +58,8 @@ from webapp.sweep_limits import (
 from webapp.views.text import PlainAlert, PlainText
 
 SCENARIOS_DIR = Path(engine.__file__).resolve().parents[1] / "scenarios"
+SWEEPS_DIR = SCENARIOS_DIR / "sweeps"
+FORM = "the form below"  # the sweep-file choice that means: build the sweep from the form
 # A Dask client unpickles what its scheduler sends: a visitor must not choose the scheduler.
 # Whoever runs the server may allow some: VMSWAP_SWEEP_ADDRESSES=tcp://10.0.0.5:8786,...
 ADDRESSES_ENV = "VMSWAP_SWEEP_ADDRESSES"
@@ -67,6 +73,10 @@ def sweep_addresses() -> list[str]:
 
 def _scenario_files() -> list[str]:
     return sorted(p.name for p in SCENARIOS_DIR.glob("*.toml"))
+
+
+def _sweep_files() -> list[str]:
+    return sorted(p.name for p in SWEEPS_DIR.glob("*.toml"))
 
 
 def _numbers(text: str, label: str, cast: Callable[[str], Any]) -> list[Any]:
@@ -103,6 +113,9 @@ def _key(key: str) -> str:
 class SweepState(param.Parameterized):
     """One session's sweep form, progress and results."""
 
+    source = param.Selector(
+        default=FORM, objects=[FORM], doc="A shipped sweep file, or the sweep the form builds."
+    )
     base = param.Selector(objects=[], doc="The scenario every run starts from.")
     policies = param.String("", doc="Comma list of NAME or NAME:KEY=VALUE.")
     vm_counts = param.String("1, 2, 3, 4, 6, 8", doc="VM counts (the scenario's VMs in turn).")
@@ -130,10 +143,16 @@ class SweepState(param.Parameterized):
     heat_x = param.Selector(default=None, objects=[], allow_None=True)
     heat_y = param.Selector(default=None, objects=[], allow_None=True)
     heat_metric = param.Selector(default=None, objects=[], allow_None=True)
+    # A ratio sweep's table (engine.sweep.ratio_rows) and its [ratio]; None for other sweeps.
+    ratio_rows = param.DataFrame(default=None, allow_None=True)
+    ratio = param.Parameter(default=None)
+    ratio_x = param.Selector(default=None, objects=[], allow_None=True)
+    ratio_y = param.Selector(default=None, objects=[], allow_None=True)
 
     def __init__(self, **params: Any):
         files = _scenario_files()
         self.param.base.objects = files
+        self.param.source.objects = [FORM, *_sweep_files()]
         params.setdefault("base", "quickstart.toml" if "quickstart.toml" in files else files[0])
         params.setdefault("policies", ", ".join(sorted(REGISTRY)))
         params.setdefault("workers", min(default_workers(), 4, MAX_LOCAL_WORKERS))
@@ -185,6 +204,15 @@ class SweepState(param.Parameterized):
             )
         return table
 
+    def file_dict(self) -> dict[str, Any]:
+        """The chosen shipped sweep file as a sweep table (base as an absolute path)."""
+        path = SWEEPS_DIR / str(self.source)
+        table = read_toml_file(path, "sweep", SweepError)
+        table.setdefault("name", path.stem)
+        if isinstance(table.get("base"), str):
+            table["base"] = str(path.parent / table["base"])
+        return table
+
     def sweep_toml(self) -> str:
         """The form as a sweep file to run with `vmswap sweep` (base relative to scenarios/)."""
         d = self.sweep_dict()
@@ -205,6 +233,8 @@ class SweepState(param.Parameterized):
     def sweep_file(self) -> io.BytesIO:
         """sweep.toml for the download button; a form error is shown, and the file says so."""
         try:
+            if self.source != FORM:  # the shipped file as it is
+                return io.BytesIO((SWEEPS_DIR / str(self.source)).read_bytes())
             text = self.sweep_toml()
         except (VmswapError, RecursionError) as exc:
             self.error = str(exc) if isinstance(exc, VmswapError) else "the form nests too deeply"
@@ -225,7 +255,7 @@ class SweepState(param.Parameterized):
         if self.running:
             return None
         try:
-            table = self.sweep_dict()
+            table = self.sweep_dict() if self.source == FORM else self.file_dict()
         except VmswapError as exc:
             self.error = str(exc)
             return None
@@ -307,7 +337,7 @@ class SweepState(param.Parameterized):
             message = f"the sweep failed: {type(exc).__name__}: {exc}"
             self.post(lambda: self._on_failure(message))
         else:
-            self.post(lambda: self._on_results(outcome))
+            self.post(lambda: self._on_results(outcome, sweep))
 
     def _on_progress(self, p: Progress, where: str) -> None:
         self.done, self.total, self.cached = p.done, p.total, p.cached
@@ -324,21 +354,36 @@ class SweepState(param.Parameterized):
         self.status = f"Stopped after {self.done} of {self.total} runs."
         self.running = False
 
-    def _on_results(self, outcome: Any) -> None:
+    def _on_results(self, outcome: Any, sweep: Any = None) -> None:
         frame = outcome.frame
-        axes = varying_axes(frame)
+        metrics = list(sweep.metrics) if sweep is not None else list(self.metrics)
+        axes = varying_axes(frame, metrics)
         self.param.heat_x.objects = axes
         self.param.heat_y.objects = axes
-        self.param.heat_metric.objects = list(self.metrics)
+        self.param.heat_metric.objects = metrics
         self.heat_x = axes[0] if axes else None
         self.heat_y = axes[1] if len(axes) > 1 else None
-        self.heat_metric = "slowdown" if "slowdown" in self.metrics else self.metrics[0]
+        self.heat_metric = "slowdown" if "slowdown" in metrics else metrics[0]
+        self.show_ratio(sweep, frame)
         self.results = frame
         self.status = (
             f"{outcome.total} runs done in {outcome.elapsed_s:.1f} s "
             f"({outcome.cached} from earlier launches)."
         )
         self.running = False
+
+    def show_ratio(self, sweep: Any, frame: pd.DataFrame) -> None:
+        """A ratio sweep's table and axes for its heatmap (the operating envelope); cleared
+        for any other sweep."""
+        ratio = getattr(sweep, "ratio", None)
+        rows = ratio_rows(sweep, frame) if ratio is not None else None
+        axes = list(ratio_axes(rows, ratio.metric)) if rows is not None else []
+        self.param.ratio_x.objects = axes
+        self.param.ratio_y.objects = axes
+        self.ratio_x = axes[0] if axes else None
+        self.ratio_y = axes[1] if len(axes) > 1 else None
+        self.ratio = ratio
+        self.ratio_rows = rows
 
     # -- derived tables -------------------------------------------------------------------------
 
@@ -384,6 +429,7 @@ class SweepView(pn.viewable.Viewer):
         self.cancel_button.on_click(lambda _: s.cancel())
         s.param.watch(self._on_running, "running")
         self.controls = pn.Column(
+            w.Select.from_param(s.param.source, label="Sweep file"),
             w.Select.from_param(s.param.base, label="Base scenario"),
             w.TextInput.from_param(s.param.policies, label="Policies (NAME or NAME:KEY=VALUE)"),
             w.TextInput.from_param(s.param.vm_counts, label="VM counts"),
@@ -443,6 +489,14 @@ class SweepView(pn.viewable.Viewer):
             pn.bind(density_figure, s.param.results, s.param.target_slowdown),
             heat_controls,
             pn.bind(heatmap_figure, s.param.results, *heat),
+            pn.Row(
+                w.Select.from_param(s.param.ratio_x, label="ratio x"),
+                w.Select.from_param(s.param.ratio_y, label="ratio y"),
+                visible=pn.bind(lambda r: r is not None, s.param.ratio_rows),
+            ),
+            pn.bind(
+                ratio_figure, s.param.ratio_rows, s.param.ratio, s.param.ratio_x, s.param.ratio_y
+            ),
             self.table,
             downloads,
             sizing_mode="stretch_width",

@@ -15,6 +15,7 @@ from engine.sweep import (
     check_out_path,
     journal_path,
     load_sweep,
+    ratio_text,
     run_sweep,
     write_results,
 )
@@ -163,4 +164,6 @@ def main(args: argparse.Namespace) -> int:
     )
     if len(outcome.frame) <= 40:
         print(outcome.frame.drop(columns="run").to_string(index=False))
+    if sweep.ratio is not None:
+        print(ratio_text(sweep, outcome.frame))
     return 0

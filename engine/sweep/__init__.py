@@ -7,7 +7,8 @@ only inside the functions that use them: the engine core and the Dask tasks need
 
 One module per concern: `schema` (the sweep file), `grid` (axes, runs, keys), `task` (what a
 worker runs), `cluster` (the Dask client and `execute`), `journal` (finished runs), `results`
-(the table and its file) and `runner` (a whole sweep). Import from here: `engine.sweep.NAME`.
+(the table and its file), `runner` (a whole sweep) and `ratio` (one policy ÷ the best of a
+baseline's settings, per grid point). Import from here: `engine.sweep.NAME`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ from engine.sweep.grid import (
     set_vm_count,
 )
 from engine.sweep.journal import Journal, journal_path
+from engine.sweep.ratio import (
+    BEST_DEMAND,
+    DEFAULT_RATIO_METRIC,
+    Ratio,
+    best_demand_settings,
+    ratio_axes,
+    ratio_cells,
+    ratio_rows,
+    ratio_text,
+)
 from engine.sweep.results import check_out_path, results_frame, write_results
 from engine.sweep.runner import Progress, ProgressFn, SweepOutcome, run_sweep
 from engine.sweep.schema import (
@@ -42,11 +53,14 @@ from engine.sweep.schema import (
     parse_policy_spec,
     sweep_from_dict,
 )
-from engine.sweep.task import run_one
+from engine.sweep.task import FOOTPRINT_METRICS, run_one
 
 __all__ = [
+    "BEST_DEMAND",
     "DEFAULT_METRICS",
+    "DEFAULT_RATIO_METRIC",
     "DEFAULT_TIMEOUT_S",
+    "FOOTPRINT_METRICS",
     "KEY_VERSION",
     "MAX_RUNS",
     "MAX_VMS",
@@ -57,12 +71,14 @@ __all__ = [
     "Journal",
     "Progress",
     "ProgressFn",
+    "Ratio",
     "Run",
     "Sweep",
     "SweepCancelled",
     "SweepError",
     "SweepOutcome",
     "assign",
+    "best_demand_settings",
     "build",
     "check_out_path",
     "default_workers",
@@ -74,6 +90,10 @@ __all__ = [
     "open_client",
     "parse_policy_spec",
     "policy_label",
+    "ratio_axes",
+    "ratio_cells",
+    "ratio_rows",
+    "ratio_text",
     "results_frame",
     "run_key",
     "run_one",

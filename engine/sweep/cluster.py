@@ -69,6 +69,10 @@ def open_client(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler's HTTP server (health, metrics) on a free local port (":0" would mean
+            # every interface): on its default 8787, taken by any other cluster here, Dask warns and
+            # moves it.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster, set_as_default=False, timeout=connect_timeout_s) as client,

@@ -12,11 +12,14 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScenarioError
 from engine.scenario import from_dict, set_path
 from engine.sweep.errors import SweepError
+
+if TYPE_CHECKING:  # ratio imports this module; the annotation alone needs it
+    from engine.sweep.ratio import Ratio
 
 SPECIAL = ("policy", "vm_count", "overcommit")
 KEY_VERSION = "vmswap-run-1"  # change to invalidate every journal when a run's meaning changes
@@ -55,6 +58,7 @@ class Sweep:
     seeds: tuple[int, ...]
     metrics: tuple[str, ...]
     description: str = ""
+    ratio: Ratio | None = None  # a ratio sweep's policies and metric (engine.sweep.ratio)
     _runs: list[Run] | None = field(default=None, repr=False)
 
     @property

@@ -14,8 +14,10 @@ from engine.metrics import COUNTERS, derived
 from engine.scenario import from_dict, load_scenario, parse_value, read_toml_file
 from engine.sweep.errors import SweepError
 from engine.sweep.grid import SPECIAL, Axis, Sweep, build, policy_label
+from engine.sweep.ratio import parse_ratio
+from engine.sweep.task import FOOTPRINT_METRICS
 
-TOP_KEYS = ("name", "description", "base", "seeds", "set", "axes", "metrics")
+TOP_KEYS = ("name", "description", "base", "seeds", "set", "axes", "metrics", "ratio")
 DEFAULT_METRICS = (
     "slowdown",
     "major_faults",
@@ -32,6 +34,7 @@ def known_metrics() -> list[str]:
     """Every key of a run's summary that a sweep can keep."""
     names = [*COUNTERS, *derived(dict.fromkeys(COUNTERS, 0), 1.0), "sim_time_ns"]
     names += ["device_utilisation", *(f"device_{n}_pages" for n in CLASS_NAMES)]
+    names += FOOTPRINT_METRICS
     return list(dict.fromkeys(names))
 
 
@@ -90,7 +93,16 @@ def sweep_from_dict(
     )
     seeds = _seeds(data.get("seeds", [base.get("seed", 1)]), fail)
     metrics = _metrics(data.get("metrics", list(DEFAULT_METRICS)), fail)
-    sweep = Sweep(name, source, base, settings, axes, seeds, metrics, description)
+    ratio = None
+    if "ratio" in data:
+        if any(a.name == "policy" for a in axes):
+            raise fail("a sweep with [ratio] takes its policies from it; remove it", "axes.policy")
+        ratio = parse_ratio(data["ratio"], fixed_base["policy"], fail)
+        # The ratio's policies are one more axis: every run is an ordinary sweep run.
+        axes = (*axes, _axis("policy", ratio.policies, "ratio", fixed_base, settings, fail))
+        needed = [ratio.metric, *FOOTPRINT_METRICS]
+        metrics = _metrics([*metrics, *needed], fail, where="ratio.metric")
+    sweep = Sweep(name, source, base, settings, axes, seeds, metrics, description, ratio)
     if sweep.n_runs > MAX_RUNS:
         raise fail(f"{sweep.n_runs:,} runs is more than the {MAX_RUNS:,} a sweep may hold", "axes")
     return sweep
@@ -212,12 +224,15 @@ def _seeds(value: Any, fail: Callable[..., SweepError]) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _metrics(value: Any, fail: Callable[..., SweepError]) -> tuple[str, ...]:
+def _metrics(
+    value: Any, fail: Callable[..., SweepError], where: str | None = None
+) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise fail("expected a non-empty list of summary metrics", "metrics")
     known = known_metrics()
     for i, m in enumerate(value):
         if m not in known:
             hint = did_you_mean(str(m), known)
-            raise fail(f"unknown metric {m!r}{hint}; allowed: {', '.join(known)}", f"metrics[{i}]")
+            message = f"unknown metric {m!r}{hint}; allowed: {', '.join(known)}"
+            raise fail(message, where or f"metrics[{i}]")
     return tuple(dict.fromkeys(value))
