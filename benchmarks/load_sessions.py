@@ -54,6 +54,7 @@ def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
         *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1", "--port", "PORT"),
         *("--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
         *("--check-unused-sessions", str(discard_ms), "--unused-session-lifetime", str(discard_ms)),
+        *("--setup", "webapp/warmup.py"),
     ]
 
 

@@ -64,7 +64,8 @@ class Served:
 def served_app(
     command: list[str] | None = None, name: str | None = "served-app", timeout_s: float = 90.0
 ) -> Iterator[Served]:
-    """`python -m panel serve webapp/app.py` on a free port (or `command` with PORT replaced),
+    """`python -m panel serve webapp/app.py` on a free port as `make run` serves it (the default
+    scenario's runs computed at start, webapp/warmup.py), or `command` with PORT replaced;
     its output in artifacts/NAME.log (discarded when name is None), stopped and waited for at
     the end. Raises AppDidNotStart when it does not answer within timeout_s."""
     port = free_port()
@@ -73,6 +74,7 @@ def served_app(
             sys.executable,
             *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1"),
             *("--port", "PORT", "--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
+            *("--setup", "webapp/warmup.py"),
         ]
     command = [c.replace("PORT", str(port)) for c in command]
     log = None if name is None else ARTIFACTS / f"{name}.log"
