@@ -62,12 +62,16 @@ class Served:
 
 @contextlib.contextmanager
 def served_app(
-    command: list[str] | None = None, name: str | None = "served-app", timeout_s: float = 90.0
+    command: list[str] | None = None,
+    name: str | None = "served-app",
+    timeout_s: float = 90.0,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
     """`python -m panel serve webapp/app.py` on a free port as `make run` serves it (the default
     scenario's runs computed at start, webapp/warmup.py), or `command` with PORT replaced;
     its output in artifacts/NAME.log (discarded when name is None), stopped and waited for at
-    the end. Raises AppDidNotStart when it does not answer within timeout_s."""
+    the end; `env` is added to its environment. Raises AppDidNotStart when it does not answer
+    within timeout_s."""
     port = free_port()
     if command is None:
         command = [
@@ -84,7 +88,12 @@ def served_app(
         # Its own process group, so that stop() reaches what it starts (`make run` runs it as a
         # child, and a sweep its local cluster).
         proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     try:
         deadline = time.monotonic() + timeout_s

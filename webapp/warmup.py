@@ -11,6 +11,7 @@ is computing waits for it rather than computing it beside it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -127,14 +128,22 @@ def scenarios_for(scope: str) -> list[str]:
     return names
 
 
-def start(scope: str | None = None) -> threading.Thread | None:
+def start(scope: str | None = None, at_server_start: bool = False) -> threading.Thread | None:
     """Import the page's modules here and now, then compute the scope's runs on a daemon
-    thread (the server starts serving meanwhile). Idempotent: the first call wins."""
+    thread (the server starts serving meanwhile). Idempotent: the first call wins.
+    `at_server_start`: no session exists yet, so everything alive now is the server's own."""
     global _started
     with _start_lock:
         if _started is not None:
             return _started
         import_page_modules()
+        if at_server_start:
+            # What exists now (modules, classes, the app's constants) lives as long as the
+            # server: out of the collector's scans, each full collection holds the event
+            # loop (every session's frames) for less time. Not later: a session's objects
+            # frozen would never be collected.
+            gc.collect()
+            gc.freeze()
         names = scenarios_for(scope or scope_from_env())
         thread = threading.Thread(target=warm, args=(names,), name="vmswap-warmup", daemon=True)
         thread.start()
@@ -147,4 +156,4 @@ if __name__ == "panel_setup_module":  # `panel serve ... --setup webapp/warmup.p
     # so that its state lives where the sessions look (webapp.warmup, webapp.shared_runs).
     from webapp import warmup as _warmup
 
-    _warmup.start()
+    _warmup.start(at_server_start=True)

@@ -53,8 +53,10 @@ def load_sessions() -> ModuleType:
 @pytest.fixture(scope="module")
 def load_server() -> Iterator[Served]:
     """The app served as users run it, but discarding closed sessions within about a second
-    (Bokeh's defaults, 15 s + 17 s, would only make these tests wait)."""
-    with served_app(load_sessions().serve_command(), name="load-server") as app:
+    (Bokeh's defaults, 15 s + 17 s, would only make these tests wait), and without the warm-up
+    of the default scenario: these sessions open links, and its CPU would only slow them."""
+    command = load_sessions().serve_command()
+    with served_app(command, name="load-server", env={"VMSWAP_WARM": "none"}) as app:
         yield app
 
 
