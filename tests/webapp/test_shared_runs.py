@@ -189,3 +189,29 @@ def test_the_warm_scope_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert warmup.scenarios_for(warmup.scope_from_env()) == []
     monkeypatch.setenv(warmup.WARM_ENV, "everything")
     assert warmup.scope_from_env() == "default"
+
+
+def test_a_session_is_served_at_once_from_pinned_runs() -> None:
+    """Runs pinned by the server (as the warm-up pins them) serve a new session's page with
+    its first frame, submitting no simulation, even after the shared cache let them go."""
+    from engine.policies import validate_policy
+    from tests.security import new_session, small_link
+    from webapp.runner import compute_pair
+
+    link = small_link(seed=4242)
+    first = new_session({"run": [link.encode()]})
+    scenario, a, b = first.controller.inputs()
+    compute_pair(scenario, a, b, threading.Event())
+    needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
+    keys = [run_key(scenario, validate_policy(p)) for p in needed]
+    try:
+        for k in keys:
+            shared_runs.pin(k, RUN_CACHE.pop(k))
+        assert all(k not in RUN_CACHE for k in keys)
+        second = new_session({"run": [link.encode()]})
+        assert second.runner.submitted == []
+        assert second.state.runs is not None and second.state.scenario.seed == 4242
+        assert second.dashboard.seq > 0
+    finally:
+        for k in keys:
+            shared_runs.PINNED.pop(k, None)
