@@ -314,12 +314,13 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    where = {"url": url, "io_loop": IOLoop.current(), "arguments": {"run": link}}
     error: list[str] = []
     try:
         # Pages are requested a few at a time: bokeh.client gives up on a page after 20 s
         # (a browser waits longer), and a cold server builds twenty at once more slowly.
         with _opening:
-            session = pull_session(url=url, io_loop=IOLoop.current(), arguments={"run": link})
+            session = open_session(lambda: pull_session(**where))
         done: list[bool] = []
 
         async def run() -> None:
@@ -343,6 +344,22 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
         asyncio.set_event_loop(None)
         loop.close()
     return error[0] if error else ""
+
+
+OPEN_ATTEMPTS = 3
+
+
+def open_session(pull: Callable[[], Any], attempts: int = OPEN_ATTEMPTS) -> Any:
+    """`pull()` (bokeh.client.pull_session), tried again when it timed out: bokeh.client
+    gives up on the websocket upgrade after 20 s, where a browser keeps waiting, and a server
+    building twenty pages on a busy machine can take longer. Other errors are not retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return pull()
+        except OSError as exc:
+            if "Timeout" not in str(exc) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def acknowledge_frames(doc: Any, on_frame: Callable[[int], None] | None = None) -> Any:
