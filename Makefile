@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# --setup: the shipped scenarios' runs are computed at start (the default one first), so the
+# first visitor and a switch of scenario are served from memory (webapp/warmup.py).
 run: $(STAMP)
-	$(PY) -m panel serve webapp/app.py --address $(ADDRESS) --port $(PORT) \
-		--allow-websocket-origin $(ADDRESS):$(PORT) --allow-websocket-origin localhost:$(PORT)
+	VMSWAP_WARM=$${VMSWAP_WARM:-all} $(PY) -m panel serve webapp/app.py --address $(ADDRESS) --port $(PORT) \
+		--allow-websocket-origin $(ADDRESS):$(PORT) --allow-websocket-origin localhost:$(PORT) \
+		--setup webapp/warmup.py
 
 # Debian's Chromium for the browser tests; installed only where missing and we are root.
 chromium:

@@ -13,6 +13,12 @@ pass/fail on time):
   closed in each of several rounds (does it creep?). The server discards a closed session
   within about a second (serve_command: Bokeh's defaults would take 15 s + 17 s).
 
+The server runs in a process of its own (`panel serve`, as users run it). The clients run in
+`--client-procs` processes of their own too (default 4, 5 sessions each for 20), not as 20
+threads of one Python process: there they would queue for one interpreter lock to decode
+their frames, and the round trip would measure the clients' queue as much as the server.
+With 0 they run as threads of this process (what the test does: fewer processes to start).
+
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
 Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8] [--rounds 3]
@@ -23,7 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import html
+import multiprocessing
 import re
 import statistics
 import sys
@@ -54,6 +62,7 @@ def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
         *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1", "--port", "PORT"),
         *("--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
         *("--check-unused-sessions", str(discard_ms), "--unused-session-lifetime", str(discard_ms)),
+        *("--setup", "webapp/warmup.py"),
     ]
 
 
@@ -305,12 +314,13 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    where = {"url": url, "io_loop": IOLoop.current(), "arguments": {"run": link}}
     error: list[str] = []
     try:
         # Pages are requested a few at a time: bokeh.client gives up on a page after 20 s
         # (a browser waits longer), and a cold server builds twenty at once more slowly.
         with _opening:
-            session = pull_session(url=url, io_loop=IOLoop.current(), arguments={"run": link})
+            session = open_session(lambda: pull_session(**where))
         done: list[bool] = []
 
         async def run() -> None:
@@ -334,6 +344,22 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
         asyncio.set_event_loop(None)
         loop.close()
     return error[0] if error else ""
+
+
+OPEN_ATTEMPTS = 3
+
+
+def open_session(pull: Callable[[], Any], attempts: int = OPEN_ATTEMPTS) -> Any:
+    """`pull()` (bokeh.client.pull_session), tried again when it timed out: bokeh.client
+    gives up on the websocket upgrade after 20 s, where a browser keeps waiting, and a server
+    building twenty pages on a busy machine can take longer. Other errors are not retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return pull()
+        except OSError as exc:
+            if "Timeout" not in str(exc) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def acknowledge_frames(doc: Any, on_frame: Callable[[int], None] | None = None) -> Any:
@@ -393,13 +419,20 @@ def run_load(
     min_frames: int = 0,
     max_play_s: float = 300.0,
     own_seeds: bool = True,
+    client_procs: int = 0,
 ) -> LoadReport:
     """Open n sessions, wait until each shows its own seed, play them all at once for play_s
     seconds while timing /liveness, pause, read back, close. With min_frames, play goes on
     (up to max_play_s) until every session has had that many frames: on a busy machine the
     server is slower, but each session must still be served. Without own_seeds every session
     keeps the link's seed: no session simulates anything but the first (a cheap warm-up of
-    n open pages)."""
+    n open pages). With client_procs > 0 the sessions are spread over that many client
+    processes (see the module's docstring)."""
+    if client_procs > 0:
+        return _run_load_in_processes(
+            url, n_sessions, play_s, seed_base, pid, join_s, min_frames, max_play_s, own_seeds,
+            client_procs,
+        )  # fmt: skip
     link = session_link(LINK_SEED)
     play = threading.Event()
     ready: list[int] = []
@@ -413,12 +446,37 @@ def run_load(
     sessions = [LoadSession(url, seed, link, play, one_ready) for seed in seeds]
     for s in sessions:
         s.start()
+    deadline = time.monotonic() + join_s
+    ready_s, liveness, rss, played_s = _ready_then_play(
+        url,
+        lambda: len(ready) + sum(not s.thread.is_alive() for s in sessions) >= n_sessions,
+        lambda: any(len(s.result.rtts_s) < min_frames and s.thread.is_alive() for s in sessions),
+        play,
+        (join_s, play_s, max_play_s),
+        pid,
+    )
+    for s in sessions:
+        s.stop_play.set()
+    for s in sessions:
+        s.join(max(1.0, deadline - time.monotonic()))
+    return LoadReport([s.result for s in sessions], liveness, played_s, rss, ready_s)
+
+
+def _ready_then_play(
+    url: str,
+    all_ready: Callable[[], bool],
+    short: Callable[[], bool],
+    play: Any,
+    seconds: tuple[float, float, float],
+    pid: int | None,
+) -> tuple[float, list[float], list[float], float]:
+    """Wait (up to join_s) until every session is ready or ended (an error ends one: waiting
+    for it would wait in vain), then set `play` and time /liveness (and the server's RSS)
+    for play_s, or longer while some live session is `short` of frames, up to max_play_s.
+    Returns (ready_s, liveness_s, rss_mib, played_s)."""
+    join_s, play_s, max_play_s = seconds
     opened = time.monotonic()
-    deadline = opened + join_s
-    # Every session ready, or ended (an error ends it: waiting for it would wait in vain).
-    while time.monotonic() < deadline:
-        if len(ready) + sum(not s.thread.is_alive() for s in sessions) >= n_sessions:
-            break
+    while time.monotonic() < opened + join_s and not all_ready():
         time.sleep(0.1)
     ready_s = time.monotonic() - opened
     liveness: list[float] = []
@@ -427,27 +485,104 @@ def run_load(
     started = time.monotonic()
     end, give_up = started + play_s, started + max(play_s, max_play_s)
     base = url.rsplit("/", 1)[0]
-
-    def playing() -> bool:
-        now = time.monotonic()
-        if now < end:
-            return True
-        short = any(len(s.result.rtts_s) < min_frames and s.thread.is_alive() for s in sessions)
-        return short and now < give_up
-
-    while playing():
+    while time.monotonic() < end or (short() and time.monotonic() < give_up):
         t0 = time.perf_counter()
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/liveness", timeout=30):
             liveness.append(time.perf_counter() - t0)
         if pid is not None:
             rss.append(rss_mib(pid))
         time.sleep(0.1)
-    played_s = time.monotonic() - started
+    return ready_s, liveness, rss, time.monotonic() - started
+
+
+def _client_process(
+    url: str,
+    seeds: list[int],
+    first: int,
+    link: str,
+    play: Any,
+    stop: Any,
+    ready: Any,
+    frames: Any,
+    ended: Any,
+    results: Any,
+) -> None:
+    """A client process: sessions first.. of the load as threads, their frame counts and ends
+    written to shared arrays, their results put on a queue once play stops."""
+    sessions = [LoadSession(url, seed, link, play, lambda: _add_one(ready)) for seed in seeds]
     for s in sessions:
-        s.stop_play.set()
-    for s in sessions:
-        s.join(max(1.0, deadline - time.monotonic()))
-    return LoadReport([s.result for s in sessions], liveness, played_s, rss, ready_s)
+        s.start()
+    while True:
+        alive = False
+        for i, s in enumerate(sessions):
+            frames[first + i] = len(s.result.rtts_s)
+            ended[first + i] = 0 if s.thread.is_alive() else 1
+            alive = alive or s.thread.is_alive()
+            if stop.is_set():
+                s.stop_play.set()
+        if not alive:
+            break
+        time.sleep(0.1)
+    results.put([(first + i, dataclasses.asdict(s.result)) for i, s in enumerate(sessions)])
+
+
+def _add_one(counter: Any) -> None:
+    with counter.get_lock():
+        counter.value += 1
+
+
+def _run_load_in_processes(
+    url: str,
+    n_sessions: int,
+    play_s: float,
+    seed_base: int,
+    pid: int | None,
+    join_s: float,
+    min_frames: int,
+    max_play_s: float,
+    own_seeds: bool,
+    client_procs: int,
+) -> LoadReport:
+    """run_load with the sessions spread over client processes (forked: they inherit this
+    module, however it was imported)."""
+    ctx = multiprocessing.get_context("fork")
+    link = session_link(LINK_SEED)
+    seeds = [seed_base + i if own_seeds else LINK_SEED for i in range(n_sessions)]
+    play, stop = ctx.Event(), ctx.Event()
+    ready = ctx.Value("i", 0)
+    frames, ended = ctx.Array("i", n_sessions), ctx.Array("i", n_sessions)
+    results = ctx.Queue()
+    procs = []
+    per = -(-n_sessions // client_procs)
+    for first in range(0, n_sessions, per):
+        args = (url, seeds[first : first + per], first, link, play, stop, ready, frames, ended)
+        procs.append(ctx.Process(target=_client_process, args=(*args, results), daemon=True))
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + join_s
+    ready_s, liveness, rss, played_s = _ready_then_play(
+        url,
+        lambda: ready.value + sum(ended[:]) >= n_sessions,
+        lambda: any(frames[i] < min_frames and not ended[i] for i in range(n_sessions)),
+        play,
+        (join_s, play_s, max_play_s),
+        pid,
+    )
+    stop.set()
+    by_index: dict[int, SessionResult] = {}
+    for _ in procs:
+        try:
+            for i, fields in results.get(timeout=max(1.0, deadline - time.monotonic())):
+                by_index[i] = SessionResult(**fields)
+        except Exception:  # a client process that died reports nothing: its sessions error
+            break
+    for p in procs:
+        p.join(5)
+    out = [
+        by_index.get(i, SessionResult(seed, error="its client process reported nothing"))
+        for i, seed in enumerate(seeds)
+    ]
+    return LoadReport(out, liveness, played_s, rss, ready_s)
 
 
 def settle_rss(pid: int, below_mib: float, timeout_s: float) -> float:
@@ -478,23 +613,32 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=8.0, help="how long all of them play")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of N sessions (RSS creep)")
+    parser.add_argument(
+        "--client-procs", type=int, default=4, help="client processes (0: threads of this one)"
+    )
     args = parser.parse_args()
     from tests.served import served_app
 
     n = args.sessions
-    print(f"load: {n} sessions playing at max speed for {args.seconds:g} s on one panel serve")
+    procs = args.client_procs
+    print(
+        f"load: {n} sessions playing at max speed for {args.seconds:g} s on one panel serve; "
+        f"clients in {procs or 'this'} process{'es' if procs > 1 else ''}"
+    )
     with served_app(serve_command(), name=None) as app:
         pid = app.proc.pid
         start = rss_mib(pid)
         # A first round of the same size: imports, caches and the allocator's high-water mark.
-        warm = run_load(app.url, n, 2.0, seed_base=100, pid=pid)
+        warm = run_load(app.url, n, 2.0, seed_base=100, pid=pid, client_procs=procs)
         baseline, baseline_threads = rss_after_close(pid), threads(pid)
         print(f"  server RSS at start {start:.0f} MiB; after a first round of {n}: {baseline:.0f}")
-        alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid)
+        alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs)
         print(quantiles("frame round trip, 1 session:", alone.rtts_s))
         rounds, errors = [], warm.errors + alone.errors
         for r in range(args.rounds):
-            load = run_load(app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid)
+            load = run_load(
+                app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid, client_procs=procs
+            )
             peak = max([*load.rss_during_mib, rss_mib(pid)])
             after = rss_after_close(pid)
             rounds.append(load)

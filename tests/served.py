@@ -62,17 +62,23 @@ class Served:
 
 @contextlib.contextmanager
 def served_app(
-    command: list[str] | None = None, name: str | None = "served-app", timeout_s: float = 90.0
+    command: list[str] | None = None,
+    name: str | None = "served-app",
+    timeout_s: float = 90.0,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
-    """`python -m panel serve webapp/app.py` on a free port (or `command` with PORT replaced),
+    """`python -m panel serve webapp/app.py` on a free port as `make run` serves it (the default
+    scenario's runs computed at start, webapp/warmup.py), or `command` with PORT replaced;
     its output in artifacts/NAME.log (discarded when name is None), stopped and waited for at
-    the end. Raises AppDidNotStart when it does not answer within timeout_s."""
+    the end; `env` is added to its environment. Raises AppDidNotStart when it does not answer
+    within timeout_s."""
     port = free_port()
     if command is None:
         command = [
             sys.executable,
             *("-m", "panel", "serve", "webapp/app.py", "--address", "127.0.0.1"),
             *("--port", "PORT", "--allow-websocket-origin", "127.0.0.1:PORT", "--liveness"),
+            *("--setup", "webapp/warmup.py"),
         ]
     command = [c.replace("PORT", str(port)) for c in command]
     log = None if name is None else ARTIFACTS / f"{name}.log"
@@ -82,7 +88,12 @@ def served_app(
         # Its own process group, so that stop() reaches what it starts (`make run` runs it as a
         # child, and a sweep its local cluster).
         proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     try:
         deadline = time.monotonic() + timeout_s

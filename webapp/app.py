@@ -11,6 +11,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
+from webapp import warmup
 from webapp.controller import Controller, SyncRunner, ThreadRunner
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
@@ -132,4 +133,7 @@ class _NoTimers:
 
 
 if pn.state.curdoc is not None and pn.state.served:
+    # Already done when the server ran webapp/warmup.py at start (--setup); else the first
+    # session starts it, and its own run waits for the warm-up's rather than computing twice.
+    warmup.start()
     create_app().servable()

@@ -20,10 +20,9 @@ from engine import Scenario, from_dict, load_scenario
 from engine.errors import VmswapError, plain, show_value
 from engine.policies import validate_policy
 from engine.scenario import VM, Section, Workload, to_dict
-from webapp import downloads, urlcodec
+from webapp import downloads, shared_runs, urlcodec
 from webapp.playback import Player, Timers
 from webapp.runner import (
-    RUN_CACHE,
     TRACE_ROOTS,
     Cancelled,
     Progress,
@@ -404,7 +403,7 @@ class Controller:
         needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
         shown = with_seed(scenario, self._seed_to_show(scenario))
         keys = [run_key(shown, validate_policy(p)) for p in needed]
-        if any(RUN_CACHE.get(k) is None for k in keys):
+        if any(shared_runs.find(k) is None for k in keys):
             return False
         runner, self.runner = self.runner, SyncRunner()
         try:

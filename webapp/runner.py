@@ -20,7 +20,8 @@ from engine.errors import ScenarioError
 from engine.policies import validate_policy
 from engine.scenario import check_recording
 from engine.simulator import RunResult, Simulation, baseline_references
-from webapp.runs import RUN_CACHE, RunPair, derive
+from webapp import shared_runs
+from webapp.runs import RunPair, derive
 from webapp.seeds import SeedRecord, seed_record, with_seed
 from webapp.state import SCENARIO_DIR
 
@@ -198,25 +199,34 @@ def run_one(
     `progress` hears the simulated clock after every step, labelled `what`."""
     progress = progress or Progress()
     key = run_key(scenario_dict, policy)
-    hit = RUN_CACHE.get(key)
+    hit = shared_runs.find(key)
     if hit is not None:
         progress.update(what, 1, 1)
         return hit
-    # The engine runs the unlimited-memory baseline in one call (cached per scenario):
-    # its clock is not visible from here, so it is named without a percentage.
-    progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
-    base = baseline_references(scenario)
-    sim = Simulation(scenario, policy, record=True)
-    progress.update(what, sim.now_ns, sim.end_ns)
 
-    def stepped(now_ns: int) -> None:
-        progress.update(what, now_ns, sim.end_ns)
+    def simulate() -> RunResult:
+        # The engine runs the unlimited-memory baseline in one call (cached per scenario):
+        # its clock is not visible from here, so it is named without a percentage.
+        progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
+        base = baseline_references(scenario)
+        sim = Simulation(scenario, policy, record=True)
+        progress.update(what, sim.now_ns, sim.end_ns)
+
+        def stepped(now_ns: int) -> None:
+            progress.update(what, now_ns, sim.end_ns)
+            if cancel.is_set():
+                raise Cancelled
+
+        result = sim.run(baseline_refs=base, on_step=stepped)
+        return result
+
+    def cancelled() -> bool:
         if cancel.is_set():
             raise Cancelled
+        return False
 
-    result = sim.run(baseline_refs=base, on_step=stepped)
-    RUN_CACHE.put(key, result)
-    return result
+    # Another session (or the server's warm-up) computing the same run: wait for it.
+    return shared_runs.compute_once(key, simulate, cancelled)
 
 
 def host_faults(result: RunResult) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ def fill(page: Page, label: str, value: str) -> None:
     box.press("Enter")
 
 
+@pytest.mark.slow  # starts a local Dask cluster (worker processes) and runs a sweep on it
 def test_no_request_leaves_the_server_in_any_tab_or_action(
     page: Page, app_url: str, shot, tmp_path: Path
 ) -> None:

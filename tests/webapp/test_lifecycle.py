@@ -1,0 +1,52 @@
+"""A closed session's memory is released once for sessions closing together, and never
+forgotten for a session closing after a release started."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from webapp import lifecycle
+
+
+class Later:
+    """call_later that keeps what it was given, run when the test says."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[Callable[[], None]] = []
+
+    def __call__(self, delay_s: float, fn: Callable[[], None]) -> Any:
+        self.scheduled.append(fn)
+
+
+def test_sessions_closing_together_share_one_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty sessions closing before the release runs schedule it once: one full collection
+    holds the event loop, not twenty; a session closing after it started schedules another."""
+    trims: list[int] = []
+    monkeypatch.setattr(lifecycle, "trim_heap", lambda: trims.append(1))
+    monkeypatch.setattr(lifecycle, "_pending", False)
+    later = Later()
+    scheduled = [lifecycle.release_later(later) for _ in range(20)]
+    assert scheduled == [True] + [False] * 19
+    assert len(later.scheduled) == 1
+    later.scheduled.pop()()
+    assert trims == [1]
+    assert lifecycle.release_later(later) is True  # the next close is released too
+    later.scheduled.pop()()
+    assert trims == [1, 1]
+
+
+def test_a_failing_release_does_not_block_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release that fails is logged; the next closed session still gets a release."""
+
+    def fail() -> None:
+        raise OSError("no trim here")
+
+    monkeypatch.setattr(lifecycle, "trim_heap", fail)
+    monkeypatch.setattr(lifecycle, "_pending", False)
+    later = Later()
+    assert lifecycle.release_later(later) is True
+    later.scheduled.pop()()
+    assert lifecycle.release_later(later) is True

@@ -1,0 +1,88 @@
+"""Finished runs the whole server shares, and one computation per run however many ask.
+
+A run is a pure function of its key (the canonical JSON of scenario and policy: the engine is
+deterministic), so sessions may share it: nothing a session changes is stored here and an
+entry is never mutated. Three places hold them:
+
+- `webapp.runs.RUN_CACHE`, bounded by bytes: whatever any session computed lately;
+- `PINNED`: the shipped scenarios' runs the server computed for itself at start
+  (`webapp.warmup`), kept for the server's life: a fixed cost, not one that grows with
+  sessions, and what the first visitor and a switch of scenario are served from;
+- flights: runs being computed now. A second session (or the warm-up) asking for the same key
+  waits for the first instead of computing it again: twenty sessions opening one link cost
+  one simulation, and a visitor arriving during the warm-up waits for it, not beside it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from engine.simulator import RunResult
+from webapp.runs import RUN_CACHE
+
+PINNED: dict[str, RunResult] = {}
+_pinned_lock = threading.Lock()
+_flights: dict[str, Future[RunResult]] = {}
+_flights_lock = threading.Lock()
+WAIT_POLL_S = 0.1  # how often a waiting session checks whether it was cancelled
+
+
+def find(key: str) -> RunResult | None:
+    """The finished run under key, from the pinned runs or the cache; None when absent."""
+    with _pinned_lock:
+        pinned = PINNED.get(key)
+    return pinned if pinned is not None else RUN_CACHE.get(key)
+
+
+def pin(key: str, result: RunResult) -> None:
+    """Keep a run for the server's life (the warm-up's shipped scenarios only)."""
+    with _pinned_lock:
+        PINNED[key] = result
+
+
+def computing(key: str) -> bool:
+    """Whether a run under key is being computed now."""
+    with _flights_lock:
+        return key in _flights
+
+
+def compute_once(
+    key: str, compute: Callable[[], RunResult], cancelled: Callable[[], bool] = lambda: False
+) -> RunResult:
+    """The run under key: found, or awaited from whoever computes it now, or computed here
+    (and then cached). When the computation awaited fails or is cancelled, this caller
+    computes it itself; `cancelled()` is checked while waiting and must raise to give up
+    (the caller's own cancellation), or return False to keep waiting."""
+    while True:
+        hit = find(key)
+        if hit is not None:
+            return hit
+        with _flights_lock:
+            flight = _flights.get(key)
+            owner = flight is None
+            if owner:
+                flight = _flights[key] = Future()
+        assert flight is not None
+        if owner:
+            try:
+                result = compute()
+            except BaseException as exc:
+                flight.set_exception(exc)
+                raise
+            else:
+                RUN_CACHE.put(key, result)
+                flight.set_result(result)
+                return result
+            finally:
+                with _flights_lock:
+                    _flights.pop(key, None)
+        while True:
+            cancelled()
+            try:
+                return flight.result(timeout=WAIT_POLL_S)
+            except TimeoutError:
+                continue
+            except BaseException:
+                break  # theirs failed or was cancelled: compute it here (next time round)
