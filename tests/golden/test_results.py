@@ -13,6 +13,9 @@ from engine.scenario import Scenario, from_dict, load_scenario, with_overrides
 from tests.conftest import SCENARIOS
 from tests.golden.runs import figures
 
+# Slow on purpose: each claim is about whole runs of shipped scenarios (1-1.5 s simulated, up
+# to eight VMs), several under the oracle, the costliest policy per reference. Runs that two
+# claims share (and those the golden summaries make) are computed once (tests/golden/runs.py).
 pytestmark = pytest.mark.slow
 
 
