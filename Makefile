@@ -38,8 +38,10 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# The suite must stay under 8 minutes on a quiet 2-core machine: every run lists its 15
+# slowest tests, so a new slow one shows where it lands (mark it `slow`, say why it costs).
 test: $(STAMP) chromium lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -14,9 +14,11 @@ from __future__ import annotations
 import pytest
 
 from engine.scenario import load_scenario, with_overrides
-from engine.simulator import simulate
 from tests.conftest import SCENARIOS
+from tests.golden.runs import figures
 
+# Slow on purpose: issue 13 asks for the bound on every shipped scenario and seeds 1-5, 40
+# cases of two runs each (the docstring says how long each runs and why).
 pytestmark = pytest.mark.slow
 
 FILES = sorted(SCENARIOS.glob("*.toml"))
@@ -31,6 +33,8 @@ def test_the_oracle_loses_no_more_time_than_demand_paging(path, seed: int) -> No
     """Oracle's lost time (stall + gating wait) is at most demand paging's."""
     cut = [] if path.stem in WHOLE else [DURATION]
     scenario = with_overrides(load_scenario(path), [f"seed={seed}", *cut])
-    demand = simulate(scenario, {"name": "demand"}, record=False).summary
-    oracle = simulate(scenario, {"name": "oracle"}, record=False).summary
+    # Lost time needs no unlimited-memory baseline (only slowdown divides by it): two runs a
+    # case, not three, each unrecorded and shared with any other golden test that asks.
+    demand = figures(scenario, {"name": "demand"}, with_baseline=False).summary
+    oracle = figures(scenario, {"name": "oracle"}, with_baseline=False).summary
     assert oracle["lost_time_ns"] <= demand["lost_time_ns"]

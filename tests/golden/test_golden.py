@@ -11,6 +11,10 @@ import pytest
 from tests.conftest import SCENARIOS
 from tests.golden.update import GOLDEN, golden_of
 
+# Slow on purpose: a golden summary is of the whole shipped run (up to 3 s simulated), since a
+# model change may show only late in it. The runs are shared with the other golden tests.
+pytestmark = pytest.mark.slow
+
 FILES = sorted(SCENARIOS.glob("*.toml"))
 
 

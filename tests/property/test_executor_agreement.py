@@ -15,7 +15,12 @@ def _same(a, b) -> bool:
     return json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 30 random scenarios, not 60: every registered policy is already held to the per-reference
+# model on three fixed scenarios (tests/unit/test_policy_contract.py), and demand paging on the
+# swapping one below; these add odd mixes of host, device, scheduler, watermarks and injected
+# faults under demand paging's switches, and 30 draws miss a given value of a setting sampled
+# from four with odds (3/4)^30 < 1/5000. Each example runs the slow per-reference model.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_fast_equals_reference_on_random_scenarios(scenario):
     """On random small scenarios every counter of every VM is identical."""

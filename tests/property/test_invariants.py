@@ -84,7 +84,12 @@ def check_bandwidth(sim: Simulation) -> None:
     assert moved <= capacity
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 25 random scenarios, not 40: every invariant here is also checked after every step on each
+# shipped scenario under each policy with each fault at its highest rate (test_fault_runs.py),
+# and the pool's own check on three fixed scenarios per policy (test_policy_contract.py in
+# tests/unit); these add odd settings, and 25 draws miss a given value of a setting sampled
+# from four with odds (3/4)^25 < 1/1000.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_invariants_hold_after_every_step(scenario):
     """Random scenarios keep every invariant at every step boundary."""
