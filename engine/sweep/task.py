@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.pool import UNTOUCHED
 from engine.scenario import from_dict
-from engine.simulator import Simulation, baseline_references
+from engine.simulator import Simulation
 
 FOOTPRINT_METRICS = ("touched_pages", "host_frames")
 
@@ -27,11 +27,8 @@ def run_one(scenario: dict[str, Any]) -> dict[str, Any]:
     The summary is `simulate`'s plus touched_pages and host_frames."""
     start = time.perf_counter()
     s = from_dict(scenario)
-    baseline = baseline_references(s)
     sim = Simulation(s, None, record=False)
-    while sim.step():
-        pass
-    result = sim.finish(baseline)
+    result = sim.run()
     # A page leaves UNTOUCHED on its first reference and never returns to it.
     touched = int(np.count_nonzero(sim.pool.state != UNTOUCHED))
     summary = {**result.summary, "touched_pages": touched, "host_frames": int(s.host_frames)}
