@@ -338,7 +338,14 @@ def test_a_worker_killed_under_a_run_is_a_clear_error() -> None:
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         LocalCluster(
-            n_workers=1, threads_per_worker=1, dashboard_address=None, silence_logs=50
+            n_workers=1,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # As engine.sweep.cluster does: the scheduler's HTTP server on a free local port, so
+            # another cluster on the machine holding 8787 cannot fail this test.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=50,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
