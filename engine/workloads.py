@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from engine.hotpath.sampling import zipf_ranks
 from engine.scenario import Workload
 
 BLOCK_REFS = 1 << 16
@@ -60,12 +61,7 @@ class _ZipfRanks:
 
     def sample(self, u: np.ndarray) -> np.ndarray:
         """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1)."""
-        i = self.guide[(u * self.m).astype(np.int64)]
-        todo = np.flatnonzero(self.cdf[i] <= u)
-        while todo.size:
-            i[todo] += 1
-            todo = todo[self.cdf[i[todo]] <= u[todo]]
-        return np.minimum(i, self.n - 1)
+        return zipf_ranks(u, self.cdf, self.guide, self.m)
 
 
 GUIDE_PER_RANK = 2
@@ -230,14 +226,17 @@ class RefStream:
 
     def _generate_block(self) -> tuple[np.ndarray, np.ndarray]:
         pages = self.source.pages(self.generated, BLOCK_REFS)
-        # Drawn even when a trace supplies its own flags, so the generator's position (and
-        # hence every later block) does not depend on the source.
-        writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
         recorded = getattr(self.source, "writes", None)
-        if recorded is not None:
-            own = recorded(self.generated, BLOCK_REFS)
-            if own is not None:
-                writes = own
+        own = recorded(self.generated, BLOCK_REFS) if recorded is not None else None
+        if own is not None:
+            writes = own
+        elif 0.0 < self.write_fraction < 1.0:
+            writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
+        else:
+            # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
+            # without drawing. The write generator serves only these flags, so skipping its
+            # draws changes no other number.
+            writes = np.full(BLOCK_REFS, self.write_fraction >= 1.0, dtype=bool)
         self.generated += BLOCK_REFS
         return pages, writes
 

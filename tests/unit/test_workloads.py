@@ -107,3 +107,11 @@ def test_same_scenario_same_seed_same_result():
     assert a.to_json() == b.to_json()
     c = simulate(with_overrides(s, ["seed=6"]), record=False)
     assert c.summary != a.summary
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0.0, False), (1.0, True)])
+def test_write_fraction_at_its_bounds_is_every_or_no_reference(fraction, expected):
+    """write_fraction 0 writes on no reference and 1 on every one (no draw decides them)."""
+    _, w = _stream(kind="zipf", write_fraction=fraction).take(0, 2 * BLOCK_REFS)
+    assert w.size == 2 * BLOCK_REFS
+    assert bool(w.all()) is expected and bool(w.any()) is expected
