@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import simulate, with_overrides
+from engine import simulate, with_overrides, workloads
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
 from tests.helpers import small_scenario
@@ -115,3 +115,26 @@ def test_write_fraction_at_its_bounds_is_every_or_no_reference(fraction, expecte
     _, w = _stream(kind="zipf", write_fraction=fraction).take(0, 2 * BLOCK_REFS)
     assert w.size == 2 * BLOCK_REFS
     assert bool(w.all()) is expected and bool(w.any()) is expected
+
+
+def test_a_second_stream_of_the_same_seed_reads_the_kept_blocks():
+    """A stream made again (the run after its baseline) gets the same references without
+    drawing them again."""
+    first = _stream(kind="zipf", write_fraction=0.3)
+    p1, w1 = (a.copy() for a in first.take(0, 2 * BLOCK_REFS))
+    again = _stream(kind="zipf", write_fraction=0.3)
+    assert again.blocks is first.blocks
+    drawn = len(again.blocks.kept)
+    p2, w2 = again.take(0, 2 * BLOCK_REFS)
+    assert len(again.blocks.kept) == drawn
+    assert np.array_equal(p1, p2) and np.array_equal(w1, w2)
+
+
+def test_a_stream_whose_blocks_were_not_kept_draws_the_same_references(monkeypatch):
+    """With no budget to keep blocks, a second stream draws its own copy: same references."""
+    monkeypatch.setattr(workloads, "_CACHE", workloads._StreamCache(0, most_streams=4))
+    p1, w1 = (a.copy() for a in _stream(kind="phased", write_fraction=0.2).take(0, 3 * BLOCK_REFS))
+    late = _stream(kind="phased", write_fraction=0.2)
+    p2, w2 = late.take(BLOCK_REFS, 2 * BLOCK_REFS)
+    assert late.blocks.shared is False
+    assert np.array_equal(p1[BLOCK_REFS:], p2) and np.array_equal(w1[BLOCK_REFS:], w2)
