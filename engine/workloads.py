@@ -317,8 +317,21 @@ class _StreamCache:
                 self.used_bytes -= old.kept_bytes()
         return made
 
+    def forget(self) -> None:
+        """Drop every kept block (streams reading them keep their own references)."""
+        with self.lock:
+            for blocks in self.streams.values():
+                blocks.shared = False
+            self.streams.clear()
+            self.used_bytes = 0
+
 
 _CACHE = _StreamCache(STREAM_CACHE_BYTES, most_streams=256)
+
+
+def forget_kept_blocks() -> None:
+    """Make the next stream of any workload draw its blocks afresh (for timing the draws)."""
+    _CACHE.forget()
 
 
 class RefStream:

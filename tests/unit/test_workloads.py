@@ -138,3 +138,12 @@ def test_a_stream_whose_blocks_were_not_kept_draws_the_same_references(monkeypat
     p2, w2 = late.take(BLOCK_REFS, 2 * BLOCK_REFS)
     assert late.blocks.shared is False
     assert np.array_equal(p1[BLOCK_REFS:], p2) and np.array_equal(w1[BLOCK_REFS:], w2)
+
+
+def test_forgetting_kept_blocks_makes_the_next_stream_draw_afresh():
+    """After forget_kept_blocks a new stream draws its blocks itself: the same references."""
+    p1, _ = (a.copy() for a in _stream(kind="uniform").take(0, BLOCK_REFS))
+    workloads.forget_kept_blocks()
+    fresh = _stream(kind="uniform")
+    assert fresh.blocks.kept == []
+    assert np.array_equal(fresh.take(0, BLOCK_REFS)[0], p1)
