@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import from_dict, load_scenario, simulate  # noqa: E402
 from engine.simulator import Simulation  # noqa: E402
-from engine.workloads import RefStream, stream_seed  # noqa: E402
+from engine.workloads import RefStream, forget_kept_blocks, stream_seed  # noqa: E402
 
 N_REFS = 2_000_000
 PAGES = 65_536
@@ -87,6 +87,8 @@ def run_engine(stream_ready: bool = True) -> tuple[float, int, np.ndarray, int]:
     vm = scenario.vms[0]
     # The peers replay exactly the references the engine's VM makes (same seed, same stream).
     pages = RefStream(vm.workload, PAGES, stream_seed(1, vm.name, 0)).take(0, N_REFS)[0].copy()
+    if not stream_ready:
+        forget_kept_blocks()  # the peers' copy above would otherwise be read, not drawn
     sim = Simulation(scenario, record=False)
     sim.vcpus[0].refs_limit = N_REFS
     if stream_ready:

@@ -96,6 +96,8 @@ class SwapDevice:
         # Background work prefers lanes no pCPU reads from; shared lanes come last.
         self.background_lanes = spare + demand
         self.demand_lanes = set(demand)
+        self.spare_lanes = np.asarray(spare, dtype=np.int64)
+        self.demand_order = demand  # as they come in background_lanes
         self.queues: list[deque[Op]] = [deque() for _ in range(N_CLASSES)]
         self.in_flight: list[tuple[int, int, Op]] = []  # heap of (done_ns, seq, op)
         self.seq = 0
@@ -229,12 +231,20 @@ class SwapDevice:
         back to back through the step, the one free earliest first (so each operation shares
         the device with those really in service when it starts); then a pCPU's lane takes one
         only while it is idle. Ends by noting the lanes' state for the step's demand reads."""
-        spare = [
-            (max(now_ns, int(self.busy_until[lane])), rank, lane)
-            for rank, lane in enumerate(self.background_lanes)
-            if lane not in self.demand_lanes and self.busy_until[lane] < step_end_ns
-        ]
-        heapq.heapify(spare)
+        spare: list[tuple[int, int, int]] = []
+        if any(self.queues):  # nothing queued: no lane takes anything
+            # Spare lanes come first in background_lanes, so a lane's rank is its index here.
+            busy = self.busy_until[self.spare_lanes]
+            open_rank = np.flatnonzero(busy < step_end_ns)
+            spare = list(
+                zip(
+                    np.maximum(busy[open_rank], now_ns).tolist(),
+                    open_rank.tolist(),
+                    self.spare_lanes[open_rank].tolist(),
+                    strict=True,
+                )
+            )
+            heapq.heapify(spare)
         while spare:
             free_ns, rank, lane = spare[0]
             op = self._next_queued()
@@ -245,8 +255,8 @@ class SwapDevice:
                 heapq.heapreplace(spare, (int(self.busy_until[lane]), rank, lane))
             else:
                 heapq.heappop(spare)
-        for lane in self.background_lanes:
-            if lane in self.demand_lanes and self.busy_until[lane] <= now_ns:
+        for lane in self.demand_order if any(self.queues) else ():
+            if self.busy_until[lane] <= now_ns:
                 op = self._next_queued()
                 if op is None:
                     break

@@ -7,14 +7,18 @@ numbers): position i of a stream is the same in every run of a scenario and seed
 
 from __future__ import annotations
 
+import json
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 
 from engine.errors import TraceError
-from engine.scenario.schema import Workload
+from engine.hotpath.sampling import zipf_ranks
+from engine.scenario.schema import Workload, to_dict
 from engine.traces import read_trace
 
 BLOCK_REFS = 1 << 16
@@ -62,12 +66,7 @@ class _ZipfRanks:
 
     def sample(self, u: np.ndarray) -> np.ndarray:
         """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1)."""
-        i = self.guide[(u * self.m).astype(np.int64)]
-        todo = np.flatnonzero(self.cdf[i] <= u)
-        while todo.size:
-            i[todo] += 1
-            todo = todo[self.cdf[i[todo]] <= u[todo]]
-        return np.minimum(i, self.n - 1)
+        return zipf_ranks(u, self.cdf, self.guide, self.m)
 
 
 GUIDE_PER_RANK = 2
@@ -208,6 +207,130 @@ def _make_source(w: Workload, span: int, rng: np.random.Generator) -> _Source:
     raise ValueError(f"unknown workload kind {w.kind!r}")
 
 
+# Blocks drawn by every stream and kept for the next run of the same stream (the run that
+# follows its unlimited-memory baseline, or another policy on the same scenario and seed),
+# across all sessions of a served app; bounded by the bytes they hold.
+STREAM_CACHE_BYTES = 128 * 1024 * 1024
+
+
+class _Blocks:
+    """One stream's generators and the blocks they drew, in order: block i is the same
+    whichever stream asks for it first, so streams of the same workload, span and seed share
+    one. Keeps each block while the shared budget allows; a stream that needs a block that was
+    not kept draws its own copy of the stream instead (`private`)."""
+
+    def __init__(self, w: Workload, vm_pages: int, seed: np.random.SeedSequence, shared: bool):
+        page_seed, write_seed = seed.spawn(2)
+        self.source = _make_source(w, vm_pages, np.random.default_rng(page_seed))
+        self.write_rng = np.random.default_rng(write_seed)
+        self.write_fraction = float(w.write_fraction)
+        # The pages are below the span: the smallest unsigned type holds them (a quarter of
+        # int64's bytes for a VM of up to 65,536 pages).
+        self.page_dtype = np.min_scalar_type(max(0, vm_pages - 1))
+        self.shared = shared
+        self.kept: list[tuple[np.ndarray, np.ndarray] | None] = []
+        self.lock = threading.Lock()
+
+    def block(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Block i (pages, write flags), drawing up to it; None if it was drawn and not kept."""
+        with self.lock:
+            while len(self.kept) <= i:
+                drawn = self._draw(len(self.kept) * BLOCK_REFS)
+                self.kept.append(self._keep(drawn) if self.shared else None)
+                if len(self.kept) > i:
+                    return drawn
+            return self.kept[i]
+
+    def _keep(self, drawn: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        pages, writes = drawn
+        if pages.size and int(pages.max()) > np.iinfo(self.page_dtype).max:
+            return None  # never for pages below the span; a guard against a silent wrap
+        pages = pages.astype(self.page_dtype)
+        if not _CACHE.reserve(pages.nbytes + writes.nbytes):
+            return None
+        pages.flags.writeable = False
+        writes.flags.writeable = False
+        return pages, writes
+
+    def _draw(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        pages = self.source.pages(start, BLOCK_REFS)
+        recorded = getattr(self.source, "writes", None)
+        own = recorded(start, BLOCK_REFS) if recorded is not None else None
+        if own is not None:
+            writes = own
+        elif 0.0 < self.write_fraction < 1.0:
+            writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
+        else:
+            # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
+            # without drawing. The write generator serves only these flags, so skipping its
+            # draws changes no other number.
+            writes = np.full(BLOCK_REFS, self.write_fraction >= 1.0, dtype=bool)
+        return pages, writes
+
+    def kept_bytes(self) -> int:
+        return sum(p.nbytes + w.nbytes for b in self.kept if b is not None for p, w in [b])
+
+
+class _StreamCache:
+    """The shared blocks of recent streams, least recently used first, within a byte budget.
+    Dropping a stream's entry frees its budget (a stream still reading it keeps its own
+    reference, and no longer adds blocks to it)."""
+
+    def __init__(self, budget_bytes: int, most_streams: int):
+        self.budget_bytes, self.most_streams = budget_bytes, most_streams
+        self.used_bytes = 0
+        self.streams: OrderedDict[str, _Blocks] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def reserve(self, n_bytes: int) -> bool:
+        """Count n_bytes more kept, if the budget allows."""
+        with self.lock:
+            if self.used_bytes + n_bytes > self.budget_bytes:
+                return False
+            self.used_bytes += n_bytes
+            return True
+
+    def blocks(self, w: Workload, vm_pages: int, seed: np.random.SeedSequence) -> _Blocks:
+        """This stream's shared blocks, made on first use."""
+        key = json.dumps(
+            [to_dict(w), vm_pages, str(seed.entropy), list(seed.spawn_key), seed.n_children_spawned]
+        )
+        if "trace" in key:  # a trace file can change under the same path: read it afresh
+            return _Blocks(w, vm_pages, seed, shared=False)
+        with self.lock:
+            found = self.streams.get(key)
+            if found is not None:
+                self.streams.move_to_end(key)
+                return found
+        made = _Blocks(w, vm_pages, seed, shared=True)
+        with self.lock:
+            self.streams[key] = made
+            # Past half the budget a new stream makes room: the oldest streams go.
+            while len(self.streams) > 1 and (
+                len(self.streams) > self.most_streams or self.used_bytes > self.budget_bytes // 2
+            ):
+                _, old = self.streams.popitem(last=False)
+                old.shared = False
+                self.used_bytes -= old.kept_bytes()
+        return made
+
+    def forget(self) -> None:
+        """Drop every kept block (streams reading them keep their own references)."""
+        with self.lock:
+            for blocks in self.streams.values():
+                blocks.shared = False
+            self.streams.clear()
+            self.used_bytes = 0
+
+
+_CACHE = _StreamCache(STREAM_CACHE_BYTES, most_streams=256)
+
+
+def forget_kept_blocks() -> None:
+    """Make the next stream of any workload draw its blocks afresh (for timing the draws)."""
+    _CACHE.forget()
+
+
 class RefStream:
     """The references of one vCPU: pages (relative to its VM) and write flags, by position.
 
@@ -216,10 +339,10 @@ class RefStream:
     """
 
     def __init__(self, w: Workload, vm_pages: int, seed: np.random.SeedSequence):
-        page_seed, write_seed = seed.spawn(2)
-        self.source = _make_source(w, vm_pages, np.random.default_rng(page_seed))
-        self.write_rng = np.random.default_rng(write_seed)
-        self.write_fraction = float(w.write_fraction)
+        self.workload, self.vm_pages = w, vm_pages
+        self.seed_key = (seed.entropy, seed.spawn_key)
+        self.blocks = _CACHE.blocks(w, vm_pages, seed)
+        self.source = self.blocks.source
         self.cpu_ns = int(w.cpu_ns_per_ref)
         self.base = 0  # position of buf[0]
         self.generated = 0
@@ -227,17 +350,16 @@ class RefStream:
         self.writes_buf = np.empty(0, dtype=bool)
 
     def _generate_block(self) -> tuple[np.ndarray, np.ndarray]:
-        pages = self.source.pages(self.generated, BLOCK_REFS)
-        # Drawn even when a trace supplies its own flags, so the generator's position (and
-        # hence every later block) does not depend on the source.
-        writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
-        recorded = getattr(self.source, "writes", None)
-        if recorded is not None:
-            own = recorded(self.generated, BLOCK_REFS)
-            if own is not None:
-                writes = own
+        i = self.generated // BLOCK_REFS
+        got = self.blocks.block(i)
+        if got is None:
+            # Not kept: this stream draws its own copy from the start (a rare fallback).
+            seed = np.random.SeedSequence(self.seed_key[0], spawn_key=self.seed_key[1])
+            self.blocks = _Blocks(self.workload, self.vm_pages, seed, shared=False)
+            got = self.blocks.block(i)
+            assert got is not None
         self.generated += BLOCK_REFS
-        return pages, writes
+        return got
 
     def take(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Pages and write flags of references [pos, pos + n); pos never goes backwards."""

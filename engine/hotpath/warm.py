@@ -31,6 +31,7 @@ def warm() -> float:
     t0 = time.perf_counter()
     policies = [{"name": "demand", "victims": v} for v in ("lru", "fifo", "clock")]
     policies.append({"name": "predictive"})  # a policy that reads what each run touched
+    policies.append({"name": "oracle"})  # its next-use times (engine/hotpath/next_use.py)
     for policy in policies:
         simulate(from_dict(dict(WARM_SCENARIO, policy=policy)), record=False)
     return time.perf_counter() - t0

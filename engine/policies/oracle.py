@@ -15,6 +15,7 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.hotpath.next_use import lower_to_next_use, use_times
 from engine.policies import victims as pick
 from engine.policies.base import Policy
 from engine.policies.registry import register
@@ -188,21 +189,9 @@ class Oracle(Policy):
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
         starts, cum, cpu = self._time_map(v, now_ns)
-        far = ahead_refs >= FAR // 2
-        k = np.where(far, 0, ahead_refs)
-        if cum.size == 0:
-            base = now_ns + self.ctx.plan_horizon_ns
-            t = base + (k * cpu * self.share).astype(np.int64)
-        else:
-            j = np.searchsorted(cum, k, side="right")
-            inside = j < cum.size
-            jj = np.minimum(j, cum.size - 1)
-            before = np.where(jj > 0, cum[np.maximum(jj - 1, 0)], 0)
-            t_in = starts[jj] + (k - before) * cpu
-            last_end = int(starts[-1]) + (int(cum[-1]) - int(cum[-2] if cum.size > 1 else 0)) * cpu
-            t_out = last_end + ((k - cum[-1]) * cpu * self.share).astype(np.int64)
-            t = np.where(inside, t_in, t_out)
-        return np.where(far, FAR, t)
+        unplanned_ns = now_ns + self.ctx.plan_horizon_ns
+        refs = np.ascontiguousarray(ahead_refs, dtype=np.int64)
+        return use_times(refs, starts, cum, cpu, float(self.share), unplanned_ns, FAR)
 
     def keys(self, pages: np.ndarray, now_ns: int) -> np.ndarray:
         """Predicted next-use time of each page; pages must be ascending (as candidates are).
@@ -222,14 +211,24 @@ class Oracle(Policy):
             rel = pages[lo:hi] - int(pool.base[vm])
             for v in self.vm_vcpus[vm]:
                 self._refresh(v)
-                pos = self.ctx.vcpus[v].pos
-                nxt = self.next_pos[v][rel]
                 win = self.windows[v]
                 assert win is not None
-                if win.size >= self.window_refs:  # the stream goes on past the window
-                    nxt = np.minimum(nxt, win.start + win.size)
-                t = self._use_time(v, np.where(nxt >= FAR, FAR, nxt - pos), now_ns)
-                np.minimum(out[lo:hi], t, out=out[lo:hi])
+                # -1: the stream may end inside the window; else it goes on past the window.
+                window_end = win.start + win.size if win.size >= self.window_refs else -1
+                starts, cum, cpu = self._time_map(v, now_ns)
+                lower_to_next_use(
+                    out[lo:hi],
+                    self.next_pos[v],
+                    rel,
+                    window_end,
+                    self.ctx.vcpus[v].pos,
+                    starts,
+                    cum,
+                    cpu,
+                    float(self.share),
+                    now_ns + self.ctx.plan_horizon_ns,
+                    FAR,
+                )
         return out
 
     # -- fault reads: the faulting page and the next ones the stream needs -------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import simulate, with_overrides
+from engine import simulate, with_overrides, workloads
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
 from tests.helpers import small_scenario
@@ -107,3 +107,43 @@ def test_same_scenario_same_seed_same_result():
     assert a.to_json() == b.to_json()
     c = simulate(with_overrides(s, ["seed=6"]), record=False)
     assert c.summary != a.summary
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(0.0, False), (1.0, True)])
+def test_write_fraction_at_its_bounds_is_every_or_no_reference(fraction, expected):
+    """write_fraction 0 writes on no reference and 1 on every one (no draw decides them)."""
+    _, w = _stream(kind="zipf", write_fraction=fraction).take(0, 2 * BLOCK_REFS)
+    assert w.size == 2 * BLOCK_REFS
+    assert bool(w.all()) is expected and bool(w.any()) is expected
+
+
+def test_a_second_stream_of_the_same_seed_reads_the_kept_blocks():
+    """A stream made again (the run after its baseline) gets the same references without
+    drawing them again."""
+    first = _stream(kind="zipf", write_fraction=0.3)
+    p1, w1 = (a.copy() for a in first.take(0, 2 * BLOCK_REFS))
+    again = _stream(kind="zipf", write_fraction=0.3)
+    assert again.blocks is first.blocks
+    drawn = len(again.blocks.kept)
+    p2, w2 = again.take(0, 2 * BLOCK_REFS)
+    assert len(again.blocks.kept) == drawn
+    assert np.array_equal(p1, p2) and np.array_equal(w1, w2)
+
+
+def test_a_stream_whose_blocks_were_not_kept_draws_the_same_references(monkeypatch):
+    """With no budget to keep blocks, a second stream draws its own copy: same references."""
+    monkeypatch.setattr(workloads, "_CACHE", workloads._StreamCache(0, most_streams=4))
+    p1, w1 = (a.copy() for a in _stream(kind="phased", write_fraction=0.2).take(0, 3 * BLOCK_REFS))
+    late = _stream(kind="phased", write_fraction=0.2)
+    p2, w2 = late.take(BLOCK_REFS, 2 * BLOCK_REFS)
+    assert late.blocks.shared is False
+    assert np.array_equal(p1[BLOCK_REFS:], p2) and np.array_equal(w1[BLOCK_REFS:], w2)
+
+
+def test_forgetting_kept_blocks_makes_the_next_stream_draw_afresh():
+    """After forget_kept_blocks a new stream draws its blocks itself: the same references."""
+    p1, _ = (a.copy() for a in _stream(kind="uniform").take(0, BLOCK_REFS))
+    workloads.forget_kept_blocks()
+    fresh = _stream(kind="uniform")
+    assert fresh.blocks.kept == []
+    assert np.array_equal(fresh.take(0, BLOCK_REFS)[0], p1)
