@@ -19,6 +19,7 @@ from engine.sweep.grid import (
     KEY_VERSION,
     SPECIAL,
     Axis,
+    Ratio,
     Run,
     Sweep,
     assign,
@@ -34,7 +35,6 @@ from engine.sweep.journal import Journal, journal_path
 from engine.sweep.ratio import (
     BEST_DEMAND,
     DEFAULT_RATIO_METRIC,
-    Ratio,
     best_demand_settings,
     ratio_axes,
     ratio_cells,

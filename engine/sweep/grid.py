@@ -12,17 +12,34 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.errors import ScenarioError
 from engine.scenario import from_dict, set_path
 from engine.sweep.errors import SweepError
 
-if TYPE_CHECKING:  # ratio imports this module; the annotation alone needs it
-    from engine.sweep.ratio import Ratio
-
 SPECIAL = ("policy", "vm_count", "overcommit")
 KEY_VERSION = "vmswap-run-1"  # change to invalidate every journal when a run's meaning changes
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """What a ratio sweep divides: `of`'s metric ÷ the least of the baseline settings' metric."""
+
+    metric: str
+    of: str | dict[str, Any]
+    of_label: str
+    baseline: tuple[str | dict[str, Any], ...]  # one setting, or every best-demand candidate
+    to_label: str
+
+    @property
+    def baseline_labels(self) -> tuple[str, ...]:
+        return tuple(policy_label(p) for p in self.baseline)
+
+    @property
+    def policies(self) -> list[str | dict[str, Any]]:
+        """The policy axis of the sweep: `of`, then the baseline settings."""
+        return [self.of, *self.baseline]
 
 
 @dataclass(frozen=True)

@@ -11,38 +11,17 @@ journal, resuming and Dask work as for any sweep; the ratio is taken from their 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from engine.best_demand import READAHEAD_SETTINGS, setting_label
 from engine.errors import did_you_mean
 from engine.stats import interval, is_number
 from engine.sweep.errors import SweepError
-from engine.sweep.grid import Sweep, policy_label
+from engine.sweep.grid import Ratio, Sweep, policy_label
 
 RATIO_KEYS = ("of", "to", "metric")
 BEST_DEMAND = "best-demand"
 DEFAULT_RATIO_METRIC = "lost_time_ns"
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """What a ratio sweep divides: `of`'s metric ÷ the least of the baseline settings' metric."""
-
-    metric: str
-    of: str | dict[str, Any]
-    of_label: str
-    baseline: tuple[str | dict[str, Any], ...]  # one setting, or every best-demand candidate
-    to_label: str
-
-    @property
-    def baseline_labels(self) -> tuple[str, ...]:
-        return tuple(policy_label(p) for p in self.baseline)
-
-    @property
-    def policies(self) -> list[str | dict[str, Any]]:
-        """The policy axis of the sweep: `of`, then the baseline settings."""
-        return [self.of, *self.baseline]
 
 
 def best_demand_settings(base_policy: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
