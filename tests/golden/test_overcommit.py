@@ -14,7 +14,7 @@ from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.slow
 FILES = sorted(SCENARIOS.glob("*.toml"))
-STATED = re.compile(r"real overcommit (\d+(?:\.(\d+))?)x")
+STATED = re.compile(r"real overcommit (\d+(?:\.(\d+))?)x", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
