@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.cli.compare import run_policy
 from engine.policies import validate_policy
 from engine.scenario import Scenario, from_dict, load_scenario, with_overrides
 from engine.simulator import Simulation, baseline_references
@@ -55,15 +56,41 @@ def test_with_horizon_zero_predictive_is_demand_paging_exactly(name: str) -> Non
     assert a == b
 
 
-def test_on_nvme_8vm_2x_faults_and_lost_time_are_under_a_quarter_of_demand_paging() -> None:
-    """The plan is right: predictive takes under 25% of demand paging's major faults and
-    loses under 25% of its time (stall plus the gating wait), and runs faster."""
-    demand = summary("nvme_8vm_2x", "demand")
-    pred = summary("nvme_8vm_2x", "predictive")
-    assert pred["plan_accuracy"] > 0.9
-    assert pred["major_faults"] < 0.25 * demand["major_faults"]
-    assert pred["lost_time_ns"] < 0.25 * demand["lost_time_ns"]
-    assert pred["slowdown"] < demand["slowdown"]
+# The headline of issue 13 (item 8), over seeds 1-5 as benchmarks/headline.py measures it: the
+# best demand paging on nvme_8vm_2x is readahead off (engine.best_demand, on seed 1).
+HEADLINE_SEEDS = (1, 2, 3, 4, 5)
+BEST_DEMAND = (("name", "demand"), ("readahead", "off"))
+
+
+@cache
+def headline_run(policy: tuple[tuple[str, Any], ...], seed: int) -> dict[str, Any]:
+    """nvme_8vm_2x on one seed: the summary with its steady-state figures (engine.phases)."""
+    scenario = shipped("nvme_8vm_2x", f"seed={seed}")
+    return run_policy(scenario, validate_policy(dict(policy)))["summary"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="at real 2x overcommit predictive loses 4,121 ± 251 ms against the best demand "
+    "paging's (readahead off) 4,379 ± 8 ms over seeds 1-5: 0.941 ± 0.058 of it per seed "
+    "(0.909-1.019), nowhere near 25 %; the schedule-oracle does no better in steady state",
+)
+def test_on_nvme_8vm_2x_predictive_loses_under_a_quarter_of_the_best_demands_time() -> None:
+    """At real 2x overcommit, on every seed 1-5, predictive's lost time (stall plus the
+    gating wait) is at most 25 % of the best demand paging's."""
+    for seed in HEADLINE_SEEDS:
+        demand = headline_run(BEST_DEMAND, seed)
+        pred = headline_run((("name", "predictive"),), seed)
+        assert pred["lost_time_ms"] <= 0.25 * demand["lost_time_ms"], seed
+
+
+def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles() -> None:
+    """In steady state (after the first 20 %), on every seed 1-5, predictive loses at most
+    twice the time of the schedule-oracle, which knows each VM's next page set."""
+    for seed in HEADLINE_SEEDS:
+        pred = headline_run((("name", "predictive"),), seed)
+        oracle = headline_run((("name", "schedule-oracle"),), seed)
+        assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"], seed
 
 
 @pytest.mark.xfail(
