@@ -453,6 +453,21 @@ def speed_section(timer: Timer) -> list[str]:
     ]
 
 
+# A block of results.md written by other scripts (benchmarks/no_harm.py, benchmarks/headline.py),
+# between these markers: regenerating this file keeps it as it is.
+KEPT_BEGIN, KEPT_END = "<!-- kept:begin -->", "<!-- kept:end -->"
+
+
+def kept_block(path: Path) -> list[str]:
+    """The lines of `path` from KEPT_BEGIN to KEPT_END (both kept), then a blank line; none
+    when the file or the markers are missing."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lo, hi = text.find(KEPT_BEGIN), text.find(KEPT_END)
+    if lo < 0 or hi < lo:
+        return []
+    return [*text[lo : hi + len(KEPT_END)].splitlines(), ""]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
@@ -483,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + "; do not edit by hand. Every run is deterministic: the same code gives the same "
         "figures (the speed section excepted).",
         "",
+        *kept_block(Path(args.out)),
         *claims_section(results, devices, gang_runs, density),
         *verdict_lines,
         *policy_lines,

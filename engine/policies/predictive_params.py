@@ -86,6 +86,14 @@ class PredictiveParams(DemandParams):
         doc="While the plan has been mostly wrong, be demand paging (no restore, swap-out, "
         "write-back, gating or schedule-aware victims); it starts so until the plan proves right.",
     )
+    benefit_backoff = param.Boolean(
+        False,
+        doc="Also stand gating, swap-out and write-back down while what the mechanisms cost "
+        "(pollution faults, unused restores, gating time) has caught up with what they bought "
+        "(used restores that demand paging would have read): a trial, judged, then a stand-down "
+        "that doubles while trials fail. Off by default: measured, it made a partly right plan "
+        "worse (docs/results.md, do-no-harm grid).",
+    )
     backoff_below = param.Number(
         0.7,
         bounds=(0.0, 1.0),

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from engine.cli.compare import run_policy
+from engine.policies import validate_policy
 from engine.scenario import Scenario, from_dict, load_scenario, with_overrides
 from tests.conftest import SCENARIOS
 from tests.golden.runs import figures
@@ -52,33 +54,58 @@ def test_with_horizon_zero_predictive_is_demand_paging_exactly(name: str) -> Non
     assert a.summary == b.summary and a.vms == b.vms
 
 
-def test_on_nvme_8vm_2x_faults_and_lost_time_are_under_a_quarter_of_demand_paging() -> None:
-    """The plan is right: predictive takes under 25% of demand paging's major faults and
-    loses under 25% of its time (stall plus the gating wait), and runs faster."""
-    demand = summary("nvme_8vm_2x", "demand")
-    pred = summary("nvme_8vm_2x", "predictive")
-    assert pred["plan_accuracy"] > 0.9
-    assert pred["major_faults"] < 0.25 * demand["major_faults"]
-    assert pred["lost_time_ns"] < 0.25 * demand["lost_time_ns"]
-    assert pred["slowdown"] < demand["slowdown"]
+# The headline of issue 13 (item 8), over seeds 1-5 as benchmarks/headline.py measures it: the
+# best demand paging on nvme_8vm_2x is readahead off (engine.best_demand, on seed 1).
+HEADLINE_SEEDS = (1, 2, 3, 4, 5)
+BEST_DEMAND = (("name", "demand"), ("readahead", "off"))
+
+
+@cache
+def headline_run(policy: tuple[tuple[str, Any], ...], seed: int) -> dict[str, Any]:
+    """nvme_8vm_2x on one seed: the summary with its steady-state figures (engine.phases)."""
+    scenario = shipped("nvme_8vm_2x", f"seed={seed}")
+    return run_policy(scenario, validate_policy(dict(policy)))["summary"]
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the oracle knows every future reference and loses ~8 ms of time in 1.5 s on the "
-    "calibrated device; predictive, which knows the schedule and not the references, loses "
-    "~395 ms on the shipped seed (439-1,156 ms over seeds 1-5), most of it at the first switches "
-    "(no plan says which of a running VM's pages it will not touch again) and when phased "
-    "workloads move their working sets. 2x (~16 ms) is below the first switch alone; the "
-    "schedule-oracle is the yardstick that knows what predictive could know",
+    reason="at real 2x overcommit predictive loses 4,121 ± 251 ms against the best demand "
+    "paging's (readahead off) 4,379 ± 8 ms over seeds 1-5: 0.941 ± 0.058 of it per seed "
+    "(0.909-1.019), nowhere near 25 %; the schedule-oracle does no better in steady state",
 )
+def test_on_nvme_8vm_2x_predictive_loses_under_a_quarter_of_the_best_demands_time() -> None:
+    """At real 2x overcommit, on every seed 1-5, predictive's lost time (stall plus the
+    gating wait) is at most 25 % of the best demand paging's."""
+    for seed in HEADLINE_SEEDS:
+        demand = headline_run(BEST_DEMAND, seed)
+        pred = headline_run((("name", "predictive"),), seed)
+        assert pred["lost_time_ms"] <= 0.25 * demand["lost_time_ms"], seed
+
+
+def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles() -> None:
+    """In steady state (after the first 20 %), on every seed 1-5, predictive loses at most
+    twice the time of the schedule-oracle, which knows each VM's next page set."""
+    for seed in HEADLINE_SEEDS:
+        pred = headline_run((("name", "predictive"),), seed)
+        oracle = headline_run((("name", "schedule-oracle"),), seed)
+        assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"], seed
+
+
 def test_on_nvme_8vm_2x_lost_time_is_within_twice_the_oracles() -> None:
-    """Issue 3 asks for predictive's lost time within 2x of the clairvoyant lower bound."""
+    """Issue 3 asks for predictive's lost time within 2x of the clairvoyant lower bound. At
+    real 2x overcommit it holds on the shipped seed (4,046 against the oracle's 3,935 ms), but
+    only because the oracle loses almost as much (at 160 MiB it lost ~8 ms against ~395)."""
     pred = summary("nvme_8vm_2x", "predictive")
     oracle = summary("nvme_8vm_2x", "oracle")
     assert pred["lost_time_ns"] <= 2 * oracle["lost_time_ns"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="at real 2x overcommit (90 MiB), shipped seed 7, the oracle takes 38,341 major faults "
+    "and slows down 2.926x against predictive's 24,247 and 2.899x; its lost time, 3,935 ms, is "
+    "still the least (predictive 4,046, demand 5,059): a bound on lost time, not on faults",
+)
 def test_the_oracle_is_the_lower_bound_on_nvme_8vm_2x() -> None:
     """The oracle takes the fewest faults, loses least time and runs fastest of all policies."""
     oracle = summary("nvme_8vm_2x", "oracle")

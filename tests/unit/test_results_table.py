@@ -59,3 +59,17 @@ def test_ablation_table_pairs_each_variant_with_predictive(results_table, monkey
     row = next(line for line in lines if line.startswith("| predictive |"))
     assert row.endswith("| +0 [+0, +0] |")
     assert "lost ms − predictive" in "\n".join(lines)
+
+
+def test_regenerating_keeps_the_block_other_scripts_wrote(results_table, tmp_path) -> None:
+    """The lines between the kept markers survive a regeneration; no markers, nothing kept."""
+    out = tmp_path / "results.md"
+    assert results_table.kept_block(out) == []
+    out.write_text("# old\n<!-- kept:begin -->\n## grid\n| a |\n<!-- kept:end -->\ntail\n")
+    assert results_table.kept_block(out) == [
+        "<!-- kept:begin -->",
+        "## grid",
+        "| a |",
+        "<!-- kept:end -->",
+        "",
+    ]
