@@ -310,7 +310,9 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
     from bokeh.client import pull_session
     from tornado.ioloop import IOLoop
 
-    import webapp.views.clock  # noqa: F401 - the frame clock model
+    # The app's own Bokeh models, which a client must know to read the document.
+    # (the frame clock, the guided tour, the upload size check)
+    from webapp.views import clock, tour_guide, upload_guard  # noqa: F401
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

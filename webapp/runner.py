@@ -21,6 +21,7 @@ from engine.policies import validate_policy
 from engine.scenario import check_recording
 from engine.simulator import RunResult, Simulation, baseline_references
 from webapp import shared_runs
+from webapp.lifecycle import trim_heap
 from webapp.runs import RunPair, derive
 from webapp.seeds import SeedRecord, seed_record, with_seed
 from webapp.state import SCENARIO_DIR
@@ -61,6 +62,7 @@ class SyncRunner:
 # would starve while others simulate. Runs wait their turn instead (first come, first
 # served), and the event loop keeps at least a third.
 COMPUTE_SLOTS = 2
+LATE_RELEASE_S = 1.0  # after a run that outlived its session: the moment its future is dropped
 _compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
 
 
@@ -72,6 +74,7 @@ class ThreadRunner:
     def __init__(self, post: Callable[[Callable[[], None]], None]):
         self.post = post
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmswap-run")
+        self.closed = False
 
     def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
         def in_turn() -> Any:
@@ -79,6 +82,14 @@ class ThreadRunner:
                 return fn()
 
         def finished(future: Future) -> None:
+            if self.closed:
+                # The session is gone and its memory was released when it closed; this run
+                # (cancelled, or a background seed) ended later. Release again once the
+                # future holding it is dropped.
+                timer = threading.Timer(LATE_RELEASE_S, trim_heap)
+                timer.daemon = True
+                timer.start()
+                return
             exc = future.exception()
             result = exc if exc is not None else future.result()
             self.post(lambda: done(result))
@@ -86,6 +97,7 @@ class ThreadRunner:
         self.pool.submit(in_turn).add_done_callback(finished)
 
     def shutdown(self) -> None:
+        self.closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
