@@ -86,3 +86,55 @@ class ScheduleVictims:
             out.append(chosen)
             need -= int(chosen.size)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+class SetVictims(ScheduleVictims):
+    """Victims for a policy that knows each VM's page set for its next active period (the
+    schedule oracle): pages in no VM's next-period set first, their VM's next planned start
+    farthest first; then the pages of those sets, the period that starts farthest first; a
+    running VM's set last. Within equal keys, least recently used in the owner's clock (the
+    set is known, the order of references inside a period is not)."""
+
+    next_period_mask: Callable[[int], np.ndarray]  # per page of the VM: in its next-period set
+
+    def ranked_victims(
+        self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
+    ) -> np.ndarray:
+        """Up to n evictable pages in the order above. `above` (a planned start) spares the
+        set pages needed at or before it; a page in no set is needed by no coming period,
+        so it is always eligible."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        nxt = self.next_starts(now_ns)
+        # When each VM's set is needed: a running VM's now, any other's at its next start.
+        needed = np.where(self.running_vcpus > 0, PROTECTED, nxt)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for vm in range(self.ctx.n_vms):
+            groups.setdefault((0, -int(nxt[vm])), []).append(vm)
+            groups.setdefault((1, -int(needed[vm])), []).append(vm)
+        split: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        out: list[np.ndarray] = []
+        need = n
+        for tier, key in sorted(groups):
+            if need <= 0 or (tier == 1 and -key <= above):
+                break
+            parts = []
+            for vm in groups[(tier, key)]:
+                if vm not in split:
+                    split[vm] = self._split_by_set(vm, clean_only)
+                parts.append(split[vm][tier])
+            pages = np.concatenate(parts)
+            owner = self.machine.pool.vm_of[pages]
+            age = self.touch_vns[pages] - self.vm_clocks(now_ns)[owner]
+            chosen = pick.smallest(age, pages, need)
+            out.append(chosen)
+            need -= int(chosen.size)
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def _split_by_set(self, vm: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The VM's evictable pages: (outside its next-period set, inside it), ascending."""
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        pages = pick.candidates(pool, clean_only, lo, hi)
+        inside = self.next_period_mask(vm)[pages - lo]
+        return pages[~inside], pages[inside]
