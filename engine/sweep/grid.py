@@ -19,7 +19,7 @@ from engine.scenario import from_dict, set_path
 from engine.sweep.errors import SweepError
 
 SPECIAL = ("policy", "vm_count", "overcommit")
-KEY_VERSION = "vmswap-run-1"  # change to invalidate every journal when a run's meaning changes
+KEY_VERSION = "vmswap-run-2"  # change to invalidate every journal when a run's meaning changes
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,9 @@ def parse_ratio(raw: Any, base_policy: Mapping[str, Any], fail: Callable[..., Sw
 
 def ratio_rows(sweep: Sweep, frame: Any) -> Any:
     """One row per grid point and seed: the axes, `of`'s metric, the best baseline's metric
-    and setting, the ratio (None where the baseline's metric is 0) and the measured touched
-    footprint of the best baseline run ÷ the host's frames (`real_overcommit`, when kept)."""
+    and setting, the ratio (None where the baseline's metric is 0) and the real overcommit:
+    the grid point's touched pages (engine.overcommit, with unlimited memory, so the same for
+    every policy) ÷ the host's frames (`real_overcommit`, when kept)."""
     import pandas as pd
 
     ratio = sweep.ratio
