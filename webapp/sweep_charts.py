@@ -145,7 +145,9 @@ def axis_names(x: str, rows: pd.DataFrame) -> dict[str, str]:
     if x == "overcommit" and "real_overcommit" in rows:
         for value, group in rows.groupby(x):
             real = group["real_overcommit"]
-            names[str(value)] = f"{real.min():.2f}–{real.max():.2f} (set {value:g})"
+            lo, hi = f"{real.min():.2f}", f"{real.max():.2f}"
+            span = lo if lo == hi else f"{lo}–{hi}"  # one figure when every run shares it
+            names[str(value)] = f"{span} (set {value:g})"
     return names
 
 

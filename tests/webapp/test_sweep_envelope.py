@@ -14,7 +14,7 @@ import pytest
 from bokeh.models import ColorBar, HoverTool, LogColorMapper
 
 from engine.sweep import load_sweep, ratio_rows, sweep_from_dict
-from webapp.sweep_charts import ratio_figure, ratio_heatmap
+from webapp.sweep_charts import axis_names, ratio_figure, ratio_heatmap
 from webapp.sweep_view import FORM, SweepState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,12 @@ def test_the_overcommit_axis_states_the_measured_ratio() -> None:
     assert "touched pages ÷ frames" in fig.xaxis[0].axis_label
     mapper = renderers(fig, LogColorMapper)[0]
     assert math.isclose(mapper.high, 2.0) and math.isclose(mapper.low, 0.5)
+
+
+def test_an_overcommit_every_run_shares_is_one_figure_on_its_tick() -> None:
+    """When every run of a setting has the same real overcommit the tick gives it once."""
+    rows = pd.DataFrame({"overcommit": [2.0, 2.0], "real_overcommit": [1.0742, 1.0742]})
+    assert axis_names("overcommit", rows) == {"2.0": "1.07 (set 2)"}
 
 
 def test_a_loaded_envelope_file_shows_its_ratio_heatmap() -> None:
