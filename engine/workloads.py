@@ -22,6 +22,7 @@ from engine.scenario.schema import Workload, to_dict
 from engine.traces import read_trace
 
 BLOCK_REFS = 1 << 16
+NEVER = 1 << 62  # a stream position no run reaches
 
 Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -29,6 +30,17 @@ Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 def stream_seed(seed: int, vm_name: str, vcpu: int) -> np.random.SeedSequence:
     """One seed sequence per (scenario seed, VM name, vCPU): independent of VM order."""
     return np.random.SeedSequence([seed & 0xFFFFFFFFFFFFFFFF, zlib.crc32(vm_name.encode()), vcpu])
+
+
+def skip_draws(rng: np.random.Generator, n: int) -> bool:
+    """Move rng on as if it had drawn n doubles (`rng.random(n)`), without drawing them, where
+    its bit generator can jump (PCG64, numpy's default: one double is one 64-bit step); False
+    (and rng untouched) where it cannot."""
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64):
+        return False
+    bits.advance(n)
+    return True
 
 
 class _Source:
@@ -41,6 +53,17 @@ class _Source:
 
     def pages(self, start: int, n: int) -> np.ndarray:
         raise NotImplementedError
+
+    def skip(self, start: int, n: int) -> None:
+        """Move on past references [start, start + n) as `pages` would, so the next call gives
+        the same pages as if these had been drawn. Drawing them is always right; a source whose
+        generator can jump overrides this."""
+        self.pages(start, n)
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """(lo, hi, until): every reference from position pos up to (not including) `until`
+        is to a page in [lo, hi). Here the whole span, for ever."""
+        return 0, self.span, NEVER
 
 
 class _Uniform(_Source):
@@ -83,10 +106,17 @@ class _Zipf(_Source):
         ranks = self.ranks.sample(self.rng.random(n))
         return self.perm[ranks] if self.perm is not None else ranks
 
+    def skip(self, start: int, n: int) -> None:
+        if not skip_draws(self.rng, n):  # one double per reference
+            self.pages(start, n)
+
 
 class _Scan(_Source):
     def pages(self, start: int, n: int) -> np.ndarray:
         return (np.arange(start, start + n, dtype=np.int64)) % self.span
+
+    def skip(self, start: int, n: int) -> None:
+        pass  # a function of the position alone
 
 
 class _Phased(_Source):
@@ -108,6 +138,16 @@ class _Phased(_Source):
         idx = np.arange(start, start + n, dtype=np.int64)
         ranks = self.ranks.sample(self.rng.random(n))
         return self._offset(idx // self.w.phase_refs) + ranks
+
+    def skip(self, start: int, n: int) -> None:
+        if not skip_draws(self.rng, n):  # one double per reference
+            self.pages(start, n)
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """The working set of pos's phase, until that phase ends."""
+        phase = pos // self.w.phase_refs
+        lo = int(self._offset(np.array([phase], dtype=np.int64))[0])
+        return lo, lo + self.ws, (phase + 1) * self.w.phase_refs
 
 
 class _Trace(_Source):
@@ -160,6 +200,9 @@ class _Trace(_Source):
     def pages(self, start: int, n: int) -> np.ndarray:
         return self.trace[self._index(start, n)]
 
+    def skip(self, start: int, n: int) -> None:
+        pass  # a function of the position alone
+
     def writes(self, start: int, n: int) -> np.ndarray | None:
         """The trace's write flags for references [start, start + n), if it has any."""
         if self.trace_writes is None:
@@ -178,9 +221,13 @@ class _Mixture(_Source):
         self.cum = np.cumsum(weights / weights.sum())
         self.pos = [0] * len(self.parts)
 
-    def pages(self, start: int, n: int) -> np.ndarray:
+    def _choose(self, n: int) -> np.ndarray:
+        """The part each of the next n references comes from."""
         which = np.searchsorted(self.cum, self.rng.random(n), side="right")
-        np.minimum(which, len(self.parts) - 1, out=which)
+        return np.minimum(which, len(self.parts) - 1, out=which)
+
+    def pages(self, start: int, n: int) -> np.ndarray:
+        which = self._choose(n)
         out = np.empty(n, dtype=np.int64)
         for k, part in enumerate(self.parts):
             sel = np.flatnonzero(which == k)
@@ -188,6 +235,18 @@ class _Mixture(_Source):
                 out[sel] = part.pages(self.pos[k], sel.size)
                 self.pos[k] += sel.size
         return out
+
+    def skip(self, start: int, n: int) -> None:
+        # The choices are drawn (each part's share is needed), the parts' pages are not.
+        counts = np.bincount(self._choose(n), minlength=len(self.parts)).tolist()
+        for k, part in enumerate(self.parts):
+            if counts[k]:
+                part.skip(self.pos[k], counts[k])
+                self.pos[k] += counts[k]
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """Every part's pages lie below its own span (parts are sized against the VM)."""
+        return 0, max(part.span for part in self.parts), NEVER
 
 
 def _make_source(w: Workload, span: int, rng: np.random.Generator) -> _Source:
@@ -232,14 +291,18 @@ class _Blocks:
         self.lock = threading.Lock()
 
     def block(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Block i (pages, write flags), drawing up to it; None if it was drawn and not kept."""
+        """Block i (pages, write flags); None if it was passed (drawn and not kept, or
+        skipped). The blocks between the last one drawn and i are skipped, not drawn: a stream
+        that jumps ahead draws only what it reads."""
         with self.lock:
-            while len(self.kept) <= i:
-                drawn = self._draw(len(self.kept) * BLOCK_REFS)
-                self.kept.append(self._keep(drawn) if self.shared else None)
-                if len(self.kept) > i:
-                    return drawn
-            return self.kept[i]
+            if i < len(self.kept):
+                return self.kept[i]
+            while len(self.kept) < i:
+                self._skip(len(self.kept) * BLOCK_REFS)
+                self.kept.append(None)
+            drawn = self._draw(i * BLOCK_REFS)
+            self.kept.append(self._keep(drawn) if self.shared else None)
+            return drawn
 
     def _keep(self, drawn: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         pages, writes = drawn
@@ -258,7 +321,7 @@ class _Blocks:
         own = recorded(start, BLOCK_REFS) if recorded is not None else None
         if own is not None:
             writes = own
-        elif 0.0 < self.write_fraction < 1.0:
+        elif self._draws_writes():
             writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
         else:
             # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
@@ -266,6 +329,21 @@ class _Blocks:
             # draws changes no other number.
             writes = np.full(BLOCK_REFS, self.write_fraction >= 1.0, dtype=bool)
         return pages, writes
+
+    def _draws_writes(self) -> bool:
+        """Whether the write flags come from the write generator (one double per reference):
+        not when the source records its own (a trace with writes), nor for a fraction of 0
+        or 1."""
+        if getattr(self.source, "trace_writes", None) is not None:
+            return False
+        return 0.0 < self.write_fraction < 1.0
+
+    def _skip(self, start: int) -> None:
+        """Move both generators past the block at start, as _draw would, drawing neither where
+        they can jump."""
+        self.source.skip(start, BLOCK_REFS)
+        if self._draws_writes() and not skip_draws(self.write_rng, BLOCK_REFS):
+            self.write_rng.random(BLOCK_REFS)
 
     def kept_bytes(self) -> int:
         return sum(p.nbytes + w.nbytes for b in self.kept if b is not None for p, w in [b])
@@ -353,7 +431,8 @@ class RefStream:
         i = self.generated // BLOCK_REFS
         got = self.blocks.block(i)
         if got is None:
-            # Not kept: this stream draws its own copy from the start (a rare fallback).
+            # Not kept (or skipped by a stream that jumped ahead): this stream makes its own
+            # generators and moves them to block i (a rare fallback).
             seed = np.random.SeedSequence(self.seed_key[0], spawn_key=self.seed_key[1])
             self.blocks = _Blocks(self.workload, self.vm_pages, seed, shared=False)
             got = self.blocks.block(i)
@@ -362,7 +441,8 @@ class RefStream:
         return got
 
     def take(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pages and write flags of references [pos, pos + n); pos never goes backwards."""
+        """Pages and write flags of references [pos, pos + n); pos never goes backwards.
+        Whole blocks before pos that were never read are skipped, not drawn."""
         if pos < self.base:
             raise ValueError("a reference stream cannot go backwards")
         drop = pos - self.base
@@ -371,6 +451,9 @@ class RefStream:
             self.pages_buf = self.pages_buf[keep_from:]
             self.writes_buf = self.writes_buf[keep_from:]
             self.base += keep_from
+        first = pos - pos % BLOCK_REFS
+        if first > self.generated:  # nothing buffered: start at pos's block
+            self.base = self.generated = first
         need = pos + n - (self.base + self.pages_buf.size)
         if need > 0:
             blocks = [self._generate_block() for _ in range(-(-need // BLOCK_REFS))]
