@@ -23,6 +23,10 @@ COMMAND_MODULES = (
 )
 
 
+# The sub-command each module adds is named as the module is.
+COMMANDS = tuple(name.rsplit(".", 1)[1] for name in COMMAND_MODULES)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line, never a usage dump longer than the message."""
 
@@ -31,10 +35,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser of the named sub-commands (all by default): only their modules are imported,
+    so a command does not wait for the others' (the sweep package, trace capture, density)."""
     parser = _Parser(prog="vmswap", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:
+        if name.rsplit(".", 1)[1] not in commands:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -47,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2; results go to stdout."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # A known command first: its parser alone. Anything else (help, a typo) sees them all.
+    parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except VmswapError as exc:
