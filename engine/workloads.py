@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 
 from engine.errors import TraceError
-from engine.hotpath.sampling import zipf_ranks
+from engine.hotpath.sampling import mixture_parts, place_part, zipf_ranks
 from engine.scenario.schema import Workload, to_dict
 from engine.traces import read_trace
 
@@ -43,6 +43,28 @@ def skip_draws(rng: np.random.Generator, n: int) -> bool:
     return True
 
 
+class _Scratch:
+    """Arrays reused from one block to the next for values that do not outlive the draw (the
+    uniform draws, the ranks before a permutation): a fresh half-megabyte array per step of
+    every block cost more than the arithmetic done on it."""
+
+    def __init__(self) -> None:
+        self.floats_buf = np.empty(0, dtype=np.float64)
+        self.ints_buf = np.empty(0, dtype=np.int64)
+
+    def uniform(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """rng.random(n), the same draws, in the reused array (valid until the next call)."""
+        if self.floats_buf.size < n:
+            self.floats_buf = np.empty(n, dtype=np.float64)
+        return rng.random(out=self.floats_buf[:n])
+
+    def ints(self, n: int) -> np.ndarray:
+        """A reused int64 array of n values (valid until the next call)."""
+        if self.ints_buf.size < n:
+            self.ints_buf = np.empty(n, dtype=np.int64)
+        return self.ints_buf[:n]
+
+
 class _Source:
     """Produces page numbers (relative to the VM) for references [start, start + n)."""
 
@@ -50,6 +72,7 @@ class _Source:
         self.w = w
         self.span = max(1, min(span, w.pages or span))
         self.rng = rng
+        self.scratch = _Scratch()
 
     def pages(self, start: int, n: int) -> np.ndarray:
         raise NotImplementedError
@@ -74,8 +97,9 @@ class _Uniform(_Source):
 class _ZipfRanks:
     """Inverse-CDF sampling of Zipf ranks with a guide table (Chen & Asau): the same ranks
     as a binary search over the CDF, many times faster. The table has several entries per
-    rank (up to GUIDE_MAX in all), so a draw in the long tail, where one entry spans many
-    ranks, takes few steps."""
+    rank (up to GUIDE_MAX in all), so most draws fall in a cell that spans at most one rank
+    boundary, and a draw in the long tail, where one entry spans many ranks, takes few steps.
+    The table ends with n, the last cell's upper bound."""
 
     def __init__(self, n: int, alpha: float):
         weights = np.arange(1, n + 1, dtype=np.float64) ** -alpha
@@ -83,16 +107,18 @@ class _ZipfRanks:
         self.cdf = cdf / cdf[-1]
         self.n = n
         self.m = max(n, min(GUIDE_PER_RANK * n, GUIDE_MAX))
-        self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right").astype(
-            np.int64
-        )
+        cells = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
+        self.guide = np.append(cells, n).astype(np.int64)
 
-    def sample(self, u: np.ndarray) -> np.ndarray:
-        """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1)."""
-        return zipf_ranks(u, self.cdf, self.guide, self.m)
+    def sample(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1) (into out,
+        an int64 array of u's size, when given)."""
+        if out is None:
+            out = np.empty(u.size, dtype=np.int64)
+        return zipf_ranks(u, self.cdf, self.guide, self.m, out)
 
 
-GUIDE_PER_RANK = 2
+GUIDE_PER_RANK = 4
 GUIDE_MAX = 1 << 20  # entries (8 MiB); a VM of more pages keeps one entry per rank
 
 
@@ -103,8 +129,10 @@ class _Zipf(_Source):
         self.perm = rng.permutation(self.span).astype(np.int64) if w.scatter else None
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        ranks = self.ranks.sample(self.rng.random(n))
-        return self.perm[ranks] if self.perm is not None else ranks
+        u = self.scratch.uniform(self.rng, n)
+        if self.perm is None:
+            return self.ranks.sample(u)
+        return self.perm[self.ranks.sample(u, self.scratch.ints(n))]
 
     def skip(self, start: int, n: int) -> None:
         if not skip_draws(self.rng, n):  # one double per reference
@@ -135,9 +163,17 @@ class _Phased(_Source):
         return (h % np.uint64(max(1, self.span - self.ws + 1))).astype(np.int64)
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        idx = np.arange(start, start + n, dtype=np.int64)
-        ranks = self.ranks.sample(self.rng.random(n))
-        return self._offset(idx // self.w.phase_refs) + ranks
+        pages = self.ranks.sample(self.scratch.uniform(self.rng, n))
+        per = self.w.phase_refs
+        first, last = start // per, (start + n - 1) // per
+        offsets = self._offset(np.arange(first, last + 1, dtype=np.int64))
+        if offsets.size > 64:  # short phases: an offset per reference
+            pages += offsets[np.arange(start, start + n, dtype=np.int64) // per - first]
+            return pages
+        for k, offset in enumerate(offsets.tolist()):  # a stretch per phase
+            lo = max(start, (first + k) * per) - start
+            pages[lo : min(n, (first + k + 1) * per - start)] += offset
+        return pages
 
     def skip(self, start: int, n: int) -> None:
         if not skip_draws(self.rng, n):  # one double per reference
@@ -221,24 +257,25 @@ class _Mixture(_Source):
         self.cum = np.cumsum(weights / weights.sum())
         self.pos = [0] * len(self.parts)
 
-    def _choose(self, n: int) -> np.ndarray:
-        """The part each of the next n references comes from."""
-        which = np.searchsorted(self.cum, self.rng.random(n), side="right")
-        return np.minimum(which, len(self.parts) - 1, out=which)
+    def _choose(self, n: int) -> tuple[np.ndarray, list[int]]:
+        """The part each of the next n references comes from, and how many each part got."""
+        which = self.scratch.ints(n)
+        counts = np.zeros(len(self.parts), dtype=np.int64)
+        mixture_parts(self.scratch.uniform(self.rng, n), self.cum, which, counts)
+        return which, counts.tolist()
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        which = self._choose(n)
+        which, counts = self._choose(n)
         out = np.empty(n, dtype=np.int64)
         for k, part in enumerate(self.parts):
-            sel = np.flatnonzero(which == k)
-            if sel.size:
-                out[sel] = part.pages(self.pos[k], sel.size)
-                self.pos[k] += sel.size
+            if counts[k]:
+                place_part(which, k, part.pages(self.pos[k], counts[k]), out)
+                self.pos[k] += counts[k]
         return out
 
     def skip(self, start: int, n: int) -> None:
         # The choices are drawn (each part's share is needed), the parts' pages are not.
-        counts = np.bincount(self._choose(n), minlength=len(self.parts)).tolist()
+        _, counts = self._choose(n)
         for k, part in enumerate(self.parts):
             if counts[k]:
                 part.skip(self.pos[k], counts[k])
@@ -283,6 +320,7 @@ class _Blocks:
         self.source = _make_source(w, vm_pages, np.random.default_rng(page_seed))
         self.write_rng = np.random.default_rng(write_seed)
         self.write_fraction = float(w.write_fraction)
+        self.scratch = _Scratch()
         # The pages are below the span: the smallest unsigned type holds them (a quarter of
         # int64's bytes for a VM of up to 65,536 pages).
         self.page_dtype = np.min_scalar_type(max(0, vm_pages - 1))
@@ -322,7 +360,7 @@ class _Blocks:
         if own is not None:
             writes = own
         elif self._draws_writes():
-            writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
+            writes = self.scratch.uniform(self.write_rng, BLOCK_REFS) < self.write_fraction
         else:
             # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
             # without drawing. The write generator serves only these flags, so skipping its

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from engine import simulate, with_overrides, workloads
+from engine.hotpath import first_touch, sampling
+from engine.hotpath.warm import warm
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
 from tests.helpers import small_scenario
@@ -201,3 +203,12 @@ def test_pages_within_bounds_every_page_until_its_limit(fields):
         assert s.source.pages_within(0)[1] - s.source.pages_within(0)[0] == s.source.ws
     if fields["kind"] == "mixture":
         assert s.source.pages_within(0)[:2] == (0, 2000)
+
+
+def test_the_warm_module_compiles_the_stream_kernels():
+    """engine.hotpath.warm compiles every kernel the streams call (Zipf ranks, a mixture's
+    parts) and the unlimited-memory run's, so no first run of a scenario waits for them."""
+    warm()
+    kernels = (sampling.zipf_ranks, sampling.mixture_parts, sampling.place_part)
+    for kernel in (*kernels, first_touch.run_first_touches):
+        assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
