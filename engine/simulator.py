@@ -240,7 +240,8 @@ class Simulation:
                 vc.blocked_until = -1
                 vc.enqueued_ns = T
                 self.scheduler.enqueue(vc.index, T, woke=True)
-        if self.policy.vector_readahead:
+        # Readahead follows major faults, and unlimited memory has none.
+        if self.policy.vector_readahead and not self.unlimited:
             for vm in range(self.n_vms):
                 m.ra_cluster[vm] = self.policy.readahead_cluster(vm)
         if not self.unlimited:
