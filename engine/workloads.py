@@ -44,9 +44,11 @@ def skip_draws(rng: np.random.Generator, n: int) -> bool:
 
 
 class _Scratch:
-    """Arrays reused from one block to the next for values that do not outlive the draw (the
-    uniform draws, the ranks before a permutation): a fresh half-megabyte array per step of
-    every block cost more than the arithmetic done on it."""
+    """Arrays reused from one block to the next for values that do not outlive the step of
+    a draw that makes them (the uniform draws, the ranks before a permutation): a fresh
+    half-megabyte array per step of every block cost more than the arithmetic done on it.
+    One per thread (`_scratch()`), so the streams kept for many sessions hold none; a draw
+    runs on one thread, and each array is used up before anything else is drawn."""
 
     def __init__(self) -> None:
         self.floats_buf = np.empty(0, dtype=np.float64)
@@ -65,6 +67,17 @@ class _Scratch:
         return self.ints_buf[:n]
 
 
+_THREAD = threading.local()
+
+
+def _scratch() -> _Scratch:
+    """This thread's scratch arrays."""
+    found: _Scratch | None = getattr(_THREAD, "scratch", None)
+    if found is None:
+        found = _THREAD.scratch = _Scratch()
+    return found
+
+
 class _Source:
     """Produces page numbers (relative to the VM) for references [start, start + n)."""
 
@@ -72,7 +85,6 @@ class _Source:
         self.w = w
         self.span = max(1, min(span, w.pages or span))
         self.rng = rng
-        self.scratch = _Scratch()
 
     def pages(self, start: int, n: int) -> np.ndarray:
         raise NotImplementedError
@@ -129,10 +141,11 @@ class _Zipf(_Source):
         self.perm = rng.permutation(self.span).astype(np.int64) if w.scatter else None
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        u = self.scratch.uniform(self.rng, n)
+        scratch = _scratch()
+        u = scratch.uniform(self.rng, n)
         if self.perm is None:
             return self.ranks.sample(u)
-        return self.perm[self.ranks.sample(u, self.scratch.ints(n))]
+        return self.perm[self.ranks.sample(u, scratch.ints(n))]
 
     def skip(self, start: int, n: int) -> None:
         if not skip_draws(self.rng, n):  # one double per reference
@@ -163,7 +176,7 @@ class _Phased(_Source):
         return (h % np.uint64(max(1, self.span - self.ws + 1))).astype(np.int64)
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        pages = self.ranks.sample(self.scratch.uniform(self.rng, n))
+        pages = self.ranks.sample(_scratch().uniform(self.rng, n))
         per = self.w.phase_refs
         first, last = start // per, (start + n - 1) // per
         offsets = self._offset(np.arange(first, last + 1, dtype=np.int64))
@@ -259,9 +272,9 @@ class _Mixture(_Source):
 
     def _choose(self, n: int) -> tuple[np.ndarray, list[int]]:
         """The part each of the next n references comes from, and how many each part got."""
-        which = self.scratch.ints(n)
+        which = np.empty(n, dtype=np.int64)  # its own: the parts draw with the scratch arrays
         counts = np.zeros(len(self.parts), dtype=np.int64)
-        mixture_parts(self.scratch.uniform(self.rng, n), self.cum, which, counts)
+        mixture_parts(_scratch().uniform(self.rng, n), self.cum, which, counts)
         return which, counts.tolist()
 
     def pages(self, start: int, n: int) -> np.ndarray:
@@ -320,7 +333,6 @@ class _Blocks:
         self.source = _make_source(w, vm_pages, np.random.default_rng(page_seed))
         self.write_rng = np.random.default_rng(write_seed)
         self.write_fraction = float(w.write_fraction)
-        self.scratch = _Scratch()
         # The pages are below the span: the smallest unsigned type holds them (a quarter of
         # int64's bytes for a VM of up to 65,536 pages).
         self.page_dtype = np.min_scalar_type(max(0, vm_pages - 1))
@@ -360,7 +372,7 @@ class _Blocks:
         if own is not None:
             writes = own
         elif self._draws_writes():
-            writes = self.scratch.uniform(self.write_rng, BLOCK_REFS) < self.write_fraction
+            writes = _scratch().uniform(self.write_rng, BLOCK_REFS) < self.write_fraction
         else:
             # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
             # without drawing. The write generator serves only these flags, so skipping its

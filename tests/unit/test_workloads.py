@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -212,3 +214,19 @@ def test_the_warm_module_compiles_the_stream_kernels():
     kernels = (sampling.zipf_ranks, sampling.mixture_parts, sampling.place_part)
     for kernel in (*kernels, first_touch.run_first_touches):
         assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
+
+
+def test_streams_drawn_on_two_threads_at_once_are_the_same():
+    """Sessions draw streams on their own threads (the scratch arrays are per thread): two
+    mixtures drawn at once give the references each gives alone."""
+    fields = {"kind": "mixture", "components": MIXED_PARTS, "write_fraction": 0.2}
+    alone = []
+    for vcpu in (0, 1):
+        workloads.forget_kept_blocks()
+        s = RefStream(Workload(**fields), 4096, stream_seed(1, "vm", vcpu))
+        alone.append(s.take(0, 6 * BLOCK_REFS)[0].copy())
+    workloads.forget_kept_blocks()
+    streams = [RefStream(Workload(**fields), 4096, stream_seed(1, "vm", v)) for v in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda s: s.take(0, 6 * BLOCK_REFS)[0].copy(), streams))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, both, strict=True))
