@@ -4,7 +4,10 @@ With a frame for every page, a vCPU's progress depends only on its CPU time and 
 its references are first touches (each costs a minor fault). So references are drawn only
 while they can still be first touches: once every page a stream can reach in the coming
 stretch (`pages_within`) has been touched, that stretch is all hits and its references are
-counted, not drawn. The results are those of run_fast exactly; tests compare the two.
+counted, not drawn. The figures are those of run_fast exactly (references, first touches,
+CPU time, the pages touched, the slices); tests compare the two. It keeps no recency (last
+use, reference bits): nothing is ever evicted, so a Simulation uses it only for demand
+paging without a recording (`Simulation._only_first_touches_cost`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ class UnlimitedExecutor:
         if known > vc.pos:
             return known
         lo, hi, until = vc.stream.source.pages_within(vc.pos)
+        # Each page the VM touched was a minor fault: with fewer faults than pages in range,
+        # some are untouched, and the pages need not be looked at (a large VM's never are).
+        if self.machine.counters.minor_faults[vc.vm] < hi - lo:
+            return vc.pos
         pages = self.machine.pool.state[vc.base + lo : vc.base + hi]
         if np.any(pages == UNTOUCHED):
             return vc.pos
