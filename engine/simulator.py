@@ -32,6 +32,7 @@ from engine.pool import PagePool
 from engine.recording import Recorder
 from engine.scenario import Host, Scenario
 from engine.scheduler import Plan, make_scheduler
+from engine.unlimited import UnlimitedExecutor
 from engine.vcpu import BLOCKED, FINISHED, RUNNABLE, RUNNING, SLEEPING, VCpu
 from engine.vcpu import FOREVER as FOREVER
 from engine.workloads import RefStream, stream_seed
@@ -156,6 +157,15 @@ class Simulation:
         if record is None:
             record = s.recording.enabled
         self.recorder = m.recorder = Recorder(self) if record else None
+        if unlimited_memory and executor == "fast" and self._only_first_touches_cost():
+            self.run_vcpu = UnlimitedExecutor(m).run
+
+    def _only_first_touches_cost(self) -> bool:
+        """Whether, with unlimited memory, a reference can cost only CPU or a first touch:
+        demand paging (it fetches and evicts nothing without a major fault, and there is none)
+        in a run that records nothing (a recording shows recency, which that executor keeps
+        out of)."""
+        return self.policy_cfg["name"] == "demand" and self.recorder is None
 
     # -- the machine's state, for readers of a Simulation ---------------------------------------
     @property
@@ -230,7 +240,8 @@ class Simulation:
                 vc.blocked_until = -1
                 vc.enqueued_ns = T
                 self.scheduler.enqueue(vc.index, T, woke=True)
-        if self.policy.vector_readahead:
+        # Readahead follows major faults, and unlimited memory has none.
+        if self.policy.vector_readahead and not self.unlimited:
             for vm in range(self.n_vms):
                 m.ra_cluster[vm] = self.policy.readahead_cluster(vm)
         if not self.unlimited:

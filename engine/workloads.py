@@ -17,11 +17,12 @@ from fractions import Fraction
 import numpy as np
 
 from engine.errors import TraceError
-from engine.hotpath.sampling import zipf_ranks
+from engine.hotpath.sampling import mixture_parts, place_part, zipf_ranks
 from engine.scenario.schema import Workload, to_dict
 from engine.traces import read_trace
 
 BLOCK_REFS = 1 << 16
+NEVER = 1 << 62  # a stream position no run reaches
 
 Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -29,6 +30,52 @@ Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 def stream_seed(seed: int, vm_name: str, vcpu: int) -> np.random.SeedSequence:
     """One seed sequence per (scenario seed, VM name, vCPU): independent of VM order."""
     return np.random.SeedSequence([seed & 0xFFFFFFFFFFFFFFFF, zlib.crc32(vm_name.encode()), vcpu])
+
+
+def skip_draws(rng: np.random.Generator, n: int) -> bool:
+    """Move rng on as if it had drawn n doubles (`rng.random(n)`), without drawing them, where
+    its bit generator can jump (PCG64, numpy's default: one double is one 64-bit step); False
+    (and rng untouched) where it cannot."""
+    bits = rng.bit_generator
+    if not isinstance(bits, np.random.PCG64):
+        return False
+    bits.advance(n)
+    return True
+
+
+class _Scratch:
+    """Arrays reused from one block to the next for values that do not outlive the step of
+    a draw that makes them (the uniform draws, the ranks before a permutation): a fresh
+    half-megabyte array per step of every block cost more than the arithmetic done on it.
+    One per thread (`_scratch()`), so the streams kept for many sessions hold none; a draw
+    runs on one thread, and each array is used up before anything else is drawn."""
+
+    def __init__(self) -> None:
+        self.floats_buf = np.empty(0, dtype=np.float64)
+        self.ints_buf = np.empty(0, dtype=np.int64)
+
+    def uniform(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """rng.random(n), the same draws, in the reused array (valid until the next call)."""
+        if self.floats_buf.size < n:
+            self.floats_buf = np.empty(n, dtype=np.float64)
+        return rng.random(out=self.floats_buf[:n])
+
+    def ints(self, n: int) -> np.ndarray:
+        """A reused int64 array of n values (valid until the next call)."""
+        if self.ints_buf.size < n:
+            self.ints_buf = np.empty(n, dtype=np.int64)
+        return self.ints_buf[:n]
+
+
+_THREAD = threading.local()
+
+
+def _scratch() -> _Scratch:
+    """This thread's scratch arrays."""
+    found: _Scratch | None = getattr(_THREAD, "scratch", None)
+    if found is None:
+        found = _THREAD.scratch = _Scratch()
+    return found
 
 
 class _Source:
@@ -42,6 +89,17 @@ class _Source:
     def pages(self, start: int, n: int) -> np.ndarray:
         raise NotImplementedError
 
+    def skip(self, start: int, n: int) -> None:
+        """Move on past references [start, start + n) as `pages` would, so the next call gives
+        the same pages as if these had been drawn. Drawing them is always right; a source whose
+        generator can jump overrides this."""
+        self.pages(start, n)
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """(lo, hi, until): every reference from position pos up to (not including) `until`
+        is to a page in [lo, hi). Here the whole span, for ever."""
+        return 0, self.span, NEVER
+
 
 class _Uniform(_Source):
     def pages(self, start: int, n: int) -> np.ndarray:
@@ -51,8 +109,9 @@ class _Uniform(_Source):
 class _ZipfRanks:
     """Inverse-CDF sampling of Zipf ranks with a guide table (Chen & Asau): the same ranks
     as a binary search over the CDF, many times faster. The table has several entries per
-    rank (up to GUIDE_MAX in all), so a draw in the long tail, where one entry spans many
-    ranks, takes few steps."""
+    rank (up to GUIDE_MAX in all), so most draws fall in a cell that spans at most one rank
+    boundary, and a draw in the long tail, where one entry spans many ranks, takes few steps.
+    The table ends with n, the last cell's upper bound."""
 
     def __init__(self, n: int, alpha: float):
         weights = np.arange(1, n + 1, dtype=np.float64) ** -alpha
@@ -60,16 +119,18 @@ class _ZipfRanks:
         self.cdf = cdf / cdf[-1]
         self.n = n
         self.m = max(n, min(GUIDE_PER_RANK * n, GUIDE_MAX))
-        self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right").astype(
-            np.int64
-        )
+        cells = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
+        self.guide = np.append(cells, n).astype(np.int64)
 
-    def sample(self, u: np.ndarray) -> np.ndarray:
-        """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1)."""
-        return zipf_ranks(u, self.cdf, self.guide, self.m)
+    def sample(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Rank r (0-based) with cdf[r-1] <= u < cdf[r], for each u in [0, 1) (into out,
+        an int64 array of u's size, when given)."""
+        if out is None:
+            out = np.empty(u.size, dtype=np.int64)
+        return zipf_ranks(u, self.cdf, self.guide, self.m, out)
 
 
-GUIDE_PER_RANK = 2
+GUIDE_PER_RANK = 4
 GUIDE_MAX = 1 << 20  # entries (8 MiB); a VM of more pages keeps one entry per rank
 
 
@@ -80,13 +141,23 @@ class _Zipf(_Source):
         self.perm = rng.permutation(self.span).astype(np.int64) if w.scatter else None
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        ranks = self.ranks.sample(self.rng.random(n))
-        return self.perm[ranks] if self.perm is not None else ranks
+        scratch = _scratch()
+        u = scratch.uniform(self.rng, n)
+        if self.perm is None:
+            return self.ranks.sample(u)
+        return self.perm[self.ranks.sample(u, scratch.ints(n))]
+
+    def skip(self, start: int, n: int) -> None:
+        if not skip_draws(self.rng, n):  # one double per reference
+            self.pages(start, n)
 
 
 class _Scan(_Source):
     def pages(self, start: int, n: int) -> np.ndarray:
         return (np.arange(start, start + n, dtype=np.int64)) % self.span
+
+    def skip(self, start: int, n: int) -> None:
+        pass  # a function of the position alone
 
 
 class _Phased(_Source):
@@ -105,9 +176,27 @@ class _Phased(_Source):
         return (h % np.uint64(max(1, self.span - self.ws + 1))).astype(np.int64)
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        idx = np.arange(start, start + n, dtype=np.int64)
-        ranks = self.ranks.sample(self.rng.random(n))
-        return self._offset(idx // self.w.phase_refs) + ranks
+        pages = self.ranks.sample(_scratch().uniform(self.rng, n))
+        per = self.w.phase_refs
+        first, last = start // per, (start + n - 1) // per
+        offsets = self._offset(np.arange(first, last + 1, dtype=np.int64))
+        if offsets.size > 64:  # short phases: an offset per reference
+            pages += offsets[np.arange(start, start + n, dtype=np.int64) // per - first]
+            return pages
+        for k, offset in enumerate(offsets.tolist()):  # a stretch per phase
+            lo = max(start, (first + k) * per) - start
+            pages[lo : min(n, (first + k + 1) * per - start)] += offset
+        return pages
+
+    def skip(self, start: int, n: int) -> None:
+        if not skip_draws(self.rng, n):  # one double per reference
+            self.pages(start, n)
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """The working set of pos's phase, until that phase ends."""
+        phase = pos // self.w.phase_refs
+        lo = int(self._offset(np.array([phase], dtype=np.int64))[0])
+        return lo, lo + self.ws, (phase + 1) * self.w.phase_refs
 
 
 class _Trace(_Source):
@@ -160,6 +249,9 @@ class _Trace(_Source):
     def pages(self, start: int, n: int) -> np.ndarray:
         return self.trace[self._index(start, n)]
 
+    def skip(self, start: int, n: int) -> None:
+        pass  # a function of the position alone
+
     def writes(self, start: int, n: int) -> np.ndarray | None:
         """The trace's write flags for references [start, start + n), if it has any."""
         if self.trace_writes is None:
@@ -178,16 +270,33 @@ class _Mixture(_Source):
         self.cum = np.cumsum(weights / weights.sum())
         self.pos = [0] * len(self.parts)
 
+    def _choose(self, n: int) -> tuple[np.ndarray, list[int]]:
+        """The part each of the next n references comes from, and how many each part got."""
+        which = np.empty(n, dtype=np.int64)  # its own: the parts draw with the scratch arrays
+        counts = np.zeros(len(self.parts), dtype=np.int64)
+        mixture_parts(_scratch().uniform(self.rng, n), self.cum, which, counts)
+        return which, counts.tolist()
+
     def pages(self, start: int, n: int) -> np.ndarray:
-        which = np.searchsorted(self.cum, self.rng.random(n), side="right")
-        np.minimum(which, len(self.parts) - 1, out=which)
+        which, counts = self._choose(n)
         out = np.empty(n, dtype=np.int64)
         for k, part in enumerate(self.parts):
-            sel = np.flatnonzero(which == k)
-            if sel.size:
-                out[sel] = part.pages(self.pos[k], sel.size)
-                self.pos[k] += sel.size
+            if counts[k]:
+                place_part(which, k, part.pages(self.pos[k], counts[k]), out)
+                self.pos[k] += counts[k]
         return out
+
+    def skip(self, start: int, n: int) -> None:
+        # The choices are drawn (each part's share is needed), the parts' pages are not.
+        _, counts = self._choose(n)
+        for k, part in enumerate(self.parts):
+            if counts[k]:
+                part.skip(self.pos[k], counts[k])
+                self.pos[k] += counts[k]
+
+    def pages_within(self, pos: int) -> tuple[int, int, int]:
+        """Every part's pages lie below its own span (parts are sized against the VM)."""
+        return 0, max(part.span for part in self.parts), NEVER
 
 
 def _make_source(w: Workload, span: int, rng: np.random.Generator) -> _Source:
@@ -232,14 +341,18 @@ class _Blocks:
         self.lock = threading.Lock()
 
     def block(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Block i (pages, write flags), drawing up to it; None if it was drawn and not kept."""
+        """Block i (pages, write flags); None if it was passed (drawn and not kept, or
+        skipped). The blocks between the last one drawn and i are skipped, not drawn: a stream
+        that jumps ahead draws only what it reads."""
         with self.lock:
-            while len(self.kept) <= i:
-                drawn = self._draw(len(self.kept) * BLOCK_REFS)
-                self.kept.append(self._keep(drawn) if self.shared else None)
-                if len(self.kept) > i:
-                    return drawn
-            return self.kept[i]
+            if i < len(self.kept):
+                return self.kept[i]
+            while len(self.kept) < i:
+                self._skip(len(self.kept) * BLOCK_REFS)
+                self.kept.append(None)
+            drawn = self._draw(i * BLOCK_REFS)
+            self.kept.append(self._keep(drawn) if self.shared else None)
+            return drawn
 
     def _keep(self, drawn: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         pages, writes = drawn
@@ -258,14 +371,29 @@ class _Blocks:
         own = recorded(start, BLOCK_REFS) if recorded is not None else None
         if own is not None:
             writes = own
-        elif 0.0 < self.write_fraction < 1.0:
-            writes = self.write_rng.random(BLOCK_REFS) < self.write_fraction
+        elif self._draws_writes():
+            writes = _scratch().uniform(self.write_rng, BLOCK_REFS) < self.write_fraction
         else:
             # A draw u in [0, 1) is never below 0 and always below 1: the flags are known
             # without drawing. The write generator serves only these flags, so skipping its
             # draws changes no other number.
             writes = np.full(BLOCK_REFS, self.write_fraction >= 1.0, dtype=bool)
         return pages, writes
+
+    def _draws_writes(self) -> bool:
+        """Whether the write flags come from the write generator (one double per reference):
+        not when the source records its own (a trace with writes), nor for a fraction of 0
+        or 1."""
+        if getattr(self.source, "trace_writes", None) is not None:
+            return False
+        return 0.0 < self.write_fraction < 1.0
+
+    def _skip(self, start: int) -> None:
+        """Move both generators past the block at start, as _draw would, drawing neither where
+        they can jump."""
+        self.source.skip(start, BLOCK_REFS)
+        if self._draws_writes() and not skip_draws(self.write_rng, BLOCK_REFS):
+            self.write_rng.random(BLOCK_REFS)
 
     def kept_bytes(self) -> int:
         return sum(p.nbytes + w.nbytes for b in self.kept if b is not None for p, w in [b])
@@ -353,7 +481,8 @@ class RefStream:
         i = self.generated // BLOCK_REFS
         got = self.blocks.block(i)
         if got is None:
-            # Not kept: this stream draws its own copy from the start (a rare fallback).
+            # Not kept (or skipped by a stream that jumped ahead): this stream makes its own
+            # generators and moves them to block i (a rare fallback).
             seed = np.random.SeedSequence(self.seed_key[0], spawn_key=self.seed_key[1])
             self.blocks = _Blocks(self.workload, self.vm_pages, seed, shared=False)
             got = self.blocks.block(i)
@@ -362,7 +491,8 @@ class RefStream:
         return got
 
     def take(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pages and write flags of references [pos, pos + n); pos never goes backwards."""
+        """Pages and write flags of references [pos, pos + n); pos never goes backwards.
+        Whole blocks before pos that were never read are skipped, not drawn."""
         if pos < self.base:
             raise ValueError("a reference stream cannot go backwards")
         drop = pos - self.base
@@ -371,6 +501,9 @@ class RefStream:
             self.pages_buf = self.pages_buf[keep_from:]
             self.writes_buf = self.writes_buf[keep_from:]
             self.base += keep_from
+        first = pos - pos % BLOCK_REFS
+        if first > self.generated:  # nothing buffered: start at pos's block
+            self.base = self.generated = first
         need = pos + n - (self.base + self.pages_buf.size)
         if need > 0:
             blocks = [self._generate_block() for _ in range(-(-need // BLOCK_REFS))]

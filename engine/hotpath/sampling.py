@@ -11,15 +11,48 @@ from numba import njit
 
 
 @njit(cache=True)
-def zipf_ranks(u: np.ndarray, cdf: np.ndarray, guide: np.ndarray, m: int) -> np.ndarray:
-    """Rank r (0-based) with cdf[r-1] <= u < cdf[r] for each u in [0, 1): the guide table
-    gives a first guess at or below the answer, a short forward walk finds it."""
+def zipf_ranks(
+    u: np.ndarray, cdf: np.ndarray, guide: np.ndarray, m: int, out: np.ndarray
+) -> np.ndarray:
+    """out[j] = the rank r (0-based) with cdf[r-1] <= u[j] < cdf[r], for each u in [0, 1).
+
+    Guide cell g = ⌊u·m⌋ holds the first candidate (guide[g], the ranks of CDF values up to
+    g/m) and guide[g + 1] the last, so a cell spanning at most one boundary of the CDF needs
+    one comparison and no branch that depends on u (unpredictable branches, one per draw, were
+    most of this loop's time); a longer cell walks on."""
     n = cdf.size
-    out = np.empty(u.size, dtype=np.int64)
     for j in range(u.size):
         x = u[j]
-        i = guide[np.int64(x * m)]
-        while i < n and cdf[i] <= x:
-            i += 1
+        g = min(int(x * m), m - 1)  # x·m rounds up to m for the largest draws
+        lo = guide[g]
+        i = lo + (cdf[lo] <= x)
+        if guide[g + 1] - lo > 1:
+            while i < n and cdf[i] <= x:
+                i += 1
         out[j] = min(i, n - 1)
     return out
+
+
+@njit(cache=True)
+def mixture_parts(u: np.ndarray, cum: np.ndarray, which: np.ndarray, counts: np.ndarray) -> None:
+    """which[j] = the part draw u[j] picks: how many of the cumulative shares cum are <= u[j]
+    (numpy's searchsorted, side "right"), at most the last part; counts[k] grows by the draws
+    part k got. A walk from the first part: mixtures have a few parts."""
+    last = cum.size - 1
+    for j in range(u.size):
+        x = u[j]
+        k = 0
+        while k < last and cum[k] <= x:
+            k += 1
+        which[j] = k
+        counts[k] += 1
+
+
+@njit(cache=True)
+def place_part(which: np.ndarray, part: int, values: np.ndarray, out: np.ndarray) -> None:
+    """Put part's values, in order, where which names it: out[which == part] = values."""
+    c = 0
+    for j in range(which.size):
+        if which[j] == part:
+            out[j] = values[c]
+            c += 1

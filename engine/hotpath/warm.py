@@ -20,8 +20,16 @@ WARM_SCENARIO = {
     "device": {"preset": "nvme-ssd"},
     "recording": {"enabled": False},
     "vms": [
-        {"name": f"vm{i}", "memory_mib": 2, "workload": {"kind": "zipf", "write_fraction": 0.2}}
-        for i in range(2)
+        *(
+            {"name": f"vm{i}", "memory_mib": 2, "workload": {"kind": "zipf", "write_fraction": 0.2}}
+            for i in range(2)
+        ),
+        # The streams' other compiled kinds (engine/hotpath/sampling.py): a mixture's parts.
+        {
+            "name": "mix",
+            "memory_mib": 1,
+            "workload": {"kind": "mixture", "components": [{"kind": "zipf"}, {"kind": "scan"}]},
+        },
     ],
 }
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from engine import simulate, with_overrides, workloads
+from engine.hotpath import first_touch, sampling
+from engine.hotpath.warm import warm
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
 from tests.helpers import small_scenario
@@ -147,3 +151,82 @@ def test_forgetting_kept_blocks_makes_the_next_stream_draw_afresh():
     fresh = _stream(kind="uniform")
     assert fresh.blocks.kept == []
     assert np.array_equal(fresh.take(0, BLOCK_REFS)[0], p1)
+
+
+MIXED_PARTS = [
+    {"kind": "zipf", "pages": 900, "weight": 0.6},
+    {"kind": "uniform", "pages": 300, "weight": 0.3},
+    {"kind": "scan", "pages": 2000, "weight": 0.1},
+]
+
+
+def _kinds() -> list[dict]:
+    return [
+        {"kind": "uniform", "write_fraction": 0.3},
+        {"kind": "zipf", "write_fraction": 0.3},
+        {"kind": "zipf", "scatter": False},
+        {"kind": "scan", "write_fraction": 0.5},
+        {"kind": "phased", "phase_refs": 50_000, "write_fraction": 0.1},
+        {"kind": "mixture", "components": MIXED_PARTS, "write_fraction": 0.2},
+    ]
+
+
+@pytest.mark.parametrize("fields", _kinds(), ids=lambda f: f["kind"])
+def test_a_stream_that_jumps_ahead_reads_what_a_full_read_finds_there(fields):
+    """Skipping whole blocks (generators moved on, nothing drawn) lands on exactly the
+    references and write flags a stream that drew every block finds at those positions; a
+    later stream reading from the start past the skipped blocks finds them too."""
+    whole_p, whole_w = (a.copy() for a in _stream(**fields).take(0, 7 * BLOCK_REFS))
+    workloads.forget_kept_blocks()
+    jumper = _stream(**fields)
+    jumper.take(0, 100)
+    pos = 4 * BLOCK_REFS + 321
+    p, w = jumper.take(pos, 2 * BLOCK_REFS)
+    assert jumper.blocks.kept[1:4] == [None, None, None], "the blocks in between were drawn"
+    assert np.array_equal(p, whole_p[pos : pos + 2 * BLOCK_REFS])
+    assert np.array_equal(w, whole_w[pos : pos + 2 * BLOCK_REFS])
+    reader = _stream(**fields)  # shares the jumper's blocks, with the skipped ones missing
+    p, w = reader.take(0, 7 * BLOCK_REFS)
+    assert np.array_equal(p, whole_p) and np.array_equal(w, whole_w)
+
+
+@pytest.mark.parametrize("fields", _kinds(), ids=lambda f: f["kind"])
+def test_pages_within_bounds_every_page_until_its_limit(fields):
+    """Every reference from pos until the limit pages_within gives is to a page in its range;
+    a phased stream's range is its phase's working set, and ends with the phase."""
+    s = _stream(**fields)
+    pages, _ = s.take(0, 3 * BLOCK_REFS)
+    for pos in (0, 12_345, 49_999, 50_000, 2 * BLOCK_REFS):
+        lo, hi, until = s.source.pages_within(pos)
+        ahead = pages[pos : min(until, pages.size)]
+        assert ahead.size and lo <= int(ahead.min()) and int(ahead.max()) < hi
+    if fields["kind"] == "phased":
+        assert s.source.pages_within(0)[2] == 50_000
+        assert s.source.pages_within(0)[1] - s.source.pages_within(0)[0] == s.source.ws
+    if fields["kind"] == "mixture":
+        assert s.source.pages_within(0)[:2] == (0, 2000)
+
+
+def test_the_warm_module_compiles_the_stream_kernels():
+    """engine.hotpath.warm compiles every kernel the streams call (Zipf ranks, a mixture's
+    parts) and the unlimited-memory run's, so no first run of a scenario waits for them."""
+    warm()
+    kernels = (sampling.zipf_ranks, sampling.mixture_parts, sampling.place_part)
+    for kernel in (*kernels, first_touch.run_first_touches):
+        assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
+
+
+def test_streams_drawn_on_two_threads_at_once_are_the_same():
+    """Sessions draw streams on their own threads (the scratch arrays are per thread): two
+    mixtures drawn at once give the references each gives alone."""
+    fields = {"kind": "mixture", "components": MIXED_PARTS, "write_fraction": 0.2}
+    alone = []
+    for vcpu in (0, 1):
+        workloads.forget_kept_blocks()
+        s = RefStream(Workload(**fields), 4096, stream_seed(1, "vm", vcpu))
+        alone.append(s.take(0, 6 * BLOCK_REFS)[0].copy())
+    workloads.forget_kept_blocks()
+    streams = [RefStream(Workload(**fields), 4096, stream_seed(1, "vm", v)) for v in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda s: s.take(0, 6 * BLOCK_REFS)[0].copy(), streams))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, both, strict=True))
