@@ -10,23 +10,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.pool import CLEAN, DIRTY, PREFETCHED
 
-@njit(cache=True)
+
+@njit(cache=True, inline="always")
 def _one_use_time(
-    k: int, starts: np.ndarray, cum: np.ndarray, cpu: int, share: float, unplanned_ns: int
+    k: int,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    a: int,
+    b: int,
+    cpu: int,
+    share: float,
+    unplanned_ns: int,
 ) -> int:
-    """When the vCPU reaches k references from now: inside a planned segment at its CPU cost
-    per reference, past the plan at that cost times the pCPU share."""
-    n = cum.size
+    """When the vCPU reaches k references from now: inside a planned segment (its segments
+    are starts[a:b], with cumulative capacities cum[a:b]) at its CPU cost per reference, past
+    the plan at that cost times the pCPU share."""
+    n = b - a
     if n == 0:
         return unplanned_ns + int(k * cpu * share)
-    j = np.searchsorted(cum, k, side="right")
+    j = 0  # segments whose capacity ends at or before k (a plan has a few: no bisection)
+    while j < n and cum[a + j] <= k:
+        j += 1
     if j < n:
-        before = cum[j - 1] if j > 0 else 0
-        return int(starts[j] + (k - before) * cpu)
-    last_len = cum[n - 1] - (cum[n - 2] if n > 1 else 0)
-    last_end = starts[n - 1] + last_len * cpu
-    return int(last_end + int((k - cum[n - 1]) * cpu * share))
+        before = cum[a + j - 1] if j > 0 else 0
+        return int(starts[a + j] + (k - before) * cpu)
+    last_len = cum[b - 1] - (cum[b - 2] if n > 1 else 0)
+    last_end = starts[b - 1] + last_len * cpu
+    return int(last_end + int((k - cum[b - 1]) * cpu * share))
 
 
 @njit(cache=True)
@@ -43,7 +55,11 @@ def use_times(
     out = np.empty(ahead_refs.size, dtype=np.int64)
     for i in range(ahead_refs.size):
         k = ahead_refs[i]
-        out[i] = far if k >= far // 2 else _one_use_time(k, starts, cum, cpu, share, unplanned_ns)
+        out[i] = (
+            far
+            if k >= far // 2
+            else _one_use_time(k, starts, cum, 0, cum.size, cpu, share, unplanned_ns)
+        )
     return out
 
 
@@ -64,13 +80,260 @@ def lower_to_next_use(
     """out[i] = min(out[i], the time this vCPU next uses page rel[i]): its next use's stream
     position (no later than window_end when window_end >= 0) turned into a time."""
     for i in range(rel.size):
-        nxt = next_pos[rel[i]]
-        if window_end >= 0 and nxt > window_end:
-            nxt = window_end
-        if nxt >= far:
-            t = far
-        else:
-            k = nxt - pos
-            t = far if k >= far // 2 else _one_use_time(k, starts, cum, cpu, share, unplanned_ns)
+        t = _next_use_time(
+            next_pos[rel[i]], window_end, pos, starts, cum, 0, cum.size, cpu, share,
+            unplanned_ns, far,
+        )  # fmt: skip
         if t < out[i]:
             out[i] = t
+
+
+@njit(cache=True, inline="always")
+def _next_use_time(
+    nxt: int,
+    window_end: int,
+    pos: int,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    a: int,
+    b: int,
+    cpu: int,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+) -> int:
+    """The time a vCPU at stream position pos reaches position nxt (a page's next use; no
+    later than window_end when window_end >= 0): far for a use that never comes."""
+    if window_end >= 0 and nxt > window_end:
+        nxt = window_end
+    if nxt >= far:
+        return far
+    k = nxt - pos
+    if k >= far // 2:
+        return far
+    return _one_use_time(k, starts, cum, a, b, cpu, share, unplanned_ns)
+
+
+@njit(cache=True)
+def next_swapped(
+    rel: np.ndarray, base: int, page: int, state: np.ndarray, swapped: int, want: int
+) -> np.ndarray:
+    """The first `want` distinct pages (global: rel + base) in stream order whose state is
+    `swapped`, other than `page`: what a fault read brings beside the faulting page. It stops
+    at the want-th page found, where a pass over the whole scan would sort and deduplicate."""
+    out = np.empty(max(0, want), dtype=np.int64)
+    n = 0
+    for i in range(rel.size):
+        if n >= want:
+            break
+        g = np.int64(rel[i]) + base
+        if g == page or state[g] != swapped:
+            continue
+        seen = False
+        for j in range(n):  # want is a few pages: a linear look beats a set
+            if out[j] == g:
+                seen = True
+                break
+        if not seen:
+            out[n] = g
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True, inline="always")
+def _evictable(s: int, clean_only: bool) -> bool:
+    """A page in state s is a victim candidate (as engine.policies.victims.candidates)."""
+    if s < CLEAN or s > PREFETCHED:  # CLEAN, DIRTY, PREFETCHED: the states holding a frame
+        return False
+    return not (clean_only and s == DIRTY)
+
+
+@njit(cache=True)
+def vms_with_candidates(state: np.ndarray, vm_base: np.ndarray, clean_only: bool) -> np.ndarray:
+    """Per VM, whether any of its pages is evictable (clean or prefetched only if
+    clean_only); each VM's scan stops at its first such page."""
+    n_vms = vm_base.size - 1
+    out = np.zeros(n_vms, dtype=np.bool_)
+    for vm in range(n_vms):
+        for p in range(vm_base[vm], vm_base[vm + 1]):
+            if _evictable(state[p], clean_only):
+                out[vm] = True
+                break
+    return out
+
+
+# Columns of the per-vCPU table farthest_pages reads (one int64 row per vCPU).
+C_NEXT_OFF = 0  # where its next-use positions start in the flat next_pos array
+C_WINDOW_END = 1  # its window's end position (-1: the stream may end inside the window)
+C_POS = 2  # its stream position now
+C_SEG_LO = 3  # its planned segments: starts/cum[C_SEG_LO:C_SEG_HI]
+C_SEG_HI = 4
+C_CPU_NS = 5  # its time per reference
+N_COLUMNS = 6
+
+
+@njit(cache=True, inline="always")
+def _time_at(
+    nxt: int, row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int,
+) -> int:  # fmt: skip
+    """_next_use_time for the vCPU of table row `row`."""
+    return _next_use_time(
+        nxt, row[C_WINDOW_END], row[C_POS], starts, cum, row[C_SEG_LO], row[C_SEG_HI],
+        row[C_CPU_NS], share, unplanned_ns, far,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float) -> bool:
+    """Whether the vCPU's use time never decreases as the reference count grows. Inside a
+    segment it grows by the CPU cost per reference and past the plan by a non-negative float
+    product, so it is enough that no segment begins before the previous one's last use."""
+    a, b, cpu = row[C_SEG_LO], row[C_SEG_HI], row[C_CPU_NS]
+    for j in range(a, b):
+        k = cum[j]
+        if k > 0 and _one_use_time(k - 1, starts, cum, a, b, cpu, share, 0) > _one_use_time(
+            k, starts, cum, a, b, cpu, share, 0
+        ):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _shortlist(
+    keep: np.ndarray,
+    n: int,
+    pages: np.ndarray,
+    lo: int,
+    hi: int,
+    dirty: bool,
+    state: np.ndarray,
+    next_pos: np.ndarray,
+    off: int,
+    row: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+) -> None:
+    """Among candidates pages[lo:hi] of a one-vCPU VM, dirty or not as `dirty` says, clear
+    keep[] of those that cannot be among the n latest keys (the vCPU's use time must never
+    decrease with the position: see farthest_pages).
+
+    With P the n-th latest next-use position (window-clamped) of the group, at least n of
+    its pages have a key of at least T(P) (T: the use time, the group's dirty cost alike for
+    all), so the n-th latest key overall is at least T(P). A page used before P has a key of
+    at most T(P - 1): if T(P - 1) < T(P) it cannot be among the n latest, nor tie with the
+    n-th. If T(P - 1) == T(P) the group is kept whole."""
+    idx = np.empty(hi - lo, dtype=np.int64)
+    at = np.empty(hi - lo, dtype=np.int64)
+    m = 0
+    end = row[C_WINDOW_END]
+    for c in range(lo, hi):
+        if (state[pages[c]] == DIRTY) == dirty:
+            nxt = next_pos[off + pages[c]]
+            idx[m] = c
+            at[m] = end if 0 <= end < nxt else nxt
+            m += 1
+    if m <= n:
+        return
+    cut = np.partition(at[:m], m - n)[m - n]  # P: the n-th latest position
+    before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
+    if before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far):
+        return
+    for i in range(m):
+        if at[i] < cut:
+            keep[idx[i]] = False
+
+
+@njit(cache=True)
+def farthest_pages(
+    n: int,
+    state: np.ndarray,
+    clean_only: bool,
+    vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray,
+    next_pos: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+    dirty_ns: int,
+    last_use_ns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to n evictable pages with the latest next-use times (a dirty page's brought
+    forward by dirty_ns, the write its eviction costs), and those times.
+
+    A page's time is the soonest over its VM's vCPUs (vm_vcpus[vm_vcpu_off[vm]:...]; row v of
+    vcpu_rows holds vCPU v's figures, C_* columns). Order: the latest time first, equal
+    times by page; among the pages whose time is the n-th latest (the boundary), the least
+    recently used, then the lowest page, are taken.
+
+    Only a shortlist gets its times computed: in a VM with one vCPU whose use time never
+    decreases with the position, the pages of each group (clean, dirty) used before the
+    group's n-th latest next use cannot be among the n latest overall (_shortlist says why).
+    The shortlist holds every page with a time at or after the n-th latest, so the
+    selection over it is the selection over all candidates."""
+    n_vms = vm_base.size - 1
+    n_cand = 0
+    for p in range(vm_base[n_vms]):
+        if _evictable(state[p], clean_only):
+            n_cand += 1
+    pages = np.empty(n_cand, dtype=np.int64)
+    first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's candidates: pages[first[vm]:]
+    m = 0
+    for vm in range(n_vms):
+        first[vm] = m
+        for p in range(vm_base[vm], vm_base[vm + 1]):
+            if _evictable(state[p], clean_only):
+                pages[m] = p
+                m += 1
+    first[n_vms] = m
+    n = min(n, n_cand)
+    if n <= 0:
+        return pages[:0], pages[:0]
+    keep = np.ones(n_cand, dtype=np.bool_)
+    for vm in range(n_vms):
+        lo, hi = first[vm], first[vm + 1]
+        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1 or hi - lo <= n:
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        if not _monotone(row, starts, cum, share):
+            continue
+        off = row[C_NEXT_OFF] - vm_base[vm]  # page p's next use: next_pos[off + p]
+        for dirty in (False, True):
+            _shortlist(
+                keep, n, pages, lo, hi, dirty, state, next_pos, off, row, starts, cum, share,
+                unplanned_ns, far,
+            )  # fmt: skip
+    short = np.flatnonzero(keep)
+    keys = np.full(short.size, far, dtype=np.int64)
+    c = 0
+    for vm in range(n_vms):
+        c0 = c
+        while c < short.size and short[c] < first[vm + 1]:
+            c += 1
+        for i in range(vm_vcpu_off[vm], vm_vcpu_off[vm + 1]):
+            row = vcpu_rows[vm_vcpus[i]]
+            off = row[C_NEXT_OFF] - vm_base[vm]
+            for j in range(c0, c):
+                t = _time_at(
+                    next_pos[off + pages[short[j]]], row, starts, cum, share, unplanned_ns, far
+                )
+                if t < keys[j]:
+                    keys[j] = t
+    pages = pages[short]
+    for j in range(short.size):
+        if state[pages[j]] == DIRTY:
+            keys[j] -= dirty_ns
+    kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
+    above = np.flatnonzero(keys > kth)
+    above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page
+    tie = np.flatnonzero(keys == kth)
+    tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
+    chosen = np.concatenate((above, tied))
+    return pages[chosen], keys[chosen]

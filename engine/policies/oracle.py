@@ -15,8 +15,20 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
-from engine.hotpath.next_use import lower_to_next_use, use_times
-from engine.policies import victims as pick
+from engine.hotpath.next_use import (
+    C_CPU_NS,
+    C_NEXT_OFF,
+    C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WINDOW_END,
+    N_COLUMNS,
+    farthest_pages,
+    lower_to_next_use,
+    next_swapped,
+    use_times,
+    vms_with_candidates,
+)
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -27,6 +39,7 @@ if TYPE_CHECKING:
 
 FAR = 1 << 61  # the key of a page never used again (its stream ends first)
 FAULT_SCAN_REFS = 4096  # how far a fault read looks for the next swapped pages
+_NO_PAGES = np.zeros(0, dtype=np.int64)
 
 
 class OracleParams(Section):
@@ -102,10 +115,17 @@ class Oracle(Policy):
         self.vm_vcpus: list[list[int]] = [[] for _ in range(ctx.n_vms)]
         for vc in ctx.vcpus:
             self.vm_vcpus[vc.vm].append(vc.index)
-        # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none).
+        # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none);
+        # each a view into one flat array (at next_off[vcpu]) that the compiled victim
+        # selection reads whole.
+        sizes = [int(pool.vm_pages[vc.vm]) for vc in ctx.vcpus]
+        self.next_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.next_flat = np.full(int(self.next_off[-1]), FAR, dtype=np.int64)
         self.next_pos = [
-            np.full(int(pool.vm_pages[vc.vm]), FAR, dtype=np.int64) for vc in ctx.vcpus
+            self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
+        self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
+        self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
         self.seen_pos = [-1] * len(ctx.vcpus)
         self.ahead = [0] * len(ctx.vcpus)  # stream position up to which prefetch was decided
@@ -121,6 +141,7 @@ class Oracle(Policy):
         self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
+        self._packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
         self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
@@ -154,7 +175,7 @@ class Oracle(Policy):
         planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
         key = (id(self.ctx.boundary_plan), now_ns)
         if key != self._maps_key:
-            self._maps, self._maps_key = {}, key
+            self._maps, self._maps_key, self._packed = {}, key, None
         if v in self._maps:
             return self._maps[v]
         ctx = self.ctx
@@ -185,6 +206,20 @@ class Oracle(Policy):
         out = (np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64), cpu)
         self._maps[v] = out
         return out
+
+    def _all_maps(self, now_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every vCPU's time map in flat arrays, for the compiled victim selection:
+        (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference)."""
+        maps = [self._time_map(v, now_ns) for v in range(len(self.ctx.vcpus))]
+        if self._packed is None:
+            sizes = [m[0].size for m in maps]
+            self._packed = (
+                np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                np.concatenate([m[0] for m in maps]).astype(np.int64),
+                np.concatenate([m[1] for m in maps]).astype(np.int64),
+                np.array([m[2] for m in maps], dtype=np.int64),
+            )
+        return self._packed
 
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
@@ -246,10 +281,7 @@ class Oracle(Policy):
             rel, _ = vc.stream.take(vc.pos, FAULT_SCAN_REFS)
             if rel.size == 0 or int(rel[0]) + base != page:
                 continue
-            g = rel.astype(np.int64) + base
-            g = g[(self.machine.pool.state[g] == SWAPPED) & (g != page)]
-            _, first = np.unique(g, return_index=True)
-            return g[np.sort(first)[:want]]
+            return next_swapped(rel, base, page, self.machine.pool.state, SWAPPED, want)
         return None
 
     # -- victims: farthest next use first ----------------------------------------------------------
@@ -280,26 +312,48 @@ class Oracle(Policy):
                 self.ahead[v] = 0
 
     def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Up to n evictable pages, farthest next use first, and their keys."""
+        """Up to n evictable pages, farthest next use first, and their keys (those of `keys`,
+        a dirty page's brought forward by the write its eviction costs: it goes only for a
+        later next use). Among equal keys the lower page first, except at the n-th key,
+        where the least recently used of the pages that share it go first.
+
+        One compiled pass over the pool (farthest_pages) computes the same keys as `keys`
+        from the same next-use positions and time maps, so it chooses the same pages."""
+        if n <= 0:
+            return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
-        cand = pick.candidates(pool, clean_only)
-        if n <= 0 or cand.size == 0:
-            return cand[:0], cand[:0]
-        key = self.keys(cand, now_ns)
-        # A dirty page costs a write to free its frame: it goes only for a later next use.
-        key = key - np.where(pool.state[cand] == DIRTY, self.machine.device.service_ns(1), 0)
-        # The largest next-use times first; among equal ones (pages first used past the same
-        # window, or never) the least recently used first.
-        neg = -key
-        n = min(n, int(cand.size))
-        kth = int(np.partition(neg, n - 1)[n - 1])
-        below = np.flatnonzero(neg < kth)
-        below = below[np.argsort(neg[below], kind="stable")]
-        tie = np.flatnonzero(neg == kth)
-        tied = pick.smallest(pool.last_use_ns[cand[tie]], cand[tie], n - int(below.size))
-        chosen = np.concatenate([cand[below], tied])
-        keys = np.concatenate([key[below], np.full(tied.size, -kth, dtype=np.int64)])
-        return chosen, keys
+        # Windows move on only where `keys` would look: the VMs with candidates.
+        for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only)):
+            for v in self.vm_vcpus[vm]:
+                self._refresh(v)
+        seg_off, starts, cum, cpu = self._all_maps(now_ns)
+        rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
+        rows[:, C_NEXT_OFF] = self.next_off[:-1]
+        rows[:, C_WINDOW_END] = [
+            w.start + w.size if w is not None and w.size >= self.window_refs else -1
+            for w in self.windows
+        ]
+        rows[:, C_POS] = [vc.pos for vc in self.ctx.vcpus]
+        rows[:, C_SEG_LO] = seg_off[:-1]
+        rows[:, C_SEG_HI] = seg_off[1:]
+        rows[:, C_CPU_NS] = cpu
+        return farthest_pages(
+            n,
+            pool.state,
+            clean_only,
+            pool.base,
+            self.vm_vcpu_off,
+            self.vm_vcpu_ids,
+            rows,
+            self.next_flat,
+            starts,
+            cum,
+            float(self.share),
+            now_ns + self.ctx.plan_horizon_ns,
+            FAR,
+            self.machine.device.service_ns(1),
+            pool.last_use_ns,
+        )
 
     def _measure_rates(self) -> None:
         """Update each VM's time per reference from what it executed since the last step
