@@ -200,51 +200,39 @@ def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float
 
 
 @njit(cache=True)
-def _shortlist(
-    keep: np.ndarray,
-    n: int,
+def _shortlist_group(
+    out: np.ndarray,
+    n_out: int,
     pages: np.ndarray,
-    lo: int,
-    hi: int,
-    dirty: bool,
-    state: np.ndarray,
-    next_pos: np.ndarray,
-    off: int,
+    at: np.ndarray,
+    m: int,
+    n: int,
     row: np.ndarray,
     starts: np.ndarray,
     cum: np.ndarray,
     share: float,
     unplanned_ns: int,
     far: int,
-) -> None:
-    """Among candidates pages[lo:hi] of a one-vCPU VM, dirty or not as `dirty` says, clear
-    keep[] of those that cannot be among the n latest keys (the vCPU's use time must never
-    decrease with the position: see farthest_pages).
+) -> int:
+    """Append to out[n_out:] those of a group's m pages (one VM's clean or dirty candidates,
+    next used at window-clamped positions at[:m]) that can be among the n latest keys;
+    returns the new length. The vCPU's use time T must never decrease with the position.
 
-    With P the n-th latest next-use position (window-clamped) of the group, at least n of
-    its pages have a key of at least T(P) (T: the use time, the group's dirty cost alike for
-    all), so the n-th latest key overall is at least T(P). A page used before P has a key of
-    at most T(P - 1): if T(P - 1) < T(P) it cannot be among the n latest, nor tie with the
-    n-th. If T(P - 1) == T(P) the group is kept whole."""
-    idx = np.empty(hi - lo, dtype=np.int64)
-    at = np.empty(hi - lo, dtype=np.int64)
-    m = 0
-    end = row[C_WINDOW_END]
-    for c in range(lo, hi):
-        if (state[pages[c]] == DIRTY) == dirty:
-            nxt = next_pos[off + pages[c]]
-            idx[m] = c
-            at[m] = end if 0 <= end < nxt else nxt
-            m += 1
-    if m <= n:
-        return
-    cut = np.partition(at[:m], m - n)[m - n]  # P: the n-th latest position
-    before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
-    if before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far):
-        return
+    With P the n-th latest position of the group, at least n of its pages have a key of at
+    least T(P) (the group's dirty cost alike for all), so the n-th latest key overall is at
+    least T(P). A page used before P has a key of at most T(P - 1): if T(P - 1) < T(P) it
+    can neither be among the n latest nor tie with the n-th. Else the group stays whole."""
+    keep_all = m <= n
+    cut = 0
+    if not keep_all:
+        cut = np.partition(at[:m], m - n)[m - n]  # P
+        before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
+        keep_all = before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far)
     for i in range(m):
-        if at[i] < cut:
-            keep[idx[i]] = False
+        if keep_all or at[i] >= cut:
+            out[n_out] = pages[i]
+            n_out += 1
+    return n_out
 
 
 @njit(cache=True)
@@ -264,6 +252,7 @@ def farthest_pages(
     far: int,
     dirty_ns: int,
     last_use_ns: np.ndarray,
+    work: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to n evictable pages with the latest next-use times (a dirty page's brought
     forward by dirty_ns, the write its eviction costs), and those times.
@@ -275,61 +264,76 @@ def farthest_pages(
 
     Only a shortlist gets its times computed: in a VM with one vCPU whose use time never
     decreases with the position, the pages of each group (clean, dirty) used before the
-    group's n-th latest next use cannot be among the n latest overall (_shortlist says why).
-    The shortlist holds every page with a time at or after the n-th latest, so the
-    selection over it is the selection over all candidates."""
+    group's n-th latest next use cannot be among the n latest overall (_shortlist_group
+    says why). The shortlist holds every page with a time at or after the n-th latest, so
+    the selection over it is the selection over all candidates. `work`: five rows of
+    scratch space as long as the pool (no allocation of that size per call)."""
     n_vms = vm_base.size - 1
-    n_cand = 0
-    for p in range(vm_base[n_vms]):
-        if _evictable(state[p], clean_only):
-            n_cand += 1
-    pages = np.empty(n_cand, dtype=np.int64)
-    first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's candidates: pages[first[vm]:]
-    m = 0
-    for vm in range(n_vms):
-        first[vm] = m
-        for p in range(vm_base[vm], vm_base[vm + 1]):
-            if _evictable(state[p], clean_only):
-                pages[m] = p
-                m += 1
-    first[n_vms] = m
-    n = min(n, n_cand)
     if n <= 0:
-        return pages[:0], pages[:0]
-    keep = np.ones(n_cand, dtype=np.bool_)
+        return work[0, :0].copy(), work[0, :0].copy()
+    short, clean_pages, dirty_pages, clean_at, dirty_at = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+    )
+    vm_first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's shortlist: short[vm_first[vm]:]
+    n_out = 0
     for vm in range(n_vms):
-        lo, hi = first[vm], first[vm + 1]
-        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1 or hi - lo <= n:
+        vm_first[vm] = n_out
+        lo, hi = vm_base[vm], vm_base[vm + 1]
+        one_vcpu = vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]] if one_vcpu else 0]
+        if not (one_vcpu and _monotone(row, starts, cum, share)):  # no order by position
+            for p in range(lo, hi):
+                if _evictable(state[p], clean_only):
+                    short[n_out] = p
+                    n_out += 1
             continue
-        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
-        if not _monotone(row, starts, cum, share):
-            continue
-        off = row[C_NEXT_OFF] - vm_base[vm]  # page p's next use: next_pos[off + p]
-        for dirty in (False, True):
-            _shortlist(
-                keep, n, pages, lo, hi, dirty, state, next_pos, off, row, starts, cum, share,
-                unplanned_ns, far,
-            )  # fmt: skip
-    short = np.flatnonzero(keep)
-    keys = np.full(short.size, far, dtype=np.int64)
-    c = 0
+        end = row[C_WINDOW_END]
+        off = row[C_NEXT_OFF] - lo  # page p's next use: next_pos[off + p]
+        m_clean = m_dirty = 0
+        for p in range(lo, hi):
+            s = state[p]
+            if not _evictable(s, clean_only):
+                continue
+            nxt = next_pos[off + p]
+            at = end if 0 <= end < nxt else nxt
+            if s == DIRTY:
+                dirty_pages[m_dirty] = p
+                dirty_at[m_dirty] = at
+                m_dirty += 1
+            else:
+                clean_pages[m_clean] = p
+                clean_at[m_clean] = at
+                m_clean += 1
+        n_out = _shortlist_group(
+            short, n_out, clean_pages, clean_at, m_clean, n, row, starts, cum, share,
+            unplanned_ns, far,
+        )  # fmt: skip
+        n_out = _shortlist_group(
+            short, n_out, dirty_pages, dirty_at, m_dirty, n, row, starts, cum, share,
+            unplanned_ns, far,
+        )  # fmt: skip
+        short[vm_first[vm] : n_out].sort()  # back in page order
+    vm_first[n_vms] = n_out
+    pages = short[:n_out].copy()
+    keys = np.full(n_out, far, dtype=np.int64)
     for vm in range(n_vms):
-        c0 = c
-        while c < short.size and short[c] < first[vm + 1]:
-            c += 1
         for i in range(vm_vcpu_off[vm], vm_vcpu_off[vm + 1]):
             row = vcpu_rows[vm_vcpus[i]]
             off = row[C_NEXT_OFF] - vm_base[vm]
-            for j in range(c0, c):
-                t = _time_at(
-                    next_pos[off + pages[short[j]]], row, starts, cum, share, unplanned_ns, far
-                )
+            for j in range(vm_first[vm], vm_first[vm + 1]):
+                t = _time_at(next_pos[off + pages[j]], row, starts, cum, share, unplanned_ns, far)
                 if t < keys[j]:
                     keys[j] = t
-    pages = pages[short]
-    for j in range(short.size):
+    for j in range(n_out):
         if state[pages[j]] == DIRTY:
             keys[j] -= dirty_ns
+    n = min(n, n_out)
+    if n <= 0:
+        return pages[:0], keys[:0]
     kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
     above = np.flatnonzero(keys > kth)
     above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page

@@ -124,6 +124,7 @@ class Oracle(Policy):
         self.next_pos = [
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
+        self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
@@ -353,6 +354,7 @@ class Oracle(Policy):
             FAR,
             self.machine.device.service_ns(1),
             pool.last_use_ns,
+            self._work,
         )
 
     def _measure_rates(self) -> None:

@@ -171,6 +171,7 @@ def test_farthest_pages_are_the_numpy_selection_over_every_candidate(case: int) 
             got = farthest_pages(
                 n, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos,
                 starts, cum, share, unplanned, FAR, dirty_ns, last_use,
+                np.empty((5, state.size), dtype=np.int64),
             )  # fmt: skip
             want = _numpy_farthest(
                 n, state, clean_only, vm_base, vm_vcpus, rows, next_pos, starts, cum, share,
@@ -193,6 +194,6 @@ def test_a_page_used_earlier_but_at_the_same_time_still_ties_for_the_last_victim
     one = np.array([0], dtype=np.int64)
     pages, keys = farthest_pages(
         1, state, False, np.array([0, 4]), np.array([0, 1]), one, rows, next_pos, starts, cum,
-        1.0, 0, FAR, 0, last_use,
+        1.0, 0, FAR, 0, last_use, np.empty((5, 4), dtype=np.int64),
     )  # fmt: skip
     assert pages.tolist() == [1] and keys.tolist() == [1_090]
