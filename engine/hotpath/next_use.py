@@ -115,29 +115,38 @@ def _next_use_time(
 
 
 @njit(cache=True)
-def next_swapped(
-    rel: np.ndarray, base: int, page: int, state: np.ndarray, swapped: int, want: int
-) -> np.ndarray:
-    """The first `want` distinct pages (global: rel + base) in stream order whose state is
-    `swapped`, other than `page`: what a fault read brings beside the faulting page. It stops
-    at the want-th page found, where a pass over the whole scan would sort and deduplicate."""
-    out = np.empty(max(0, want), dtype=np.int64)
+def first_swapped(
+    rel: np.ndarray,
+    lo: int,
+    hi: int,
+    base: int,
+    state: np.ndarray,
+    swapped: int,
+    skip: int,
+    limit: int,
+    seen: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pages (global: rel + base) of references rel[lo:hi] whose state is
+    `swapped`, other than page `skip`, in the order the stream first uses them, at most
+    `limit` of them; and each one's first reference, counted from lo. What a fault read
+    brings beside the faulting page, and what prefetch looks at. `seen`: a zeroed flag per
+    page of the pool, zeroed again on return."""
+    pages = np.empty(min(max(0, limit), max(0, hi - lo)), dtype=np.int64)
+    first = np.empty(pages.size, dtype=np.int64)
     n = 0
-    for i in range(rel.size):
-        if n >= want:
+    for i in range(lo, hi):
+        if n >= pages.size:
             break
         g = np.int64(rel[i]) + base
-        if g == page or state[g] != swapped:
+        if g == skip or state[g] != swapped or seen[g]:
             continue
-        seen = False
-        for j in range(n):  # want is a few pages: a linear look beats a set
-            if out[j] == g:
-                seen = True
-                break
-        if not seen:
-            out[n] = g
-            n += 1
-    return out[:n]
+        seen[g] = True
+        pages[n] = g
+        first[n] = i - lo
+        n += 1
+    for j in range(n):
+        seen[pages[j]] = False
+    return pages[:n], first[:n]
 
 
 @njit(cache=True, inline="always")

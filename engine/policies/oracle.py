@@ -24,8 +24,8 @@ from engine.hotpath.next_use import (
     C_WINDOW_END,
     N_COLUMNS,
     farthest_pages,
+    first_swapped,
     lower_to_next_use,
-    next_swapped,
     use_times,
     vms_with_candidates,
 )
@@ -125,6 +125,7 @@ class Oracle(Policy):
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
+        self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
@@ -282,7 +283,10 @@ class Oracle(Policy):
             rel, _ = vc.stream.take(vc.pos, FAULT_SCAN_REFS)
             if rel.size == 0 or int(rel[0]) + base != page:
                 continue
-            return next_swapped(rel, base, page, self.machine.pool.state, SWAPPED, want)
+            pool = self.machine.pool
+            return first_swapped(
+                rel, 0, rel.size, base, pool.state, SWAPPED, page, want, self._seen
+            )[0]
         return None
 
     # -- victims: farthest next use first ----------------------------------------------------------
@@ -486,12 +490,15 @@ class Oracle(Policy):
             self._refresh(v, until=hi)
             win = self.windows[v]
             assert win is not None
-            g = win.rel[lo - win.start : hi - win.start] + int(self.machine.pool.base[vc.vm])
-            at = np.flatnonzero(self.machine.pool.state[g] == SWAPPED)
-            g, at = g[at], at + (lo - vc.pos)
-            _, first = np.unique(g, return_index=True)
-            pages.append(g[first])
-            uses.append(self._use_time(v, at[first], now_ns))
+            # Its swapped pages in the order it first uses them (the order of the lists does
+            # not matter: they are sorted by use time and page below).
+            pool = self.machine.pool
+            g, at = first_swapped(
+                win.rel, lo - win.start, hi - win.start, int(pool.base[vc.vm]), pool.state,
+                SWAPPED, -1, hi - lo, self._seen,
+            )  # fmt: skip
+            pages.append(g)
+            uses.append(self._use_time(v, at + (lo - vc.pos), now_ns))
             span[v] = lo
             self.ahead[v] = hi
         if not pages:

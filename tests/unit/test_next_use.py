@@ -14,8 +14,8 @@ from engine.hotpath.next_use import (
     C_WINDOW_END,
     N_COLUMNS,
     farthest_pages,
+    first_swapped,
     lower_to_next_use,
-    next_swapped,
     use_times,
 )
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED
@@ -76,19 +76,24 @@ def test_lower_to_next_use_keeps_the_sooner_time(window_end):
     np.testing.assert_array_equal(out, want)
 
 
-def test_next_swapped_is_the_first_distinct_swapped_pages_in_stream_order() -> None:
-    """A fault read's extra pages are the first `want` distinct swapped pages of the scan in
-    the order the stream first uses them, never the faulting page."""
+def test_first_swapped_is_the_first_distinct_swapped_pages_in_stream_order() -> None:
+    """A fault read's extra pages, and prefetch's pages, are the distinct swapped pages of the
+    scan in the order the stream first uses them (each with its first use), at most `limit`,
+    never the page to skip; the flags it uses are left clear."""
     rng = np.random.default_rng(3)
     state = rng.integers(0, 7, size=600).astype(np.int8)
-    for want in (1, 7, 63, 500):
+    seen = np.zeros(600, dtype=np.bool_)
+    for limit, lo in ((1, 0), (7, 5), (63, 100), (500, 0), (4096, 7)):
         rel = rng.integers(0, 300, size=4096).astype(np.int64)
-        g = rel + 300
-        page = int(g[0])
-        ok = g[(state[g] == SWAPPED) & (g != page)]
-        _, first = np.unique(ok, return_index=True)
-        expected = ok[np.sort(first)[:want]]
-        np.testing.assert_array_equal(next_swapped(rel, 300, page, state, SWAPPED, want), expected)
+        g = rel[lo:] + 300
+        skip = int(g[0])
+        ok = np.flatnonzero((state[g] == SWAPPED) & (g != skip))
+        _, first = np.unique(g[ok], return_index=True)
+        at = ok[np.sort(first)][:limit]
+        pages, got_at = first_swapped(rel, lo, rel.size, 300, state, SWAPPED, skip, limit, seen)
+        np.testing.assert_array_equal(pages, g[at])
+        np.testing.assert_array_equal(got_at, at)
+        assert not seen.any()
 
 
 def _numpy_farthest(n, state, clean_only, vm_base, vm_vcpus, rows, next_pos, starts, cum,
