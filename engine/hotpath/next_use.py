@@ -42,6 +42,43 @@ def _one_use_time(
 
 
 @njit(cache=True)
+def planned_segments(
+    v: int,
+    now_ns: int,
+    cpu: int,
+    runs: bool,
+    begin_ns: int,
+    end_ns: int,
+    tolerance_ns: int,
+    plan_vcpu: np.ndarray,
+    plan_start_ns: np.ndarray,
+    plan_end_ns: np.ndarray,
+    made_ns: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(segment starts, cumulative reference capacity) of vCPU v's planned CPU time from
+    now at cpu ns per reference: the rest of its slice [begin_ns, end_ns) if it runs, then
+    its planned slices that end after that (or after now) and are not too far overdue (a
+    slice due but not yet begun, a late dispatch, still counts)."""
+    starts = np.empty(plan_vcpu.size + 1, dtype=np.int64)
+    caps = np.empty(plan_vcpu.size + 1, dtype=np.int64)
+    n = 0
+    after = now_ns
+    if runs:
+        starts[0] = begin_ns
+        caps[0] = max(0, end_ns - begin_ns) // cpu
+        n = 1
+        after = end_ns - tolerance_ns
+    overdue = after - (now_ns - made_ns)
+    for i in range(plan_vcpu.size):
+        if plan_vcpu[i] == v and plan_end_ns[i] > after and plan_start_ns[i] >= overdue:
+            s = max(plan_start_ns[i], now_ns)
+            starts[n] = s
+            caps[n] = max(0, plan_end_ns[i] - s) // cpu
+            n += 1
+    return starts[:n].copy(), np.cumsum(caps[:n])
+
+
+@njit(cache=True)
 def use_times(
     ahead_refs: np.ndarray,
     starts: np.ndarray,

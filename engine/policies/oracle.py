@@ -26,6 +26,7 @@ from engine.hotpath.next_use import (
     farthest_pages,
     first_swapped,
     lower_to_next_use,
+    planned_segments,
     use_times,
     vms_with_candidates,
 )
@@ -143,7 +144,6 @@ class Oracle(Policy):
         self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
-        self._packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
         self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
@@ -177,51 +177,45 @@ class Oracle(Policy):
         planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
         key = (id(self.ctx.boundary_plan), now_ns)
         if key != self._maps_key:
-            self._maps, self._maps_key, self._packed = {}, key, None
+            self._maps, self._maps_key = {}, key
         if v in self._maps:
             return self._maps[v]
         ctx = self.ctx
         cpu = int(self.ns_per_ref[v])
-        starts: list[int] = []
-        caps: list[int] = []
-        after = now_ns
-        if v in ctx.running:
+        runs = v in ctx.running
+        begin = end = 0
+        if runs:
             # pCPUs run one after another within a step: this vCPU's position is where its
             # pCPU's clock is (the caller's own clock may be up to a step ahead of it).
             p = ctx.running.index(v)
             end = ctx.slice_end[p]
             begin = ctx.pcpu_time[p] if ctx.pcpu_time[p] > 0 else now_ns
-            starts.append(begin)
-            caps.append(max(0, end - begin) // cpu)
-            after = end - ctx.plan_tolerance_ns
         plan = ctx.boundary_plan
-        # Slices already due by the plan but not begun (a late dispatch) still count.
-        mine = np.flatnonzero(
-            (plan.vcpu == v)
-            & (plan.end_ns > after)
-            & (plan.start_ns >= after - (now_ns - plan.made_ns))
-        )
-        for i in mine.tolist():
-            s = max(int(plan.start_ns[i]), now_ns)
-            starts.append(s)
-            caps.append(max(0, int(plan.end_ns[i]) - s) // cpu)
-        out = (np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64), cpu)
+        starts, cum = planned_segments(
+            v, now_ns, cpu, runs, begin, end, ctx.plan_tolerance_ns, plan.vcpu, plan.start_ns,
+            plan.end_ns, plan.made_ns,
+        )  # fmt: skip
+        out = (starts, cum, cpu)
         self._maps[v] = out
         return out
 
-    def _all_maps(self, now_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every vCPU's time map in flat arrays, for the compiled victim selection:
-        (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference)."""
-        maps = [self._time_map(v, now_ns) for v in range(len(self.ctx.vcpus))]
-        if self._packed is None:
-            sizes = [m[0].size for m in maps]
-            self._packed = (
-                np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-                np.concatenate([m[0] for m in maps]).astype(np.int64),
-                np.concatenate([m[1] for m in maps]).astype(np.int64),
-                np.array([m[2] for m in maps], dtype=np.int64),
-            )
-        return self._packed
+    def _maps_of(
+        self, vcpus: list[int], now_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
+        (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
+        the other vCPUs get no segments. Only those asked for are made, as `keys` makes
+        them: a map is kept for the rest of its (plan, time) once made."""
+        maps = {v: self._time_map(v, now_ns) for v in vcpus}
+        none = (_NO_PAGES, _NO_PAGES, 1)
+        every = [maps.get(v, none) for v in range(len(self.ctx.vcpus))]
+        sizes = [m[0].size for m in every]
+        return (
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            np.concatenate([m[0] for m in every]).astype(np.int64),
+            np.concatenate([m[1] for m in every]).astype(np.int64),
+            np.array([m[2] for m in every], dtype=np.int64),
+        )
 
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
@@ -328,10 +322,14 @@ class Oracle(Policy):
             return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
         # Windows move on only where `keys` would look: the VMs with candidates.
-        for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only)):
-            for v in self.vm_vcpus[vm]:
-                self._refresh(v)
-        seg_off, starts, cum, cpu = self._all_maps(now_ns)
+        looked_at = [
+            v
+            for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only))
+            for v in self.vm_vcpus[vm]
+        ]
+        for v in looked_at:
+            self._refresh(v)
+        seg_off, starts, cum, cpu = self._maps_of(looked_at, now_ns)
         rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
         rows[:, C_NEXT_OFF] = self.next_off[:-1]
         rows[:, C_WINDOW_END] = [

@@ -16,6 +16,7 @@ from engine.hotpath.next_use import (
     farthest_pages,
     first_swapped,
     lower_to_next_use,
+    planned_segments,
     use_times,
 )
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED
@@ -202,3 +203,38 @@ def test_a_page_used_earlier_but_at_the_same_time_still_ties_for_the_last_victim
         1.0, 0, FAR, 0, last_use, np.empty((5, 4), dtype=np.int64),
     )  # fmt: skip
     assert pages.tolist() == [1] and keys.tolist() == [1_090]
+
+
+def _python_segments(v, now, cpu, runs, begin, end, tol, vcpu, start, stop, made):
+    """The time map as a Python loop: the rest of the running slice, then the planned
+    slices that end after it and are at most as overdue as the plan is old."""
+    starts, caps, after = [], [], now
+    if runs:
+        starts.append(begin)
+        caps.append(max(0, end - begin) // cpu)
+        after = end - tol
+    for i in np.flatnonzero((vcpu == v) & (stop > after) & (start >= after - (now - made))):
+        s = max(int(start[i]), now)
+        starts.append(s)
+        caps.append(max(0, int(stop[i]) - s) // cpu)
+    return np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64)
+
+
+@pytest.mark.parametrize("runs", [False, True])
+def test_planned_segments_match_the_python_loop(runs: bool) -> None:
+    """A vCPU's planned segments and capacities are the Python loop's, for slices before,
+    across and after now, overdue ones and other vCPUs' ones."""
+    rng = np.random.default_rng(int(runs))
+    for _ in range(30):
+        size = int(rng.integers(0, 12))
+        vcpu = rng.integers(0, 3, size=size)
+        start = np.sort(rng.integers(0, 10**6, size=size))
+        stop = start + rng.integers(0, 10**5, size=size)
+        now, made = int(rng.integers(2 * 10**5, 6 * 10**5)), int(rng.integers(0, 2 * 10**5))
+        begin, end = now + int(rng.integers(0, 10**4)), now + int(rng.integers(0, 10**5))
+        cpu = int(rng.integers(1, 5_000))
+        args = (1, now, cpu, runs, begin, end, 5_000, vcpu, start, stop, made)
+        got = planned_segments(*args)
+        want = _python_segments(*args)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
