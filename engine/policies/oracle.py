@@ -4,6 +4,15 @@ Reference streams are deterministic, so the oracle looks ahead in each vCPU's st
 disturbing it) over a bounded window, and turns "k references from now" into a time with the
 scheduler's plan (the vCPU's planned slices; past the plan, its fair share of the pCPUs). It
 cannot foresee when a VM with random activity falls asleep: it knows references, not bursts.
+
+What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
+kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
+so an unreferenced page's next use is still right). Victims come from one compiled pass over
+the pool (`farthest_pages`) that times only a shortlist: while a vCPU's use time never
+decreases with the position, a page used before its group's n-th latest next use cannot be
+among the n farthest, nor tie with the n-th (`_shortlist_group` gives the argument; where two
+positions share a time, or a VM has several vCPUs, nothing is dropped). So the victims are
+exactly those of timing every candidate.
 """
 
 from __future__ import annotations
