@@ -10,23 +10,72 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.pool import CLEAN, DIRTY, PREFETCHED
 
-@njit(cache=True)
+
+@njit(cache=True, inline="always")
 def _one_use_time(
-    k: int, starts: np.ndarray, cum: np.ndarray, cpu: int, share: float, unplanned_ns: int
+    k: int,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    a: int,
+    b: int,
+    cpu: int,
+    share: float,
+    unplanned_ns: int,
 ) -> int:
-    """When the vCPU reaches k references from now: inside a planned segment at its CPU cost
-    per reference, past the plan at that cost times the pCPU share."""
-    n = cum.size
+    """When the vCPU reaches k references from now: inside a planned segment (its segments
+    are starts[a:b], with cumulative capacities cum[a:b]) at its CPU cost per reference, past
+    the plan at that cost times the pCPU share."""
+    n = b - a
     if n == 0:
         return unplanned_ns + int(k * cpu * share)
-    j = np.searchsorted(cum, k, side="right")
+    j = 0  # segments whose capacity ends at or before k (a plan has a few: no bisection)
+    while j < n and cum[a + j] <= k:
+        j += 1
     if j < n:
-        before = cum[j - 1] if j > 0 else 0
-        return int(starts[j] + (k - before) * cpu)
-    last_len = cum[n - 1] - (cum[n - 2] if n > 1 else 0)
-    last_end = starts[n - 1] + last_len * cpu
-    return int(last_end + int((k - cum[n - 1]) * cpu * share))
+        before = cum[a + j - 1] if j > 0 else 0
+        return int(starts[a + j] + (k - before) * cpu)
+    last_len = cum[b - 1] - (cum[b - 2] if n > 1 else 0)
+    last_end = starts[b - 1] + last_len * cpu
+    return int(last_end + int((k - cum[b - 1]) * cpu * share))
+
+
+@njit(cache=True)
+def planned_segments(
+    v: int,
+    now_ns: int,
+    cpu: int,
+    runs: bool,
+    begin_ns: int,
+    end_ns: int,
+    tolerance_ns: int,
+    plan_vcpu: np.ndarray,
+    plan_start_ns: np.ndarray,
+    plan_end_ns: np.ndarray,
+    made_ns: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(segment starts, cumulative reference capacity) of vCPU v's planned CPU time from
+    now at cpu ns per reference: the rest of its slice [begin_ns, end_ns) if it runs, then
+    its planned slices that end after that (or after now) and are not too far overdue (a
+    slice due but not yet begun, a late dispatch, still counts)."""
+    starts = np.empty(plan_vcpu.size + 1, dtype=np.int64)
+    caps = np.empty(plan_vcpu.size + 1, dtype=np.int64)
+    n = 0
+    after = now_ns
+    if runs:
+        starts[0] = begin_ns
+        caps[0] = max(0, end_ns - begin_ns) // cpu
+        n = 1
+        after = end_ns - tolerance_ns
+    overdue = after - (now_ns - made_ns)
+    for i in range(plan_vcpu.size):
+        if plan_vcpu[i] == v and plan_end_ns[i] > after and plan_start_ns[i] >= overdue:
+            s = max(plan_start_ns[i], now_ns)
+            starts[n] = s
+            caps[n] = max(0, plan_end_ns[i] - s) // cpu
+            n += 1
+    return starts[:n].copy(), np.cumsum(caps[:n])
 
 
 @njit(cache=True)
@@ -43,7 +92,11 @@ def use_times(
     out = np.empty(ahead_refs.size, dtype=np.int64)
     for i in range(ahead_refs.size):
         k = ahead_refs[i]
-        out[i] = far if k >= far // 2 else _one_use_time(k, starts, cum, cpu, share, unplanned_ns)
+        out[i] = (
+            far
+            if k >= far // 2
+            else _one_use_time(k, starts, cum, 0, cum.size, cpu, share, unplanned_ns)
+        )
     return out
 
 
@@ -64,13 +117,273 @@ def lower_to_next_use(
     """out[i] = min(out[i], the time this vCPU next uses page rel[i]): its next use's stream
     position (no later than window_end when window_end >= 0) turned into a time."""
     for i in range(rel.size):
-        nxt = next_pos[rel[i]]
-        if window_end >= 0 and nxt > window_end:
-            nxt = window_end
-        if nxt >= far:
-            t = far
-        else:
-            k = nxt - pos
-            t = far if k >= far // 2 else _one_use_time(k, starts, cum, cpu, share, unplanned_ns)
+        t = _next_use_time(
+            next_pos[rel[i]], window_end, pos, starts, cum, 0, cum.size, cpu, share,
+            unplanned_ns, far,
+        )  # fmt: skip
         if t < out[i]:
             out[i] = t
+
+
+@njit(cache=True, inline="always")
+def _next_use_time(
+    nxt: int,
+    window_end: int,
+    pos: int,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    a: int,
+    b: int,
+    cpu: int,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+) -> int:
+    """The time a vCPU at stream position pos reaches position nxt (a page's next use; no
+    later than window_end when window_end >= 0): far for a use that never comes."""
+    if window_end >= 0 and nxt > window_end:
+        nxt = window_end
+    if nxt >= far:
+        return far
+    k = nxt - pos
+    if k >= far // 2:
+        return far
+    return _one_use_time(k, starts, cum, a, b, cpu, share, unplanned_ns)
+
+
+@njit(cache=True)
+def first_swapped(
+    rel: np.ndarray,
+    lo: int,
+    hi: int,
+    base: int,
+    state: np.ndarray,
+    swapped: int,
+    skip: int,
+    limit: int,
+    seen: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pages (global: rel + base) of references rel[lo:hi] whose state is
+    `swapped`, other than page `skip`, in the order the stream first uses them, at most
+    `limit` of them; and each one's first reference, counted from lo. What a fault read
+    brings beside the faulting page, and what prefetch looks at. `seen`: a zeroed flag per
+    page of the pool, zeroed again on return."""
+    pages = np.empty(min(max(0, limit), max(0, hi - lo)), dtype=np.int64)
+    first = np.empty(pages.size, dtype=np.int64)
+    n = 0
+    for i in range(lo, hi):
+        if n >= pages.size:
+            break
+        g = np.int64(rel[i]) + base
+        if g == skip or state[g] != swapped or seen[g]:
+            continue
+        seen[g] = True
+        pages[n] = g
+        first[n] = i - lo
+        n += 1
+    for j in range(n):
+        seen[pages[j]] = False
+    return pages[:n], first[:n]
+
+
+@njit(cache=True, inline="always")
+def _evictable(s: int, clean_only: bool) -> bool:
+    """A page in state s is a victim candidate (as engine.policies.victims.candidates)."""
+    if s < CLEAN or s > PREFETCHED:  # CLEAN, DIRTY, PREFETCHED: the states holding a frame
+        return False
+    return not (clean_only and s == DIRTY)
+
+
+@njit(cache=True)
+def vms_with_candidates(state: np.ndarray, vm_base: np.ndarray, clean_only: bool) -> np.ndarray:
+    """Per VM, whether any of its pages is evictable (clean or prefetched only if
+    clean_only); each VM's scan stops at its first such page."""
+    n_vms = vm_base.size - 1
+    out = np.zeros(n_vms, dtype=np.bool_)
+    for vm in range(n_vms):
+        for p in range(vm_base[vm], vm_base[vm + 1]):
+            if _evictable(state[p], clean_only):
+                out[vm] = True
+                break
+    return out
+
+
+# Columns of the per-vCPU table farthest_pages reads (one int64 row per vCPU).
+C_NEXT_OFF = 0  # where its next-use positions start in the flat next_pos array
+C_WINDOW_END = 1  # its window's end position (-1: the stream may end inside the window)
+C_POS = 2  # its stream position now
+C_SEG_LO = 3  # its planned segments: starts/cum[C_SEG_LO:C_SEG_HI]
+C_SEG_HI = 4
+C_CPU_NS = 5  # its time per reference
+N_COLUMNS = 6
+
+
+@njit(cache=True, inline="always")
+def _time_at(
+    nxt: int, row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int,
+) -> int:  # fmt: skip
+    """_next_use_time for the vCPU of table row `row`."""
+    return _next_use_time(
+        nxt, row[C_WINDOW_END], row[C_POS], starts, cum, row[C_SEG_LO], row[C_SEG_HI],
+        row[C_CPU_NS], share, unplanned_ns, far,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float) -> bool:
+    """Whether the vCPU's use time never decreases as the reference count grows. Inside a
+    segment it grows by the CPU cost per reference and past the plan by a non-negative float
+    product, so it is enough that no segment begins before the previous one's last use."""
+    a, b, cpu = row[C_SEG_LO], row[C_SEG_HI], row[C_CPU_NS]
+    for j in range(a, b):
+        k = cum[j]
+        if k > 0 and _one_use_time(k - 1, starts, cum, a, b, cpu, share, 0) > _one_use_time(
+            k, starts, cum, a, b, cpu, share, 0
+        ):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _shortlist_group(
+    out: np.ndarray,
+    n_out: int,
+    pages: np.ndarray,
+    at: np.ndarray,
+    m: int,
+    n: int,
+    row: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+) -> int:
+    """Append to out[n_out:] those of a group's m pages (one VM's clean or dirty candidates,
+    next used at window-clamped positions at[:m]) that can be among the n latest keys;
+    returns the new length. The vCPU's use time T must never decrease with the position.
+
+    With P the n-th latest position of the group, at least n of its pages have a key of at
+    least T(P) (the group's dirty cost alike for all), so the n-th latest key overall is at
+    least T(P). A page used before P has a key of at most T(P - 1): if T(P - 1) < T(P) it
+    can neither be among the n latest nor tie with the n-th. Else the group stays whole."""
+    keep_all = m <= n
+    cut = 0
+    if not keep_all:
+        cut = np.partition(at[:m], m - n)[m - n]  # P
+        before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
+        keep_all = before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far)
+    for i in range(m):
+        if keep_all or at[i] >= cut:
+            out[n_out] = pages[i]
+            n_out += 1
+    return n_out
+
+
+@njit(cache=True)
+def farthest_pages(
+    n: int,
+    state: np.ndarray,
+    clean_only: bool,
+    vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray,
+    next_pos: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+    dirty_ns: int,
+    last_use_ns: np.ndarray,
+    work: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to n evictable pages with the latest next-use times (a dirty page's brought
+    forward by dirty_ns, the write its eviction costs), and those times.
+
+    A page's time is the soonest over its VM's vCPUs (vm_vcpus[vm_vcpu_off[vm]:...]; row v of
+    vcpu_rows holds vCPU v's figures, C_* columns). Order: the latest time first, equal
+    times by page; among the pages whose time is the n-th latest (the boundary), the least
+    recently used, then the lowest page, are taken.
+
+    Only a shortlist gets its times computed: in a VM with one vCPU whose use time never
+    decreases with the position, the pages of each group (clean, dirty) used before the
+    group's n-th latest next use cannot be among the n latest overall (_shortlist_group
+    says why). The shortlist holds every page with a time at or after the n-th latest, so
+    the selection over it is the selection over all candidates. `work`: five rows of
+    scratch space as long as the pool (no allocation of that size per call)."""
+    n_vms = vm_base.size - 1
+    if n <= 0:
+        return work[0, :0].copy(), work[0, :0].copy()
+    short, clean_pages, dirty_pages, clean_at, dirty_at = (
+        work[0],
+        work[1],
+        work[2],
+        work[3],
+        work[4],
+    )
+    vm_first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's shortlist: short[vm_first[vm]:]
+    n_out = 0
+    for vm in range(n_vms):
+        vm_first[vm] = n_out
+        lo, hi = vm_base[vm], vm_base[vm + 1]
+        one_vcpu = vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]] if one_vcpu else 0]
+        if not (one_vcpu and _monotone(row, starts, cum, share)):  # no order by position
+            for p in range(lo, hi):
+                if _evictable(state[p], clean_only):
+                    short[n_out] = p
+                    n_out += 1
+            continue
+        end = row[C_WINDOW_END]
+        off = row[C_NEXT_OFF] - lo  # page p's next use: next_pos[off + p]
+        m_clean = m_dirty = 0
+        for p in range(lo, hi):
+            s = state[p]
+            if not _evictable(s, clean_only):
+                continue
+            nxt = next_pos[off + p]
+            at = end if 0 <= end < nxt else nxt
+            if s == DIRTY:
+                dirty_pages[m_dirty] = p
+                dirty_at[m_dirty] = at
+                m_dirty += 1
+            else:
+                clean_pages[m_clean] = p
+                clean_at[m_clean] = at
+                m_clean += 1
+        n_out = _shortlist_group(
+            short, n_out, clean_pages, clean_at, m_clean, n, row, starts, cum, share,
+            unplanned_ns, far,
+        )  # fmt: skip
+        n_out = _shortlist_group(
+            short, n_out, dirty_pages, dirty_at, m_dirty, n, row, starts, cum, share,
+            unplanned_ns, far,
+        )  # fmt: skip
+        short[vm_first[vm] : n_out].sort()  # back in page order
+    vm_first[n_vms] = n_out
+    pages = short[:n_out].copy()
+    keys = np.full(n_out, far, dtype=np.int64)
+    for vm in range(n_vms):
+        for i in range(vm_vcpu_off[vm], vm_vcpu_off[vm + 1]):
+            row = vcpu_rows[vm_vcpus[i]]
+            off = row[C_NEXT_OFF] - vm_base[vm]
+            for j in range(vm_first[vm], vm_first[vm + 1]):
+                t = _time_at(next_pos[off + pages[j]], row, starts, cum, share, unplanned_ns, far)
+                if t < keys[j]:
+                    keys[j] = t
+    for j in range(n_out):
+        if state[pages[j]] == DIRTY:
+            keys[j] -= dirty_ns
+    n = min(n, n_out)
+    if n <= 0:
+        return pages[:0], keys[:0]
+    kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
+    above = np.flatnonzero(keys > kth)
+    above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page
+    tie = np.flatnonzero(keys == kth)
+    tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
+    chosen = np.concatenate((above, tied))
+    return pages[chosen], keys[chosen]

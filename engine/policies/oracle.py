@@ -4,6 +4,15 @@ Reference streams are deterministic, so the oracle looks ahead in each vCPU's st
 disturbing it) over a bounded window, and turns "k references from now" into a time with the
 scheduler's plan (the vCPU's planned slices; past the plan, its fair share of the pCPUs). It
 cannot foresee when a VM with random activity falls asleep: it knows references, not bursts.
+
+What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
+kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
+so an unreferenced page's next use is still right). Victims come from one compiled pass over
+the pool (`farthest_pages`) that times only a shortlist: while a vCPU's use time never
+decreases with the position, a page used before its group's n-th latest next use cannot be
+among the n farthest, nor tie with the n-th (`_shortlist_group` gives the argument; where two
+positions share a time, or a VM has several vCPUs, nothing is dropped). So the victims are
+exactly those of timing every candidate.
 """
 
 from __future__ import annotations
@@ -15,8 +24,21 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
-from engine.hotpath.next_use import lower_to_next_use, use_times
-from engine.policies import victims as pick
+from engine.hotpath.next_use import (
+    C_CPU_NS,
+    C_NEXT_OFF,
+    C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WINDOW_END,
+    N_COLUMNS,
+    farthest_pages,
+    first_swapped,
+    lower_to_next_use,
+    planned_segments,
+    use_times,
+    vms_with_candidates,
+)
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -27,6 +49,7 @@ if TYPE_CHECKING:
 
 FAR = 1 << 61  # the key of a page never used again (its stream ends first)
 FAULT_SCAN_REFS = 4096  # how far a fault read looks for the next swapped pages
+_NO_PAGES = np.zeros(0, dtype=np.int64)
 
 
 class OracleParams(Section):
@@ -102,10 +125,19 @@ class Oracle(Policy):
         self.vm_vcpus: list[list[int]] = [[] for _ in range(ctx.n_vms)]
         for vc in ctx.vcpus:
             self.vm_vcpus[vc.vm].append(vc.index)
-        # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none).
+        # next_pos[vcpu]: per page of its VM, the stream position of the next use (FAR: none);
+        # each a view into one flat array (at next_off[vcpu]) that the compiled victim
+        # selection reads whole.
+        sizes = [int(pool.vm_pages[vc.vm]) for vc in ctx.vcpus]
+        self.next_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.next_flat = np.full(int(self.next_off[-1]), FAR, dtype=np.int64)
         self.next_pos = [
-            np.full(int(pool.vm_pages[vc.vm]), FAR, dtype=np.int64) for vc in ctx.vcpus
+            self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
+        self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
+        self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
+        self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
+        self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
         self.seen_pos = [-1] * len(ctx.vcpus)
         self.ahead = [0] * len(ctx.vcpus)  # stream position up to which prefetch was decided
@@ -159,32 +191,40 @@ class Oracle(Policy):
             return self._maps[v]
         ctx = self.ctx
         cpu = int(self.ns_per_ref[v])
-        starts: list[int] = []
-        caps: list[int] = []
-        after = now_ns
-        if v in ctx.running:
+        runs = v in ctx.running
+        begin = end = 0
+        if runs:
             # pCPUs run one after another within a step: this vCPU's position is where its
             # pCPU's clock is (the caller's own clock may be up to a step ahead of it).
             p = ctx.running.index(v)
             end = ctx.slice_end[p]
             begin = ctx.pcpu_time[p] if ctx.pcpu_time[p] > 0 else now_ns
-            starts.append(begin)
-            caps.append(max(0, end - begin) // cpu)
-            after = end - ctx.plan_tolerance_ns
         plan = ctx.boundary_plan
-        # Slices already due by the plan but not begun (a late dispatch) still count.
-        mine = np.flatnonzero(
-            (plan.vcpu == v)
-            & (plan.end_ns > after)
-            & (plan.start_ns >= after - (now_ns - plan.made_ns))
-        )
-        for i in mine.tolist():
-            s = max(int(plan.start_ns[i]), now_ns)
-            starts.append(s)
-            caps.append(max(0, int(plan.end_ns[i]) - s) // cpu)
-        out = (np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64), cpu)
+        starts, cum = planned_segments(
+            v, now_ns, cpu, runs, begin, end, ctx.plan_tolerance_ns, plan.vcpu, plan.start_ns,
+            plan.end_ns, plan.made_ns,
+        )  # fmt: skip
+        out = (starts, cum, cpu)
         self._maps[v] = out
         return out
+
+    def _maps_of(
+        self, vcpus: list[int], now_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
+        (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
+        the other vCPUs get no segments. Only those asked for are made, as `keys` makes
+        them: a map is kept for the rest of its (plan, time) once made."""
+        maps = {v: self._time_map(v, now_ns) for v in vcpus}
+        none = (_NO_PAGES, _NO_PAGES, 1)
+        every = [maps.get(v, none) for v in range(len(self.ctx.vcpus))]
+        sizes = [m[0].size for m in every]
+        return (
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            np.concatenate([m[0] for m in every]).astype(np.int64),
+            np.concatenate([m[1] for m in every]).astype(np.int64),
+            np.array([m[2] for m in every], dtype=np.int64),
+        )
 
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
@@ -246,10 +286,10 @@ class Oracle(Policy):
             rel, _ = vc.stream.take(vc.pos, FAULT_SCAN_REFS)
             if rel.size == 0 or int(rel[0]) + base != page:
                 continue
-            g = rel.astype(np.int64) + base
-            g = g[(self.machine.pool.state[g] == SWAPPED) & (g != page)]
-            _, first = np.unique(g, return_index=True)
-            return g[np.sort(first)[:want]]
+            pool = self.machine.pool
+            return first_swapped(
+                rel, 0, rel.size, base, pool.state, SWAPPED, page, want, self._seen
+            )[0]
         return None
 
     # -- victims: farthest next use first ----------------------------------------------------------
@@ -280,26 +320,53 @@ class Oracle(Policy):
                 self.ahead[v] = 0
 
     def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Up to n evictable pages, farthest next use first, and their keys."""
+        """Up to n evictable pages, farthest next use first, and their keys (those of `keys`,
+        a dirty page's brought forward by the write its eviction costs: it goes only for a
+        later next use). Among equal keys the lower page first, except at the n-th key,
+        where the least recently used of the pages that share it go first.
+
+        One compiled pass over the pool (farthest_pages) computes the same keys as `keys`
+        from the same next-use positions and time maps, so it chooses the same pages."""
+        if n <= 0:
+            return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
-        cand = pick.candidates(pool, clean_only)
-        if n <= 0 or cand.size == 0:
-            return cand[:0], cand[:0]
-        key = self.keys(cand, now_ns)
-        # A dirty page costs a write to free its frame: it goes only for a later next use.
-        key = key - np.where(pool.state[cand] == DIRTY, self.machine.device.service_ns(1), 0)
-        # The largest next-use times first; among equal ones (pages first used past the same
-        # window, or never) the least recently used first.
-        neg = -key
-        n = min(n, int(cand.size))
-        kth = int(np.partition(neg, n - 1)[n - 1])
-        below = np.flatnonzero(neg < kth)
-        below = below[np.argsort(neg[below], kind="stable")]
-        tie = np.flatnonzero(neg == kth)
-        tied = pick.smallest(pool.last_use_ns[cand[tie]], cand[tie], n - int(below.size))
-        chosen = np.concatenate([cand[below], tied])
-        keys = np.concatenate([key[below], np.full(tied.size, -kth, dtype=np.int64)])
-        return chosen, keys
+        # Windows move on only where `keys` would look: the VMs with candidates.
+        looked_at = [
+            v
+            for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only))
+            for v in self.vm_vcpus[vm]
+        ]
+        for v in looked_at:
+            self._refresh(v)
+        seg_off, starts, cum, cpu = self._maps_of(looked_at, now_ns)
+        rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
+        rows[:, C_NEXT_OFF] = self.next_off[:-1]
+        rows[:, C_WINDOW_END] = [
+            w.start + w.size if w is not None and w.size >= self.window_refs else -1
+            for w in self.windows
+        ]
+        rows[:, C_POS] = [vc.pos for vc in self.ctx.vcpus]
+        rows[:, C_SEG_LO] = seg_off[:-1]
+        rows[:, C_SEG_HI] = seg_off[1:]
+        rows[:, C_CPU_NS] = cpu
+        return farthest_pages(
+            n,
+            pool.state,
+            clean_only,
+            pool.base,
+            self.vm_vcpu_off,
+            self.vm_vcpu_ids,
+            rows,
+            self.next_flat,
+            starts,
+            cum,
+            float(self.share),
+            now_ns + self.ctx.plan_horizon_ns,
+            FAR,
+            self.machine.device.service_ns(1),
+            pool.last_use_ns,
+            self._work,
+        )
 
     def _measure_rates(self) -> None:
         """Update each VM's time per reference from what it executed since the last step
@@ -430,12 +497,15 @@ class Oracle(Policy):
             self._refresh(v, until=hi)
             win = self.windows[v]
             assert win is not None
-            g = win.rel[lo - win.start : hi - win.start] + int(self.machine.pool.base[vc.vm])
-            at = np.flatnonzero(self.machine.pool.state[g] == SWAPPED)
-            g, at = g[at], at + (lo - vc.pos)
-            _, first = np.unique(g, return_index=True)
-            pages.append(g[first])
-            uses.append(self._use_time(v, at[first], now_ns))
+            # Its swapped pages in the order it first uses them (the order of the lists does
+            # not matter: they are sorted by use time and page below).
+            pool = self.machine.pool
+            g, at = first_swapped(
+                win.rel, lo - win.start, hi - win.start, int(pool.base[vc.vm]), pool.state,
+                SWAPPED, -1, hi - lo, self._seen,
+            )  # fmt: skip
+            pages.append(g)
+            uses.append(self._use_time(v, at + (lo - vc.pos), now_ns))
             span[v] = lo
             self.ahead[v] = hi
         if not pages:

@@ -1,11 +1,25 @@
-"""The oracle's compiled next-use times: the same times as the plain numpy formula."""
+"""The oracle's compiled next-use times, victims and fault reads: the same as plain numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.hotpath.next_use import lower_to_next_use, use_times
+from engine.hotpath.next_use import (
+    C_CPU_NS,
+    C_NEXT_OFF,
+    C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WINDOW_END,
+    N_COLUMNS,
+    farthest_pages,
+    first_swapped,
+    lower_to_next_use,
+    planned_segments,
+    use_times,
+)
+from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED
 
 FAR = 1 << 61
 
@@ -61,3 +75,166 @@ def test_lower_to_next_use_keeps_the_sooner_time(window_end):
     ahead = np.where(nxt >= FAR, FAR, nxt - 10_000)
     want = np.minimum(before, _numpy_use_times(ahead, starts, cum, 999, 1.5, 5))
     np.testing.assert_array_equal(out, want)
+
+
+def test_first_swapped_is_the_first_distinct_swapped_pages_in_stream_order() -> None:
+    """A fault read's extra pages, and prefetch's pages, are the distinct swapped pages of the
+    scan in the order the stream first uses them (each with its first use), at most `limit`,
+    never the page to skip; the flags it uses are left clear."""
+    rng = np.random.default_rng(3)
+    state = rng.integers(0, 7, size=600).astype(np.int8)
+    seen = np.zeros(600, dtype=np.bool_)
+    for limit, lo in ((1, 0), (7, 5), (63, 100), (500, 0), (4096, 7)):
+        rel = rng.integers(0, 300, size=4096).astype(np.int64)
+        g = rel[lo:] + 300
+        skip = int(g[0])
+        ok = np.flatnonzero((state[g] == SWAPPED) & (g != skip))
+        _, first = np.unique(g[ok], return_index=True)
+        at = ok[np.sort(first)][:limit]
+        pages, got_at = first_swapped(rel, lo, rel.size, 300, state, SWAPPED, skip, limit, seen)
+        np.testing.assert_array_equal(pages, g[at])
+        np.testing.assert_array_equal(got_at, at)
+        assert not seen.any()
+
+
+def _numpy_farthest(n, state, clean_only, vm_base, vm_vcpus, rows, next_pos, starts, cum,
+                    share, unplanned_ns, dirty_ns, last_use_ns):  # fmt: skip
+    """The selection as plain numpy over every candidate: each page's soonest use by its VM's
+    vCPUs, dirty pages brought forward, the n latest (equal keys by page), the n-th key's
+    ties by least recent use then page."""
+    ok = (state == CLEAN) | (state == PREFETCHED) | ((state == DIRTY) & (not clean_only))
+    cand = np.flatnonzero(ok)
+    key = np.full(cand.size, FAR, dtype=np.int64)
+    for vm, vcpus in enumerate(vm_vcpus):
+        mine = (cand >= vm_base[vm]) & (cand < vm_base[vm + 1])
+        for v in vcpus:
+            row = rows[v]
+            nxt = next_pos[row[C_NEXT_OFF] + cand[mine] - vm_base[vm]]
+            if row[C_WINDOW_END] >= 0:
+                nxt = np.minimum(nxt, row[C_WINDOW_END])
+            ahead = np.where(nxt >= FAR, FAR, nxt - row[C_POS])
+            a, b = row[C_SEG_LO], row[C_SEG_HI]
+            t = _numpy_use_times(ahead, starts[a:b], cum[a:b], row[C_CPU_NS], share, unplanned_ns)
+            key[mine] = np.minimum(key[mine], t)
+    key = key - np.where(state[cand] == DIRTY, dirty_ns, 0)
+    n = min(n, cand.size)
+    if n <= 0:
+        return cand[:0], key[:0]
+    kth = np.sort(key)[::-1][n - 1]
+    above = np.flatnonzero(key > kth)
+    above = above[np.argsort(-key[above], kind="stable")]
+    tie = np.flatnonzero(key == kth)
+    tie = tie[np.lexsort((cand[tie], last_use_ns[cand[tie]]))][: n - above.size]
+    chosen = np.concatenate([above, tie])
+    return cand[chosen], key[chosen]
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_farthest_pages_are_the_numpy_selection_over_every_candidate(case: int) -> None:
+    """The compiled victim selection, which computes keys only for a shortlist, picks the
+    same pages in the same order with the same keys as a selection over every candidate:
+    with ties at the window's end and at never-used pages, VMs of two vCPUs, and plans whose
+    segments overlap (a use time that goes back, where no shortlist is allowed)."""
+    rng = np.random.default_rng(100 + case)
+    vm_pages = rng.integers(50, 900, size=4)
+    vm_base = np.concatenate([[0], np.cumsum(vm_pages)]).astype(np.int64)
+    vm_vcpus = [[0], [1, 2], [3], [4]] if case % 2 else [[0], [1], [2], [3]]
+    vcpu_vm = [vm for vm, vs in enumerate(vm_vcpus) for _ in vs]
+    sizes = [int(vm_pages[vm]) for vm in vcpu_vm]
+    next_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    pos = rng.integers(1_000, 5_000, size=len(sizes))
+    next_pos = np.concatenate(
+        [p + rng.integers(0, 3_000, size=s) for p, s in zip(pos, sizes, strict=True)]
+    ).astype(np.int64)
+    next_pos[rng.random(next_pos.size) < 0.05] = FAR
+    seg_starts, seg_cum, seg_off = [], [], [0]
+    for _ in sizes:
+        k = int(rng.integers(0, 4))
+        st = np.sort(rng.integers(10**6, 10**8, size=k))
+        if case % 3 == 0 and k > 1:
+            st[1] = st[0]  # overlapping segments: time can go back
+        seg_starts.append(st)
+        seg_cum.append(np.cumsum(rng.integers(0, 2_000, size=k)))
+        seg_off.append(seg_off[-1] + k)
+    rows = np.zeros((len(sizes), N_COLUMNS), dtype=np.int64)
+    rows[:, C_NEXT_OFF] = next_off[:-1]
+    rows[:, C_WINDOW_END] = [
+        int(p) + 2_000 if rng.random() < 0.7 else -1 for p in pos
+    ]  # a full window (ties at its end) or not
+    rows[:, C_POS] = pos
+    rows[:, C_SEG_LO] = seg_off[:-1]
+    rows[:, C_SEG_HI] = seg_off[1:]
+    rows[:, C_CPU_NS] = rng.integers(1, 3_000, size=len(sizes))
+    starts = np.concatenate(seg_starts).astype(np.int64)
+    cum = np.concatenate(seg_cum).astype(np.int64)
+    state = rng.choice([0, 1, 1, 2, 2, 3, 4, 5, 6], size=int(vm_base[-1])).astype(np.int8)
+    last_use = rng.integers(0, 50, size=state.size).astype(np.int64)  # many equal
+    vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in vm_vcpus]).astype(np.int64)
+    vm_vcpu_ids = np.array([v for vs in vm_vcpus for v in vs], dtype=np.int64)
+    share, unplanned, dirty_ns = 1.75, 5 * 10**8, int(rng.integers(0, 10**6))
+    for n in (0, 1, 17, 200, 5_000):
+        for clean_only in (False, True):
+            got = farthest_pages(
+                n, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos,
+                starts, cum, share, unplanned, FAR, dirty_ns, last_use,
+                np.empty((5, state.size), dtype=np.int64),
+            )  # fmt: skip
+            want = _numpy_farthest(
+                n, state, clean_only, vm_base, vm_vcpus, rows, next_pos, starts, cum, share,
+                unplanned, dirty_ns, last_use,
+            )  # fmt: skip
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_a_page_used_earlier_but_at_the_same_time_still_ties_for_the_last_victim() -> None:
+    """Where two stream positions map to one time (a planned segment starts exactly where the
+    last one's last reference falls), the earlier-used page ties with the later one and the
+    less recently used of the two goes: no shortlist by position may drop it."""
+    state = np.full(4, CLEAN, dtype=np.int8)
+    next_pos = np.array([10, 9, 0, 1], dtype=np.int64)  # positions 9 and 10: both at 1,090 ns
+    rows = np.array([[0, -1, 0, 0, 2, 10]], dtype=np.int64)
+    starts = np.array([1_000, 1_090], dtype=np.int64)
+    cum = np.array([10, 20], dtype=np.int64)
+    last_use = np.array([50, 40, 0, 0], dtype=np.int64)
+    one = np.array([0], dtype=np.int64)
+    pages, keys = farthest_pages(
+        1, state, False, np.array([0, 4]), np.array([0, 1]), one, rows, next_pos, starts, cum,
+        1.0, 0, FAR, 0, last_use, np.empty((5, 4), dtype=np.int64),
+    )  # fmt: skip
+    assert pages.tolist() == [1] and keys.tolist() == [1_090]
+
+
+def _python_segments(v, now, cpu, runs, begin, end, tol, vcpu, start, stop, made):
+    """The time map as a Python loop: the rest of the running slice, then the planned
+    slices that end after it and are at most as overdue as the plan is old."""
+    starts, caps, after = [], [], now
+    if runs:
+        starts.append(begin)
+        caps.append(max(0, end - begin) // cpu)
+        after = end - tol
+    for i in np.flatnonzero((vcpu == v) & (stop > after) & (start >= after - (now - made))):
+        s = max(int(start[i]), now)
+        starts.append(s)
+        caps.append(max(0, int(stop[i]) - s) // cpu)
+    return np.asarray(starts, dtype=np.int64), np.cumsum(caps, dtype=np.int64)
+
+
+@pytest.mark.parametrize("runs", [False, True])
+def test_planned_segments_match_the_python_loop(runs: bool) -> None:
+    """A vCPU's planned segments and capacities are the Python loop's, for slices before,
+    across and after now, overdue ones and other vCPUs' ones."""
+    rng = np.random.default_rng(int(runs))
+    for _ in range(30):
+        size = int(rng.integers(0, 12))
+        vcpu = rng.integers(0, 3, size=size)
+        start = np.sort(rng.integers(0, 10**6, size=size))
+        stop = start + rng.integers(0, 10**5, size=size)
+        now, made = int(rng.integers(2 * 10**5, 6 * 10**5)), int(rng.integers(0, 2 * 10**5))
+        begin, end = now + int(rng.integers(0, 10**4)), now + int(rng.integers(0, 10**5))
+        cpu = int(rng.integers(1, 5_000))
+        args = (1, now, cpu, runs, begin, end, 5_000, vcpu, start, stop, made)
+        got = planned_segments(*args)
+        want = _python_segments(*args)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
