@@ -74,7 +74,15 @@ def create_app() -> pn.template.BootstrapTemplate:
         if location is not None:
             location.search = query
 
-    controller = Controller(state, dashboard, runner, timers or _NoTimers(), url_sink, base_url)
+    controller = Controller(
+        state,
+        dashboard,
+        runner,
+        timers or _NoTimers(),
+        url_sink,
+        base_url,
+        found_runner=SyncRunner() if served else None,
+    )
     link = pn.state.session_args.get(QUERY_KEY) if served else None
     if link:
         controller.load_link(link[0].decode("ascii", errors="replace"), run=False)

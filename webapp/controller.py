@@ -88,10 +88,15 @@ class Controller:
         timers: Timers,
         url_sink: Callable[[str], None] | None = None,
         base_url: str = "",
+        found_runner: Runner | None = None,
     ):
         self.state = state
         self.display = display
         self.runner = runner
+        # Where a pair whose runs are all finished already (the warm-up's, a cached one) is
+        # put together: served, at once on the event loop, so switching to a shipped scenario
+        # never queues behind this session's background seeds or waits for a compute slot.
+        self.found_runner = found_runner
         self.timers = timers
         self.url_sink = url_sink
         self.base_url = base_url
@@ -400,10 +405,7 @@ class Controller:
             scenario, a, b = self.inputs()
         except VmswapError:
             return False
-        needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
-        shown = with_seed(scenario, self._seed_to_show(scenario))
-        keys = [run_key(shown, validate_policy(p)) for p in needed]
-        if any(shared_runs.find(k) is None for k in keys):
+        if not all_found(with_seed(scenario, self._seed_to_show(scenario)), a, b):
             return False
         runner, self.runner = self.runner, SyncRunner()
         try:
@@ -469,7 +471,10 @@ class Controller:
         self._progress_timer = self.timers.call_later(
             PROGRESS_PERIOD_S, lambda: self._show_progress(generation, progress)
         )
-        self.runner.submit(
+        runner = self.runner
+        if self.found_runner is not None and all_found(scenario, a, b):
+            runner = self.found_runner
+        runner.submit(
             lambda: compute_pair(scenario, a, b, cancel, progress),
             lambda out: self._finished(generation, out, fresh),
         )
@@ -734,6 +739,13 @@ class Controller:
         for handle in (self._debounce, self._url_timer, self._progress_timer):
             if handle is not None:
                 self.timers.cancel(handle)
+
+
+def all_found(scenario: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether every run the pair needs (A, B, and demand paging for coverage when neither
+    is) is finished already: pinned by the warm-up or in the run cache."""
+    needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
+    return all(shared_runs.find(run_key(scenario, validate_policy(p))) is not None for p in needed)
 
 
 def _python_value(p: param.Parameter, value: Any) -> Any:

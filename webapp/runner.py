@@ -218,9 +218,15 @@ def run_one(
 
     def simulate() -> RunResult:
         # The engine runs the unlimited-memory baseline in one call (cached per scenario):
-        # its clock is not visible from here, so it is named without a percentage.
+        # its clock is not visible from here, so it is named without a percentage. That call
+        # cannot be stopped, so a run cancelled meanwhile (a background seed when the visitor
+        # switches scenario) must not start one: it would hold the session's worker.
+        if cancel.is_set():
+            raise Cancelled
         progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
         base = baseline_references(scenario)
+        if cancel.is_set():
+            raise Cancelled
         sim = Simulation(scenario, policy, record=True)
         progress.update(what, sim.now_ns, sim.end_ns)
 
