@@ -7,6 +7,7 @@ simulations run), `Timers` (debounce and playback pacing) and a display (the Das
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -89,6 +90,7 @@ class Controller:
         url_sink: Callable[[str], None] | None = None,
         base_url: str = "",
         found_runner: Runner | None = None,
+        batch: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ):
         self.state = state
         self.display = display
@@ -97,6 +99,10 @@ class Controller:
         # put together: served, at once on the event loop, so switching to a shipped scenario
         # never queues behind this session's background seeds or waits for a compute slot.
         self.found_runner = found_runner
+        # What a whole-scenario change sends (sidebar, panes, the runs' first frame when they
+        # are found) leaves in one message when `batch()` is the document's hold: the browser
+        # then lays the page out once, not once for each of some 200 messages.
+        self.batch = batch or contextlib.nullcontext
         self.timers = timers
         self.url_sink = url_sink
         self.base_url = base_url
@@ -235,7 +241,8 @@ class Controller:
 
     def _on_file(self, event: Any) -> None:
         if not self._quiet and event.new != CUSTOM:
-            self.load_file(event.new)
+            with self.batch():
+                self.load_file(event.new)
 
     # -- whole-scenario actions ---------------------------------------------------------------
     def reset_scenario(self) -> None:

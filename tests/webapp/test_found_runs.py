@@ -64,3 +64,36 @@ def test_a_run_cancelled_before_it_starts_computes_no_baseline(monkeypatch, smal
     with pytest.raises(Cancelled):
         run_one(from_dict(data), data, policy, cancel)
     assert calls == []
+
+
+def test_picking_a_scenario_changes_everything_inside_one_batch(app, timers):
+    """Picking a shipped scenario loads it, rebuilds and shows its runs (found: at once)
+    inside one `batch()`, so a served page gets one message, not one per change."""
+    import contextlib
+
+    state = SessionState()
+    depth = 0
+    seen: list[tuple[int, Any]] = []
+
+    @contextlib.contextmanager
+    def batch() -> Any:
+        nonlocal depth
+        depth += 1
+        try:
+            yield
+        finally:
+            depth -= 1
+
+    controller = Controller(
+        state, Dashboard(), NoRunner(), timers, found_runner=SyncRunner(), batch=batch
+    )
+    state.param.watch(lambda e: seen.append((depth, e.new)), "runs")
+    controller.load_file("quickstart", run=False)
+    controller.runner = SyncRunner()  # computes quickstart once (then it is found)
+    controller.request_run(delay=0.0)
+    controller.runner = NoRunner()
+    controller.load_file("density", run=False)
+    seen.clear()
+    state.scenario_file = "quickstart"
+    assert [d for d, runs in seen if runs is not None] == [1]
+    assert state.runs is not None and state.runs.scenario_dict["name"] == "quickstart"
