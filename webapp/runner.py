@@ -225,7 +225,10 @@ def run_one(
         # The engine runs the unlimited-memory baseline in one call (cached per scenario):
         # its clock is not visible from here, so it is named without a percentage. That call
         # cannot be stopped, so a run cancelled meanwhile (a background seed when the visitor
-        # switches scenario) must not start one: it would hold the session's worker.
+        # switches scenario) must not start one: it would hold the session's worker. Nor
+        # may background work start one while a visitor waits (it cannot pause inside).
+        if yield_to is not None:
+            yield_to(cancel)
         if cancel.is_set():
             raise Cancelled
         progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)

@@ -94,3 +94,23 @@ def test_background_runs_ask_to_yield_between_steps(small_dict: dict[str, Any]):
     demand = validate_policy({"name": "demand"})
     run_one(from_dict(data), data, demand, cancel, yield_to=calls.append)
     assert calls and all(c is cancel for c in calls)
+
+
+def test_background_runs_wait_before_their_baseline(monkeypatch, small_dict: dict[str, Any]):
+    """Background work asks to yield before the unlimited-memory baseline (which cannot
+    pause inside), and a run cancelled while it waited never starts that baseline."""
+    from webapp import runner as runner_module
+
+    order: list[str] = []
+    monkeypatch.setattr(runner_module, "baseline_references", lambda s: order.append("baseline"))
+    data = with_seed(small_dict, small_dict["seed"] + 2002)
+    cancel = threading.Event()
+
+    def cancelled_while_waiting(flag: threading.Event) -> None:
+        order.append("yield")
+        flag.set()
+
+    demand = validate_policy({"name": "demand"})
+    with pytest.raises(runner_module.Cancelled):
+        run_one(from_dict(data), data, demand, cancel, yield_to=cancelled_while_waiting)
+    assert order == ["yield"]
