@@ -11,7 +11,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
-from webapp import warmup
+from webapp import priority, warmup
 from webapp.controller import Controller, SyncRunner, ThreadRunner
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
@@ -74,7 +74,16 @@ def create_app() -> pn.template.BootstrapTemplate:
         if location is not None:
             location.search = query
 
-    controller = Controller(state, dashboard, runner, timers or _NoTimers(), url_sink, base_url)
+    controller = Controller(
+        state,
+        dashboard,
+        runner,
+        timers or _NoTimers(),
+        url_sink,
+        base_url,
+        found_runner=SyncRunner() if served else None,
+        batch=dashboard.hold,
+    )
     link = pn.state.session_args.get(QUERY_KEY) if served else None
     if link:
         controller.load_link(link[0].decode("ascii", errors="replace"), run=False)
@@ -87,8 +96,16 @@ def create_app() -> pn.template.BootstrapTemplate:
 
     if served:
         clock = dashboard.clock
+        # The visitor waits for this page, then for each new run's first frame: the server's
+        # background work pauses meanwhile (not while a run computes: it may be the very
+        # background run this session waits for).
+        waiting = priority.SessionHold()
+        waiting.start()
+        state.param.watch(lambda e: waiting.start(), "runs")
+        state.param.watch(lambda e: waiting.end() if e.new else None, "busy")
 
         def painted(attr: str, old: int, new: int) -> None:
+            waiting.end()
             with set_curdoc(doc):
                 controller.painted(new)
             if not sidebar.populated:
@@ -104,7 +121,7 @@ def create_app() -> pn.template.BootstrapTemplate:
         doc.js_on_event("document_ready", keys_callback(clock))
         pn.state.onload(lambda: no_delay(doc))
 
-        pn.state.on_session_destroyed(on_destroyed(controller.close, runner.shutdown))
+        pn.state.on_session_destroyed(on_destroyed(controller.close, runner.shutdown, waiting.end))
 
     if served and not controller.run_if_cached():
         # Simulate once the page is up: the first paint must not wait for (or compete with) it.

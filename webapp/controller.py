@@ -7,6 +7,7 @@ simulations run), `Timers` (debounce and playback pacing) and a display (the Das
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -88,10 +89,20 @@ class Controller:
         timers: Timers,
         url_sink: Callable[[str], None] | None = None,
         base_url: str = "",
+        found_runner: Runner | None = None,
+        batch: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
     ):
         self.state = state
         self.display = display
         self.runner = runner
+        # Where a pair whose runs are all finished already (the warm-up's, a cached one) is
+        # put together: served, at once on the event loop, so switching to a shipped scenario
+        # never queues behind this session's background seeds or waits for a compute slot.
+        self.found_runner = found_runner
+        # What a whole-scenario change sends (sidebar, panes, the runs' first frame when they
+        # are found) leaves in one message when `batch()` is the document's hold: the browser
+        # then lays the page out once, not once for each of some 200 messages.
+        self.batch = batch or contextlib.nullcontext
         self.timers = timers
         self.url_sink = url_sink
         self.base_url = base_url
@@ -230,7 +241,8 @@ class Controller:
 
     def _on_file(self, event: Any) -> None:
         if not self._quiet and event.new != CUSTOM:
-            self.load_file(event.new)
+            with self.batch():
+                self.load_file(event.new)
 
     # -- whole-scenario actions ---------------------------------------------------------------
     def reset_scenario(self) -> None:
@@ -400,10 +412,7 @@ class Controller:
             scenario, a, b = self.inputs()
         except VmswapError:
             return False
-        needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
-        shown = with_seed(scenario, self._seed_to_show(scenario))
-        keys = [run_key(shown, validate_policy(p)) for p in needed]
-        if any(shared_runs.find(k) is None for k in keys):
+        if not all_found(with_seed(scenario, self._seed_to_show(scenario)), a, b):
             return False
         runner, self.runner = self.runner, SyncRunner()
         try:
@@ -469,7 +478,10 @@ class Controller:
         self._progress_timer = self.timers.call_later(
             PROGRESS_PERIOD_S, lambda: self._show_progress(generation, progress)
         )
-        self.runner.submit(
+        runner = self.runner
+        if self.found_runner is not None and all_found(scenario, a, b):
+            runner = self.found_runner
+        runner.submit(
             lambda: compute_pair(scenario, a, b, cancel, progress),
             lambda out: self._finished(generation, out, fresh),
         )
@@ -734,6 +746,13 @@ class Controller:
         for handle in (self._debounce, self._url_timer, self._progress_timer):
             if handle is not None:
                 self.timers.cancel(handle)
+
+
+def all_found(scenario: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether every run the pair needs (A, B, and demand paging for coverage when neither
+    is) is finished already: pinned by the warm-up or in the run cache."""
+    needed = [a, b] if "demand" in (a["name"], b["name"]) else [a, b, {"name": "demand"}]
+    return all(shared_runs.find(run_key(scenario, validate_policy(p))) is not None for p in needed)
 
 
 def _python_value(p: param.Parameter, value: Any) -> Any:

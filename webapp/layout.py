@@ -4,6 +4,7 @@ sidebar, the transport bar and the A/B panes, and a Sweep tab when that view exi
 from __future__ import annotations
 
 import html
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,34 @@ def trace_view(controller: Controller) -> Any | None:
     controller.trace_roots.append(view.state.upload_dir)
     controller.on_close.append(view.state.close)
     return view
+
+
+def available(module: str) -> bool:
+    """Whether an optional tab's module exists (imported here: the server's warm-up has)."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return False
+    return True
+
+
+def lazy_tabs(first: tuple[str, Any], later: list[tuple[str, Callable[[], Any]]]) -> pn.Tabs:
+    """Tabs whose `later` views are built the first time their tab is opened: most visits
+    stay on the first, and the others' widgets and plots are most of a session's objects."""
+    placeholder = '<span class="vm-desc">loading…</span>'
+    tabs = pn.Tabs(first, *[(name, pn.pane.HTML(placeholder)) for name, _ in later], dynamic=True)
+    builders = {i + 1: (name, build) for i, (name, build) in enumerate(later)}
+
+    def opened(event: Any) -> None:
+        name_build = builders.pop(event.new, None)
+        if name_build is not None:
+            name, build = name_build
+            tabs[event.new] = (name, build())
+
+    tabs.param.watch(opened, "active")
+    return tabs
 
 
 def _alert(state: SessionState, controller: Controller, css: str) -> pn.Row:
@@ -188,16 +217,14 @@ def build(
             lower.objects = below
         sidebar.populate()
 
-    tabs: list[tuple[str, Any]] = [("Compare", compare)]
-    traces = trace_view(controller)
-    if traces is not None:
-        tabs.append(("Traces", traces))
-    sweep = sweep_view()
-    if sweep is not None:
-        tabs.append(("Sweep", sweep))
+    later: list[tuple[str, Callable[[], Any]]] = []
+    if available("webapp.trace_view"):
+        later.append(("Traces", lambda: trace_view(controller)))
+    if available("webapp.sweep_view"):
+        later.append(("Sweep", sweep_view))
     main: Any = compare
-    if len(tabs) > 1:
-        main = pn.Tabs(*tabs, dynamic=True)
+    if later:
+        main = lazy_tabs(("Compare", compare), later)
         main.jscallback(active=SIDEBAR_PER_TAB_JS)
 
     template = pn.template.BootstrapTemplate(

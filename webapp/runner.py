@@ -20,7 +20,7 @@ from engine.errors import ScenarioError
 from engine.policies import validate_policy
 from engine.scenario import check_recording
 from engine.simulator import RunResult, Simulation, baseline_references
-from webapp import shared_runs
+from webapp import priority, shared_runs
 from webapp.lifecycle import trim_heap
 from webapp.runs import RunPair, derive
 from webapp.seeds import SeedRecord, seed_record, with_seed
@@ -35,6 +35,9 @@ LIMITS = {
     "steps": 400_000,
     "references": 150_000_000,
 }
+
+
+YieldTo = Callable[[threading.Event], None]  # background work's pause between steps
 
 
 class Cancelled(Exception):
@@ -206,9 +209,11 @@ def run_one(
     cancel: threading.Event,
     progress: Progress | None = None,
     what: str = "",
+    yield_to: YieldTo | None = None,
 ) -> RunResult:
     """One recorded run (from the cache when the same inputs ran before); stops when cancelled.
-    `progress` hears the simulated clock after every step, labelled `what`."""
+    `progress` hears the simulated clock after every step, labelled `what`; background work
+    passes `yield_to`, called between steps (webapp.priority: a waiting visitor goes first)."""
     progress = progress or Progress()
     key = run_key(scenario_dict, policy)
     hit = shared_runs.find(key)
@@ -218,14 +223,25 @@ def run_one(
 
     def simulate() -> RunResult:
         # The engine runs the unlimited-memory baseline in one call (cached per scenario):
-        # its clock is not visible from here, so it is named without a percentage.
+        # its clock is not visible from here, so it is named without a percentage. That call
+        # cannot be stopped, so a run cancelled meanwhile (a background seed when the visitor
+        # switches scenario) must not start one: it would hold the session's worker. Nor
+        # may background work start one while a visitor waits (it cannot pause inside).
+        if yield_to is not None:
+            yield_to(cancel)
+        if cancel.is_set():
+            raise Cancelled
         progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
         base = baseline_references(scenario)
+        if cancel.is_set():
+            raise Cancelled
         sim = Simulation(scenario, policy, record=True)
         progress.update(what, sim.now_ns, sim.end_ns)
 
         def stepped(now_ns: int) -> None:
             progress.update(what, now_ns, sim.end_ns)
+            if yield_to is not None:
+                yield_to(cancel)
             if cancel.is_set():
                 raise Cancelled
 
@@ -255,20 +271,21 @@ def compute_results(
     policy_b: dict[str, Any],
     cancel: threading.Event,
     progress: Progress | None = None,
+    yield_to: YieldTo | None = None,
 ) -> tuple[RunResult, RunResult, RunResult]:
     """Simulate A and B and return them with demand paging's run (the reference coverage is
     measured against: one of the two when either is demand, else a third run)."""
     scenario = from_dict(scenario_dict)
     n = 2 if "demand" in (policy_a["name"], policy_b["name"]) else 3
-    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})")
-    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})")
+    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})", yield_to)
+    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})", yield_to)
     if policy_a["name"] == "demand":
         return ra, rb, ra
     if policy_b["name"] == "demand":
         return ra, rb, rb
     demand = validate_policy({"name": "demand"})
     what = "demand paging for coverage (3 of 3)"
-    return ra, rb, run_one(scenario, scenario_dict, demand, cancel, progress, what)
+    return ra, rb, run_one(scenario, scenario_dict, demand, cancel, progress, what, yield_to)
 
 
 def compute_pair(
@@ -306,5 +323,8 @@ def compute_seed(
     only (no per-frame series: the animation stays on the seed shown). The runs stay in the
     run cache, so showing this seed later is quick while they are kept."""
     data = with_seed(scenario_dict, seed)
-    ra, rb, reference = compute_results(data, policy_a, policy_b, cancel, progress)
+    # Statistics are background work: they pause while a visitor waits for a page or frame.
+    ra, rb, reference = compute_results(
+        data, policy_a, policy_b, cancel, progress, priority.yield_to_foreground
+    )
     return seed_record(seed, ra, rb, int(reference.summary["major_faults"]))

@@ -80,15 +80,19 @@ def needed_runs(name: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
 def warm_scenario(name: str) -> None:
     """Compute and pin the runs a session opening shipped scenario `name` needs, each in a
     compute turn like a session's (sessions get theirs in between)."""
-    from webapp import shared_runs
+    from webapp import priority, shared_runs
     from webapp.runner import _compute_slots as compute_turns  # shared with every session
     from webapp.runner import run_key, run_one
+    from webapp.state import default_scenario_file
 
     scenario, scenario_dict, policies = needed_runs(name)
     never = threading.Event()  # nobody supersedes the server's own runs
+    # Only the default scenario is what a first visitor waits for; the others give way to
+    # any visitor waiting for a page or a frame.
+    yield_to = None if name == default_scenario_file() else priority.yield_to_foreground
     for policy in policies:
         with compute_turns:
-            result = run_one(scenario, scenario_dict, policy, never)
+            result = run_one(scenario, scenario_dict, policy, never, yield_to=yield_to)
         shared_runs.pin(run_key(scenario_dict, policy), result)
 
 
