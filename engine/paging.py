@@ -78,17 +78,17 @@ class PagingServices:
         pages = np.asarray(pages, dtype=np.int64)
         if pages.size == 0:
             return 0
-        st = self.pool.state[pages]
-        pages = pages[(st >= 1) & (st <= PREFETCHED)]
         if for_prefetch:
-            self.pool.evicted_for_prefetch[pages] = True
-        dirty = pages[self.pool.state[pages] == DIRTY]
+            st = self.pool.state[pages]
+            self.pool.evicted_for_prefetch[pages[(st >= CLEAN) & (st <= PREFETCHED)]] = True
         freed, ops = self.pool.evict(
-            pages, now_ns, write_cls, self.host.write_batch_pages, self.counters.prefetch_wasted
+            pages,
+            now_ns,
+            write_cls,
+            self.host.write_batch_pages,
+            self.counters.prefetch_wasted,
+            self.counters.swap_full_refused_pages,
         )
-        # Dirty victims still dirty found no swap slot: refused, not written (nor lost).
-        refused = dirty[self.pool.state[dirty] == DIRTY]
-        np.add.at(self.counters.swap_full_refused_pages, self.pool.vm_of[refused], 1)
         for op in ops:
             self.writing_pending += op.pages.size
             if start_now:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.hotpath.reclaim import take_kept
 from engine.pool import CLEAN, PREFETCHED, PagePool
 
 
@@ -98,24 +99,14 @@ class Oldest:
     def _take(self, pool: PagePool, keys_now: np.ndarray, n: int) -> np.ndarray | None:
         """The first n kept pages still evictable with unchanged keys, all older than
         before_ns, checking only as far into the list as it takes (a reclaim wants a few
-        dozen pages of thousands); None when the list cannot supply them."""
-        k = min(self.pages.size, 2 * n + 64)
-        while True:
-            head = self.pages[:k]
-            st = pool.state[head]
-            ok = (st >= CLEAN) & (st <= PREFETCHED) & (keys_now[head] == self.keys[:k])
-            idx = np.flatnonzero(ok)
-            if idx.size >= n:
-                take = idx[:n]
-                last = int(take[-1])
-                if int(self.keys[last]) >= self.before_ns:
-                    return None
-                out = head[take]
-                self.pages, self.keys = self.pages[last + 1 :], self.keys[last + 1 :]
-                return out
-            if k == self.pages.size:
-                return None
-            k = min(self.pages.size, 2 * k)
+        dozen pages of thousands); None when the list cannot supply them. Compiled
+        (engine.hotpath.reclaim.take_kept), as the per-reference kernel takes them too."""
+        out = np.empty(n, dtype=np.int64)
+        head = take_kept(self.pages, self.keys, 0, n, self.before_ns, pool.state, keys_now, out)
+        if head < 0:
+            return None
+        self.pages, self.keys = self.pages[head:], self.keys[head:]
+        return out
 
     def _requeued(self, pool: PagePool) -> int:
         """Events that made pages evictable again with their old key of this list's kind."""
