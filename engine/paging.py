@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from engine.device import BACKGROUND_WRITE, PREFETCH_READ, Op
+from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 
 if TYPE_CHECKING:
@@ -190,9 +190,22 @@ class PagingServices:
             self.counters.swap_out_pages[op.vm] += self.pool.finish_write(op)
 
     def complete_until(self, t: int) -> None:
-        """Every device operation finished by time t takes effect, in order of completion."""
-        for op in self.device.pop_completed(t):
-            self._apply(op)
+        """Every device operation finished by time t takes effect, in order of completion.
+        A run of successful writes that free frames lands in one call (the same, in order)."""
+        done = self.device.pop_completed(t)
+        i = 0
+        while i < len(done):
+            j = i
+            while j < len(done) and frees_frames(done[j]):
+                j += 1
+            if j - i > 1:
+                self.writing_pending -= self.pool.finish_writes(
+                    done[i:j], self.counters.swap_out_pages
+                )
+                i = j
+            else:
+                self._apply(done[i])
+                i += 1
 
     def finish_op_early(self, op: Op) -> None:
         """A fault waits for this in-flight read: take it off the device and apply it now."""
@@ -238,3 +251,10 @@ class PagingServices:
         if pool.evicted_for_prefetch[page]:
             c.pollution_faults[vm] += 1
             pool.evicted_for_prefetch[page] = False
+
+
+def frees_frames(op: Op) -> bool:
+    """A successful write of pages being evicted (not a write-back, which keeps them)."""
+    return op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE) and not (
+        op.failed or op.cancelled or op.tag.get("keep")
+    )

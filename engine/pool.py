@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.device import Op
-from engine.hotpath.reclaim import evict_pages
+from engine.hotpath.reclaim import evict_pages, finish_writes
 from engine.hotpath.slots import (
     N_OP_COLUMNS,
     N_SCALARS,
@@ -148,6 +148,17 @@ class PagePool:
         self.state[pages] = SWAPPED
         self.free_frames += int(pages.size)
         return int(pages.size)
+
+    def finish_writes(self, ops: list[Op], swap_out: np.ndarray) -> int:
+        """finish_write of several successful writes, in order, in one compiled pass
+        (engine.hotpath.reclaim.finish_writes); each one's swapped-out pages are added to
+        swap_out per VM. Returns frames freed."""
+        pages = np.concatenate([op.pages for op in ops])
+        ends = np.cumsum([op.pages.size for op in ops])
+        vms = np.array([op.vm for op in ops], dtype=np.int64)
+        freed = int(finish_writes(pages, ends, vms, self.state, swap_out))
+        self.free_frames += freed
+        return freed
 
     def start_prefetch(self, pages: np.ndarray, now_ns: int) -> None:
         """Swapped pages get a frame and go in flight."""

@@ -139,7 +139,9 @@ def run_references(
     the policy's after_run; mark must be all False on entry and is left so. A fault with no
     free frame reclaims here when `reclaim` allows (see direct_reclaim)."""
     n = 0
-    while n < rel.size and t < t_end and burst_left_ns - n * cpu_ns > 0:
+    # References the burst has room for (it lasts while any of it is left), and the window's.
+    n_max = min(rel.size, -(-burst_left_ns // cpu_ns)) if burst_left_ns > 0 else 0
+    while n < n_max and t < t_end:
         g = vm_lo + rel[n]
         s = state[g]
         cost = 0

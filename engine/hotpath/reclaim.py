@@ -190,3 +190,30 @@ def evict_pages(
         group = end
     scalars[S_OP_PAGES] += n_dirty
     return freed
+
+
+@njit(cache=True)
+def finish_writes(
+    pages: np.ndarray,
+    ends: np.ndarray,
+    vms: np.ndarray,
+    state: np.ndarray,
+    swap_out: np.ndarray,
+) -> int:
+    """PagePool.finish_write of successful writes, in order: write i holds
+    pages[ends[i - 1]:ends[i]] of VM vms[i]; its pages still WRITING become SWAPPED and count
+    as swapped out (a page rescued meanwhile is DIRTY and keeps its frame). Returns the frames
+    freed, which are also the pages that were still being written."""
+    freed = 0
+    lo = 0
+    for i in range(ends.size):
+        hi = ends[i]
+        n = 0
+        for j in range(lo, hi):
+            if state[pages[j]] == WRITING:
+                state[pages[j]] = SWAPPED
+                n += 1
+        swap_out[vms[i]] += n
+        freed += n
+        lo = hi
+    return freed

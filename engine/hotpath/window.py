@@ -38,13 +38,15 @@ def wants_after_run(sim: Machine) -> bool:
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def kernel_victims(sim: Machine) -> Oldest | None:
+def kernel_victims(sim: Machine, ws: Workspace) -> Oldest | None:
     """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
     policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
     writes in Python), and no after_run to feed (its pages must be seen before any of them
     is evicted)."""
+    if not ws.may_reclaim:
+        return None
     victim_list = getattr(sim.policy, "victim_list", None)
-    if victim_list is None or sim.faults.device_faults or wants_after_run(sim):
+    if victim_list is None:
         return None
     oldest: Oldest | None = victim_list()
     return oldest
@@ -74,6 +76,14 @@ class Workspace:
         self.victims = np.empty(self.batch, dtype=np.int64)
         self.ops = np.empty((MAX_WRITES, sl.N_OP_COLUMNS), dtype=np.int64)
         self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
+        # The policy's and the fault model's switches are fixed for a run.
+        self.collect = wants_after_run(sim)
+        # Python decides a major fault when the policy picks its own readahead, when the vCPU
+        # yields its pCPU on a fault, and when the device may inject faults into the read.
+        self.python_on_major = bool(
+            sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
+        )
+        self.may_reclaim = not (sim.faults.device_faults or self.collect)
 
 
 _WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
@@ -147,19 +157,14 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     device[sl.V_SEQ] = dev.seq
     delta[:] = 0
     counts[:] = 0
-    collect = wants_after_run(sim)
+    collect = ws.collect
     touched, majors = ws.touched, ws.majors
-    # Python decides a major fault when the policy picks its own readahead, when the vCPU
-    # yields its pCPU on a fault, and when the device may inject faults into the read.
-    python_on_major = (
-        sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
-    )
-    oldest = kernel_victims(sim)
+    oldest = kernel_victims(sim, ws)
     reclaim = reclaim_args(sim, ws, oldest)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
-        int(sim.ra_cluster[vm]), bool(python_on_major),
+        int(sim.ra_cluster[vm]), ws.python_on_major,
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
         collect, sim.mark, touched, majors, counts, *reclaim,
