@@ -44,6 +44,7 @@ class PagingServices:
     policy: MachinePolicy
     recorder: Recorder | None
     low_wm: int  # the low watermark, frames: prefetch leaves that many free
+    write_batch_pages: int  # most pages per write operation (the host's setting, read once)
     ra_cluster: np.ndarray  # per VM: pages in its readahead cluster
     writing_pending: int  # pages being written to free their frames
     reading_op: dict[int, Op]  # page -> the prefetch read bringing it in
@@ -81,11 +82,12 @@ class PagingServices:
         if for_prefetch:
             st = self.pool.state[pages]
             self.pool.evicted_for_prefetch[pages[(st >= CLEAN) & (st <= PREFETCHED)]] = True
+            self.pool.any_evicted_for_prefetch = True
         freed, ops = self.pool.evict(
             pages,
             now_ns,
             write_cls,
-            self.host.write_batch_pages,
+            self.write_batch_pages,
             self.counters.prefetch_wasted,
             self.counters.swap_full_refused_pages,
         )
@@ -137,7 +139,7 @@ class PagingServices:
         if pages.size == 0:
             return 0
         vms = self.pool.vm_of[pages]
-        batch = self.host.write_batch_pages
+        batch = self.write_batch_pages
         for vm in np.unique(vms).tolist():
             group = pages[vms == vm]
             for lo in range(0, group.size, batch):

@@ -77,6 +77,7 @@ class PagePool:
         self.load_ns = np.zeros(n, dtype=np.int64)  # FIFO key: when it became resident
         self.ref_bit = np.zeros(n, dtype=bool)  # CLOCK's reference bit
         self.evicted_for_prefetch = np.zeros(n, dtype=bool)  # for the pollution metric
+        self.any_evicted_for_prefetch = False  # whether any flag above was ever set
         self.free_frames = self.frames
         self.free_slots = self.swap_pages
         # Times pages became evictable again keeping old keys: a page rescued from its write

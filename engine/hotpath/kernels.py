@@ -137,7 +137,8 @@ def run_references(
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
     the policy's after_run; mark must be all False on entry and is left so. A fault with no
-    free frame reclaims here when `reclaim` allows (see direct_reclaim)."""
+    free frame reclaims here when `reclaim` allows (see direct_reclaim). evicted_for_prefetch
+    is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
     n = 0
     # References the burst has room for (it lasts while any of it is left), and the window's.
     n_max = min(rel.size, -(-burst_left_ns // cpu_ns)) if burst_left_ns > 0 else 0
@@ -186,7 +187,7 @@ def run_references(
                 scalars[S_FREE_FRAMES] -= 1 + n_extra
                 delta[D_MAJOR] += 1
                 delta[D_SWAP_IN] += 1 + n_extra
-                if evicted_for_prefetch[g]:
+                if evicted_for_prefetch.size and evicted_for_prefetch[g]:
                     delta[D_POLLUTION] += 1
                     evicted_for_prefetch[g] = False
                 state[g] = CLEAN

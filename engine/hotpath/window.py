@@ -23,6 +23,7 @@ MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stre
 MAX_WRITES = 256  # write operations one kernel call may record before it hands over to Python
 NO_PAGES = np.zeros(0, dtype=np.int64)
 NO_VMS = np.zeros(0, dtype=np.int16)
+NO_FLAGS = np.zeros(0, dtype=bool)
 NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
@@ -165,7 +166,8 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
         int(sim.ra_cluster[vm]), ws.python_on_major,
-        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
+        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit,
+        pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
         collect, sim.mark, touched, majors, counts, *reclaim,
     )  # fmt: skip
@@ -184,8 +186,9 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
         oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
         put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[sl.S_N_OPS]))
     c = sim.counters
-    for slot in np.flatnonzero(delta).tolist():
-        getattr(c, sl.DELTA_COUNTERS[slot])[vm] += delta[slot]
+    for name, value in zip(sl.DELTA_COUNTERS, delta.tolist(), strict=True):
+        if value:
+            getattr(c, name)[vm] += value
     if n:
         vc.consume(int(n))
     if collect:

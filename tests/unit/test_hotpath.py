@@ -49,13 +49,13 @@ def test_interpreted_kernels_give_the_compiled_summary():
 def test_the_warm_module_compiles_every_kernel():
     """After engine.hotpath.warm every kernel the executor, reclaim, the streams and the oracle
     call has a compiled signature."""
+    from engine.hotpath import clock, next_use, reclaim, sampling
     from engine.hotpath import kernels as k
-    from engine.hotpath import next_use, reclaim, sampling
     from engine.hotpath.warm import warm
 
     warm()
     streams_and_oracle = (sampling.zipf_ranks, next_use.use_times, next_use.lower_to_next_use)
-    reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages)
+    reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, clock.clock_victims)
     for kernel in (k.run_references, k.clear_marks, *reclaim_kernels, *streams_and_oracle):
         assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
 
