@@ -122,7 +122,8 @@ class PagePool:
         scalars = np.zeros(N_SCALARS, dtype=np.int64)
         scalars[S_FREE_FRAMES] = self.free_frames
         scalars[S_FREE_SLOTS] = self.free_slots
-        ops = np.empty((pages.size, N_OP_COLUMNS), dtype=np.int64)
+        # At most one short write per VM beyond the full ones.
+        ops = np.empty((pages.size // batch + self.vm_pages.size, N_OP_COLUMNS), dtype=np.int64)
         op_pages = np.empty(pages.size, dtype=np.int64)
         freed = evict_pages(
             pages, now_ns, self.state, self.vm_of, scalars, wasted, refused, batch, False,

@@ -8,8 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from engine.hotpath.clock import clock_victims
+from engine.hotpath.radix import radix_sort
 from engine.hotpath.reclaim import take_kept
 from engine.pool import CLEAN, PREFETCHED, PagePool
+
+# From this many pages (an eighth of them wanted) a selection sorts them all by radix.
+RADIX_FROM = 512
 
 
 def candidates(pool: PagePool, clean_only: bool = False, lo: int = 0, hi: int = -1) -> np.ndarray:
@@ -28,9 +32,11 @@ def smallest(keys: np.ndarray, pages: np.ndarray, n: int) -> np.ndarray:
     span = int(keys.max()) - lo
     if span.bit_length() + bits <= 62 and int(pages.min()) >= 0:
         # (key - smallest key) << page bits | page: one int64 per page (a key span of a
-        # minute or so of simulated time with a million pages), so a plain SIMD partition
-        # and sort are exact.
-        packed = ((keys - lo) << bits) | pages
+        # minute or so of simulated time with a million pages), so sorting them is exact:
+        # by radix when many are wanted (remaking a kept list), else partition and sort.
+        packed = (((keys - lo) << bits) | pages).astype(np.int64, copy=False)
+        if packed.size >= RADIX_FROM and n >= packed.size // 8:
+            return radix_sort(packed, span.bit_length() + bits)[:n] & ((1 << bits) - 1)
         if n < packed.size:
             packed = np.partition(packed, n - 1)[:n]
         return np.sort(packed) & ((1 << bits) - 1)
