@@ -168,22 +168,16 @@ def run_references(
                 if python_on_major:
                     return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
                 major = True
-                room = max(0, scalars[S_FREE_FRAMES] - 1)
-                n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
+                n_extra = 0
+                if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
+                    room = max(0, scalars[S_FREE_FRAMES] - 1)
+                    n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
                 done = demand_read_ns(device, busy_until, boundary_busy, lane, t, 1 + n_extra)
-                read_cluster(
-                    state,
-                    last_use_ns,
-                    load_ns,
-                    ref_bit,
-                    g,
-                    vm_lo,
-                    vm_hi,
-                    cluster,
-                    n_extra,
-                    done,
-                    delta,
-                )
+                if n_extra:
+                    read_cluster(
+                        state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster, n_extra,
+                        done, delta,
+                    )  # fmt: skip
                 scalars[S_FREE_FRAMES] -= 1 + n_extra
                 delta[D_MAJOR] += 1
                 delta[D_SWAP_IN] += 1 + n_extra
