@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.device import WRITE_TO_FREE
-from engine.hotpath.kernels import NEEDS_PYTHON, WAIT_FOR_FRAME
+from engine.hotpath.slots import NEEDS_PYTHON, WAIT_FOR_FRAME
 from engine.hotpath.window import run_window
 from engine.pool import (
     CLEAN,

@@ -46,6 +46,7 @@ class Machine(PagingServices):
         self.pool = PagePool(vm_pages, frames, swap_pages)
         self.low_wm = int(frames * s.host.low_watermark_pct / 100)
         self.high_wm = max(self.low_wm, int(frames * s.host.high_watermark_pct / 100))
+        self.write_batch_pages = int(s.host.write_batch_pages)
         f = s.faults
         self.faults = FaultModel(
             s.seed,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from engine.device import BACKGROUND_WRITE, PREFETCH_READ, Op
+from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class PagingServices:
     policy: MachinePolicy
     recorder: Recorder | None
     low_wm: int  # the low watermark, frames: prefetch leaves that many free
+    write_batch_pages: int  # most pages per write operation (the host's setting, read once)
     ra_cluster: np.ndarray  # per VM: pages in its readahead cluster
     writing_pending: int  # pages being written to free their frames
     reading_op: dict[int, Op]  # page -> the prefetch read bringing it in
@@ -78,17 +79,18 @@ class PagingServices:
         pages = np.asarray(pages, dtype=np.int64)
         if pages.size == 0:
             return 0
-        st = self.pool.state[pages]
-        pages = pages[(st >= 1) & (st <= PREFETCHED)]
         if for_prefetch:
-            self.pool.evicted_for_prefetch[pages] = True
-        dirty = pages[self.pool.state[pages] == DIRTY]
+            st = self.pool.state[pages]
+            self.pool.evicted_for_prefetch[pages[(st >= CLEAN) & (st <= PREFETCHED)]] = True
+            self.pool.any_evicted_for_prefetch = True
         freed, ops = self.pool.evict(
-            pages, now_ns, write_cls, self.host.write_batch_pages, self.counters.prefetch_wasted
+            pages,
+            now_ns,
+            write_cls,
+            self.write_batch_pages,
+            self.counters.prefetch_wasted,
+            self.counters.swap_full_refused_pages,
         )
-        # Dirty victims still dirty found no swap slot: refused, not written (nor lost).
-        refused = dirty[self.pool.state[dirty] == DIRTY]
-        np.add.at(self.counters.swap_full_refused_pages, self.pool.vm_of[refused], 1)
         for op in ops:
             self.writing_pending += op.pages.size
             if start_now:
@@ -137,7 +139,7 @@ class PagingServices:
         if pages.size == 0:
             return 0
         vms = self.pool.vm_of[pages]
-        batch = self.host.write_batch_pages
+        batch = self.write_batch_pages
         for vm in np.unique(vms).tolist():
             group = pages[vms == vm]
             for lo in range(0, group.size, batch):
@@ -190,9 +192,22 @@ class PagingServices:
             self.counters.swap_out_pages[op.vm] += self.pool.finish_write(op)
 
     def complete_until(self, t: int) -> None:
-        """Every device operation finished by time t takes effect, in order of completion."""
-        for op in self.device.pop_completed(t):
-            self._apply(op)
+        """Every device operation finished by time t takes effect, in order of completion.
+        A run of successful writes that free frames lands in one call (the same, in order)."""
+        done = self.device.pop_completed(t)
+        i = 0
+        while i < len(done):
+            j = i
+            while j < len(done) and frees_frames(done[j]):
+                j += 1
+            if j - i > 1:
+                self.writing_pending -= self.pool.finish_writes(
+                    done[i:j], self.counters.swap_out_pages
+                )
+                i = j
+            else:
+                self._apply(done[i])
+                i += 1
 
     def finish_op_early(self, op: Op) -> None:
         """A fault waits for this in-flight read: take it off the device and apply it now."""
@@ -238,3 +253,10 @@ class PagingServices:
         if pool.evicted_for_prefetch[page]:
             c.pollution_faults[vm] += 1
             pool.evicted_for_prefetch[page] = False
+
+
+def frees_frames(op: Op) -> bool:
+    """A successful write of pages being evicted (not a write-back, which keeps them)."""
+    return op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE) and not (
+        op.failed or op.cancelled or op.tag.get("keep")
+    )

@@ -1,8 +1,9 @@
 """The page pool: every guest page's state in flat numpy arrays, frame and swap-slot accounting.
 
 Pages of all VMs share one index space (VM k owns [base[k], base[k+1])). There is no Python
-object per page. Transitions that free or take frames and swap slots happen only here, so the
-invariants (no page lost, frames and slots never over-committed) live in one place.
+object per page. Transitions that free or take frames and swap slots happen only here (and in
+the compiled kernels of `engine.hotpath`, which mirror these methods and are checked against
+them), so the invariants (no page lost, frames and slots never over-committed) live in one place.
 """
 
 from __future__ import annotations
@@ -12,20 +13,47 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.device import Op
+from engine.hotpath.reclaim import evict_pages, finish_writes
+from engine.hotpath.slots import (
+    N_OP_COLUMNS,
+    N_SCALARS,
+    OP_HI,
+    OP_LO,
+    OP_VM,
+    S_FREE_FRAMES,
+    S_FREE_SLOTS,
+    S_N_OPS,
+)
+from engine.page_states import (
+    CLEAN,
+    DIRTY,
+    HOLDS_FRAME,
+    HOLDS_SLOT,
+    N_STATES,
+    PREFETCHED,
+    READING,
+    STATE_NAMES,
+    SWAPPED,
+    UNTOUCHED,
+    WRITING,
+)
 
-# Page states. Resident states are contiguous so a range test finds them.
-UNTOUCHED = 0  # never touched: first touch is a minor (zero-fill) fault
-CLEAN = 1  # resident, with a valid copy on swap: dropped without I/O
-DIRTY = 2  # resident, no valid swap copy: must be written before its frame is freed
-PREFETCHED = 3  # resident and clean, brought in ahead of use and not touched since
-SWAPPED = 4  # only on swap
-READING = 5  # a prefetch read is in flight (holds a frame and a slot)
-WRITING = 6  # being written out to free its frame (holds both until the write ends)
-STATE_NAMES = ("untouched", "clean", "dirty", "prefetched", "swapped", "reading", "writing")
-N_STATES = len(STATE_NAMES)
-
-HOLDS_FRAME = np.array([False, True, True, True, False, True, True])
-HOLDS_SLOT = np.array([False, True, False, True, True, True, True])
+__all__ = [
+    "CLEAN",
+    "DIRTY",
+    "HOLDS_FRAME",
+    "HOLDS_SLOT",
+    "N_STATES",
+    "PREFETCHED",
+    "READING",
+    "STATE_NAMES",
+    "SWAPPED",
+    "UNTOUCHED",
+    "WRITING",
+    "PagePool",
+    "evictable",
+]
+NO_LANES = np.zeros(0, dtype=np.int64)  # evict_pages starts no write for the pool
 
 
 def evictable(states: np.ndarray) -> np.ndarray:
@@ -49,6 +77,7 @@ class PagePool:
         self.load_ns = np.zeros(n, dtype=np.int64)  # FIFO key: when it became resident
         self.ref_bit = np.zeros(n, dtype=bool)  # CLOCK's reference bit
         self.evicted_for_prefetch = np.zeros(n, dtype=bool)  # for the pollution metric
+        self.any_evicted_for_prefetch = False  # whether any flag above was ever set
         self.free_frames = self.frames
         self.free_slots = self.swap_pages
         # Times pages became evictable again keeping old keys: a page rescued from its write
@@ -69,38 +98,44 @@ class PagePool:
 
     # -- transitions used by reclaim, prefetch and the device ---------------------------------
     def evict(
-        self, pages: np.ndarray, now_ns: int, write_cls: int, batch: int, wasted: np.ndarray
+        self,
+        pages: np.ndarray,
+        now_ns: int,
+        write_cls: int,
+        batch: int,
+        wasted: np.ndarray,
+        refused: np.ndarray | None = None,
     ) -> tuple[int, list[Op]]:
-        """Evict resident pages: clean ones are dropped at once; dirty ones get a swap slot and
-        a write (returned as ops, grouped by VM) while they keep their frame. Dirty pages that
-        find no free slot stay resident: a full swap device throttles, it never loses a page.
-        Returns (frames freed now, write ops)."""
+        """Evict distinct pages (those not resident and evictable are skipped): clean ones are
+        dropped at once; dirty ones get a swap slot and a write (returned as ops, grouped by
+        VM, in page order) while they keep their frame. Dirty pages that find no free slot
+        stay resident and are counted per VM in refused: a full swap device throttles, it
+        never loses a page. Returns (frames freed now, write ops).
+
+        Compiled (engine.hotpath.reclaim.evict_pages, which direct reclaim in the
+        per-reference kernel runs too), so one eviction costs one call, not a dozen."""
+        pages = np.asarray(pages, dtype=np.int64)
         if pages.size == 0:
             return 0, []
-        st = self.state[pages]
-        drop = pages[(st == CLEAN) | (st == PREFETCHED)]
-        pre = pages[st == PREFETCHED]
-        if pre.size:
-            np.add.at(wasted, self.vm_of[pre], 1)
-        self.state[drop] = SWAPPED
-        self.free_frames += int(drop.size)
-        dirty = pages[st == DIRTY]
-        if dirty.size > self.free_slots:
-            dirty = dirty[: self.free_slots]
-        ops: list[Op] = []
-        if dirty.size:
-            self.state[dirty] = WRITING
-            self.free_slots -= int(dirty.size)
-            dirty = np.sort(dirty)
-            if self.vm_of[dirty[0]] == self.vm_of[dirty[-1]]:  # sorted, so all of one VM
-                groups = [dirty]
-            else:
-                groups = np.split(dirty, np.flatnonzero(np.diff(self.vm_of[dirty])) + 1)
-            for group in groups:
-                for lo in range(0, group.size, batch):
-                    part = group[lo : lo + batch]
-                    ops.append(Op(write_cls, int(self.vm_of[part[0]]), part, now_ns))
-        return int(drop.size), ops
+        if refused is None:
+            refused = np.zeros(len(self.vm_pages), dtype=np.int64)
+        scalars = np.zeros(N_SCALARS, dtype=np.int64)
+        scalars[S_FREE_FRAMES] = self.free_frames
+        scalars[S_FREE_SLOTS] = self.free_slots
+        # At most one short write per VM beyond the full ones.
+        ops = np.empty((pages.size // batch + self.vm_pages.size, N_OP_COLUMNS), dtype=np.int64)
+        op_pages = np.empty(pages.size, dtype=np.int64)
+        freed = evict_pages(
+            pages, now_ns, self.state, self.vm_of, scalars, wasted, refused, batch, False,
+            NO_LANES, NO_LANES, ops, op_pages,
+        )  # fmt: skip
+        self.free_frames = int(scalars[S_FREE_FRAMES])
+        self.free_slots = int(scalars[S_FREE_SLOTS])
+        written = [
+            Op(write_cls, vm, op_pages[lo:hi].copy(), now_ns)
+            for vm, lo, hi in ops[: scalars[S_N_OPS], [OP_VM, OP_LO, OP_HI]].tolist()
+        ]
+        return int(freed), written
 
     def finish_write(self, op: Op) -> int:
         """A write ended: pages still WRITING become SWAPPED and free their frames. A page that
@@ -115,6 +150,17 @@ class PagePool:
         self.state[pages] = SWAPPED
         self.free_frames += int(pages.size)
         return int(pages.size)
+
+    def finish_writes(self, ops: list[Op], swap_out: np.ndarray) -> int:
+        """finish_write of several successful writes, in order, in one compiled pass
+        (engine.hotpath.reclaim.finish_writes); each one's swapped-out pages are added to
+        swap_out per VM. Returns frames freed."""
+        pages = np.concatenate([op.pages for op in ops])
+        ends = np.cumsum([op.pages.size for op in ops])
+        vms = np.array([op.vm for op in ops], dtype=np.int64)
+        freed = int(finish_writes(pages, ends, vms, self.state, swap_out))
+        self.free_frames += freed
+        return freed
 
     def start_prefetch(self, pages: np.ndarray, now_ns: int) -> None:
         """Swapped pages get a frame and go in flight."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
 from engine.hotpath import kernels as k
+from engine.hotpath import slots as sl
 
 if TYPE_CHECKING:
     from engine.machine import Machine
@@ -22,10 +23,11 @@ MAX_WINDOW = 1 << 15  # references handed to the kernel at once (bounds the stre
 MAX_WRITES = 256  # write operations one kernel call may record before it hands over to Python
 NO_PAGES = np.zeros(0, dtype=np.int64)
 NO_VMS = np.zeros(0, dtype=np.int16)
-NO_OPS = np.zeros((0, k.N_OP_COLUMNS), dtype=np.int64)
+NO_FLAGS = np.zeros(0, dtype=bool)
+NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
-    np.zeros(k.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
+    np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
     NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
 )  # fmt: skip
 
@@ -37,13 +39,15 @@ def wants_after_run(sim: Machine) -> bool:
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def kernel_victims(sim: Machine) -> Oldest | None:
+def kernel_victims(sim: Machine, ws: Workspace) -> Oldest | None:
     """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
     policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
     writes in Python), and no after_run to feed (its pages must be seen before any of them
     is evicted)."""
+    if not ws.may_reclaim:
+        return None
     victim_list = getattr(sim.policy, "victim_list", None)
-    if victim_list is None or sim.faults.device_faults or wants_after_run(sim):
+    if victim_list is None:
         return None
     oldest: Oldest | None = victim_list()
     return oldest
@@ -58,21 +62,29 @@ class Workspace:
         host, dev = sim.host, sim.device
         self.batch = int(host.reclaim_batch_pages)
         self.write_batch = int(host.write_batch_pages)
-        self.scalars = np.zeros(k.N_SCALARS, dtype=np.int64)
-        self.device = np.zeros(k.N_DEVICE, dtype=np.int64)
-        self.device[k.V_LATENCY_NS] = dev.latency_ns
-        self.device[k.V_PAGE_NS] = dev.page_transfer_ns
-        self.device[k.V_OP_NS] = dev.read_op_ns
-        self.device[k.V_WRITE_PAGE_NS] = dev.write_page_ns
-        self.device[k.V_WRITE_OP_NS] = dev.write_op_ns
-        self.delta = np.zeros(k.N_DELTAS, dtype=np.int64)
+        self.scalars = np.zeros(sl.N_SCALARS, dtype=np.int64)
+        self.device = np.zeros(sl.N_DEVICE, dtype=np.int64)
+        self.device[sl.V_LATENCY_NS] = dev.latency_ns
+        self.device[sl.V_PAGE_NS] = dev.page_transfer_ns
+        self.device[sl.V_OP_NS] = dev.read_op_ns
+        self.device[sl.V_WRITE_PAGE_NS] = dev.write_page_ns
+        self.device[sl.V_WRITE_OP_NS] = dev.write_op_ns
+        self.delta = np.zeros(sl.N_DELTAS, dtype=np.int64)
         self.counts = np.zeros(2, dtype=np.int64)
         self.touched = np.empty(MAX_WINDOW, dtype=np.int64)
         self.majors = np.empty(MAX_WINDOW, dtype=np.int64)
-        self.reclaim = np.zeros(k.N_RECLAIM, dtype=np.int64)
+        self.reclaim = np.zeros(sl.N_RECLAIM, dtype=np.int64)
         self.victims = np.empty(self.batch, dtype=np.int64)
-        self.ops = np.empty((MAX_WRITES, k.N_OP_COLUMNS), dtype=np.int64)
+        self.ops = np.empty((MAX_WRITES, sl.N_OP_COLUMNS), dtype=np.int64)
         self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
+        # The policy's and the fault model's switches are fixed for a run.
+        self.collect = wants_after_run(sim)
+        # Python decides a major fault when the policy picks its own readahead, when the vCPU
+        # yields its pCPU on a fault, and when the device may inject faults into the read.
+        self.python_on_major = bool(
+            sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
+        )
+        self.may_reclaim = not (sim.faults.device_faults or self.collect)
 
 
 _WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
@@ -93,13 +105,13 @@ def reclaim_args(sim: Machine, ws: Workspace, oldest: Oldest | None) -> tuple[np
         return NO_RECLAIM
     pool, c = sim.pool, sim.counters
     settings = ws.reclaim
-    settings[k.R_ENABLED] = 1
-    settings[k.R_BATCH] = ws.batch
-    settings[k.R_WRITE_BATCH] = ws.write_batch
-    settings[k.R_BEFORE_NS] = oldest.before_ns
-    settings[k.R_REQUEUED] = oldest.requeued
-    settings[k.R_WRITE_FAILURES] = pool.write_failures
-    settings[k.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
+    settings[sl.R_ENABLED] = 1
+    settings[sl.R_BATCH] = ws.batch
+    settings[sl.R_WRITE_BATCH] = ws.write_batch
+    settings[sl.R_BEFORE_NS] = oldest.before_ns
+    settings[sl.R_REQUEUED] = oldest.requeued
+    settings[sl.R_WRITE_FAILURES] = pool.write_failures
+    settings[sl.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
     return (
         settings,
         oldest.pages,
@@ -138,48 +150,45 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     ws = workspace(sim)
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
     scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
-    device[k.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
-    device[k.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
-    device[k.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
-    device[k.V_DEMAND_OPS] = dev.demand_ops
-    device[k.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
-    device[k.V_SEQ] = dev.seq
+    device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
+    device[sl.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
+    device[sl.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
+    device[sl.V_DEMAND_OPS] = dev.demand_ops
+    device[sl.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
+    device[sl.V_SEQ] = dev.seq
     delta[:] = 0
     counts[:] = 0
-    collect = wants_after_run(sim)
+    collect = ws.collect
     touched, majors = ws.touched, ws.majors
-    # Python decides a major fault when the policy picks its own readahead, when the vCPU
-    # yields its pCPU on a fault, and when the device may inject faults into the read.
-    python_on_major = (
-        sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
-    )
-    oldest = kernel_victims(sim)
+    oldest = kernel_victims(sim, ws)
     reclaim = reclaim_args(sim, ws, oldest)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
-        int(sim.ra_cluster[vm]), bool(python_on_major),
-        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit, pool.evicted_for_prefetch,
+        int(sim.ra_cluster[vm]), ws.python_on_major,
+        pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit,
+        pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
         collect, sim.mark, touched, majors, counts, *reclaim,
     )  # fmt: skip
-    pool.free_frames = int(scalars[k.S_FREE_FRAMES])
-    pool.free_slots = int(scalars[k.S_FREE_SLOTS])
-    pool.rescues = int(scalars[k.S_RESCUES])
-    sim.writing_pending = int(scalars[k.S_WRITING_PENDING])
-    dev.pages_done[DEMAND_READ] = device[k.V_PAGES_DONE]
-    dev.busy_ns[DEMAND_READ] = device[k.V_BUSY_NS]
-    dev.ops_done[DEMAND_READ] = device[k.V_OPS_DONE]
-    dev.demand_ops = int(device[k.V_DEMAND_OPS])
-    dev.busy_ns[WRITE_TO_FREE] = device[k.V_WRITE_BUSY_NS]
-    dev.seq = int(device[k.V_SEQ])
+    pool.free_frames = int(scalars[sl.S_FREE_FRAMES])
+    pool.free_slots = int(scalars[sl.S_FREE_SLOTS])
+    pool.rescues = int(scalars[sl.S_RESCUES])
+    sim.writing_pending = int(scalars[sl.S_WRITING_PENDING])
+    dev.pages_done[DEMAND_READ] = device[sl.V_PAGES_DONE]
+    dev.busy_ns[DEMAND_READ] = device[sl.V_BUSY_NS]
+    dev.ops_done[DEMAND_READ] = device[sl.V_OPS_DONE]
+    dev.demand_ops = int(device[sl.V_DEMAND_OPS])
+    dev.busy_ns[WRITE_TO_FREE] = device[sl.V_WRITE_BUSY_NS]
+    dev.seq = int(device[sl.V_SEQ])
     if oldest is not None:
-        head = int(scalars[k.S_LIST_HEAD])
+        head = int(scalars[sl.S_LIST_HEAD])
         oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
-        put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[k.S_N_OPS]))
+        put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[sl.S_N_OPS]))
     c = sim.counters
-    for slot in np.flatnonzero(delta).tolist():
-        getattr(c, k.DELTA_COUNTERS[slot])[vm] += delta[slot]
+    for name, value in zip(sl.DELTA_COUNTERS, delta.tolist(), strict=True):
+        if value:
+            getattr(c, name)[vm] += value
     if n:
         vc.consume(int(n))
     if collect:

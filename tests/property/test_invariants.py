@@ -34,6 +34,14 @@ class Watch:
             self.written.update(pages.tolist())
             return orig_finish(op)
 
+        orig_finish_many = pool.finish_writes
+
+        def finish_writes(ops, swap_out):
+            # The compiled batch of finish_write (a run of writes ending together).
+            for op in ops:
+                self.written.update(op.pages[pool.state[op.pages] == WRITING].tolist())
+            return orig_finish_many(ops, swap_out)
+
         orig_apply = sim.machine._apply
 
         def apply(op):
@@ -44,6 +52,7 @@ class Watch:
 
         dev._start = start
         pool.finish_write = finish_write
+        pool.finish_writes = finish_writes
         sim.machine._apply = apply
 
     def check_step(self, before: np.ndarray) -> None:

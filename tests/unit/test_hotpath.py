@@ -47,15 +47,23 @@ def test_interpreted_kernels_give_the_compiled_summary():
 
 
 def test_the_warm_module_compiles_every_kernel():
-    """After engine.hotpath.warm every kernel the executor, the streams and the oracle call
-    has a compiled signature."""
+    """After engine.hotpath.warm every kernel the executor, reclaim, the streams and the oracle
+    call has a compiled signature."""
+    from engine.hotpath import clock, next_use, radix, reclaim, sampling
     from engine.hotpath import kernels as k
-    from engine.hotpath import next_use, sampling
     from engine.hotpath.warm import warm
 
     warm()
     streams_and_oracle = (sampling.zipf_ranks, next_use.use_times, next_use.lower_to_next_use)
-    for kernel in (k.run_references, k.clear_marks, *streams_and_oracle):
+    reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
+    victim_kernels = (clock.clock_victims, radix.radix_sort)
+    for kernel in (
+        k.run_references,
+        k.clear_marks,
+        *reclaim_kernels,
+        *victim_kernels,
+        *streams_and_oracle,
+    ):
         assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
 
 
