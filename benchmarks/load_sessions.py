@@ -6,8 +6,11 @@ JavaScript does: announces the document ready, acknowledges every frame it recei
 clicks Play, plays, clicks Pause and reads the share link back. Prints (a benchmark, never a
 pass/fail on time):
 
-- the frame round trip (acknowledgement sent → next frame received), p50 and p95, for one
-  session alone and for N together, and their ratio (a peer measured in the same run);
+- the frame round trip (acknowledgement sent → next frame received, less the time the server
+  says it held that frame on purpose: the frame governor's pacing, see webapp/governor.py),
+  p50 and p95, for one session alone and for N together, and their ratio (a peer measured in
+  the same run); also the raw time between acknowledgement and frame, and frames per second
+  per session (what the governor lowers);
 - the latency of GET /liveness while the N sessions play, p50 and p95;
 - the server's RSS (/proc/PID/status) at baseline, and at the peak and after the sessions
   closed in each of several rounds (does it creep?). The server discards a closed session
@@ -210,7 +213,8 @@ def threads(pid: int) -> int:
 @dataclass
 class SessionResult:
     seed: int
-    rtts_s: list[float] = field(default_factory=list)
+    rtts_s: list[float] = field(default_factory=list)  # less the server's deliberate hold
+    raw_rtts_s: list[float] = field(default_factory=list)  # acknowledgement → next frame
     frames: list[int] = field(default_factory=list)
     read_back_seed: int | None = None
     widget_seed: int | None = None
@@ -253,7 +257,9 @@ class LoadSession:
             now = time.perf_counter()
             acked = self._acked.get(seq - 1, -1.0)
             if acked >= self._playing_since and not self.stop_play.is_set():
-                self.result.rtts_s.append(now - acked)
+                held = float(getattr(clock, "held_ms", 0.0) or 0.0) / 1000.0
+                self.result.raw_rtts_s.append(now - acked)
+                self.result.rtts_s.append(max(0.0, now - acked - held))
                 self.result.frames.append(int(clock.frame))
             self._acked[seq] = time.perf_counter()
 
@@ -405,6 +411,14 @@ class LoadReport:
     @property
     def rtts_s(self) -> list[float]:
         return [r for s in self.sessions for r in s.rtts_s]
+
+    @property
+    def raw_rtts_s(self) -> list[float]:
+        return [r for s in self.sessions for r in s.raw_rtts_s]
+
+    def frames_per_s(self) -> list[float]:
+        """Frames each session received per second of play."""
+        return [len(s.rtts_s) / self.play_s for s in self.sessions] if self.play_s else []
 
     @property
     def errors(self) -> list[str]:
@@ -636,6 +650,8 @@ def main() -> int:
         print(f"  server RSS at start {start:.0f} MiB; after a first round of {n}: {baseline:.0f}")
         alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs)
         print(quantiles("frame round trip, 1 session:", alone.rtts_s))
+        print(quantiles("  ack → next frame (raw):", alone.raw_rtts_s))
+        print(f"    frames per second: {alone.frames_per_s()[0]:.1f}")
         rounds, errors = [], warm.errors + alone.errors
         for r in range(args.rounds):
             load = run_load(
@@ -649,6 +665,12 @@ def main() -> int:
             frames = [len(s.frames) for s in load.sessions]
             print(f"  round {r + 1}:")
             print(quantiles(f"  frame round trip, {n} sessions:", load.rtts_s))
+            print(quantiles("    ack → next frame (raw):", load.raw_rtts_s))
+            fps = load.frames_per_s()
+            print(
+                f"    frames per second per session: min {min(fps):.1f}, "
+                f"median {statistics.median(fps):.1f}, max {max(fps):.1f}"
+            )
             print(quantiles(f"  GET /liveness while {n} play:", load.liveness_s))
             print(
                 f"    frames per session: min {min(frames)}, median {statistics.median(frames):g}, "

@@ -12,9 +12,12 @@ import panel as pn
 from panel.io.state import set_curdoc
 
 from webapp import warmup
+from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
+from webapp.governor import GOVERNOR
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
+from webapp.playback import governed
 from webapp.state import SessionState, default_scenario_file
 from webapp.urlcodec import QUERY_KEY
 from webapp.views.clock import keys_callback
@@ -99,7 +102,12 @@ def create_app() -> pn.template.BootstrapTemplate:
             with set_curdoc(doc):
                 controller.key(new)
 
+        # Many sessions share this loop: frames are paced so that none is starved.
+        governed(
+            controller.player, GOVERNOR, dashboard.hold, lambda ms: setattr(clock, "held_ms", ms)
+        )
         clock.on_change("painted_seq", painted)
+        quiet_closed_page_writes()  # a page closed mid-play is no error
         clock.on_change("key", key)
         doc.js_on_event("document_ready", keys_callback(clock))
         pn.state.onload(lambda: no_delay(doc))
