@@ -56,17 +56,24 @@ class ColumnSync:
         self.stats["replace"] += 1
         return "replace"
 
+    def _rows(self, new: dict[str, np.ndarray]) -> tuple[int, int] | None:
+        """Rows sent and rows in `new`; None when only a replace will do (nothing sent yet,
+        other columns, fewer rows)."""
+        old = self.sent
+        if old is None or set(new) != set(old):
+            return None
+        n_old = len(next(iter(old.values()))) if old else 0
+        n_new = len(next(iter(new.values()))) if new else 0
+        return None if n_new < n_old else (n_old, n_new)
+
     def update(self, data: Mapping[str, Any]) -> str:
         """Bring the source to `data`; returns what was sent: none, patch, stream, patch+stream
         or replace."""
         new = {k: np.asarray(v) for k, v in data.items()}
-        old = self.sent
-        if old is None or set(new) != set(old):
+        rows = self._rows(new)
+        if rows is None:
             return self.replace(new)
-        n_old = len(next(iter(old.values()))) if old else 0
-        n_new = len(next(iter(new.values()))) if new else 0
-        if n_new < n_old:
-            return self.replace(new)
+        old, (n_old, n_new) = self.sent or {}, rows
         changed = np.zeros(n_old, dtype=bool)
         for k, v in new.items():
             changed |= _differs(old[k], v[:n_old])
@@ -89,6 +96,23 @@ class ColumnSync:
             kinds.append("stream")
         self.sent = {k: v.copy() for k, v in new.items()}
         kind = "+".join(kinds) or "none"
+        self.stats[kind] += 1
+        return kind
+
+    def grow(self, data: Mapping[str, Any]) -> str:
+        """Bring the source to `data` when its first rows are what was sent (the caller knows:
+        e.g. prefixes of arrays fixed for a run): only the rows beyond are streamed, nothing
+        is compared. The arrays are kept, not copied: they must not change afterwards."""
+        new = {k: np.asarray(v) for k, v in data.items()}
+        rows = self._rows(new)
+        if rows is None:
+            return self.replace(new)
+        n_old, n_new = rows
+        kind = "none"
+        if n_new > n_old:
+            self.source.stream({k: _wire(v[n_old:]) for k, v in new.items()})
+            kind = "stream"
+        self.sent = new
         self.stats[kind] += 1
         return kind
 

@@ -248,6 +248,11 @@ class TimelineView:
             )
         )
 
+    def _device_prefix(self, i: int) -> dict[str, np.ndarray]:
+        """The device lane up to frame i (what _device_data(series, i) returns)."""
+        rows = int(self._device_rows[i])
+        return {k: v[:rows] for k, v in self._device_all.items()}
+
     def _precompute(self, s: RunSeries) -> None:
         """Per-run arrays, so a frame only slices them."""
         P = s.n_pcpus
@@ -350,7 +355,13 @@ class TimelineView:
         data = self._frame_data(series, 0)
         for name, sync in self.syncs.items():
             sync.replace(data[name])
-        self.device_sync.replace(self._device_data(series, 0))
+        # The device lane up to frame i is a prefix of the whole run's lane: built once, a
+        # frame then streams its own rows and compares nothing.
+        self._device_all = self._device_data(series, series.n_frames - 1)
+        kept = np.searchsorted(self._device_all["t"][2:], series.times_ns / 1e6, side="right")
+        self._device_rows = 2 + kept  # rows (anchors first) up to and including each frame
+        self._device_frame = 0
+        self.device_sync.replace(self._device_prefix(0))
         self.set_layout(P)
         self.now.location = 0.0
         self.frame = 0
@@ -376,6 +387,10 @@ class TimelineView:
         data = self._frame_data(s, i)
         for name, sync in self.syncs.items():
             sync.update(data[name])
-        self.device_sync.update(self._device_data(s, i))
+        if i >= self._device_frame:
+            self.device_sync.grow(self._device_prefix(i))  # the lane only grows forward
+        else:
+            self.device_sync.update(self._device_prefix(i))
+        self._device_frame = i
         self.now.location = float(s.times_ns[i]) / 1e6
         self.frame = i
