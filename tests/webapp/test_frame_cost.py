@@ -43,3 +43,29 @@ def test_playing_then_jumping_back_leaves_the_source_as_a_fresh_show(small_runs)
             a = d1.timelines[p].device_source.data
             b = d2.timelines[p].device_source.data
             assert _equal(a, b), (p, frame)
+
+
+def test_past_from_the_rows_of_the_run_is_past_from_scratch(small_runs):
+    """For every frame, "past" selected and cut from the rows precomputed per run equals
+    "past" built and sorted from scratch, column by column."""
+    d = Dashboard()
+    d.set_runs(small_runs, ("A", "B"))
+    for pane, s in (("A", small_runs.a), ("B", small_runs.b)):
+        view = d.timelines[pane]
+        for i in range(s.n_frames):
+            fast = view._past_data(s, i, view._past_at(i))
+            assert _equal(fast, view._frame_data(s, i)["past"]), (pane, i)
+
+
+def test_a_played_timeline_holds_what_a_fresh_one_shows(small_runs):
+    """After playing every frame (only the ends of rows compared), the browser's copy of
+    both sources equals both sources built from scratch at the last frame."""
+    d = Dashboard()
+    d.set_runs(small_runs, ("A", "B"))
+    last = small_runs.n_frames - 1
+    for i in range(small_runs.n_frames):
+        d.show(i, playing=True)
+    for p, s in (("A", small_runs.a), ("B", small_runs.b)):
+        scratch = d.timelines[p]._frame_data(s, last)
+        for name in ("past", "planned"):
+            assert _equal(d.timelines[p].sources[name].data, scratch[name]), (p, name)

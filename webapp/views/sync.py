@@ -66,9 +66,10 @@ class ColumnSync:
         n_new = len(next(iter(new.values()))) if new else 0
         return None if n_new < n_old else (n_old, n_new)
 
-    def update(self, data: Mapping[str, Any]) -> str:
+    def update(self, data: Mapping[str, Any], may_change: Sequence[str] | None = None) -> str:
         """Bring the source to `data`; returns what was sent: none, patch, stream, patch+stream
-        or replace."""
+        or replace. `may_change`: the only columns whose rows already sent can differ (the
+        caller knows the others are equal: they are not compared)."""
         new = {k: np.asarray(v) for k, v in data.items()}
         rows = self._rows(new)
         if rows is None:
@@ -76,7 +77,8 @@ class ColumnSync:
         old, (n_old, n_new) = self.sent or {}, rows
         changed = np.zeros(n_old, dtype=bool)
         for k, v in new.items():
-            changed |= _differs(old[k], v[:n_old])
+            if may_change is None or k in may_change:
+                changed |= _differs(old[k], v[:n_old])
         n_changed = int(changed.sum())
         if n_changed > max(8, n_new // 2):
             return self.replace(new)
@@ -85,6 +87,8 @@ class ColumnSync:
             patches: dict[str, list[tuple[Any, Any]]] = {}
             for a, b in _runs(changed):
                 for k, v in new.items():
+                    if may_change is not None and k not in may_change:
+                        continue
                     if not _differs(old[k][a:b], v[a:b]).any():
                         continue
                     item = (a, v[a].item()) if b - a == 1 else (slice(a, b), v[a:b].tolist())
