@@ -25,6 +25,7 @@ With 0 they run as threads of this process (what the test does: fewer processes 
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
 Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8] [--rounds 3]
+[--seeds N]
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
     ]
 
 
-def session_link(seed: int = LINK_SEED) -> str:
+def session_link(seed: int = LINK_SEED, n_seeds: int | None = None) -> str:
     """The share value every session opens: a small swapping scenario of 100 frames (short:
-    20 sessions each simulate their own seed on a server with two cores)."""
+    20 sessions each simulate their own seed on a server with two cores), with n_seeds seeds
+    (the app's default when None: the first shown, the others run in the background)."""
     from engine import from_dict
     from engine.policies import validate_policy
     from webapp import urlcodec
@@ -94,7 +96,9 @@ def session_link(seed: int = LINK_SEED) -> str:
         }
     )
     a, b = default_policies(scenario.policy)
-    return urlcodec.encode(scenario.to_dict(), validate_policy(a), validate_policy(b))
+    return urlcodec.encode(
+        scenario.to_dict(), validate_policy(a), validate_policy(b), n_seeds=n_seeds
+    )
 
 
 def heavy_scenario(n_vms: int) -> Any:
@@ -164,6 +168,29 @@ def open_until_first_frame(url: str, link: str, first_frame_s: float = FIRST_FRA
 
     # In a thread of its own: the caller's thread may already run an event loop (a test
     # process that also drives Chromium through Playwright's synchronous API does).
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.append(run_client(url, link, drive)))
+    worker.start()
+    worker.join()
+    return out[0] if out else "the client thread ended without a result"
+
+
+def close_while_playing(url: str, link: str, frames: int = 3) -> str:
+    """Open a session on link, play it at max speed and close it after `frames` frames, with
+    frames still in flight (as a closed browser tab does); the error ("" when none)."""
+    from bokeh.events import ButtonClick
+
+    async def drive(doc: Any) -> None:
+        seen: list[int] = []
+        clock = acknowledge_frames(doc, seen.append)
+        await until(lambda: clock.seq > 0, FIRST_FRAME_S, "the first frame")
+        clock.painted_seq = clock.seq
+        play = [m for m in doc.models if "vm-btn-play" in (getattr(m, "css_classes", None) or [])]
+        if not play:
+            raise RuntimeError("the page has no play button")
+        doc.callbacks.send_event(ButtonClick(play[0]))
+        await until(lambda: len(seen) >= frames, FIRST_FRAME_S, f"{frames} frames")
+
     out: list[str] = []
     worker = threading.Thread(target=lambda: out.append(run_client(url, link, drive)))
     worker.start()
@@ -436,6 +463,7 @@ def run_load(
     max_play_s: float = 300.0,
     own_seeds: bool = True,
     client_procs: int = 0,
+    n_seeds: int | None = None,
 ) -> LoadReport:
     """Open n sessions, wait until each shows its own seed, play them all at once for play_s
     seconds while timing /liveness, pause, read back, close. With min_frames, play goes on
@@ -443,13 +471,13 @@ def run_load(
     server is slower, but each session must still be served. Without own_seeds every session
     keeps the link's seed: no session simulates anything but the first (a cheap warm-up of
     n open pages). With client_procs > 0 the sessions are spread over that many client
-    processes (see the module's docstring)."""
+    processes (see the module's docstring). n_seeds: seeds per session (session_link)."""
+    link = session_link(LINK_SEED, n_seeds)
     if client_procs > 0:
         return _run_load_in_processes(
             url, n_sessions, play_s, seed_base, pid, join_s, min_frames, max_play_s, own_seeds,
-            client_procs,
+            client_procs, link,
         )  # fmt: skip
-    link = session_link(LINK_SEED)
     play = threading.Event()
     ready: list[int] = []
     lock = threading.Lock()
@@ -558,11 +586,11 @@ def _run_load_in_processes(
     max_play_s: float,
     own_seeds: bool,
     client_procs: int,
+    link: str,
 ) -> LoadReport:
     """run_load with the sessions spread over client processes (forked: they inherit this
     module, however it was imported)."""
     ctx = multiprocessing.get_context("fork")
-    link = session_link(LINK_SEED)
     seeds = [seed_base + i if own_seeds else LINK_SEED for i in range(n_sessions)]
     play, stop = ctx.Event(), ctx.Event()
     ready = ctx.Value("i", 0)
@@ -632,6 +660,9 @@ def main() -> int:
     parser.add_argument(
         "--client-procs", type=int, default=4, help="client processes (0: threads of this one)"
     )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per session (default: the app's)"
+    )
     args = parser.parse_args()
     from tests.served import served_app
 
@@ -645,18 +676,24 @@ def main() -> int:
         pid = app.proc.pid
         start = rss_mib(pid)
         # A first round of the same size: imports, caches and the allocator's high-water mark.
-        warm = run_load(app.url, n, 2.0, seed_base=100, pid=pid, client_procs=procs)
+        warm = run_load(
+            app.url, n, 2.0, seed_base=100, pid=pid, client_procs=procs, n_seeds=args.seeds
+        )
         baseline, baseline_threads = rss_after_close(pid), threads(pid)
         print(f"  server RSS at start {start:.0f} MiB; after a first round of {n}: {baseline:.0f}")
-        alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs)
+        alone = run_load(
+            app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs,
+            n_seeds=args.seeds,
+        )  # fmt: skip
         print(quantiles("frame round trip, 1 session:", alone.rtts_s))
         print(quantiles("  ack → next frame (raw):", alone.raw_rtts_s))
         print(f"    frames per second: {alone.frames_per_s()[0]:.1f}")
         rounds, errors = [], warm.errors + alone.errors
         for r in range(args.rounds):
             load = run_load(
-                app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid, client_procs=procs
-            )
+                app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid,
+                client_procs=procs, n_seeds=args.seeds,
+            )  # fmt: skip
             peak = max([*load.rss_during_mib, rss_mib(pid)])
             after = rss_after_close(pid)
             rounds.append(load)
