@@ -4,7 +4,7 @@ They live in a module of their own, not in the served script: Panel clears the s
 module (`bokeh_app_<uuid>`) when it destroys the session, and the session's close callbacks,
 which cancel these timers, run after that. Defined there, `cancel` found its own module's
 names gone (`NameError: name 'contextlib' is not defined` in the server log, once per page
-closed while playing).
+closed while playing); by then the document may be destroyed as well.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ class DocTimers:
         return self.doc.add_timeout_callback(run, max(0, int(delay_s * 1000)))
 
     def cancel(self, handle: Any) -> None:
-        with contextlib.suppress(ValueError):  # it already ran
+        # ValueError: it already ran. AttributeError: the document was destroyed before the
+        # session's close callbacks ran (Bokeh deletes its callback tables), and its timers
+        # with it.
+        with contextlib.suppress(ValueError, AttributeError):
             self.doc.remove_timeout_callback(handle)
 
     def now(self) -> float:
