@@ -6,8 +6,11 @@ JavaScript does: announces the document ready, acknowledges every frame it recei
 clicks Play, plays, clicks Pause and reads the share link back. Prints (a benchmark, never a
 pass/fail on time):
 
-- the frame round trip (acknowledgement sent → next frame received), p50 and p95, for one
-  session alone and for N together, and their ratio (a peer measured in the same run);
+- the frame round trip (acknowledgement sent → next frame received, less the time the server
+  says it held that frame on purpose: the frame governor's pacing, see webapp/governor.py),
+  p50 and p95, for one session alone and for N together, and their ratio (a peer measured in
+  the same run); also the raw time between acknowledgement and frame, and frames per second
+  per session (what the governor lowers);
 - the latency of GET /liveness while the N sessions play, p50 and p95;
 - the server's RSS (/proc/PID/status) at baseline, and at the peak and after the sessions
   closed in each of several rounds (does it creep?). The server discards a closed session
@@ -22,6 +25,7 @@ With 0 they run as threads of this process (what the test does: fewer processes 
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
 Run: .venv/bin/python benchmarks/load_sessions.py [--sessions 20] [--seconds 8] [--rounds 3]
+[--seeds N]
 """
 
 from __future__ import annotations
@@ -66,9 +70,10 @@ def serve_command(discard_ms: int = DISCARD_MS) -> list[str]:
     ]
 
 
-def session_link(seed: int = LINK_SEED) -> str:
+def session_link(seed: int = LINK_SEED, n_seeds: int | None = None) -> str:
     """The share value every session opens: a small swapping scenario of 100 frames (short:
-    20 sessions each simulate their own seed on a server with two cores)."""
+    20 sessions each simulate their own seed on a server with two cores), with n_seeds seeds
+    (the app's default when None: the first shown, the others run in the background)."""
     from engine import from_dict
     from engine.policies import validate_policy
     from webapp import urlcodec
@@ -91,7 +96,9 @@ def session_link(seed: int = LINK_SEED) -> str:
         }
     )
     a, b = default_policies(scenario.policy)
-    return urlcodec.encode(scenario.to_dict(), validate_policy(a), validate_policy(b))
+    return urlcodec.encode(
+        scenario.to_dict(), validate_policy(a), validate_policy(b), n_seeds=n_seeds
+    )
 
 
 def heavy_scenario(n_vms: int) -> Any:
@@ -168,6 +175,29 @@ def open_until_first_frame(url: str, link: str, first_frame_s: float = FIRST_FRA
     return out[0] if out else "the client thread ended without a result"
 
 
+def close_while_playing(url: str, link: str, frames: int = 3) -> str:
+    """Open a session on link, play it at max speed and close it after `frames` frames, with
+    frames still in flight (as a closed browser tab does); the error ("" when none)."""
+    from bokeh.events import ButtonClick
+
+    async def drive(doc: Any) -> None:
+        seen: list[int] = []
+        clock = acknowledge_frames(doc, seen.append)
+        await until(lambda: clock.seq > 0, FIRST_FRAME_S, "the first frame")
+        clock.painted_seq = clock.seq
+        play = [m for m in doc.models if "vm-btn-play" in (getattr(m, "css_classes", None) or [])]
+        if not play:
+            raise RuntimeError("the page has no play button")
+        doc.callbacks.send_event(ButtonClick(play[0]))
+        await until(lambda: len(seen) >= frames, FIRST_FRAME_S, f"{frames} frames")
+
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.append(run_client(url, link, drive)))
+    worker.start()
+    worker.join()
+    return out[0] if out else "the client thread ended without a result"
+
+
 def shown_text(markup: str) -> str:
     """What a plain-text pane shows: its model's escaped markup without the tags."""
     return html.unescape(re.sub(r"<[^>]*>", "", html.unescape(markup))).strip()
@@ -210,7 +240,8 @@ def threads(pid: int) -> int:
 @dataclass
 class SessionResult:
     seed: int
-    rtts_s: list[float] = field(default_factory=list)
+    rtts_s: list[float] = field(default_factory=list)  # less the server's deliberate hold
+    raw_rtts_s: list[float] = field(default_factory=list)  # acknowledgement → next frame
     frames: list[int] = field(default_factory=list)
     read_back_seed: int | None = None
     widget_seed: int | None = None
@@ -253,7 +284,9 @@ class LoadSession:
             now = time.perf_counter()
             acked = self._acked.get(seq - 1, -1.0)
             if acked >= self._playing_since and not self.stop_play.is_set():
-                self.result.rtts_s.append(now - acked)
+                held = float(getattr(clock, "held_ms", 0.0) or 0.0) / 1000.0
+                self.result.raw_rtts_s.append(now - acked)
+                self.result.rtts_s.append(max(0.0, now - acked - held))
                 self.result.frames.append(int(clock.frame))
             self._acked[seq] = time.perf_counter()
 
@@ -407,6 +440,14 @@ class LoadReport:
         return [r for s in self.sessions for r in s.rtts_s]
 
     @property
+    def raw_rtts_s(self) -> list[float]:
+        return [r for s in self.sessions for r in s.raw_rtts_s]
+
+    def frames_per_s(self) -> list[float]:
+        """Frames each session received per second of play."""
+        return [len(s.rtts_s) / self.play_s for s in self.sessions] if self.play_s else []
+
+    @property
     def errors(self) -> list[str]:
         return [f"seed {s.seed}: {s.error}" for s in self.sessions if s.error]
 
@@ -422,6 +463,7 @@ def run_load(
     max_play_s: float = 300.0,
     own_seeds: bool = True,
     client_procs: int = 0,
+    n_seeds: int | None = None,
 ) -> LoadReport:
     """Open n sessions, wait until each shows its own seed, play them all at once for play_s
     seconds while timing /liveness, pause, read back, close. With min_frames, play goes on
@@ -429,13 +471,13 @@ def run_load(
     server is slower, but each session must still be served. Without own_seeds every session
     keeps the link's seed: no session simulates anything but the first (a cheap warm-up of
     n open pages). With client_procs > 0 the sessions are spread over that many client
-    processes (see the module's docstring)."""
+    processes (see the module's docstring). n_seeds: seeds per session (session_link)."""
+    link = session_link(LINK_SEED, n_seeds)
     if client_procs > 0:
         return _run_load_in_processes(
             url, n_sessions, play_s, seed_base, pid, join_s, min_frames, max_play_s, own_seeds,
-            client_procs,
+            client_procs, link,
         )  # fmt: skip
-    link = session_link(LINK_SEED)
     play = threading.Event()
     ready: list[int] = []
     lock = threading.Lock()
@@ -544,11 +586,11 @@ def _run_load_in_processes(
     max_play_s: float,
     own_seeds: bool,
     client_procs: int,
+    link: str,
 ) -> LoadReport:
     """run_load with the sessions spread over client processes (forked: they inherit this
     module, however it was imported)."""
     ctx = multiprocessing.get_context("fork")
-    link = session_link(LINK_SEED)
     seeds = [seed_base + i if own_seeds else LINK_SEED for i in range(n_sessions)]
     play, stop = ctx.Event(), ctx.Event()
     ready = ctx.Value("i", 0)
@@ -618,6 +660,9 @@ def main() -> int:
     parser.add_argument(
         "--client-procs", type=int, default=4, help="client processes (0: threads of this one)"
     )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per session (default: the app's)"
+    )
     args = parser.parse_args()
     from tests.served import served_app
 
@@ -631,16 +676,24 @@ def main() -> int:
         pid = app.proc.pid
         start = rss_mib(pid)
         # A first round of the same size: imports, caches and the allocator's high-water mark.
-        warm = run_load(app.url, n, 2.0, seed_base=100, pid=pid, client_procs=procs)
+        warm = run_load(
+            app.url, n, 2.0, seed_base=100, pid=pid, client_procs=procs, n_seeds=args.seeds
+        )
         baseline, baseline_threads = rss_after_close(pid), threads(pid)
         print(f"  server RSS at start {start:.0f} MiB; after a first round of {n}: {baseline:.0f}")
-        alone = run_load(app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs)
+        alone = run_load(
+            app.url, 1, args.seconds, seed_base=500, pid=pid, client_procs=procs,
+            n_seeds=args.seeds,
+        )  # fmt: skip
         print(quantiles("frame round trip, 1 session:", alone.rtts_s))
+        print(quantiles("  ack → next frame (raw):", alone.raw_rtts_s))
+        print(f"    frames per second: {alone.frames_per_s()[0]:.1f}")
         rounds, errors = [], warm.errors + alone.errors
         for r in range(args.rounds):
             load = run_load(
-                app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid, client_procs=procs
-            )
+                app.url, n, args.seconds, seed_base=SEED_BASE + r * n, pid=pid,
+                client_procs=procs, n_seeds=args.seeds,
+            )  # fmt: skip
             peak = max([*load.rss_during_mib, rss_mib(pid)])
             after = rss_after_close(pid)
             rounds.append(load)
@@ -649,6 +702,12 @@ def main() -> int:
             frames = [len(s.frames) for s in load.sessions]
             print(f"  round {r + 1}:")
             print(quantiles(f"  frame round trip, {n} sessions:", load.rtts_s))
+            print(quantiles("    ack → next frame (raw):", load.raw_rtts_s))
+            fps = load.frames_per_s()
+            print(
+                f"    frames per second per session: min {min(fps):.1f}, "
+                f"median {statistics.median(fps):.1f}, max {max(fps):.1f}"
+            )
             print(quantiles(f"  GET /liveness while {n} play:", load.liveness_s))
             print(
                 f"    frames per session: min {min(frames)}, median {statistics.median(frames):g}, "

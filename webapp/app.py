@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import panel as pn
 from panel.io.state import set_curdoc
 
 from webapp import priority, warmup
+from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
+from webapp.doc_timers import DocTimers
+from webapp.governor import GOVERNOR
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
+from webapp.playback import governed
 from webapp.state import SessionState, default_scenario_file
 from webapp.urlcodec import QUERY_KEY
 from webapp.views.clock import keys_callback
@@ -24,27 +28,6 @@ from webapp.views.transport import Transport
 from webapp.wire import no_delay
 
 log = logging.getLogger("webapp.app")  # not __name__: bokeh_app_<uuid>, one per session
-
-
-class DocTimers:
-    """Timers on the session's Bokeh document (callbacks run with the document locked)."""
-
-    def __init__(self, doc: Any):
-        self.doc = doc
-
-    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Any:
-        def run() -> None:
-            with set_curdoc(self.doc):
-                fn()
-
-        return self.doc.add_timeout_callback(run, max(0, int(delay_s * 1000)))
-
-    def cancel(self, handle: Any) -> None:
-        with contextlib.suppress(ValueError):  # it already ran
-            self.doc.remove_timeout_callback(handle)
-
-    def now(self) -> float:
-        return time.monotonic()
 
 
 def create_app() -> pn.template.BootstrapTemplate:
@@ -116,7 +99,11 @@ def create_app() -> pn.template.BootstrapTemplate:
             with set_curdoc(doc):
                 controller.key(new)
 
+        # Many sessions share this loop: frames are paced so that none is starved.
+        # (partial, not a lambda: Panel clears this script's names when the session ends)
+        governed(controller.player, GOVERNOR, dashboard.hold, partial(setattr, clock, "held_ms"))
         clock.on_change("painted_seq", painted)
+        quiet_closed_page_writes()  # a page closed mid-play is no error
         clock.on_change("key", key)
         doc.js_on_event("document_ready", keys_callback(clock))
         pn.state.onload(lambda: no_delay(doc))

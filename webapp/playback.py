@@ -4,15 +4,25 @@ The play position runs in simulated time at `speed` ms per wall-clock second; ea
 browser acknowledges a painted frame the player sends the frame the position has reached (a
 slow browser therefore skips frames instead of falling behind), or waits until the next frame
 is due. Speed 0 means "as fast as frames are painted": every frame, one after another.
+
+With many sessions playing, the server's frame governor (webapp/governor.py) sets the least
+interval between two frames of one session; the player then holds the next frame until that
+interval has passed and sends the frame the play position has reached by then (skipping the
+ones in between at a set speed). `held_s` is how long the last frame was held on purpose
+(pacing, not waiting in a queue): the frame clock carries it, so a round trip can be told
+apart from a deliberate pause.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import numpy as np
 
+from webapp.governor import FrameGovernor
 from webapp.state import SessionState
 
 WATCHDOG_S = 2.0  # an acknowledgement this late is taken as lost (hidden tab, dropped message)
@@ -31,16 +41,27 @@ class Timers(Protocol):
 class Player:
     """Drives `state.frame` while `state.playing`; `push(frame)` sends a frame, returns its seq."""
 
-    def __init__(self, state: SessionState, timers: Timers, push: Callable[[int], int]):
+    def __init__(
+        self,
+        state: SessionState,
+        timers: Timers,
+        push: Callable[[int], int],
+        governor: FrameGovernor | None = None,
+    ):
         self.state = state
         self.timers = timers
         self.push = push
+        self.governor = governor  # None: frames as fast as painted (no other session to share)
+        self.cost_clock: Callable[[], float] = time.perf_counter  # times a frame's server work
         self.awaiting: int | None = None
         self.timer: Any = None
         self.watchdog: Any = None
         self.anchor_wall = 0.0
         self.anchor_sim_ns = 0.0
         self.sent = 0
+        self.last_sent_at = float("-inf")  # timers.now() when the last frame left
+        self.held_s = 0.0  # how long the frame being sent was held on purpose
+        self._holding = 0.0  # held so far since the last acknowledgement
         state.param.watch(self._on_playing, "playing")
         state.param.watch(lambda e: self.reanchor(), "speed")
 
@@ -63,6 +84,8 @@ class Player:
         if times is None:
             self.state.playing = False
             return
+        if self.governor is not None:
+            self.governor.playing(self)
         if self.state.frame >= times.size - 1:
             self._send(0)  # at the end, play starts again from the beginning
             self.reanchor()
@@ -76,6 +99,9 @@ class Player:
                 self.timers.cancel(handle)
         self.timer = self.watchdog = None
         self.awaiting = None
+        self._holding = 0.0
+        if self.governor is not None:
+            self.governor.stopped(self)
 
     def reanchor(self) -> None:
         """Play position := the frame on display, now (after a seek or a speed change)."""
@@ -91,11 +117,18 @@ class Player:
         if self.awaiting is None or seq < self.awaiting:
             return
         self.awaiting = None
+        self._holding = 0.0
         if self.watchdog is not None:
             self.timers.cancel(self.watchdog)
             self.watchdog = None
         if self.state.playing and self.timer is None:
             self._next()
+
+    def _governed_wait_s(self) -> float:
+        """How long the governor still asks this session to wait before its next frame."""
+        if self.governor is None:
+            return 0.0
+        return self.last_sent_at + self.governor.interval_s() - self.timers.now()
 
     def _next(self) -> None:
         times = self._times()
@@ -120,13 +153,25 @@ class Player:
                 self.state.playing = False
                 return
             target = 0
-        if delay > 0:
-            self.timer = self.timers.call_later(delay, lambda: self._fire(target))
+        governed = self._governed_wait_s()
+        if governed > max(delay, 1e-3):
+            # Too soon for the server: come back then, and send what the position has reached.
+            self._hold(governed, self._next)
+        elif delay > 0:
+            self._hold(delay, lambda: self._fire(target))
         else:
             self._fire(target)
 
+    def _hold(self, delay_s: float, then: Callable[[], None]) -> None:
+        self._holding += delay_s
+
+        def run() -> None:
+            self.timer = None
+            then()
+
+        self.timer = self.timers.call_later(delay_s, run)
+
     def _fire(self, target: int) -> None:
-        self.timer = None
         if not self.state.playing:
             return
         wrapped = target < self.state.frame
@@ -135,7 +180,12 @@ class Player:
             self.reanchor()
 
     def _send(self, target: int) -> None:
+        self.held_s, self._holding = self._holding, 0.0
+        self.last_sent_at = self.timers.now()
+        began = self.cost_clock()
         self.awaiting = self.push(target)
+        if self.governor is not None:
+            self.governor.spent(self, self.cost_clock() - began)
         self.sent += 1
         if self.watchdog is not None:
             self.timers.cancel(self.watchdog)
@@ -146,3 +196,22 @@ class Player:
         self.watchdog = None
         if self.awaiting == seq:
             self.painted(seq)
+
+
+def governed(
+    player: Player,
+    governor: FrameGovernor,
+    hold: Callable[[], AbstractContextManager[Any]],
+    set_held_ms: Callable[[float], None],
+) -> None:
+    """Serve `player` under `governor`, and send how long each frame was held on purpose
+    (`set_held_ms`, e.g. the frame clock's field) in the same batch as the frame (`hold`)."""
+    push = player.push
+
+    def push_with_hold(frame: int) -> int:
+        with hold():
+            set_held_ms(player.held_s * 1000.0)
+            return push(frame)
+
+    player.governor = governor
+    player.push = push_with_hold

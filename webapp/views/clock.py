@@ -80,6 +80,14 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   if (t && t.getAttribute && t.getAttribute('role') === 'slider') { return; }
+  // Space presses a focused button (or summary, link, checkbox) natively: the shortcut as
+  // well would act twice (e.g. '+1' steps one frame and the player starts).
+  const role = (t && t.getAttribute && t.getAttribute('role')) || '';
+  if (ev.key === ' ' &&
+      (tag === 'BUTTON' || tag === 'SUMMARY' || tag === 'A' || role === 'button' ||
+       role === 'checkbox' || role === 'tab')) {
+    return;
+  }
   const keys = {' ': 'toggle', 'ArrowRight': ev.shiftKey ? 'forward_n' : 'forward',
                 'ArrowLeft': ev.shiftKey ? 'back_n' : 'back', 'Home': 'first', 'End': 'last'};
   const key = keys[ev.key];
@@ -98,6 +106,9 @@ class FrameClock(DataModel):
     seq = Int(0, help="Sequence number of the last frame sent (grows by one per frame).")
     frame = Int(0, help="Frame index of that frame.")
     sent_at_ms = Float(0.0, help="Server wall-clock time when it was sent (ms since epoch).")
+    held_ms = Float(
+        0.0, help="How long the server held it on purpose after the last paint (pacing)."
+    )
     painted_seq = Int(0, help="Last seq the browser painted.")
     key = String("", help="Last shortcut, as 'name:counter'.")
 

@@ -33,6 +33,9 @@ from webapp.wire import corked
 
 PANES = ("A", "B")
 SECONDARY_PERIOD_S = 0.25
+# ... and at most every this many frames: a session paced to a few frames a second by the
+# frame governor (many sessions playing) would otherwise send them with every frame.
+SECONDARY_EVERY_FRAMES = 4
 
 
 HEATMAP_KEY = (
@@ -106,6 +109,7 @@ class Dashboard:
         self.follow = False
         self.window_ms = (0.0, 1.0)  # past and future shown around now when following
         self._secondary_at = 0.0
+        self._since_secondary = 0  # frames sent since the secondary views were refreshed
         self.cards = pn.pane.HTML(cards_html(None), sizing_mode="stretch_width", name="cards")
         # Fixed sizes: a pane that changes size makes the browser re-run every layout observer.
         self.events = pn.pane.HTML(
@@ -248,7 +252,11 @@ class Dashboard:
         frame = min(max(int(frame), 0), self.runs.n_frames - 1)
         self.frame = frame
         now = time.monotonic()
-        secondary = not playing or now - self._secondary_at >= SECONDARY_PERIOD_S
+        self._since_secondary += 1
+        secondary = not playing or (
+            now - self._secondary_at >= SECONDARY_PERIOD_S
+            and self._since_secondary >= SECONDARY_EVERY_FRAMES
+        )
         with self.hold():
             for pane in PANES:
                 self.heatmaps[pane].show(frame, hover=not playing)
@@ -256,6 +264,7 @@ class Dashboard:
             self._update_range()
             if secondary:
                 self._secondary_at = now
+                self._since_secondary = 0
                 self.cumulative.show(frame)
                 self.cards.object = cards_html(self.runs, self.labels, frame, self.seed_stats)
                 self.events.object = eventlog_html(self.runs, self.vm, frame, self.labels)

@@ -56,20 +56,29 @@ class ColumnSync:
         self.stats["replace"] += 1
         return "replace"
 
-    def update(self, data: Mapping[str, Any]) -> str:
-        """Bring the source to `data`; returns what was sent: none, patch, stream, patch+stream
-        or replace."""
-        new = {k: np.asarray(v) for k, v in data.items()}
+    def _rows(self, new: dict[str, np.ndarray]) -> tuple[int, int] | None:
+        """Rows sent and rows in `new`; None when only a replace will do (nothing sent yet,
+        other columns, fewer rows)."""
         old = self.sent
         if old is None or set(new) != set(old):
-            return self.replace(new)
+            return None
         n_old = len(next(iter(old.values()))) if old else 0
         n_new = len(next(iter(new.values()))) if new else 0
-        if n_new < n_old:
+        return None if n_new < n_old else (n_old, n_new)
+
+    def update(self, data: Mapping[str, Any], may_change: Sequence[str] | None = None) -> str:
+        """Bring the source to `data`; returns what was sent: none, patch, stream, patch+stream
+        or replace. `may_change`: the only columns whose rows already sent can differ (the
+        caller knows the others are equal: they are not compared)."""
+        new = {k: np.asarray(v) for k, v in data.items()}
+        rows = self._rows(new)
+        if rows is None:
             return self.replace(new)
+        old, (n_old, n_new) = self.sent or {}, rows
         changed = np.zeros(n_old, dtype=bool)
         for k, v in new.items():
-            changed |= _differs(old[k], v[:n_old])
+            if may_change is None or k in may_change:
+                changed |= _differs(old[k], v[:n_old])
         n_changed = int(changed.sum())
         if n_changed > max(8, n_new // 2):
             return self.replace(new)
@@ -78,6 +87,8 @@ class ColumnSync:
             patches: dict[str, list[tuple[Any, Any]]] = {}
             for a, b in _runs(changed):
                 for k, v in new.items():
+                    if may_change is not None and k not in may_change:
+                        continue
                     if not _differs(old[k][a:b], v[a:b]).any():
                         continue
                     item = (a, v[a].item()) if b - a == 1 else (slice(a, b), v[a:b].tolist())
@@ -89,6 +100,23 @@ class ColumnSync:
             kinds.append("stream")
         self.sent = {k: v.copy() for k, v in new.items()}
         kind = "+".join(kinds) or "none"
+        self.stats[kind] += 1
+        return kind
+
+    def grow(self, data: Mapping[str, Any]) -> str:
+        """Bring the source to `data` when its first rows are what was sent (the caller knows:
+        e.g. prefixes of arrays fixed for a run): only the rows beyond are streamed, nothing
+        is compared. The arrays are kept, not copied: they must not change afterwards."""
+        new = {k: np.asarray(v) for k, v in data.items()}
+        rows = self._rows(new)
+        if rows is None:
+            return self.replace(new)
+        n_old, n_new = rows
+        kind = "none"
+        if n_new > n_old:
+            self.source.stream({k: _wire(v[n_old:]) for k, v in new.items()})
+            kind = "stream"
+        self.sent = new
         self.stats[kind] += 1
         return kind
 

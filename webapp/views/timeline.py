@@ -248,6 +248,11 @@ class TimelineView:
             )
         )
 
+    def _device_prefix(self, i: int) -> dict[str, np.ndarray]:
+        """The device lane up to frame i (what _device_data(series, i) returns)."""
+        rows = int(self._device_rows[i])
+        return {k: v[:rows] for k, v in self._device_all.items()}
+
     def _precompute(self, s: RunSeries) -> None:
         """Per-run arrays, so a frame only slices them."""
         P = s.n_pcpus
@@ -271,11 +276,107 @@ class TimelineView:
         self._colours, self._names = colours, names
         self._vcpu_vm = np.asarray(s.recording.vcpu_vm, dtype=np.int64)
 
-    def _frame_data(self, s: RunSeries, i: int) -> dict[str, dict[str, np.ndarray]]:
+    def _precompute_past(self, s: RunSeries) -> None:
+        """Every row "past" will ever hold, in its order (_concat_by_start's: a stable sort, so
+        the rows of any frame keep it), with the frame each row appears at: a frame then only
+        selects and clips, sorting nothing."""
+        ran = _quads(
+            s.slice_start_ns / 1e6, s.slice_end_ns / 1e6, self._slice_bottom,
+            self._slice_bottom + ROW_H, self._slice_colour, self._slice_name,
+            np.full(s.slice_start_ns.size, "ran", dtype=object),
+        )  # fmt: skip
+        stalled = _quads(
+            s.stall_start_ns / 1e6, s.stall_end_ns / 1e6, self._stall_bottom,
+            self._stall_bottom + ROW_H * s.stall_fraction,
+            np.full(s.stall_start_ns.size, "#000000", dtype=object), self._stall_name,
+            np.full(s.stall_start_ns.size, "stalled", dtype=object),
+        )  # fmt: skip
+        prefetching = _quads(
+            s.prefetch_start_ns / 1e6, s.prefetch_end_ns / 1e6, self._pf_bottom, self._pf_top,
+            self._pf_colour, self._pf_name,
+            np.full(s.prefetch_start_ns.size, "prefetching", dtype=object),
+        )  # fmt: skip
+        parts = [ran, stalled, prefetching]
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in ran}
+        rank = np.array([KIND_RANK.get(w, 3) for w in merged["what"]], dtype=np.int64)
+        order = np.lexsort((rank, merged["left"]))
+        self._past_all = {k: v[order] for k, v in merged.items()}
+        # What ran or prefetched appears once it started before now, and is cut at now; a
+        # stall piece appears once its frame was recorded.
+        appear = np.concatenate(
+            [np.searchsorted(s.times_ns, s.slice_start_ns, side="right"), s.stall_frame,
+             np.searchsorted(s.times_ns, s.prefetch_start_ns, side="right")]
+        )  # fmt: skip
+        end_ns = np.concatenate([s.slice_end_ns, s.stall_end_ns, s.prefetch_end_ns])
+        clipped = np.concatenate(
+            [np.ones(s.slice_end_ns.size, bool), np.zeros(s.stall_end_ns.size, bool),
+             np.ones(s.prefetch_end_ns.size, bool)]
+        )  # fmt: skip
+        self._past_appear = appear.astype(np.int64)[order]
+        self._past_end_ns = end_ns.astype(np.int64)[order]
+        self._past_clipped = clipped[order]
+
+    def _past_at(self, i: int) -> np.ndarray:
+        """Indices (into the precomputed rows) of the rows "past" holds at frame i."""
+        return np.flatnonzero(self._past_appear <= i)
+
+    def _past_data(self, s: RunSeries, i: int, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """ "past" at frame i from the precomputed rows: what ran or prefetched up to now is
+        cut at now."""
+        now = int(s.times_ns[i])
+        end = self._past_end_ns[rows]
+        right = np.where(self._past_clipped[rows], np.minimum(end, now), end) / 1e6
+        data = {k: v[rows] for k, v in self._past_all.items()}
+        data["right"] = right
+        return _anchored(data)
+
+    def _frame_data(
+        self, s: RunSeries, i: int, past: bool = True
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """The sources at frame i computed from scratch ("past" only when asked: show takes
+        it from the rows precomputed per run, _past_data, and tests compare the two)."""
         now = int(s.times_ns[i])
         P = s.n_pcpus
         out: dict[str, dict[str, np.ndarray]] = {}
         n = int(np.searchsorted(s.slice_start_ns, now, side="left"))
+        plan = s.recording.plans[i]
+        # The plan holds the next slices; a slice running now is planned to go on until the
+        # plan's next start on its pCPU: ghost that remainder too.
+        running = np.flatnonzero(s.slice_end_ns[:n] > now)
+        rest_start, rest_end, rest_pcpu, rest_vcpu = [], [], [], []
+        for r in running.tolist():
+            p = int(s.slice_pcpu[r])
+            nxt = plan.start_ns[plan.pcpu == p]
+            nxt = nxt[nxt > now]
+            if nxt.size:
+                rest_start.append(now)
+                rest_end.append(int(nxt.min()))
+                rest_pcpu.append(p)
+                rest_vcpu.append(int(s.slice_vcpu[r]))
+        vcpu = np.concatenate([np.asarray(rest_vcpu, dtype=np.int64), plan.vcpu])
+        pcpu = np.concatenate([np.asarray(rest_pcpu, dtype=np.int64), plan.pcpu])
+        start = np.concatenate([np.asarray(rest_start, dtype=np.int64), plan.start_ns])
+        end = np.concatenate([np.asarray(rest_end, dtype=np.int64), plan.end_ns])
+        pv = self._vcpu_vm[vcpu] if vcpu.size else vcpu
+        pb = CPU_BASE + (P - 1 - pcpu).astype(np.float64)
+        out["planned"] = _anchored(
+            _quads(
+                np.maximum(start, now) / 1e6,
+                end / 1e6,
+                pb,
+                pb + ROW_H,
+                self._colours[pv] if pv.size else self._colours[:0],
+                self._names[pv] if pv.size else self._names[:0],
+                np.full(pv.size, "planned", dtype=object),
+            )
+        )
+        if past:
+            out["past"] = self._past_from_scratch(s, i, n)
+        return out
+
+    def _past_from_scratch(self, s: RunSeries, i: int, n: int) -> dict[str, np.ndarray]:
+        """ "past" at frame i (n slices started before now), sorted here."""
+        now = int(s.times_ns[i])
         ran = _quads(
             s.slice_start_ns[:n] / 1e6,
             np.minimum(s.slice_end_ns[:n], now) / 1e6,
@@ -297,35 +398,6 @@ class TimelineView:
             self._stall_name[keep],
             np.full(keep.size, "stalled", dtype=object),
         )
-        plan = s.recording.plans[i]
-        # The plan holds the next slices; a slice running now is planned to go on until the
-        # plan's next start on its pCPU: ghost that remainder too.
-        running = np.flatnonzero(s.slice_end_ns[:n] > now)
-        rest_start, rest_end, rest_pcpu, rest_vcpu = [], [], [], []
-        for r in running.tolist():
-            p = int(s.slice_pcpu[r])
-            nxt = plan.start_ns[plan.pcpu == p]
-            nxt = nxt[nxt > now]
-            if nxt.size:
-                rest_start.append(now)
-                rest_end.append(int(nxt.min()))
-                rest_pcpu.append(p)
-                rest_vcpu.append(int(s.slice_vcpu[r]))
-        vcpu = np.concatenate([np.asarray(rest_vcpu, dtype=np.int64), plan.vcpu])
-        pcpu = np.concatenate([np.asarray(rest_pcpu, dtype=np.int64), plan.pcpu])
-        start = np.concatenate([np.asarray(rest_start, dtype=np.int64), plan.start_ns])
-        end = np.concatenate([np.asarray(rest_end, dtype=np.int64), plan.end_ns])
-        pv = self._vcpu_vm[vcpu] if vcpu.size else vcpu
-        pb = CPU_BASE + (P - 1 - pcpu).astype(np.float64)
-        out["planned"] = _quads(
-            np.maximum(start, now) / 1e6,
-            end / 1e6,
-            pb,
-            pb + ROW_H,
-            self._colours[pv] if pv.size else self._colours[:0],
-            self._names[pv] if pv.size else self._names[:0],
-            np.full(pv.size, "planned", dtype=object),
-        )
         k = int(np.searchsorted(s.prefetch_start_ns, now, side="left"))
         prefetching = _quads(
             s.prefetch_start_ns[:k] / 1e6,
@@ -336,9 +408,7 @@ class TimelineView:
             self._pf_name[:k],
             np.full(k, "prefetching", dtype=object),
         )
-        out["past"] = _anchored(_concat_by_start([ran, stalled, prefetching]))
-        out["planned"] = _anchored(out["planned"])
-        return out
+        return _anchored(_concat_by_start([ran, stalled, prefetching]))
 
     # -- updates -------------------------------------------------------------------------------
     def set_run(self, series: RunSeries, device_scale: tuple[float, float]) -> None:
@@ -350,7 +420,15 @@ class TimelineView:
         data = self._frame_data(series, 0)
         for name, sync in self.syncs.items():
             sync.replace(data[name])
-        self.device_sync.replace(self._device_data(series, 0))
+        self._precompute_past(series)
+        self._past_rows = self._past_at(0)
+        # The device lane up to frame i is a prefix of the whole run's lane: built once, a
+        # frame then streams its own rows and compares nothing.
+        self._device_all = self._device_data(series, series.n_frames - 1)
+        kept = np.searchsorted(self._device_all["t"][2:], series.times_ns / 1e6, side="right")
+        self._device_rows = 2 + kept  # rows (anchors first) up to and including each frame
+        self._device_frame = 0
+        self.device_sync.replace(self._device_prefix(0))
         self.set_layout(P)
         self.now.location = 0.0
         self.frame = 0
@@ -373,9 +451,21 @@ class TimelineView:
         if s is None:
             return
         i = min(max(i, 0), s.n_frames - 1)
-        data = self._frame_data(s, i)
-        for name, sync in self.syncs.items():
-            sync.update(data[name])
-        self.device_sync.update(self._device_data(s, i))
+        planned = self._frame_data(s, i, past=False)["planned"]
+        self.syncs["planned"].update(planned)
+        rows = self._past_at(i)
+        past = self._past_data(s, i, rows)
+        kept = self._past_rows
+        if rows.size >= kept.size and np.array_equal(rows[: kept.size], kept):
+            # The rows sent are still the first rows, in place: only their ends can move.
+            self.syncs["past"].update(past, may_change=("right",))
+        else:
+            self.syncs["past"].update(past)
+        self._past_rows = rows
+        if i >= self._device_frame:
+            self.device_sync.grow(self._device_prefix(i))  # the lane only grows forward
+        else:
+            self.device_sync.update(self._device_prefix(i))
+        self._device_frame = i
         self.now.location = float(s.times_ns[i]) / 1e6
         self.frame = i

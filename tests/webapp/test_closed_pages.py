@@ -1,0 +1,60 @@
+"""A write to a page that closed is no error: the event loop's handler keeps such failures out
+of the server's log, and still reports every other unretrieved exception."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+
+import pytest
+from tornado.websocket import WebSocketClosedError
+
+from webapp.closed_pages import quiet_closed_page_writes
+
+
+def unretrieved(exc: BaseException, install: bool) -> None:
+    """Run a task that fails with exc on a fresh loop, drop it unretrieved, collect it."""
+
+    async def fail() -> None:
+        raise exc
+
+    async def main() -> None:
+        if install:
+            quiet_closed_page_writes()
+            quiet_closed_page_writes()  # twice is once
+        task = asyncio.ensure_future(fail())
+        await asyncio.sleep(0.01)
+        assert task.done()
+        del task
+        gc.collect()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("install", [True, False])
+def test_a_failed_write_to_a_closed_page_is_not_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture, install: bool
+) -> None:
+    """With the handler no 'Task exception was never retrieved' reaches the log for a
+    WebSocketClosedError; without it, asyncio logs one (what the server log showed)."""
+    with caplog.at_level(logging.DEBUG):
+        unretrieved(WebSocketClosedError(), install)
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    if install:
+        assert errors == []
+    else:
+        assert any("never retrieved" in r.getMessage() for r in errors)
+
+
+def test_other_unretrieved_exceptions_are_still_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """Any other exception nobody retrieved still reaches the log as an error."""
+    with caplog.at_level(logging.DEBUG):
+        unretrieved(ValueError("a real bug"), install=True)
+    assert any(
+        r.levelno >= logging.ERROR and "never retrieved" in r.getMessage() for r in caplog.records
+    )
