@@ -2,3 +2,6 @@
 pool's arrays, exactly as `engine.executor.step_one` does, returning to Python only where a
 decision or Python-side state is needed. `python -m engine.hotpath.warm` compiles them into
 numba's on-disk cache (next to these sources) so no user waits for the compiler."""
+
+# Every kernel is compiled with `nogil=True`: it touches only arrays, so while one runs the
+# interpreter lock is free for the web server's event loop and other sessions' threads.

@@ -14,7 +14,7 @@ from numba import njit
 from engine.page_states import CLEAN, PREFETCHED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evictable(s: int, clean_only: bool) -> bool:
     """Whether reclaim may take a page in state s (victims.candidates' test)."""
     if clean_only:
@@ -22,7 +22,7 @@ def evictable(s: int, clean_only: bool) -> bool:
     return s >= CLEAN and s <= PREFETCHED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def clock_victims(
     state: np.ndarray, ref_bit: np.ndarray, hand: int, n: int, clean_only: bool, out: np.ndarray
 ) -> tuple[int, int]:

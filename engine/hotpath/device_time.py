@@ -22,7 +22,7 @@ from engine.hotpath.slots import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def demand_read_ns(
     device: np.ndarray,
     busy_until: np.ndarray,
@@ -51,7 +51,7 @@ def demand_read_ns(
     return done
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def start_write(
     pages: np.ndarray,
     lo: int,

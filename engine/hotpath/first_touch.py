@@ -12,7 +12,7 @@ from numba import njit
 from engine.pool import DIRTY, UNTOUCHED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_first_touches(
     rel: np.ndarray,
     vm_lo: int,

@@ -37,7 +37,7 @@ from engine.hotpath.slots import (
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def read_cluster(
     state: np.ndarray,
     last_use_ns: np.ndarray,
@@ -78,7 +78,7 @@ def read_cluster(
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def count_extra(state: np.ndarray, page: int, vm_lo: int, vm_hi: int, cluster: int) -> int:
     """Swapped pages of the page's aligned cluster other than itself."""
     if cluster <= 1:
@@ -92,7 +92,7 @@ def count_extra(state: np.ndarray, page: int, vm_lo: int, vm_hi: int, cluster: i
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_references(
     rel: np.ndarray,
     writes: np.ndarray,
@@ -219,7 +219,7 @@ def run_references(
     return stop(n, t, GO_ON, cpu_ns, delta)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stop(n: int, t: int, why: int, cpu_ns: int, delta: np.ndarray) -> tuple[int, int, int]:
     """run_references' return: the n references done are counted here, once, rather than
     one by one (a store per reference the compiler cannot keep in a register)."""
@@ -228,7 +228,7 @@ def stop(n: int, t: int, why: int, cpu_ns: int, delta: np.ndarray) -> tuple[int,
     return n, t, why
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def clear_marks(mark: np.ndarray, touched: np.ndarray, n: int) -> None:
     """Reset the marks run_references set for the first n touched pages."""
     for i in range(n):

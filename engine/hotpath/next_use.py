@@ -13,7 +13,7 @@ from numba import njit
 from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _one_use_time(
     k: int,
     starts: np.ndarray,
@@ -41,7 +41,7 @@ def _one_use_time(
     return int(last_end + int((k - cum[b - 1]) * cpu * share))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def planned_segments(
     v: int,
     now_ns: int,
@@ -78,7 +78,7 @@ def planned_segments(
     return starts[:n].copy(), np.cumsum(caps[:n])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def use_times(
     ahead_refs: np.ndarray,
     starts: np.ndarray,
@@ -100,7 +100,7 @@ def use_times(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lower_to_next_use(
     out: np.ndarray,
     next_pos: np.ndarray,
@@ -125,7 +125,7 @@ def lower_to_next_use(
             out[i] = t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _next_use_time(
     nxt: int,
     window_end: int,
@@ -151,7 +151,7 @@ def _next_use_time(
     return _one_use_time(k, starts, cum, a, b, cpu, share, unplanned_ns)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_swapped(
     rel: np.ndarray,
     lo: int,
@@ -186,7 +186,7 @@ def first_swapped(
     return pages[:n], first[:n]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _evictable(s: int, clean_only: bool) -> bool:
     """A page in state s is a victim candidate (as engine.policies.victims.candidates)."""
     if s < CLEAN or s > PREFETCHED:  # CLEAN, DIRTY, PREFETCHED: the states holding a frame
@@ -194,7 +194,7 @@ def _evictable(s: int, clean_only: bool) -> bool:
     return not (clean_only and s == DIRTY)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def vms_with_candidates(state: np.ndarray, vm_base: np.ndarray, clean_only: bool) -> np.ndarray:
     """Per VM, whether any of its pages is evictable (clean or prefetched only if
     clean_only); each VM's scan stops at its first such page."""
@@ -218,7 +218,7 @@ C_CPU_NS = 5  # its time per reference
 N_COLUMNS = 6
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _time_at(
     nxt: int, row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
     unplanned_ns: int, far: int,
@@ -230,7 +230,7 @@ def _time_at(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float) -> bool:
     """Whether the vCPU's use time never decreases as the reference count grows. Inside a
     segment it grows by the CPU cost per reference and past the plan by a non-negative float
@@ -245,7 +245,7 @@ def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _shortlist_group(
     out: np.ndarray,
     n_out: int,
@@ -281,7 +281,7 @@ def _shortlist_group(
     return n_out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def farthest_pages(
     n: int,
     state: np.ndarray,

@@ -16,7 +16,7 @@ DIGIT_BITS = 11
 DIGITS = 1 << DIGIT_BITS
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def radix_sort(values: np.ndarray, bits: int) -> np.ndarray:
     """values (each in [0, 2**bits)) in ascending order, as a new array. A pass whose digit
     is the same for every value is skipped."""

@@ -42,7 +42,7 @@ from engine.hotpath.slots import (
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def direct_reclaim(
     reclaim: np.ndarray,
     kept_pages: np.ndarray,
@@ -87,7 +87,7 @@ def direct_reclaim(
     return WAIT_FOR_FRAME
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def take_kept(
     kept_pages: np.ndarray,
     kept_keys: np.ndarray,
@@ -116,7 +116,7 @@ def take_kept(
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evict_pages(
     victims: np.ndarray,
     now_ns: int,
@@ -192,7 +192,7 @@ def evict_pages(
     return freed
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def finish_writes(
     pages: np.ndarray,
     ends: np.ndarray,

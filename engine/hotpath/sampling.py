@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def zipf_ranks(
     u: np.ndarray, cdf: np.ndarray, guide: np.ndarray, m: int, out: np.ndarray
 ) -> np.ndarray:
@@ -33,7 +33,7 @@ def zipf_ranks(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mixture_parts(u: np.ndarray, cum: np.ndarray, which: np.ndarray, counts: np.ndarray) -> None:
     """which[j] = the part draw u[j] picks: how many of the cumulative shares cum are <= u[j]
     (numpy's searchsorted, side "right"), at most the last part; counts[k] grows by the draws
@@ -48,7 +48,7 @@ def mixture_parts(u: np.ndarray, cum: np.ndarray, which: np.ndarray, counts: np.
         counts[k] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def place_part(which: np.ndarray, part: int, values: np.ndarray, out: np.ndarray) -> None:
     """Put part's values, in order, where which names it: out[which == part] = values."""
     c = 0
