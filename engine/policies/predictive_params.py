@@ -86,6 +86,16 @@ class PredictiveParams(DemandParams):
         doc="While the plan has been mostly wrong, be demand paging (no restore, swap-out, "
         "write-back, gating or schedule-aware victims); it starts so until the plan proves right.",
     )
+    backoff_on = param.Selector(
+        default="plan",
+        objects=["benefit", "plan"],
+        doc="What the back-off decides from. benefit: epochs of acting on the plan, each judged "
+        "by the host's own major faults and gating wait against the faults demand paging (a "
+        "shadow LRU) would have taken on the same references; an epoch that does not pay stands "
+        "the policy down to demand paging for a probation that doubles while trials fail. "
+        "plan (the default): recent plan accuracy below backoff_below. benefit is not the default: "
+        "measured, it still harms where the plan is mostly wrong (docs/results.md, do no harm).",
+    )
     benefit_backoff = param.Boolean(
         False,
         doc="Also stand gating, swap-out and write-back down while what the mechanisms cost "
