@@ -110,7 +110,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.ledger_on = bool(p.get("backoff", True)) and bool(p.get("benefit_backoff", False))
         self.unpaid = False  # the ledger stood the mechanisms down
         # The back-off on measured benefit: demand paging's faults on the same references (a
-        # shadow LRU) against the host's own faults and gating wait, judged by epochs.
+        # shadow LRU) against the host's own stall, judged by epochs.
         self.by_benefit = p.get("backoff_on", "plan") == "benefit"
         pool = self.machine.pool
         self.shadow = GhostLru(
@@ -123,7 +123,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             min_evidence_faults=64,
         )
         self._shadow_since = 0
-        self._lost_seen = 0  # the host's lost time booked so far
+        self.shadow_trusted = False  # until then, the plan's accuracy decides
+        self._stall_seen = 0  # the host's stall booked so far
         self._harm_seen = (0, 0)  # pollution faults and gating ns booked so far
         self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
         self.batch = int(p.get("prefetch_batch_pages", 32))
@@ -441,18 +442,25 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
 
     def _judge_benefit(self, now_ns: int) -> None:
         """Count, for the last step, demand paging's faults on the references made (the
-        shadow) and the host's own faults and gating wait; with the back-off on measured
-        benefit, the judge's verdict is whether the plan-driven mechanisms act now."""
+        shadow) and the host's own stall; with the back-off on measured benefit, once the
+        shadow can be trusted (engine.policies.ghost_lru), the judge's verdict is whether the
+        plan-driven mechanisms act now (before, and where it never can, the plan's accuracy)."""
         if not self.by_benefit:
             return
         pages = np.flatnonzero(self.touch_ns >= self._shadow_since)
         shadow = self.shadow.step(pages, self.touch_ns[pages], now_ns)
         self._shadow_since = now_ns
         c = self.machine.counters
-        lost = int(c.stall_ns.sum()) + int(c.gating_delay_ns.sum())
-        self.judge.seen(shadow, lost - self._lost_seen)
-        self._lost_seen = lost
-        if self.params.get("backoff", True):
+        stall = int(c.stall_ns.sum())
+        self.judge.seen(shadow, stall - self._stall_seen)
+        self._stall_seen = stall
+        if not self.params.get("backoff", True):
+            return
+        trusted = self.shadow.trusted()
+        if trusted and not self.shadow_trusted:  # the judge takes over: a fresh trial
+            self.judge.restart(now_ns)
+        self.shadow_trusted = trusted
+        if trusted:
             self.backed_off = not self.judge.decide(now_ns)
 
     def _book_harm(self, now_ns: int) -> None:
@@ -483,7 +491,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if not self.params.get("backoff", True):
             self.backed_off = False
             return
-        if self.by_benefit:
+        if self.by_benefit and self.shadow_trusted:
             return
         below = float(self.params.get("backoff_below", 0.7))
         if self.backed_off:

@@ -62,7 +62,7 @@ def judge() -> MeasuredBenefit:
 
 
 def test_an_epoch_that_loses_less_time_than_demand_would_goes_on_acting() -> None:
-    """1,000 shadow faults (100 ms at 0.1 ms each) against 60 ms lost: it pays, it acts."""
+    """1,000 shadow faults (100 ms at 0.1 ms each) against 60 ms stalled: it pays, it acts."""
     j = judge()
     assert j.decide(0)
     j.seen(1_000, 60 * MS)
@@ -71,7 +71,7 @@ def test_an_epoch_that_loses_less_time_than_demand_would_goes_on_acting() -> Non
 
 
 def test_an_epoch_that_loses_more_stands_down_for_a_probation_that_doubles() -> None:
-    """120 ms lost against demand's 100 ms: stand down one epoch, then a trial; a second
+    """120 ms stalled against demand's 100 ms: stand down one epoch, then a trial; a second
     failed trial stands down two epochs, and a paying one resets the probation."""
     j = judge()
     j.seen(1_000, 120 * MS)

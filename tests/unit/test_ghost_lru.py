@@ -50,7 +50,7 @@ def test_at_2x_overcommit_its_faults_match_demand_pagings_own_over_a_run() -> No
     policy = validate_policy({"name": "predictive", "backoff_on": "benefit"})
     data = mini(host={"pcpus": 2, "memory_mib": 6, "swap_mib": 256})
     sim = Simulation(from_dict(data), policy, record=False)
-    sim.policy.judge.decide = lambda now_ns: False  # type: ignore[attr-defined]
+    sim.policy._on = lambda switch: False  # type: ignore[attr-defined]  # no mechanism acts
     sim.run()
     own = int(sim.counters.major_faults.sum())
     shadow = int(sim.policy.shadow.faults.sum())  # type: ignore[attr-defined]

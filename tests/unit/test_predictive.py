@@ -437,7 +437,7 @@ def test_background_writing_covers_a_switch_once() -> None:
 def test_the_benefit_backoff_decides_the_same_under_both_executors() -> None:
     """The shadow counts from exact last-use times at step boundaries, so the per-reference
     executor and the fast one judge the same epochs alike and agree on every counter."""
-    data = small(duration_ms=120.0)
+    data = small(duration_ms=120.0, host={"pcpus": 2, "memory_mib": 8, "swap_mib": 256})
     policy = validate_policy({"name": "predictive", "backoff_on": "benefit"})
     runs = []
     for executor in ("fast", "reference"):
@@ -445,7 +445,17 @@ def test_the_benefit_backoff_decides_the_same_under_both_executors() -> None:
         sim.run(with_baseline=False)
         runs.append(sim)
     fast, ref = runs
+    assert fast.policy.shadow_trusted  # type: ignore[attr-defined]
     assert fast.policy.judge.epochs_judged > 0  # type: ignore[attr-defined]
     assert int(fast.policy.shadow.faults.sum()) > 0  # type: ignore[attr-defined]
     assert fingerprint(fast) == fingerprint(ref)
     assert fast.policy.judge == ref.policy.judge  # type: ignore[attr-defined]
+
+
+def test_below_one_and_a_half_x_the_plan_decides_as_before() -> None:
+    """mini touches ~2,800 pages on 2,560 frames: the shadow is never trusted there, and with
+    backoff_on = benefit the run is the plan-accuracy back-off's, counter for counter."""
+    benefit = run(mini(), {"name": "predictive", "backoff_on": "benefit"})
+    assert not benefit.policy.shadow_trusted  # type: ignore[attr-defined]
+    assert benefit.policy.shadow.touched > 2_000  # type: ignore[attr-defined]
+    assert fingerprint(benefit) == fingerprint(run(mini(), {"name": "predictive"}))
