@@ -16,7 +16,7 @@ NEVER_TOUCHED = -1
 # Where the shadow is trusted: touched pages at least this many times its frames. Measured, at
 # ~2x its faults are within ~5 % of demand paging's own; near 1x an LRU's misses hinge on a few
 # frames and on the order the VMs run in, and the shadow is off by tens of per cent (at 1.14x,
-# misprediction, by up to 2.5x in an epoch), too far to judge a 5 % harm by.
+# misprediction: whole runs up to +61 %), too far to judge a 5 % harm by (docs/results.md).
 TRUSTED_OVERCOMMIT = 1.5
 
 
