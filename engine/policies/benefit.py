@@ -92,8 +92,9 @@ class MeasuredBenefit:
     """Epochs of acting on the plan, judged against demand paging measured on the same
     references (`engine.policies.ghost_lru`): an epoch pays while the host's own stall stays
     below the shadow's faults at one demand read (with its readahead) each. An epoch that does
-    not pay stands the plan-driven mechanisms down for a probation that doubles at each failed
-    trial (up to a limit); after it a fresh trial epoch begins.
+    not pay stands down, for a probation that doubles at each failed trial (up to a limit), the
+    mechanisms that take frames or time ahead of need (predictive: gating, swap-out, write-back;
+    its restores go on); after it a fresh trial epoch begins.
 
     Stall, not faults, because a restore that removes a fault but makes the next demand read
     queue behind it gains nothing. Not gating wait: summed over held vCPUs it is not host time

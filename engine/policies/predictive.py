@@ -124,6 +124,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         )
         self._shadow_since = 0
         self.shadow_trusted = False  # until then, the plan's accuracy decides
+        self.not_paying = False  # the judge stood the mechanisms down
         self._stall_seen = 0  # the host's stall booked so far
         self._harm_seen = (0, 0)  # pollution faults and gating ns booked so far
         self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
@@ -158,6 +159,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "cancelled_pages": 0,
             "backoff_steps": 0,
             "unpaid_steps": 0,
+            "not_paying_steps": 0,
             "active_steps": 0,
         }
 
@@ -165,7 +167,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def _on(self, switch: str) -> bool:
         if not self.active or not self.params.get(switch, True):
             return False
-        if self.unpaid and switch in UNPAID_STOPS:
+        if (self.unpaid or self.not_paying) and switch in UNPAID_STOPS:
             return False
         return not (self.backed_off and switch in BACKOFF_STOPS)
 
@@ -461,7 +463,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             self.judge.restart(now_ns)
         self.shadow_trusted = trusted
         if trusted:
-            self.backed_off = not self.judge.decide(now_ns)
+            # The plan-driven mechanisms that take frames or time ahead of need stand down;
+            # restores go on, so a VM swapped out for its cycle is not left to fault back.
+            self.backed_off = False
+            self.not_paying = not self.judge.decide(now_ns)
+            self.stats["not_paying_steps"] += int(self.not_paying)
 
     def _book_harm(self, now_ns: int) -> None:
         """Book the pollution faults and gating time since the last step as the ledger's cost."""

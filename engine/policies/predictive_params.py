@@ -92,8 +92,9 @@ class PredictiveParams(DemandParams):
         doc="What the back-off decides from. benefit: once the VMs have touched 1.5x the host's "
         "frames, epochs of acting on the plan, each judged by the host's stall against the "
         "faults demand paging (a shadow LRU) would have taken on the same references; an epoch "
-        "that does not pay stands the policy down to demand paging for a probation that doubles "
-        "while trials fail (below 1.5x the shadow is not precise enough: plan accuracy decides). "
+        "that does not pay stops gating, swap-out and write-back (restores go on) for a probation "
+        "that doubles while trials fail (below 1.5x the shadow is not precise enough: plan "
+        "accuracy decides). "
         "plan (the default): recent plan accuracy below backoff_below. benefit is not the default: "
         "measured, it still harms where the plan is mostly wrong (docs/results.md, do no harm).",
     )

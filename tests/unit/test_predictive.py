@@ -459,3 +459,17 @@ def test_below_one_and_a_half_x_the_plan_decides_as_before() -> None:
     assert not benefit.policy.shadow_trusted  # type: ignore[attr-defined]
     assert benefit.policy.shadow.touched > 2_000  # type: ignore[attr-defined]
     assert fingerprint(benefit) == fingerprint(run(mini(), {"name": "predictive"}))
+
+
+def test_a_stand_down_on_measured_benefit_keeps_restoring() -> None:
+    """When the judge finds an epoch did not pay, gating, swap-out and write-back stop, but
+    restores (and schedule-aware victims) go on: a VM swapped out for its cycle is brought
+    back rather than left to fault everything in."""
+    sim = run(mini(), {"name": "predictive", "backoff_on": "benefit"}, steps=20)
+    pol = sim.policy
+    assert isinstance(pol, PredictivePaging)
+    pol.backed_off, pol.not_paying = False, True
+    assert pol._on("restore") and pol._on("schedule_victims")
+    assert not any(pol._on(s) for s in ("gating", "swap_out", "write_back"))
+    pol.not_paying = False
+    assert all(pol._on(s) for s in ("gating", "swap_out", "write_back", "restore"))
