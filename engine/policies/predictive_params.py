@@ -95,8 +95,9 @@ class PredictiveParams(DemandParams):
         "that does not pay stops gating, swap-out and write-back (restores go on) for a probation "
         "that doubles while trials fail (below 1.5x the shadow is not precise enough: plan "
         "accuracy decides). "
-        "plan (the default): recent plan accuracy below backoff_below. benefit is not the default: "
-        "measured, it still harms where the plan is mostly wrong (docs/results.md, do no harm).",
+        "plan (the default): recent plan accuracy below backoff_below. benefit holds the "
+        "do-no-harm grid where plan does not (docs/results.md); not yet the default, as the "
+        "headline figures it would move (schedule-oracle inherits it) are not re-measured.",
     )
     benefit_backoff = param.Boolean(
         False,
