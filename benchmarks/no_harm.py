@@ -6,6 +6,7 @@
 Rows: nvme_8vm_2x with `faults.plan_error_rate` 0 to 0.5, and misprediction with its bursts
 ×1, ×5, ×10 (engine.no_harm). Each row: mean and 95 % interval of the per-seed ratio, the worst
 seed, the mean plan accuracy and pollution faults. The claim: every seed ≤ 1.05.
+`--set backoff_on=benefit` measures the back-off on measured benefit (off by default).
 """
 
 from __future__ import annotations

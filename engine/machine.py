@@ -82,10 +82,11 @@ class Machine(PagingServices):
         if self.pool.free_frames < self.low_wm and short > 0:
             self.reclaim(short, now_ns, BACKGROUND_WRITE)
 
-    def count_gated_dispatch(self, vm: int, waited_ns: int) -> None:
-        """A vCPU of vm was dispatched after the policy held it back for waited_ns."""
+    def count_gated_dispatch(self, vm: int, waited_ns: int, *, dispatched: bool = True) -> None:
+        """A vCPU of vm was dispatched after the policy held it back for waited_ns (or, not
+        dispatched, was still held when the run ended)."""
         self.counters.gating_delay_ns[vm] += waited_ns
-        self.counters.gated_dispatches[vm] += 1
+        self.counters.gated_dispatches[vm] += int(dispatched)
 
     def device_summary(self, end_ns: int) -> dict[str, Any]:
         """The device's figures over a run that ended at end_ns."""

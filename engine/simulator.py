@@ -386,6 +386,7 @@ class Simulation:
         for p in range(self.n_pcpus):
             if self.running[p] >= 0:
                 self._deschedule(p, max(T, self.pcpu_time[p]), "end")
+        self.policy.on_end(T)
         self.machine.complete_until(T)
         if self.recorder is not None:
             self.recorder.finish(T)

@@ -24,6 +24,7 @@ class Policy:
     - `on_step(now_ns, step_end_ns)`: called at each step boundary; may prefetch or evict
       through `self.machine.prefetch(...)` / `self.machine.evict(...)`.
     - `on_dispatch`, `on_deschedule`: scheduler events. `ready(vcpu, now_ns)`: dispatch gating.
+    - `on_end(end_ns)`: the run ends; book what is still open (a vCPU still held back).
 
     A policy sees `self.ctx` (a PolicyContext: the plan, who runs where, vCPU → VM) and
     `self.machine` (its state and services), never the Simulation. It reads state and asks
@@ -68,6 +69,10 @@ class Policy:
 
     def ready(self, vcpu: int, now_ns: int) -> bool:
         return True
+
+    def on_end(self, end_ns: int) -> None:
+        """The run ends at end_ns (after the running slices ended): book what is still open."""
+        return None
 
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
         """Pages a vCPU of vm touched in one executed chunk, and those that major-faulted."""

@@ -20,9 +20,10 @@ import numpy as np
 from engine.device import BACKGROUND_WRITE, WRITE_TO_FREE, Op
 from engine.executor import BLOCK
 from engine.policies import victims as pick
-from engine.policies.benefit import BenefitLedger
+from engine.policies.benefit import BenefitLedger, MeasuredBenefit
 from engine.policies.demand import DemandPaging
 from engine.policies.device_lead import DeviceLeadTime
+from engine.policies.ghost_lru import GhostLru
 from engine.policies.predictive_params import MECHANISMS as MECHANISMS
 from engine.policies.predictive_params import PredictiveParams
 from engine.policies.registry import register
@@ -77,6 +78,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.ws_size = np.zeros(n_vms, dtype=np.int64)  # working set at the last deschedule
         self.ops: list[list[Op]] = [[] for _ in range(n_vms)]  # restore reads not yet landed
         self.gate_since = np.full(len(ctx.vcpus), -1, dtype=np.int64)
+        # Held back only because a VM planned sooner is held (not for its own restore): since
+        # when, last refused when, and the time of its earlier holds not yet booked.
+        self.behind_since = np.full(len(ctx.vcpus), -1, dtype=np.int64)
+        self.behind_last = np.full(len(ctx.vcpus), -1, dtype=np.int64)
+        self.behind_ns = np.zeros(len(ctx.vcpus), dtype=np.int64)
         self.vcpu_blocked = np.zeros(len(ctx.vcpus), dtype=bool)
         self.went_idle: list[int] = []
         # Restore usefulness: pages restored and not yet touched, and a per-VM scale of the
@@ -103,6 +109,23 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         )
         self.ledger_on = bool(p.get("backoff", True)) and bool(p.get("benefit_backoff", False))
         self.unpaid = False  # the ledger stood the mechanisms down
+        # The back-off on measured benefit: demand paging's faults on the same references (a
+        # shadow LRU) against the host's own stall, judged by epochs.
+        self.by_benefit = p.get("backoff_on", "plan") == "benefit"
+        pool = self.machine.pool
+        self.shadow = GhostLru(
+            pool.base, pool.frames - self.machine.low_wm, self.readahead_cluster(0)
+        )
+        self.judge = MeasuredBenefit(
+            epoch_ns=4 * slice_ns,
+            fault_ns=self.machine.device.service_ns(self.readahead_cluster(0)),
+            max_probation_epochs=8,
+            min_evidence_faults=64,
+        )
+        self._shadow_since = 0
+        self.shadow_trusted = False  # until then, the plan's accuracy decides
+        self.not_paying = False  # the judge stood the mechanisms down
+        self._stall_seen = 0  # the host's stall booked so far
         self._harm_seen = (0, 0)  # pollution faults and gating ns booked so far
         self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
         self.batch = int(p.get("prefetch_batch_pages", 32))
@@ -136,6 +159,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "cancelled_pages": 0,
             "backoff_steps": 0,
             "unpaid_steps": 0,
+            "not_paying_steps": 0,
             "active_steps": 0,
         }
 
@@ -143,7 +167,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def _on(self, switch: str) -> bool:
         if not self.active or not self.params.get(switch, True):
             return False
-        if self.unpaid and switch in UNPAID_STOPS:
+        if (self.unpaid or self.not_paying) and switch in UNPAID_STOPS:
             return False
         return not (self.backed_off and switch in BACKOFF_STOPS)
 
@@ -269,9 +293,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.written[vm] = False
         self.run_until[vm] = max(int(self.run_until[vm]), self.ctx.slice_end[pcpu])
         since = int(self.gate_since[vcpu])
-        if since >= 0:
+        behind = self._take_behind(vcpu, now_ns)
+        if since >= 0 or behind > 0:
             self.gate_since[vcpu] = -1
-            self.machine.count_gated_dispatch(vm, now_ns - since)
+            own = now_ns - since if since >= 0 else 0
+            self.machine.count_gated_dispatch(vm, own + behind)
         resumed = bool(self.vcpu_blocked[vcpu])
         self.vcpu_blocked[vcpu] = False
         if self.active and not resumed:  # the end of a wait for a read is no plan's test
@@ -334,8 +360,44 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             nxt = self.next_starts(now_ns)
             held = self.gate_since >= 0
             first_held = int(nxt[self.vcpu_vm[held]].min()) if held.any() else NEVER
-            return int(nxt[vm]) <= first_held + self.tolerance_ns
+            if int(nxt[vm]) > first_held + self.tolerance_ns:
+                self._hold_behind(vcpu, now_ns)
+                return False
         return True
+
+    def _hold_behind(self, vcpu: int, now_ns: int) -> None:
+        """Book a refusal of a vCPU held behind a held one. A hold lasts from the first refusal
+        to one step past the last (an idle pCPU asks again every step); the wait after it, for
+        a pCPU to come free, is the scheduler's, not gating's."""
+        last = int(self.behind_last[vcpu])
+        if last < 0:
+            self.behind_since[vcpu] = now_ns
+        elif now_ns - last > self.ctx.step_ns:  # a new hold: the earlier one ended
+            self.behind_ns[vcpu] += last + self.ctx.step_ns - int(self.behind_since[vcpu])
+            self.behind_since[vcpu] = now_ns
+        self.behind_last[vcpu] = now_ns
+
+    def _take_behind(self, vcpu: int, now_ns: int) -> int:
+        """The time the vCPU was held behind others since it last ran (0: never), cleared."""
+        last = int(self.behind_last[vcpu])
+        held = int(self.behind_ns[vcpu])
+        if last >= 0:
+            held += min(now_ns, last + self.ctx.step_ns) - int(self.behind_since[vcpu])
+        self.behind_ns[vcpu] = 0
+        self.behind_since[vcpu] = self.behind_last[vcpu] = -1
+        return held
+
+    def on_end(self, end_ns: int) -> None:
+        """A vCPU still held back when the run ends lost that time too (no dispatch counted);
+        a hold for its own restore lasts at most gate_max_wait_ms."""
+        for vcpu in range(len(self.ctx.vcpus)):
+            since = int(self.gate_since[vcpu])
+            own = min(end_ns - since, self.max_wait_ns) if since >= 0 else 0
+            held = own + self._take_behind(vcpu, end_ns)
+            self.gate_since[vcpu] = -1
+            if held > 0:
+                vm = int(self.vcpu_vm[vcpu])
+                self.machine.count_gated_dispatch(vm, held, dispatched=False)
 
     def _pending(self, vm: int, now_ns: int) -> bool:
         """A restore read of the VM is on the device now. Reads still queued do not hold the
@@ -351,6 +413,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.stats["active_steps"] += 1
         if self.backed_off:
             self.stats["backoff_steps"] += 1
+        self._judge_benefit(now_ns)
         if self.ledger_on:
             self._book_harm(now_ns)
             self.unpaid = not self.backed_off and not self.ledger.paying(now_ns)
@@ -379,6 +442,33 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
                 if self.armed[vm]:
                     self._restore(vm, int(nxt[vm]), now_ns)
 
+    def _judge_benefit(self, now_ns: int) -> None:
+        """Count, for the last step, demand paging's faults on the references made (the
+        shadow) and the host's own stall; with the back-off on measured benefit, once the
+        shadow can be trusted (engine.policies.ghost_lru), the judge's verdict is whether the
+        plan-driven mechanisms act now (before, and where it never can, the plan's accuracy)."""
+        if not self.by_benefit:
+            return
+        pages = np.flatnonzero(self.touch_ns >= self._shadow_since)
+        shadow = self.shadow.step(pages, self.touch_ns[pages], now_ns)
+        self._shadow_since = now_ns
+        c = self.machine.counters
+        stall = int(c.stall_ns.sum())
+        self.judge.seen(shadow, stall - self._stall_seen)
+        self._stall_seen = stall
+        if not self.params.get("backoff", True):
+            return
+        trusted = self.shadow.trusted()
+        if trusted and not self.shadow_trusted:  # the judge takes over: a fresh trial
+            self.judge.restart(now_ns)
+        self.shadow_trusted = trusted
+        if trusted:
+            # The plan-driven mechanisms that take frames or time ahead of need stand down;
+            # restores go on, so a VM swapped out for its cycle is not left to fault back.
+            self.backed_off = False
+            self.not_paying = not self.judge.decide(now_ns)
+            self.stats["not_paying_steps"] += int(self.not_paying)
+
     def _book_harm(self, now_ns: int) -> None:
         """Book the pollution faults and gating time since the last step as the ledger's cost."""
         c = self.machine.counters
@@ -406,6 +496,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.accuracy += (float(planned) - self.accuracy) * weight
         if not self.params.get("backoff", True):
             self.backed_off = False
+            return
+        if self.by_benefit and self.shadow_trusted:
             return
         below = float(self.params.get("backoff_below", 0.7))
         if self.backed_off:

@@ -203,7 +203,7 @@ def test_adaptive_page_in_with_background_writing_cuts_switch_in_faulting() -> N
     strict=True,
     reason="on the calibrated NVMe device (one request alone gets the whole bandwidth) restores "
     "land fast enough that predictive without background writing still cuts the lost time per "
-    "switch-in to 0.585x demand's (25.95 against 44.35 ms); Ryu et al.'s 'most of the effect is "
+    "switch-in to 0.621x demand's (27.55 against 44.35 ms); Ryu et al.'s 'most of the effect is "
     "gone' held only on the earlier, slower per-request model",
 )
 def test_without_background_writing_most_of_the_switch_in_gain_is_gone() -> None:

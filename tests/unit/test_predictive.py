@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from engine.errors import ScenarioError
+from engine.metrics import COUNTERS
 from engine.policies import validate_policy
 from engine.policies.predictive import MECHANISMS, NEVER, PROTECTED, PredictivePaging
 from engine.pool import CLEAN, PREFETCHED, READING, SWAPPED
 from engine.scenario import from_dict, with_overrides
 from engine.simulator import Simulation, baseline_references
+from tests.unit.test_policy_contract import small
 
 
 def mini(**over: Any) -> dict[str, Any]:
@@ -176,6 +178,55 @@ def test_gating_holds_a_vm_until_its_restore_lands_and_never_too_long() -> None:
     off = run(mini(), {"name": "predictive", "gating": False}).counters
     assert off.gated_dispatches.sum() == 0
     assert off.gating_delay_ns.sum() == 0
+
+
+def gate_setup(at_ns: int) -> tuple[Simulation, PredictivePaging, int]:
+    """mini under predictive at `at_ns` (a step boundary), acting, with VM a's restore on the
+    device and planned now, VM b planned 5 ms later; nothing held yet. Returns the step."""
+    sim = Simulation(from_dict(mini()), validate_policy({"name": "predictive"}), record=False)
+    sim.run(until=at_ns)
+    pol = sim.policy
+    assert isinstance(pol, PredictivePaging)
+    pol.backed_off = False
+    pol.gate_since[:] = -1
+    pol._take_behind(1, at_ns)
+    nxt = np.array([at_ns, at_ns + 5_000_000, NEVER, NEVER], dtype=np.int64)
+    pol.next_starts = lambda now: nxt  # type: ignore[method-assign]
+    pol._pending = lambda vm, now: vm == 0  # type: ignore[method-assign]
+    return sim, pol, sim.step_ns
+
+
+def test_a_vcpu_held_behind_a_held_vm_counts_its_hold_as_gating_delay() -> None:
+    """b, planned after a held a, is refused at two boundaries: its hold (to one step past the
+    last refusal) is gating delay, booked at its dispatch; the slice it then waits is not."""
+    sim, pol, step = gate_setup(20_000_000)
+    t = sim.now_ns
+    c = sim.counters
+    delay, gated = int(c.gating_delay_ns[1]), int(c.gated_dispatches[1])
+    for now in (t, t + step):
+        assert not pol.ready(0, now)  # a: its own restore is on the device
+        assert not pol.ready(1, now)  # b: behind a
+    pol.on_dispatch(1, 0, t + 40 * step)
+    assert int(c.gating_delay_ns[1]) - delay == 2 * step
+    assert int(c.gated_dispatches[1]) - gated == 1
+
+
+def test_a_vcpu_still_held_when_the_run_ends_counts_its_hold_as_gating_delay() -> None:
+    """a (its own restore) and b (behind a) are held in the last step: the summary's gating
+    delay grows by that step for each, with no dispatch counted."""
+    sim, pol, step = gate_setup(150_000_000 - 1_000_000)
+    t = sim.now_ns
+    before = sim.counters.snapshot().copy()
+    assert not pol.ready(0, t)
+    assert not pol.ready(1, t)
+    result = sim.run()
+    c = sim.counters
+    assert int(c.gating_delay_ns[0]) - int(before[COUNTERS.index("gating_delay_ns"), 0]) == step
+    assert int(c.gating_delay_ns[1]) - int(before[COUNTERS.index("gating_delay_ns"), 1]) == step
+    assert int(c.gated_dispatches[:2].sum()) == int(
+        before[COUNTERS.index("gated_dispatches"), :2].sum()
+    )
+    assert result.summary["gating_delay_ns"] == int(c.gating_delay_ns.sum())
 
 
 def test_queued_restores_of_a_vm_that_left_the_plan_are_cancelled() -> None:
@@ -381,3 +432,44 @@ def test_background_writing_covers_a_switch_once() -> None:
     written = pol.stats["write_back_pages"]
     assert needed and needed[0] > 1000, "the first switch needs a restore"
     assert 0 < written <= needed[0]
+
+
+def test_the_benefit_backoff_decides_the_same_under_both_executors() -> None:
+    """The shadow counts from exact last-use times at step boundaries, so the per-reference
+    executor and the fast one judge the same epochs alike and agree on every counter."""
+    data = small(duration_ms=120.0, host={"pcpus": 2, "memory_mib": 8, "swap_mib": 256})
+    policy = validate_policy({"name": "predictive", "backoff_on": "benefit"})
+    runs = []
+    for executor in ("fast", "reference"):
+        sim = Simulation(from_dict(data), policy, executor=executor, record=False)
+        sim.run(with_baseline=False)
+        runs.append(sim)
+    fast, ref = runs
+    assert fast.policy.shadow_trusted  # type: ignore[attr-defined]
+    assert fast.policy.judge.epochs_judged > 0  # type: ignore[attr-defined]
+    assert int(fast.policy.shadow.faults.sum()) > 0  # type: ignore[attr-defined]
+    assert fingerprint(fast) == fingerprint(ref)
+    assert fast.policy.judge == ref.policy.judge  # type: ignore[attr-defined]
+
+
+def test_below_one_and_a_half_x_the_plan_decides_as_before() -> None:
+    """mini touches ~2,800 pages on 2,560 frames: the shadow is never trusted there, and with
+    backoff_on = benefit the run is the plan-accuracy back-off's, counter for counter."""
+    benefit = run(mini(), {"name": "predictive", "backoff_on": "benefit"})
+    assert not benefit.policy.shadow_trusted  # type: ignore[attr-defined]
+    assert benefit.policy.shadow.touched > 2_000  # type: ignore[attr-defined]
+    assert fingerprint(benefit) == fingerprint(run(mini(), {"name": "predictive"}))
+
+
+def test_a_stand_down_on_measured_benefit_keeps_restoring() -> None:
+    """When the judge finds an epoch did not pay, gating, swap-out and write-back stop, but
+    restores (and schedule-aware victims) go on: a VM swapped out for its cycle is brought
+    back rather than left to fault everything in."""
+    sim = run(mini(), {"name": "predictive", "backoff_on": "benefit"}, steps=20)
+    pol = sim.policy
+    assert isinstance(pol, PredictivePaging)
+    pol.backed_off, pol.not_paying = False, True
+    assert pol._on("restore") and pol._on("schedule_victims")
+    assert not any(pol._on(s) for s in ("gating", "swap_out", "write_back"))
+    pol.not_paying = False
+    assert all(pol._on(s) for s in ("gating", "swap_out", "write_back", "restore"))
