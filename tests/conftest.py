@@ -72,16 +72,21 @@ COSTLIEST_FIRST = (
     "tests/ui",  # every other browser test: one served app, a Chromium per module
     "tests/golden shared runs",  # whole runs of the shipped scenarios (SHARED_RUNS)
 )
-# Modules whose tests share nothing: each test is a unit of its own, so that the two workers
-# can even out with them at the end (the oracle bound: 40 cases of two short runs each).
-PER_TEST = ("tests/golden/test_bounds.py",)
+# Tests that share nothing with their module: each case is a unit of its own, so that the
+# two workers can even out with them (the oracle bound: 40 cases of two short runs each; the
+# headline's steady-state claim: two whole runs of nvme_8vm_2x and their baseline per seed,
+# its own runs, tests/golden/test_results.py: headline_run).
+PER_TEST = (
+    "tests/golden/test_bounds.py",
+    "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_",
+)
 
 
 def group_of(item: pytest.Item) -> str | None:
     """The xdist group of a test: a shared-state group above, its own module, or None (a
     unit of its own)."""
     module = item.nodeid.split("::", 1)[0]
-    if module in PER_TEST:
+    if item.nodeid.startswith(PER_TEST):  # a module, or a test's id without its parameters
         return None
     if module in SHARED_RUNS:
         return COSTLIEST_FIRST[2]

@@ -82,13 +82,15 @@ def test_on_nvme_8vm_2x_predictive_loses_under_a_quarter_of_the_best_demands_tim
         assert pred["lost_time_ms"] <= 0.25 * demand["lost_time_ms"], seed
 
 
-def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles() -> None:
+# One test per seed (every seed must pass, as before): the costliest claim of the suite (two
+# whole runs and their baseline per seed) is five units that two test workers can share.
+@pytest.mark.parametrize("seed", HEADLINE_SEEDS)
+def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles(seed: int) -> None:
     """In steady state (after the first 20 %), on every seed 1-5, predictive loses at most
     twice the time of the schedule-oracle, which knows each VM's next page set."""
-    for seed in HEADLINE_SEEDS:
-        pred = headline_run((("name", "predictive"),), seed)
-        oracle = headline_run((("name", "schedule-oracle"),), seed)
-        assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"], seed
+    pred = headline_run((("name", "predictive"),), seed)
+    oracle = headline_run((("name", "schedule-oracle"),), seed)
+    assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"]
 
 
 def test_on_nvme_8vm_2x_lost_time_is_within_twice_the_oracles() -> None:
