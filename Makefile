@@ -40,8 +40,11 @@ lint: $(STAMP)
 
 # The suite must stay under 8 minutes on a quiet 2-core machine: every run lists its 15
 # slowest tests, so a new slow one shows where it lands (mark it `slow`, say why it costs).
+# Two worker processes, one per core (TEST_WORKERS=0 runs it in one process); tests that share
+# a served app or an expensive run stay in one worker (tests/conftest.py: group_of).
+TEST_WORKERS ?= 2
 test: $(STAMP) chromium lint
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

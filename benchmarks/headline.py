@@ -2,6 +2,7 @@
 against the best demand paging's, and against the schedule-oracle's in steady state.
 
     .venv/bin/python benchmarks/headline.py [--seeds 1,2,3,4,5] [--scenario nvme_8vm_2x]
+        [--policy-set backoff_on=plan ...]
 
 Best demand: the readahead setting that loses least on the first seed (engine.best_demand),
 kept for the others. Prints per-seed lost times and the mean and 95 % interval of each ratio.
@@ -29,13 +30,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--scenario", default="nvme_8vm_2x")
+    parser.add_argument(
+        "--policy-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of predictive and schedule-oracle (both), e.g. backoff_on=plan",
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     base = load_scenario(ROOT / "scenarios" / f"{args.scenario}.toml")
     best, _ = best_demand(with_seed(base, seeds[0]))
     print(f"{args.scenario}; best demand on seed {seeds[0]}: {setting_label(best)}")
-    pred_cfg = validate_policy({"name": "predictive"})
-    oracle_cfg = validate_policy({"name": "schedule-oracle"})
+    extra = dict(item.split("=", 1) for item in args.policy_set)
+    pred_cfg = validate_policy({"name": "predictive", **extra})
+    oracle_cfg = validate_policy({"name": "schedule-oracle", **extra})
+    if extra:
+        print(f"predictive and schedule-oracle with {extra}")
     rows = []
     print(
         "| seed | best demand lost ms | predictive lost ms | ratio | steady: predictive ms "

@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the repository, shipped scenarios and ../shared."""
+"""Shared fixtures: paths to the repository, shipped scenarios and ../shared; how `make test`
+splits the suite between two worker processes; browser deadlines for a busy machine."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from playwright.sync_api import expect
 
 # No test may fail because the machine is busy. Hypothesis measures wall time twice: a
 # deadline per example and the too-slow health check on data generation; both are off for
@@ -16,6 +18,13 @@ settings.register_profile(
     "vmswap", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 settings.load_profile("vmswap")
+
+# A browser wait is a deadline on a busy machine, not the rule a test checks: Playwright's own
+# defaults (30 s for an action, 5 s for an `expect`) leave no slack on two cores shared with a
+# second test worker and another CPU-bound process. A test that states its own timeout keeps it.
+ACTION_TIMEOUT_MS = 90_000
+EXPECT_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -40,3 +49,67 @@ def browser(launch_browser):
     launched = launch_browser()
     yield launched
     launched.close()
+
+
+@pytest.fixture
+def context(context):
+    """pytest-playwright's browser context, with the action deadline above."""
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    return context
+
+
+# -- two workers (`make test`: pytest -n 2 --dist loadgroup --no-loadscope-reorder) ---------------
+#
+# xdist sends a group of tests to one worker as a unit. Tests that share something expensive
+# in one process stay together: the browser tests one served app (tests/ui/conftest.py:
+# app_url, per session), the golden summaries and the results of issue 3 their runs
+# (tests/golden/runs.py, a cache in the process: nvme_8vm_2x and misprediction runs are asked
+# for by both), and every other module its module-scoped fixtures. The costliest groups go
+# first, so that neither worker is left with one of them at the end while the other waits idle.
+SHARED_RUNS = ("tests/golden/test_golden.py", "tests/golden/test_results.py")
+COSTLIEST_FIRST = (
+    "tests/ui/test_load.py",  # 20 browser sessions against their own server, twice
+    "tests/ui",  # every other browser test: one served app, a Chromium per module
+    "tests/golden shared runs",  # whole runs of the shipped scenarios (SHARED_RUNS)
+)
+# Tests that share nothing with their module: each case is a unit of its own, so that the
+# two workers can even out with them (the oracle bound: 40 cases of two short runs each; the
+# headline's steady-state claim: two whole runs of nvme_8vm_2x and their baseline per seed,
+# its own runs, tests/golden/test_results.py: headline_run).
+PER_TEST = (
+    "tests/golden/test_bounds.py",
+    "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_",
+)
+
+
+def group_of(item: pytest.Item) -> str | None:
+    """The xdist group of a test: a shared-state group above, its own module, or None (a
+    unit of its own)."""
+    module = item.nodeid.split("::", 1)[0]
+    if item.nodeid.startswith(PER_TEST):  # a module, or a test's id without its parameters
+        return None
+    if module in SHARED_RUNS:
+        return COSTLIEST_FIRST[2]
+    if module == COSTLIEST_FIRST[0]:
+        return module
+    if module.startswith(COSTLIEST_FIRST[1] + "/"):
+        return COSTLIEST_FIRST[1]
+    return module
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every test its group; in a worker, put the costliest groups first (a stable sort:
+    within a group, and among the rest, the collection order is kept). A run without workers
+    keeps the collection order."""
+    for item in items:
+        group = group_of(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, "workerinput"):  # set by xdist in its worker processes only
+        last = len(COSTLIEST_FIRST)
+
+        def rank(item: pytest.Item) -> int:
+            group = group_of(item)
+            return COSTLIEST_FIRST.index(group) if group in COSTLIEST_FIRST else last
+
+        items.sort(key=rank)

@@ -42,9 +42,24 @@ def chromium_path() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now. Under xdist each worker takes only ports of its own residue (gw0 even,
+    gw1 odd, with two workers), so two workers starting servers at once cannot both be handed
+    the same port in the moment between this check and the server's bind. (Linux hands out
+    even ports to bind(0), so the residue is set on the port it gives, then checked free.)"""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % workers if worker.isdigit() else 0
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        port += index - port % workers
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken: ask again
+            return port
 
 
 @dataclass

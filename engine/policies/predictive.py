@@ -111,7 +111,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.unpaid = False  # the ledger stood the mechanisms down
         # The back-off on measured benefit: demand paging's faults on the same references (a
         # shadow LRU) against the host's own stall, judged by epochs.
-        self.by_benefit = p.get("backoff_on", "plan") == "benefit"
+        self.by_benefit = p.get("backoff_on", "benefit") == "benefit"
         pool = self.machine.pool
         self.shadow = GhostLru(
             pool.base, pool.frames - self.machine.low_wm, self.readahead_cluster(0)

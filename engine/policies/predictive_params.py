@@ -87,17 +87,15 @@ class PredictiveParams(DemandParams):
         "write-back, gating or schedule-aware victims); it starts so until the plan proves right.",
     )
     backoff_on = param.Selector(
-        default="plan",
+        default="benefit",
         objects=["benefit", "plan"],
-        doc="What the back-off decides from. benefit: once the VMs have touched 1.5x the host's "
-        "frames, epochs of acting on the plan, each judged by the host's stall against the "
-        "faults demand paging (a shadow LRU) would have taken on the same references; an epoch "
-        "that does not pay stops gating, swap-out and write-back (restores go on) for a probation "
-        "that doubles while trials fail (below 1.5x the shadow is not precise enough: plan "
-        "accuracy decides). "
-        "plan (the default): recent plan accuracy below backoff_below. benefit holds the "
-        "do-no-harm grid where plan does not (docs/results.md); not yet the default, as the "
-        "headline figures it would move (schedule-oracle inherits it) are not re-measured.",
+        doc="What the back-off decides from. benefit (the default): once the VMs have touched "
+        "1.5x the host's frames, epochs of acting on the plan, each judged by the host's stall "
+        "against the faults demand paging (a shadow LRU) would have taken on the same "
+        "references; an epoch that does not pay stops gating, swap-out and write-back (restores "
+        "go on) for a probation that doubles while trials fail (below 1.5x the shadow is not "
+        "precise enough: plan accuracy decides). plan: recent plan accuracy below backoff_below "
+        "only. benefit holds the do-no-harm grid where plan does not (docs/results.md).",
     )
     benefit_backoff = param.Boolean(
         False,

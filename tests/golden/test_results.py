@@ -69,11 +69,11 @@ def headline_run(policy: tuple[tuple[str, Any], ...], seed: int) -> dict[str, An
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at real 2x overcommit predictive loses 4,121 ± 251 ms against the best demand "
-    "paging's (readahead off) 4,379 ± 8 ms over seeds 1-5: 0.941 ± 0.058 of it per seed "
-    "(0.909-1.019), nowhere near 25 %: every turn of four VMs needs about all the frames, and "
-    "even the schedule-oracle, knowing each next-period set, loses 3,187 ± 92 ms in steady "
-    "state against predictive's 3,341 ± 258",
+    reason="at real 2x overcommit predictive loses 4,822 ± 224 ms (stall plus every gating "
+    "hold) against the best demand paging's (readahead off) 4,379 ± 8 ms over seeds 1-5: "
+    "1.101 ± 0.051 of it per seed (1.052-1.167), more, not under 25 %: every turn of four VMs "
+    "needs about all the frames, and even the schedule-oracle, knowing each next-period set, "
+    "loses 3,770 ± 267 ms in steady state against predictive's 3,987 ± 205",
 )
 def test_on_nvme_8vm_2x_predictive_loses_under_a_quarter_of_the_best_demands_time() -> None:
     """At real 2x overcommit, on every seed 1-5, predictive's lost time (stall plus the
@@ -84,19 +84,21 @@ def test_on_nvme_8vm_2x_predictive_loses_under_a_quarter_of_the_best_demands_tim
         assert pred["lost_time_ms"] <= 0.25 * demand["lost_time_ms"], seed
 
 
-def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles() -> None:
+# One test per seed (every seed must pass, as before): the costliest claim of the suite (two
+# whole runs and their baseline per seed) is five units that two test workers can share.
+@pytest.mark.parametrize("seed", HEADLINE_SEEDS)
+def test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_schedule_oracles(seed: int) -> None:
     """In steady state (after the first 20 %), on every seed 1-5, predictive loses at most
     twice the time of the schedule-oracle, which knows each VM's next page set and takes its
     victims outside those sets first."""
-    for seed in HEADLINE_SEEDS:
-        pred = headline_run((("name", "predictive"),), seed)
-        oracle = headline_run((("name", "schedule-oracle"),), seed)
-        assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"], seed
+    pred = headline_run((("name", "predictive"),), seed)
+    oracle = headline_run((("name", "schedule-oracle"),), seed)
+    assert pred["steady_lost_time_ms"] <= 2 * oracle["steady_lost_time_ms"]
 
 
 def test_on_nvme_8vm_2x_lost_time_is_within_twice_the_oracles() -> None:
     """Issue 3 asks for predictive's lost time within 2x of the clairvoyant lower bound. At
-    real 2x overcommit it holds on the shipped seed (4,046 against the oracle's 3,935 ms), but
+    real 2x overcommit it holds on the shipped seed (4,624 against the oracle's 3,935 ms), but
     only because the oracle loses almost as much (at 160 MiB it lost ~8 ms against ~395)."""
     pred = summary("nvme_8vm_2x", "predictive")
     oracle = summary("nvme_8vm_2x", "oracle")
@@ -106,8 +108,8 @@ def test_on_nvme_8vm_2x_lost_time_is_within_twice_the_oracles() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="at real 2x overcommit (90 MiB), shipped seed 7, the oracle takes 38,341 major faults "
-    "and slows down 2.926x against predictive's 24,247 and 2.899x; its lost time, 3,935 ms, is "
-    "still the least (predictive 4,046, demand 5,059): a bound on lost time, not on faults",
+    "and slows down 2.926x against predictive's 27,052 and 2.894x; its lost time, 3,935 ms, is "
+    "still the least (predictive 4,624, demand 5,059): a bound on lost time, not on faults",
 )
 def test_the_oracle_is_the_lower_bound_on_nvme_8vm_2x() -> None:
     """The oracle takes the fewest faults, loses least time and runs fastest of all policies."""

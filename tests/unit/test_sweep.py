@@ -272,8 +272,15 @@ def test_an_interrupted_sweep_resumes_without_rerunning(
     out = tmp_path / "results.parquet"
     journal = journal_path(out)
     cmd = [sys.executable, "-m", "engine.cli", "sweep", str(sweep_file), "--out", str(out)]
+    # Ctrl-C's default action in the child, whatever this process inherited: a test run
+    # started in the background of a script has SIGINT ignored, and the child would inherit
+    # that and finish every run instead of stopping.
     proc = subprocess.Popen(
-        [*cmd, "--workers", "1"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [*cmd, "--workers", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     spawned: set[int] = set()
     try:
