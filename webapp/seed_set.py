@@ -49,6 +49,7 @@ class SeedSet:
         self.inputs: Inputs | None = None
         self.due = False  # the other seeds wait for the first paint
         self._timer: Any = None
+        self.closed = False  # the session ended: its document may be gone, publish nothing
 
     def seeds(self) -> list[int]:
         """The seeds of the runs on display (the first is the scenario's own), or []."""
@@ -107,6 +108,9 @@ class SeedSet:
         self.start()
 
     def close(self) -> None:
+        """The session ends: stop every seed and never touch its document again (Bokeh may
+        have destroyed it already)."""
+        self.closed = True
         self.stop()
         self.background.stop()
 
@@ -126,6 +130,8 @@ class SeedSet:
 
     def publish(self) -> None:
         """Put the seeds done, their statistics and the count in the state and the display."""
+        if self.closed:
+            return
         st = self.state
         done = [s for s in self.seeds() if s in self.records]
         stats = seed_stats(self.records[s] for s in done) if done else None

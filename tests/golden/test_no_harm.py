@@ -1,7 +1,7 @@
 """Do no harm (issue 13, item 5), on a small grid: where the plan is wrong or partly wrong,
 predictive's slowdown stays within 5 % of demand paging's on every seed, with the shipped
-back-off (on measured benefit) and the older one on plan accuracy (the full grid, seeds 1-5 over 1.5 s,
-is benchmarks/no_harm.py's, in docs/results.md)."""
+back-off (on measured benefit) and the older one on plan accuracy (the full grid, seeds 1-5
+over 1.5 s, is benchmarks/no_harm.py's, in docs/results.md)."""
 
 from __future__ import annotations
 

@@ -145,6 +145,20 @@ def test_closing_the_session_cancels_the_seeds(small_dict, timers):
     assert not runner.jobs and state.seeds_done == [5]
 
 
+def test_closing_the_session_leaves_its_document_alone(small_dict, timers):
+    """Closing while seeds run publishes nothing: Bokeh may have destroyed the document."""
+    runner = QueuedRunner()
+    _, c = _controller(timers, small_dict, runner)
+    runner.run_all()
+    c.painted(c.display.seq)
+    assert c.seed_set.background.running
+    touched: list[object] = []
+    c.display.set_seeds = lambda *args: touched.append(args)  # type: ignore[method-assign]
+    c.close()
+    runner.run_all()
+    assert touched == []
+
+
 def test_more_seeds_run_at_once_and_fewer_keep_those_wanted(small_dict, timers):
     """Raising the number of seeds runs the missing ones (the first is long painted);
     lowering it keeps the statistics of the seeds still wanted."""
