@@ -8,7 +8,7 @@ import pytest
 
 from engine import ScenarioError, from_dict, simulate, with_overrides
 from engine.faults import MAX_ATTEMPTS, FaultModel, uniform
-from engine.pool import DIRTY, SWAPPED, UNTOUCHED
+from engine.pool import DIRTY, SWAPPED, UNTOUCHED, WRITING
 from engine.scenario import check_budget
 from engine.simulator import Simulation
 from tests.helpers import small_scenario
@@ -143,7 +143,16 @@ def test_swap_outs_are_the_pages_successful_writes_left_on_swap():
         reached[op.vm] += freed
         return freed
 
+    finish_many = sim.pool.finish_writes
+
+    def finish_writes(ops, swap_out):
+        # Successful writes ending together, in one compiled pass: each one's WRITING pages.
+        for op in ops:
+            reached[op.vm] += int(np.count_nonzero(sim.pool.state[op.pages] == WRITING))
+        return finish_many(ops, swap_out)
+
     sim.pool.finish_write = finish_write
+    sim.pool.finish_writes = finish_writes
     sim.run(with_baseline=False)
     assert sim.device.write_failures > 0 and reached.sum() > 0
     # Only eviction writes run here (demand paging writes back nothing ahead of eviction).

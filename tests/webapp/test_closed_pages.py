@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 
 import pytest
 from tornado.websocket import WebSocketClosedError
@@ -14,7 +15,9 @@ from webapp.closed_pages import quiet_closed_page_writes
 
 
 def unretrieved(exc: BaseException, install: bool) -> None:
-    """Run a task that fails with exc on a fresh loop, drop it unretrieved, collect it."""
+    """Run a task that fails with exc on a fresh loop, drop it unretrieved, collect it. The
+    loop runs in a thread of its own: in a test worker that ran browser tests, Playwright's
+    loop is running on the main thread, and a second loop cannot run there."""
 
     async def fail() -> None:
         raise exc
@@ -29,11 +32,22 @@ def unretrieved(exc: BaseException, install: bool) -> None:
         del task
         gc.collect()
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+        except BaseException as error:  # re-raised in the test's thread
+            failures.append(error)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 @pytest.mark.parametrize("install", [True, False])
