@@ -21,7 +21,7 @@ from engine import Scenario, from_dict, load_scenario
 from engine.errors import VmswapError, plain, show_value
 from engine.policies import validate_policy
 from engine.scenario import VM, Section, Workload, to_dict
-from webapp import downloads, shared_runs, urlcodec
+from webapp import downloads, shared_runs, tuning, urlcodec
 from webapp.playback import Player, Timers
 from webapp.runner import (
     TRACE_ROOTS,
@@ -137,7 +137,9 @@ class Controller:
         state.param.watch(self._on_n_seeds, "n_seeds")
         for choice in (state.policy_a, state.policy_b):
             choice.param.watch(self._on_policy_object, "switches")
-            choice.param.watch(self._edited, "policy")
+            choice.param.watch(self._edited, ["policy", "best_demand"])
+        # How the best-demand sides of the seeds on display were chosen (pane -> Tuning).
+        self.set_tunings: dict[str, tuning.Tuning] = {}
         self._rewatch()
 
     # -- loading ------------------------------------------------------------------------------
@@ -178,7 +180,14 @@ class Controller:
                 self._quiet = False
             self.pending_seed = shared.shown_seed
             self._load(
-                scenario, shared.policy_a, shared.policy_b, shared.frame, shared.vm, CUSTOM, run
+                scenario,
+                shared.policy_a,
+                shared.policy_b,
+                shared.frame,
+                shared.vm,
+                CUSTOM,
+                run,
+                shared.best_demand,
             )
             return True
         self.report(f"Could not open the shared link: {problem}", sticky=True)
@@ -195,7 +204,10 @@ class Controller:
         vm: int,
         file: str,
         run: bool = True,
+        best_demand: tuple[str, ...] = (),
     ) -> None:
+        """Show `scenario` with policies `a` and `b` (`best_demand`: the sides, "A" or "B",
+        whose demand paging has its readahead tuned)."""
         st = self.state
         self._quiet = True
         try:
@@ -203,6 +215,8 @@ class Controller:
             st.scenario_file = file
             st.policy_a.load(a)
             st.policy_b.load(b)
+            st.policy_a.best_demand = "A" in best_demand
+            st.policy_b.best_demand = "B" in best_demand
             st.scenario = scenario
             st.selected_vm = min(vm, len(scenario.vms) - 1)
         finally:
@@ -271,12 +285,14 @@ class Controller:
         """A takes B's policy and switches, B takes A's; the frame on display stays."""
         st = self.state
         a, b = st.policy_a.to_dict(), st.policy_b.to_dict()
-        if a == b:
+        tuned_a, tuned_b = st.policy_a.best_demand, st.policy_b.best_demand
+        if a == b and tuned_a == tuned_b:
             return
         self._quiet = True
         try:
             st.policy_a.load(b)
             st.policy_b.load(a)
+            st.policy_a.best_demand, st.policy_b.best_demand = tuned_b, tuned_a
         finally:
             self._quiet = False
         self._rewatch()
@@ -393,6 +409,11 @@ class Controller:
         b = validate_policy(self.state.policy_b.to_dict(), source="policy B")
         return scenario.to_dict(), a, b
 
+    def tuned_sides(self) -> tuple[str, ...]:
+        """The sides ("A", "B") that are best demand: their readahead is chosen per scenario."""
+        st = self.state
+        return tuple(p for p, c in (("A", st.policy_a), ("B", st.policy_b)) if c.tuned)
+
     def request_run(self, delay: float = DEBOUNCE_S) -> None:
         """Run again after `delay` seconds without a further request (debounce). The seeds
         still running in the background are for the inputs before this change: stopped."""
@@ -412,7 +433,9 @@ class Controller:
             scenario, a, b = self.inputs()
         except VmswapError:
             return False
-        if not all_found(with_seed(scenario, self._seed_to_show(scenario)), a, b):
+        found = tuning.resolved(scenario, a, b, self.tuned_sides())
+        shown = with_seed(scenario, self._seed_to_show(scenario))
+        if found is None or not all_found(shown, found[0], found[1]):
             return False
         runner, self.runner = self.runner, SyncRunner()
         try:
@@ -435,7 +458,8 @@ class Controller:
         shown = self._seed_to_show(scenario)
         self.pending_seed = self.requested_seed = None
         self.runs_started += 1
-        self._submit_pair(with_seed(scenario, shown), a, b, fresh=(scenario, a, b))
+        tuned = self.tuned_sides()
+        self._submit_pair(with_seed(scenario, shown), a, b, fresh=(scenario, a, b), tuned=tuned)
 
     def _seed_to_show(self, scenario: dict[str, Any]) -> int:
         """The seed a link asks to show, if it is one of the scenario's seeds; else its own."""
@@ -465,9 +489,12 @@ class Controller:
         a: dict[str, Any],
         b: dict[str, Any],
         fresh: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None,
+        tuned: tuple[str, ...] = (),
     ) -> None:
         """Compute the pair to display on the runner. `fresh`: the inputs of a new set of
-        seeds (their records start again); None: another seed of the set on display."""
+        seeds (their records start again); None: another seed of the set on display.
+        `tuned`: the sides of a fresh set that are best demand (their readahead is chosen on
+        the set's own seed first; the other seeds keep the choice)."""
         self.cancel.set()  # a run still going is superseded
         self.cancel = cancel = threading.Event()
         self.generation += 1
@@ -479,12 +506,18 @@ class Controller:
             PROGRESS_PERIOD_S, lambda: self._show_progress(generation, progress)
         )
         runner = self.runner
-        if self.found_runner is not None and all_found(scenario, a, b):
+        own = fresh[0] if fresh is not None else scenario
+        tuned = tuned if fresh is not None else ()
+
+        def job() -> RunPair:
+            if tuned:
+                return tuning.tuned_pair(own, scenario, a, b, tuned, cancel, progress)
+            return compute_pair(scenario, a, b, cancel, progress)
+
+        found = tuning.resolved(own, a, b, tuned)
+        if self.found_runner is not None and found and all_found(scenario, found[0], found[1]):
             runner = self.found_runner
-        runner.submit(
-            lambda: compute_pair(scenario, a, b, cancel, progress),
-            lambda out: self._finished(generation, out, fresh),
-        )
+        runner.submit(job, lambda out: self._finished(generation, out, fresh))
 
     def _show_progress(self, generation: int, progress: Progress) -> None:
         """Put how far the run has got in the page, and look again a moment later, for as
@@ -532,6 +565,12 @@ class Controller:
             )
             return
         runs: RunPair = outcome
+        if fresh is not None:
+            # The seeds after the first keep best demand's choice: they run the chosen configs.
+            self.set_tunings = runs.tunings
+            fresh = (fresh[0], runs.policy_a, runs.policy_b)
+        else:
+            runs.tunings = self.set_tunings
         frame = self.pending_frame if self.pending_frame is not None else st.frame
         frame = min(max(frame, 0), runs.n_frames - 1)
         vm = self.pending_vm if self.pending_vm is not None else st.selected_vm
@@ -568,7 +607,12 @@ class Controller:
 
     @staticmethod
     def labels(runs: RunPair) -> tuple[str, str]:
-        return policy_label(runs.policy_a), policy_label(runs.policy_b)
+        """Each side's label: its policy and switches, or how best demand chose it."""
+        a, b = (
+            runs.tunings[p].label() if p in runs.tunings else policy_label(cfg)
+            for p, cfg in (("A", runs.policy_a), ("B", runs.policy_b))
+        )
+        return a, b
 
     def readable(self, error: BaseException | str, vm_names: list[str] | None = None) -> str:
         """An error's text for the page: server folders shortened, and each VM named beside
@@ -693,15 +737,18 @@ class Controller:
         inputs = self.seed_set.inputs
         scenario = inputs[0] if inputs is not None else runs.scenario_dict
         shown = int(runs.scenario_dict["seed"])
+        # A best-demand side travels as its switches and the flag: the link chooses again.
+        tuned = runs.tunings
         code = urlcodec.encode(
             scenario,
-            runs.policy_a,
-            runs.policy_b,
+            tuned["A"].base if "A" in tuned else runs.policy_a,
+            tuned["B"].base if "B" in tuned else runs.policy_b,
             st.frame,
             st.selected_vm,
             st.speed if st.speed != st.param.speed.default else None,
             st.n_seeds if st.n_seeds != DEFAULT_SEEDS else None,
             shown if shown != scenario["seed"] else None,
+            tuple(tuned),
         )
         return f"?{urlcodec.QUERY_KEY}={code}"
 

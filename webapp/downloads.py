@@ -1,4 +1,8 @@
-"""What the download buttons hand out: the scenario as TOML, the results as CSV and JSON."""
+"""What the download buttons hand out: the scenario as TOML, the results as CSV and JSON.
+
+A side that is best demand says so in both: the readahead setting chosen, the seed it was
+chosen on and every candidate's lost time (CSV: one row per candidate after the side's rows).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 from typing import Any
 
 from engine import dumps_toml, from_dict
+from engine.best_demand import setting_label
 from webapp.runs import RunPair
 
 PANES = ("A", "B")
@@ -25,13 +30,31 @@ def scenario_toml(
 
 
 def results_rows(runs: RunPair) -> list[dict[str, Any]]:
-    """One row per pane and VM, then one per pane for the whole host."""
+    """One row per pane and VM, then one per pane for the whole host, then for a best-demand
+    pane one per readahead setting tried (its lost time, and whether it was chosen)."""
     rows: list[dict[str, Any]] = []
     for pane, series, pol in ((PANES[0], runs.a, runs.policy_a), (PANES[1], runs.b, runs.policy_b)):
         res = series.result
+        tuned = runs.tunings.get(pane)
+        setting = {} if tuned is None else {"best_demand_setting": setting_label(tuned.chosen)}
         for vm in res.vms:
-            rows.append({"pane": pane, "policy": pol["name"], **vm})
-        rows.append({"pane": pane, "policy": pol["name"], "name": "(host)", **res.summary})
+            rows.append({"pane": pane, "policy": pol["name"], **setting, **vm})
+        rows.append(
+            {"pane": pane, "policy": pol["name"], **setting, "name": "(host)", **res.summary}
+        )
+        if tuned is None:
+            continue
+        for c in tuned.candidates:
+            rows.append(
+                {
+                    "pane": pane,
+                    "policy": pol["name"],
+                    "name": f"(best demand candidate, seed {tuned.seed})",
+                    "best_demand_setting": c["label"],
+                    "chosen": c["config"] == tuned.chosen,
+                    "lost_time_ms": c["lost_time_ms"],
+                }
+            )
     return rows
 
 
@@ -54,6 +77,8 @@ def results_json(runs: RunPair, frame: int) -> str:
         "frame": int(frame),
         "results": {PANES[0]: runs.a.result.to_json(), PANES[1]: runs.b.result.to_json()},
     }
+    if runs.tunings:
+        doc["best_demand"] = {pane: t.to_json() for pane, t in runs.tunings.items()}
     return json.dumps(doc, indent=2, sort_keys=True, default=_plain)
 
 

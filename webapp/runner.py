@@ -170,8 +170,12 @@ def check_limits(s: Scenario) -> None:
             )
 
 
-def run_key(scenario: dict[str, Any], policy: dict[str, Any]) -> str:
-    return json.dumps([scenario, policy], sort_keys=True)
+def run_key(scenario: dict[str, Any], policy: dict[str, Any], record: bool = True) -> str:
+    """The cache key of a run: recorded runs (those shown) and unrecorded ones (figures only:
+    best demand's candidates) are kept apart, as only the first can be displayed."""
+    return json.dumps(
+        [scenario, policy] if record else [scenario, policy, "unrecorded"], sort_keys=True
+    )
 
 
 class Progress:
@@ -210,13 +214,17 @@ def run_one(
     progress: Progress | None = None,
     what: str = "",
     yield_to: YieldTo | None = None,
+    record: bool = True,
 ) -> RunResult:
     """One recorded run (from the cache when the same inputs ran before); stops when cancelled.
     `progress` hears the simulated clock after every step, labelled `what`; background work
-    passes `yield_to`, called between steps (webapp.priority: a waiting visitor goes first)."""
+    passes `yield_to`, called between steps (webapp.priority: a waiting visitor goes first).
+    `record=False`: the figures only (a recorded run of the same inputs serves as well)."""
     progress = progress or Progress()
-    key = run_key(scenario_dict, policy)
+    key = run_key(scenario_dict, policy, record)
     hit = shared_runs.find(key)
+    if hit is None and not record:
+        hit = shared_runs.find(run_key(scenario_dict, policy))
     if hit is not None:
         progress.update(what, 1, 1)
         return hit
@@ -235,7 +243,7 @@ def run_one(
         base = baseline_references(scenario)
         if cancel.is_set():
             raise Cancelled
-        sim = Simulation(scenario, policy, record=True)
+        sim = Simulation(scenario, policy, record=record)
         progress.update(what, sim.now_ns, sim.end_ns)
 
         def stepped(now_ns: int) -> None:

@@ -310,6 +310,9 @@ class RunPair:
     # coverage of the frame on display is measured against it, not against the whole run.
     reference_times_ns: np.ndarray | None = None
     reference_faults: np.ndarray | None = None
+    # The sides that are best demand ("A", "B") and how their readahead was chosen
+    # (webapp.tuning.Tuning); policy_a / policy_b then hold the chosen config.
+    tunings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:

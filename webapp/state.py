@@ -49,6 +49,12 @@ class PolicyChoice(param.Parameterized):
 
     policy = param.Selector(default="demand", objects=["demand"], doc="Registered paging policy.")
     switches = param.ClassSelector(class_=Section, doc="The policy's switches (its Params).")
+    best_demand = param.Boolean(
+        default=False,
+        label="best demand: tune readahead for this scenario",
+        doc="Demand paging only: run it under each readahead setting and show the one that"
+        " loses the least time (chosen on the scenario's own seed, kept for the other seeds).",
+    )
 
     def __init__(self, config: dict[str, Any] | None = None, **params: Any):
         names = policy_names()
@@ -86,7 +92,14 @@ class PolicyChoice(param.Parameterized):
             **{k: getattr(self.switches, k) for k in self.switches.fields()},
         }
 
+    @property
+    def tuned(self) -> bool:
+        """Whether this side is best demand: demand paging with its readahead tuned."""
+        return self.best_demand and self.policy == "demand"
+
     def label(self) -> str:
+        if self.tuned:
+            return "best demand (readahead tuned for this scenario)"
         return policy_label(self.to_dict())
 
 

@@ -1,7 +1,9 @@
 """Share links: the whole scenario, both policies and the frame in one compact query value.
 
-`?run=v1.<base64url(zlib(JSON))>`; the playback speed, the number of seeds and the seed shown
-ride along when they are not the defaults (the scenario carries its own seed: the first).
+`?run=v1.<base64url(zlib(JSON))>`; the playback speed, the number of seeds, the seed shown and
+the sides that are best demand ride along when they are not the defaults (the scenario carries
+its own seed: the first). A best-demand side carries its demand switches, not the setting
+chosen: the link chooses again (the same one: the engine is deterministic).
 Decoding treats the text as untrusted input: sizes are capped before and after decompression,
 only JSON is parsed, and every field goes through the engine's schema and budget
 (`engine.from_dict`, `check_recording`, `validate_policy`). Any failure is one `LinkError` whose
@@ -30,7 +32,8 @@ VERSION = "v1"
 MAX_LINK_CHARS = 32_768  # what a browser address bar carries comfortably
 MAX_JSON_BYTES = 262_144  # a 256-VM scenario is ~60 KB of JSON
 MAX_FRAME = 1_000_000
-_KEYS = {"s", "a", "b", "f", "vm", "sp", "n", "ss"}
+_KEYS = {"s", "a", "b", "f", "vm", "sp", "n", "ss", "bd"}
+SIDES = ("A", "B")
 _B64 = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 
 
@@ -50,6 +53,7 @@ class SharedRun:
     speed: int | None = None  # simulated ms per second of playback; None: the app's default
     n_seeds: int | None = None  # seeds run for the statistics; None: the app's default
     shown_seed: int | None = None  # the seed on display; None: the scenario's own
+    best_demand: tuple[str, ...] = ()  # sides ("A", "B") whose demand readahead is tuned
 
 
 def encode(
@@ -61,9 +65,11 @@ def encode(
     speed: int | None = None,
     n_seeds: int | None = None,
     shown_seed: int | None = None,
+    best_demand: tuple[str, ...] = (),
 ) -> str:
     """The query value for a scenario dict (its seed the first of the seeds), both policy
-    dicts, a frame, a playback speed, the number of seeds and the seed shown."""
+    dicts, a frame, a playback speed, the number of seeds, the seed shown and the sides that
+    are best demand."""
     payload = {"s": scenario, "a": policy_a, "b": policy_b, "f": int(frame), "vm": int(vm)}
     if speed is not None:
         payload["sp"] = int(speed)
@@ -71,6 +77,8 @@ def encode(
         payload["n"] = int(n_seeds)
     if shown_seed is not None:
         payload["ss"] = int(shown_seed)
+    if best_demand:
+        payload["bd"] = [side for side in SIDES if side in best_demand]
     raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
     packed = base64.urlsafe_b64encode(zlib.compress(raw, 9)).rstrip(b"=").decode("ascii")
     return f"{VERSION}.{packed}"
@@ -144,7 +152,28 @@ def _decode(text: Any) -> SharedRun:
         _speed(payload.get("sp")),
         n_seeds,
         _shown_seed(payload.get("ss"), scenario.seed, n_seeds or DEFAULT_SEEDS),
+        _best_demand(payload.get("bd"), {"A": policy_a, "B": policy_b}),
     )
+
+
+def _best_demand(value: Any, policies: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """The best-demand sides: a list of "A" and "B", each at most once, each demand paging."""
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= len(SIDES)
+        or any(not isinstance(v, str) or v not in SIDES for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise LinkError('the link\'s best demand must list the sides "A", "B" or both, once each')
+    for side in value:
+        if policies[side]["name"] != "demand":
+            raise LinkError(
+                f"the link asks for best demand on side {side}, whose policy is "
+                f"{policies[side]['name'][:40]!r}; best demand tunes demand paging only"
+            )
+    return tuple(side for side in SIDES if side in value)
 
 
 def _n_seeds(value: Any) -> int | None:

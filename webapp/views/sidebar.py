@@ -18,6 +18,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from engine.best_demand import TUNED_SWITCHES
 from engine.scenario import VM, Activity, Section, Workload
 from webapp.controller import Controller
 from webapp.state import CUSTOM, SessionState
@@ -233,6 +234,15 @@ class Sidebar:
             )
             for pane, choice in (("A", state.policy_a), ("B", state.policy_b))
         }
+        # Demand paging only: "best demand", its readahead tuned for the scenario.
+        self.best_demand = {
+            pane: pn.widgets.Checkbox.from_param(
+                choice.param.best_demand,
+                sizing_mode="stretch_width",
+                css_classes=[f"vm-best-demand-{pane.lower()}"],
+            )
+            for pane, choice in (("A", state.policy_a), ("B", state.policy_b))
+        }
         titles = {
             "host": "Host",
             "device": "Swap device",
@@ -298,6 +308,7 @@ class Sidebar:
         state.param.watch(lambda e: self._select_row(), "selected_vm")
         for pane, choice in (("A", state.policy_a), ("B", state.policy_b)):
             choice.param.watch(lambda e, pane=pane: self._policy(pane), "switches")
+            choice.param.watch(lambda e, pane=pane: self._tuned(pane), "best_demand")
         self.rebuild()
         self._policy("A")
         self._policy("B")
@@ -374,9 +385,19 @@ class Sidebar:
             self.advanced.pop(pane, None)
         self.policy_boxes[pane].objects = [
             self.policy_selects[pane],
+            *([self.best_demand[pane]] if choice.policy == "demand" else []),
             *self.policy_forms[pane],
             *extra,
         ]
+        self._tuned(pane)
+
+    def _tuned(self, pane: str) -> None:
+        """A best-demand side's readahead switches are chosen for it: shown, not editable."""
+        choice = self.state.policy_a if pane == "A" else self.state.policy_b
+        for form in self.policy_forms.get(pane, []):
+            for name in TUNED_SWITCHES:
+                if name in form.widgets:
+                    form.widgets[name].disabled = choice.tuned
 
     def rebuild(self) -> None:
         """New widgets for a new scenario object (loaded from a file or a link)."""
