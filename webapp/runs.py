@@ -329,6 +329,12 @@ class RunPair:
     def duration_ms(self) -> float:
         return float(self.scenario_dict.get("duration_ms", self.time_ms(self.n_frames - 1)))
 
+    def side_note(self, pane: str) -> str:
+        """How side `pane` ("A", "B") was set up when its label cannot say it all ('' for
+        most): for best demand, how its readahead setting was chosen."""
+        tuned = self.tunings.get(pane)
+        return "" if tuned is None else str(tuned.note())
+
     def reference_faults_at(self, t_ns: int) -> int | None:
         """Demand paging's major faults up to simulated time `t_ns` (its last frame at or
         before it), or None without a reference run."""

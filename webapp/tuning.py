@@ -49,13 +49,17 @@ class Tuning:
         return min(lost), max(lost)
 
     def label(self) -> str:
-        """The side's label: 'best demand: adaptive up to 8 pages (of 7 settings: lost time
-        412–655 ms on seed 1; other seeds keep this setting)'."""
+        """The side's label, short enough for a card: 'best demand: adaptive up to 8 pages'."""
+        return f"best demand: {setting_label(self.chosen)}"
+
+    def note(self) -> str:
+        """How it was chosen, beside the side's title: 'the least of 7 settings' lost time
+        (412–655 ms on seed 1); the other seeds keep this setting'."""
         lo, hi = self.lost_range_ms()
         spread = f"{lo:,.0f} ms" if round(lo) == round(hi) else f"{lo:,.0f}–{hi:,.0f} ms"
         return (
-            f"best demand: {setting_label(self.chosen)} (of {len(self.candidates)} settings: "
-            f"lost time {spread} on seed {self.seed}; other seeds keep this setting)"
+            f"the least lost time of {len(self.candidates)} readahead settings "
+            f"({spread} on seed {self.seed}); the other seeds keep this setting"
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -139,11 +139,12 @@ class Dashboard:
 
     # -- text ------------------------------------------------------------------------------------
     @staticmethod
-    def _title(pane: str, label: str) -> str:
+    def _title(pane: str, label: str, note: str = "") -> str:
         p = pane.lower()
+        aside = f' <span class="vm-pane-note">({html.escape(note)})</span>' if note else ""
         return (
             f'<div class="vm-pane-title vm-pane-{p}"><span class="vm-tag vm-tag-{p}">'
-            f"{pane}</span> {html.escape(label) or '—'}</div>"
+            f"{pane}</span> {html.escape(label) or '—'}{aside}</div>"
         )
 
     def _frame_text(self) -> str:
@@ -206,7 +207,8 @@ class Dashboard:
             for pane, s in (("A", runs.a), ("B", runs.b)):
                 self.heatmaps[pane].set_run(s, memory)
                 self.timelines[pane].set_run(s, (pages_scale, queue_scale))
-                self.titles[pane].object = self._title(pane, labels[PANES.index(pane)])
+                label = labels[PANES.index(pane)]
+                self.titles[pane].object = self._title(pane, label, runs.side_note(pane))
             self.cumulative.set_runs(runs)
             self.slowdown.set_runs(runs)
             self.legend.object = legend_html(runs.vm_names)
