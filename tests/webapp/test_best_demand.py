@@ -18,7 +18,7 @@ from engine.policies import validate_policy
 from tests.webapp.test_urlcodec import _pack
 from webapp import tuning, urlcodec
 from webapp.controller import DEBOUNCE_S, Controller, SyncRunner
-from webapp.runner import LIMITS, Progress
+from webapp.runner import LIMITS, Cancelled, Progress
 from webapp.state import SessionState
 from webapp.sweep_limits import WEB_MAX_SWEEP_REFS
 from webapp.views.dashboard import Dashboard
@@ -84,6 +84,9 @@ def test_the_link_carries_best_demand_and_reproduces_it(app, timers):
         (["C"], 'must list the sides "A", "B" or both'),
         ("A", 'must list the sides "A", "B" or both'),
         (["A", "A"], "once each"),
+        ([], 'must list the sides "A", "B" or both'),
+        ([{"A": 1}], 'must list the sides "A", "B" or both'),
+        ({"A": True}, 'must list the sides "A", "B" or both'),
         (["B"], "best demand tunes demand paging only"),
     ],
 )
@@ -134,6 +137,18 @@ def test_the_candidates_count_against_the_web_limits(small_dict):
     base = validate_policy({"name": "demand"})
     with pytest.raises(ScenarioError, match="too large for the web app"):
         tuning.tune(big, base, threading.Event())
+
+
+def test_a_cancelled_choice_stops_and_is_not_kept(small_dict):
+    """Cancelled (a newer edit), the choice stops before its next candidate and nothing is
+    cached as chosen."""
+    scenario = {**small_dict, "seed": small_dict["seed"] + 41}
+    base = validate_policy({"name": "demand"})
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        tuning.tune(scenario, base, cancel)
+    assert tuning.cached(scenario, base) is None
 
 
 def test_progress_names_the_candidate_being_run(small_dict):
