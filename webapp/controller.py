@@ -774,7 +774,9 @@ class Controller:
         runs = self.state.runs
         if runs is None:
             return ""
-        return downloads.scenario_toml(runs.scenario_dict, runs.policy_a, runs.policy_b)
+        return downloads.scenario_toml(
+            runs.scenario_dict, runs.policy_a, runs.policy_b, runs.tunings
+        )
 
     def download_csv(self) -> str:
         return "" if self.state.runs is None else downloads.results_csv(self.state.runs)

@@ -19,13 +19,19 @@ PANES = ("A", "B")
 
 
 def scenario_toml(
-    scenario: dict[str, Any], policy_a: dict[str, Any], policy_b: dict[str, Any]
+    scenario: dict[str, Any],
+    policy_a: dict[str, Any],
+    policy_b: dict[str, Any],
+    tunings: dict[str, Any] | None = None,
 ) -> str:
     """The scenario with policy A as its own [policy]; policy B is noted in a comment so the
-    file stays a plain scenario that `vmswap run` reads."""
+    file stays a plain scenario that `vmswap run` reads. A best-demand side (`tunings`) is
+    saved as the setting chosen, and a comment says how it was chosen."""
     data = {**scenario, "policy": policy_a}
     b = ", ".join(f"{k} = {json.dumps(v)}" for k, v in policy_b.items())
     head = f"# vmswap scenario saved by the web app\n# policy B: {{ {b} }}\n"
+    for pane, tuned in sorted((tunings or {}).items()):
+        head += f"# policy {pane} is {tuned.label()}: {tuned.note()}\n"
     return head + dumps_toml(from_dict(data))
 
 

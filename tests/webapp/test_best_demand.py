@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import threading
+import tomllib
 
 import pytest
 
@@ -171,7 +172,8 @@ def test_progress_names_the_candidate_being_run(small_dict):
 
 def test_downloads_name_the_setting_and_every_candidates_lost_time(app, timers):
     """JSON: best_demand.A with the setting, the seed and seven lost times; CSV: the side's
-    rows name the setting, and one row per candidate says whether it was chosen."""
+    rows name the setting, and one row per candidate says whether it was chosen; TOML: the
+    chosen config as the scenario's policy, with a comment saying how it was chosen."""
     state, controller, _ = tuned_a(app, timers)
     doc = json.loads(controller.download_json())
     got = doc["best_demand"]["A"]
@@ -185,3 +187,6 @@ def test_downloads_name_the_setting_and_every_candidates_lost_time(app, timers):
     assert [r["best_demand_setting"] for r in tried if r["chosen"] == "True"] == [got["setting"]]
     host = next(r for r in rows if r["pane"] == "A" and r["name"] == "(host)")
     assert host["best_demand_setting"] == got["setting"]
+    saved = controller.download_toml()
+    assert f"# policy A is best demand: {got['setting']}: the least lost time" in saved
+    assert from_dict(tomllib.loads(saved)).policy == state.runs.policy_a
