@@ -53,8 +53,8 @@ class Tuning:
         return f"best demand: {setting_label(self.chosen)}"
 
     def note(self) -> str:
-        """How it was chosen, beside the side's title: 'the least of 7 settings' lost time
-        (412–655 ms on seed 1); the other seeds keep this setting'."""
+        """How it was chosen, beside the side's title: 'the least lost time of 7 readahead
+        settings (412–655 ms on seed 1); the other seeds keep this setting'."""
         lo, hi = self.lost_range_ms()
         spread = f"{lo:,.0f} ms" if round(lo) == round(hi) else f"{lo:,.0f}–{hi:,.0f} ms"
         return (

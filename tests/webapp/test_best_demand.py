@@ -54,6 +54,24 @@ def test_best_demand_runs_the_setting_the_engine_chooses(app, timers, small_dict
     assert f"on seed {small_dict['seed']}); the other seeds keep this setting" in title
 
 
+def test_the_box_shows_on_demand_sides_and_locks_their_readahead(app, timers):
+    """The sidebar offers best demand under a demand side only; ticked, that side's readahead
+    switches are shown but not editable (they are chosen); unticked, editable again."""
+    from webapp.views.sidebar import Sidebar
+
+    state, controller, _ = app
+    sidebar = Sidebar(state, controller)
+    box = sidebar.best_demand["A"]
+    assert box in sidebar.policy_boxes["A"].objects
+    assert sidebar.best_demand["B"] not in sidebar.policy_boxes["B"].objects
+    readahead = sidebar.policy_forms["A"][0].widgets["readahead"]
+    box.value = True
+    assert state.policy_a.best_demand and readahead.disabled
+    assert not sidebar.policy_forms["A"][0].widgets["victims"].disabled
+    box.value = False
+    assert not readahead.disabled
+
+
 def test_the_other_seeds_keep_the_setting_chosen_on_the_first(app, timers, small_dict):
     """The seeds after the first run the chosen config, not the side's own readahead."""
     state, controller, _ = tuned_a(app, timers)
