@@ -20,12 +20,12 @@ import numpy as np
 from engine.device import BACKGROUND_WRITE, WRITE_TO_FREE, Op
 from engine.executor import BLOCK
 from engine.policies import victims as pick
-from engine.policies.benefit import BenefitLedger, MeasuredBenefit
+from engine.policies.benefit import MeasuredBenefit
 from engine.policies.demand import DemandPaging
 from engine.policies.device_lead import DeviceLeadTime
 from engine.policies.ghost_lru import GhostLru
 from engine.policies.predictive_params import MECHANISMS as MECHANISMS
-from engine.policies.predictive_params import PredictiveParams
+from engine.policies.predictive_params import RETIRED, PredictiveParams
 from engine.policies.registry import register
 from engine.policies.schedule_victims import PROTECTED as PROTECTED
 from engine.policies.schedule_victims import ScheduleVictims
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 NEVER = 1 << 62  # "not in the plan": farther than any planned start
 # While the plan has been mostly wrong, the policy is demand paging (it keeps learning).
 BACKOFF_STOPS = ("restore", "gating", "schedule_victims", "swap_out", "write_back")
-# While what they cost has caught up with what they bought (engine.policies.benefit), the
-# mechanisms that take frames or time ahead of need stand down; restoring what is already out
-# goes on (stopping it mid-way would leave swapped-out VMs to fault everything back).
+# While acting on the plan has not paid (engine.policies.benefit), the mechanisms that take
+# frames or time ahead of need stand down; restoring what is already out goes on (stopping it
+# mid-way would leave swapped-out VMs to fault everything back).
 UNPAID_STOPS = ("gating", "swap_out", "write_back")
 
 
@@ -50,6 +50,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     name = "predictive"
     menu_rank = 1
     Params = PredictiveParams
+    retired = RETIRED
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)
@@ -90,25 +91,10 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.restored = np.zeros(self.machine.pool.n_pages, dtype=bool)
         self.scale = np.ones(n_vms, dtype=np.float64)
         self.holding = -1  # the time ready() last held a vCPU back
-        # What the mechanisms bought against what they cost (engine.policies.benefit): a used
-        # restored page is a gain if demand paging would have had to read it (genuine).
-        self.genuine = np.zeros(self.machine.pool.n_pages, dtype=bool)
         self.touch_ns = np.full(
             self.machine.pool.n_pages, -1, dtype=np.int64
         )  # last touch, host time
         slice_ns = self.ctx.slice_ns
-        self.ledger = BenefitLedger(
-            fault_ns=self.machine.device.service_ns(1),
-            page_ns=self.machine.device.service_ns(int(p.get("prefetch_batch_pages", 32)))
-            / int(p.get("prefetch_batch_pages", 32)),
-            window_ns=16 * slice_ns,
-            trial_ns=8 * slice_ns,
-            probation_ns=4 * slice_ns,
-            max_probation_ns=32 * slice_ns,
-            min_evidence_ns=32 * self.machine.device.service_ns(1),
-        )
-        self.ledger_on = bool(p.get("backoff", True)) and bool(p.get("benefit_backoff", False))
-        self.unpaid = False  # the ledger stood the mechanisms down
         # The back-off on measured benefit: demand paging's faults on the same references (a
         # shadow LRU) against the host's own stall, judged by epochs.
         self.by_benefit = p.get("backoff_on", "benefit") == "benefit"
@@ -126,7 +112,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.shadow_trusted = False  # until then, the plan's accuracy decides
         self.not_paying = False  # the judge stood the mechanisms down
         self._stall_seen = 0  # the host's stall booked so far
-        self._harm_seen = (0, 0)  # pollution faults and gating ns booked so far
         self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
         self.batch = int(p.get("prefetch_batch_pages", 32))
         self.margin_ns = int(float(p.get("lead_margin_us", 300.0)) * 1000)
@@ -158,7 +143,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "make_room_pages": 0,
             "cancelled_pages": 0,
             "backoff_steps": 0,
-            "unpaid_steps": 0,
             "not_paying_steps": 0,
             "active_steps": 0,
         }
@@ -167,7 +151,7 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
     def _on(self, switch: str) -> bool:
         if not self.active or not self.params.get(switch, True):
             return False
-        if (self.unpaid or self.not_paying) and switch in UNPAID_STOPS:
+        if self.not_paying and switch in UNPAID_STOPS:
             return False
         return not (self.backed_off and switch in BACKOFF_STOPS)
 
@@ -324,8 +308,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             self.went_idle.append(vm)
 
     def _score_restore(self, vm: int, now_ns: int) -> None:
-        """At the end of an active period: how much of what was restored for it was used; the
-        used pages that demand paging would have read too are the ledger's gain."""
+        """At the end of an active period: how much of what was restored for it was used, which
+        halves or doubles (up to the cap) what the VM's next restore reads."""
         lo, hi = self.machine.pool.vm_range(vm)
         marked = self.restored[lo:hi]
         n = int(np.count_nonzero(marked))
@@ -333,8 +317,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             return
         touched = marked & ((self.history[lo:hi] & np.uint32(1)) != 0)
         used = int(np.count_nonzero(touched))
-        gained = int(np.count_nonzero(touched & self.genuine[lo:hi]))
-        self.ledger.restores_scored(gained, n - used, now_ns)
         marked[:] = False
         if used < n // 2:
             self.scale[vm] = max(1.0 / 1024, self.scale[vm] / 2)
@@ -414,10 +396,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if self.backed_off:
             self.stats["backoff_steps"] += 1
         self._judge_benefit(now_ns)
-        if self.ledger_on:
-            self._book_harm(now_ns)
-            self.unpaid = not self.backed_off and not self.ledger.paying(now_ns)
-            self.stats["unpaid_steps"] += int(self.unpaid)
         nxt = self.next_starts(now_ns)
         for vm in range(self.ctx.n_vms):
             if self.ops[vm]:
@@ -468,15 +446,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             self.backed_off = False
             self.not_paying = not self.judge.decide(now_ns)
             self.stats["not_paying_steps"] += int(self.not_paying)
-
-    def _book_harm(self, now_ns: int) -> None:
-        """Book the pollution faults and gating time since the last step as the ledger's cost."""
-        c = self.machine.counters
-        seen = (int(c.pollution_faults.sum()), int(c.gating_delay_ns.sum()))
-        faults, held = seen[0] - self._harm_seen[0], seen[1] - self._harm_seen[1]
-        if faults or held:
-            self.ledger.harm_seen(faults, held, now_ns)
-        self._harm_seen = seen
 
     def _track_accuracy(self, vcpu: int, now_ns: int, gated: bool) -> None:
         """Plan accuracy over recent dispatches (exponentially weighted): was this dispatch
@@ -606,23 +575,9 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
                 self.stats["lead_ns_total"] += lead_now
                 self.stats["lead_ns_max"] = max(self.stats["lead_ns_max"], lead_now)
 
-    def _lru_horizon(self) -> int:
-        """The last use before which demand paging (LRU) would no longer hold a page: the
-        frames' worth of most recently used pages host-wide fit, older ones were evicted.
-        Taken over every touched page whatever its state here, so it does not depend on what
-        this policy evicted or read ahead of use; -1 when every touched page fits."""
-        pool = self.machine.pool
-        used = self.touch_ns[self.touch_ns >= 0]
-        fit = pool.frames - self.machine.low_wm
-        if used.size <= fit:
-            return -1
-        return int(np.partition(used, used.size - fit)[used.size - fit])
-
     def _issue(self, vm: int, pages: np.ndarray, now_ns: int) -> int:
         new = self.machine.prefetch(vm, pages, now_ns, batch=self.batch)
         self.ops[vm].extend(new)
-        horizon = self._lru_horizon() if self.ledger_on and new else -1
         for op in new:
             self.restored[op.pages] = True
-            self.genuine[op.pages] = self.touch_ns[op.pages] < horizon
         return sum(int(op.pages.size) for op in new)
