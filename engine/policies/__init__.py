@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from engine.errors import ScenarioError, unknown_name
+from engine.errors import ScenarioError, show_value, unknown_name
 from engine.policies.registry import REGISTRY as REGISTRY
 from engine.policies.registry import get_policy as get_policy
 from engine.policies.registry import register as register
@@ -27,8 +27,27 @@ def validate_policy(data: dict[str, Any], source: str | None = None) -> dict[str
         raise ScenarioError(
             unknown_name("policy", str(name), REGISTRY), source=source, field="policy.name"
         )
+    _drop_retired(REGISTRY[name].retired, data, source)
     params = read_section(REGISTRY[name].Params, data, "policy", source)
     return {"name": name, **{k: getattr(params, k) for k in params.fields()}}
+
+
+def _drop_retired(
+    retired: dict[str, tuple[object, str]], data: dict[str, Any], source: str | None
+) -> None:
+    """Take the retired switches out of a policy table: the value they still meant is ignored
+    (the policy now always does that), any other is refused, saying why the switch went."""
+    for key, (kept, why) in retired.items():
+        if key not in data:
+            continue
+        value = data.pop(key)
+        if type(value) is not type(kept) or value != kept:
+            raise ScenarioError(
+                f"{why}; only {show_value(kept)} (what the policy always does now) is still "
+                f"accepted, got {show_value(value)}",
+                source=source,
+                field=f"policy.{key}",
+            )
 
 
 def policy_params(name: str) -> list[str]:

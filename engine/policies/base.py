@@ -41,6 +41,10 @@ class Policy:
     name: ClassVar[str] = "base"
     menu_rank: ClassVar[int] = 100  # place in menus, lower first; new policies go last
     Params: ClassVar[type[Section]] = Section
+    # Switches an earlier version had, by name: the one value still read (and then ignored,
+    # because it is what the policy does now) and why the switch went. Old share links and
+    # saved scenarios carry every switch of their day.
+    retired: ClassVar[dict[str, tuple[object, str]]] = {}
     vector_readahead: bool = True  # False: the executors ask fault_prefetch at each fault
     horizon_ns: int = 0  # how far ahead the policy reads the plan, ns
 

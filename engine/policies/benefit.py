@@ -1,90 +1,16 @@
-"""Predictive paging's ledger of what its plan-driven mechanisms bought and what they cost, in
-device time, so that it backs off where it measurably harms even while the plan looks right.
-
-Gain: restored pages that were then used, and that demand paging would have had to read too
-(a page the policy itself evicted for a restore and then restored is no gain, only churn); each
-is one demand read saved. Cost: pollution faults (pages it evicted for restores that were then
-read back on demand: one demand read each), restored pages not used (their transfer), and the
-time vCPUs were held at dispatch by gating. Both are exponentially weighted over a window.
-
-A trial judged a loss (cost ≥ gain) stands the mechanisms down for a probation that doubles at
-each failed trial (up to a limit) and is reset by a trial that pays; then it tries again.
+"""Predictive paging's judge of whether acting on the plan pays: epochs of acting, each judged
+by the host's own stall against what demand paging would have stalled on the same references
+(a shadow LRU, `engine.policies.ghost_lru`); an epoch that does not pay stands the mechanisms
+that take frames or time ahead of need down, for a probation that doubles while trials fail.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-# A trial pays while its gain is more than this multiple of its cost. The gain is an upper
-# bound (a page beyond LRU's reach might have come in by readahead); at 2.0 the ledger stood
-# nvme_8vm_2x down at start-up, where the restores pay, and at 1.0 it still made misprediction
-# with long bursts worse than no ledger (docs/results.md): the switch is off by default.
-GAIN_OVER_COST = 1.0
 # An epoch of acting on the plan pays while its stall is below this share of what demand
 # paging's faults on the same references would have cost.
 PAYS_BELOW = 1.0
-
-
-@dataclass
-class BenefitLedger:
-    """Gain against cost, in ns of device or vCPU time; `paying` says whether to act."""
-
-    fault_ns: int  # one demand read of a page: what a used restore saves, a pollution fault costs
-    page_ns: float  # one page of a batched restore read: what an unused restored page cost
-    window_ns: int  # the time constant of the weighting
-    trial_ns: int  # the least time a trial runs before it is judged
-    probation_ns: int  # the first stand-down; doubles at each failed trial
-    max_probation_ns: int
-    min_evidence_ns: int  # judge no trial on less than this much gain and cost together
-    gain_ns: float = 0.0
-    cost_ns: float = 0.0
-    updated_ns: int = 0
-    trial_since_ns: int = 0
-    standing_down_until_ns: int = -1
-    failed_trials: int = 0
-    stand_downs: int = 0
-
-    def _decay(self, now_ns: int) -> None:
-        if now_ns > self.updated_ns:
-            keep = math.exp(-(now_ns - self.updated_ns) / self.window_ns)
-            self.gain_ns *= keep
-            self.cost_ns *= keep
-            self.updated_ns = now_ns
-
-    def restores_scored(self, used_pages: int, unused_pages: int, now_ns: int) -> None:
-        """An active period ended: of what was restored for it, `used_pages` saved a read each
-        (only those demand paging would have read too), `unused_pages` were read for nothing."""
-        self._decay(now_ns)
-        self.gain_ns += used_pages * self.fault_ns
-        self.cost_ns += unused_pages * self.page_ns
-
-    def harm_seen(self, pollution_faults: int, gating_ns: int, now_ns: int) -> None:
-        """Faults on pages evicted for restores, and time vCPUs were held at dispatch."""
-        self._decay(now_ns)
-        self.cost_ns += pollution_faults * self.fault_ns + gating_ns
-
-    def paying(self, now_ns: int) -> bool:
-        """Whether the mechanisms should act now: not during a stand-down; during a trial,
-        until it has run `trial_ns` and its cost has caught up with its gain."""
-        if now_ns < self.standing_down_until_ns:
-            return False
-        if self.standing_down_until_ns >= 0:  # a stand-down just ended: a fresh trial
-            self.standing_down_until_ns = -1
-            self.gain_ns = self.cost_ns = 0.0
-            self.updated_ns = self.trial_since_ns = now_ns
-        if now_ns - self.trial_since_ns < self.trial_ns:
-            return True
-        self._decay(now_ns)
-        evidence = self.gain_ns + self.cost_ns
-        if evidence < self.min_evidence_ns or GAIN_OVER_COST * self.cost_ns < self.gain_ns:
-            self.failed_trials = 0
-            return True
-        wait = min(self.max_probation_ns, self.probation_ns << min(self.failed_trials, 30))
-        self.failed_trials += 1
-        self.stand_downs += 1
-        self.standing_down_until_ns = now_ns + wait
-        return False
 
 
 @dataclass

@@ -7,8 +7,12 @@ long, and holds a VM's dispatch until its restore has landed (bounded). Every me
 switch (docs/policies.md); with a plan horizon of 0 the policy has no scheduling information
 and is exactly demand paging, and while the plan has been mostly wrong it backs off to it.
 
-Its switches are declared in `predictive_params`, its model of the swap device (lead times) in
-`device_lead`, and its victims ranked by the plan in `schedule_victims`.
+This module holds the policy's state and its answers to the engine's events; each mechanism
+is a mixin of its own module: the plan per VM (`planned_starts`), working sets in VM time
+(`working_sets`), the restore (`restore`), swap-out and write-back ahead of need
+(`swap_out`), dispatch gating (`gating`), the back-off (`backoff`), lead times from the
+device (`device_lead`) and victims ranked by the plan (`schedule_victims`). Its switches are
+declared in `predictive_params`.
 """
 
 from __future__ import annotations
@@ -17,39 +21,49 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.device import BACKGROUND_WRITE, WRITE_TO_FREE, Op
+from engine.device import Op
 from engine.executor import BLOCK
-from engine.policies import victims as pick
-from engine.policies.benefit import BenefitLedger, MeasuredBenefit
+from engine.policies.backoff import BACKOFF_STOPS as BACKOFF_STOPS
+from engine.policies.backoff import UNPAID_STOPS as UNPAID_STOPS
+from engine.policies.backoff import PlanBackOff
+from engine.policies.benefit import MeasuredBenefit
 from engine.policies.demand import DemandPaging
 from engine.policies.device_lead import DeviceLeadTime
+from engine.policies.gating import DispatchGating
 from engine.policies.ghost_lru import GhostLru
+from engine.policies.planned_starts import NEVER as NEVER
+from engine.policies.planned_starts import PlannedStarts
 from engine.policies.predictive_params import MECHANISMS as MECHANISMS
-from engine.policies.predictive_params import PredictiveParams
+from engine.policies.predictive_params import RETIRED, PredictiveParams
 from engine.policies.registry import register
+from engine.policies.restore import PlanRestore
 from engine.policies.schedule_victims import PROTECTED as PROTECTED
 from engine.policies.schedule_victims import ScheduleVictims
-from engine.pool import DIRTY, PREFETCHED, SWAPPED
+from engine.policies.swap_out import SwapOutAhead
+from engine.policies.working_sets import WorkingSets
 
 if TYPE_CHECKING:
     from engine.policies.context import PolicyContext
 
-NEVER = 1 << 62  # "not in the plan": farther than any planned start
-# While the plan has been mostly wrong, the policy is demand paging (it keeps learning).
-BACKOFF_STOPS = ("restore", "gating", "schedule_victims", "swap_out", "write_back")
-# While what they cost has caught up with what they bought (engine.policies.benefit), the
-# mechanisms that take frames or time ahead of need stand down; restoring what is already out
-# goes on (stopping it mid-way would leave swapped-out VMs to fault everything back).
-UNPAID_STOPS = ("gating", "swap_out", "write_back")
-
 
 @register
-class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
+class PredictivePaging(
+    PlanRestore,
+    SwapOutAhead,
+    DispatchGating,
+    PlanBackOff,
+    WorkingSets,
+    PlannedStarts,
+    DeviceLeadTime,
+    ScheduleVictims,
+    DemandPaging,
+):
     """Demand paging plus everything the scheduler's plan makes possible."""
 
     name = "predictive"
     menu_rank = 1
     Params = PredictiveParams
+    retired = RETIRED
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)
@@ -90,25 +104,10 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.restored = np.zeros(self.machine.pool.n_pages, dtype=bool)
         self.scale = np.ones(n_vms, dtype=np.float64)
         self.holding = -1  # the time ready() last held a vCPU back
-        # What the mechanisms bought against what they cost (engine.policies.benefit): a used
-        # restored page is a gain if demand paging would have had to read it (genuine).
-        self.genuine = np.zeros(self.machine.pool.n_pages, dtype=bool)
         self.touch_ns = np.full(
             self.machine.pool.n_pages, -1, dtype=np.int64
         )  # last touch, host time
         slice_ns = self.ctx.slice_ns
-        self.ledger = BenefitLedger(
-            fault_ns=self.machine.device.service_ns(1),
-            page_ns=self.machine.device.service_ns(int(p.get("prefetch_batch_pages", 32)))
-            / int(p.get("prefetch_batch_pages", 32)),
-            window_ns=16 * slice_ns,
-            trial_ns=8 * slice_ns,
-            probation_ns=4 * slice_ns,
-            max_probation_ns=32 * slice_ns,
-            min_evidence_ns=32 * self.machine.device.service_ns(1),
-        )
-        self.ledger_on = bool(p.get("backoff", True)) and bool(p.get("benefit_backoff", False))
-        self.unpaid = False  # the ledger stood the mechanisms down
         # The back-off on measured benefit: demand paging's faults on the same references (a
         # shadow LRU) against the host's own stall, judged by epochs.
         self.by_benefit = p.get("backoff_on", "benefit") == "benefit"
@@ -126,7 +125,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.shadow_trusted = False  # until then, the plan's accuracy decides
         self.not_paying = False  # the judge stood the mechanisms down
         self._stall_seen = 0  # the host's stall booked so far
-        self._harm_seen = (0, 0)  # pollution faults and gating ns booked so far
         self.cap_pages = int(self.machine.pool.frames * float(p.get("restore_cap_pct", 50.0)) / 100)
         self.batch = int(p.get("prefetch_batch_pages", 32))
         self.margin_ns = int(float(p.get("lead_margin_us", 300.0)) * 1000)
@@ -158,18 +156,9 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "make_room_pages": 0,
             "cancelled_pages": 0,
             "backoff_steps": 0,
-            "unpaid_steps": 0,
             "not_paying_steps": 0,
             "active_steps": 0,
         }
-
-    # -- switches, as they stand now --------------------------------------------------------------
-    def _on(self, switch: str) -> bool:
-        if not self.active or not self.params.get(switch, True):
-            return False
-        if (self.unpaid or self.not_paying) and switch in UNPAID_STOPS:
-            return False
-        return not (self.backed_off and switch in BACKOFF_STOPS)
 
     def report(self) -> dict[str, Any]:
         """Whether the policy acted, and if not why: no plan, a device with no lane to spare
@@ -195,91 +184,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             "backed_off_at_end": bool(self.active and self.backed_off),
         }
 
-    # -- the plan, per VM -------------------------------------------------------------------------
-    def next_starts(self, now_ns: int) -> np.ndarray:
-        """Each VM's next planned start within the horizon (a running VM: after its current
-        slice); NEVER when it is not in the plan. Cached per plan and step."""
-        plan = self.ctx.boundary_plan
-        key = (id(plan), now_ns)
-        if key == self._plan_key:
-            return self._next
-        out = np.full(self.ctx.n_vms, NEVER, dtype=np.int64)
-        if plan.vcpu.size:
-            vm = self.vcpu_vm[plan.vcpu]
-            running = self.running_vcpus > 0
-            cutoff = np.where(running, self.run_until - self.tolerance_ns, -NEVER)
-            ok = (plan.start_ns < now_ns + self.horizon_ns) & (plan.start_ns >= cutoff[vm])
-            np.minimum.at(out, vm[ok], plan.start_ns[ok])
-            planned = out < NEVER
-            out[planned] = np.maximum(out[planned], now_ns)
-        self._plan_key, self._next = key, out
-        return out
-
-    # -- victims ----------------------------------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         if not self._on("schedule_victims"):
             return super().victims(n, now_ns, clean_only)
         return self.ranked_victims(n, now_ns, clean_only)
 
-    # -- working sets -----------------------------------------------------------------------------
-    def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
-        pool = self.machine.pool
-        self.history[pages] |= np.uint32(1)
-        start, base = int(self.period_start[vm]), int(self.vm_time[vm])
-        self.touch_vns[pages] = base + (pool.last_use_ns[pages] - start)
-        self.touch_ns[pages] = pool.last_use_ns[pages]
-        cluster = int(self.machine.ra_cluster[vm])
-        if major_pages.size and cluster > 1 and self.vector_readahead:
-            # Readahead came in with these faults: it counts as used now, as LRU would see it.
-            first = int(pool.base[vm])
-            lo = first + (major_pages - first) // cluster * cluster
-            ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
-            ra = ra[ra < pool.base[vm + 1]]
-            # Only what landed in this period: a page of the cluster prefetched earlier keeps
-            # its stamp (its load time is from another period, not this VM time's base).
-            ra = ra[(pool.state[ra] == PREFETCHED) & (pool.load_ns[ra] >= start)]
-            self.touch_vns[ra] = base + (pool.load_ns[ra] - start)
-
-    def budget(self, start_ns: int, now_ns: int) -> int:
-        wait = self.max_wait_ns if self._on("gating") else 0
-        return self.deliverable(start_ns - now_ns + wait, now_ns)
-
-    def restore_set(self, vm: int, now_ns: int) -> np.ndarray:
-        """The VM's swapped-out working-set pages (used in its last k periods of execution) in
-        restore order, capped."""
-        pool = self.machine.pool
-        lo, hi = pool.vm_range(vm)
-        touched = self.touch_vns[lo:hi]
-        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
-        idx = np.flatnonzero((touched >= since) & (pool.state[lo:hi] == SWAPPED))
-        if idx.size == 0:
-            return idx
-        pages = idx + lo
-        recent = -touched[idx]
-        if self.params.get("restore_order", "recency") == "frequency":
-            order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
-        else:
-            order = np.lexsort((pages, recent))
-        return pages[order][: self.vm_cap(vm)]
-
-    def vm_clock(self, vm: int, now_ns: int) -> int:
-        """The VM's own time: its scheduled time so far."""
-        t = int(self.vm_time[vm])
-        return t + now_ns - int(self.period_start[vm]) if self.running_vcpus[vm] > 0 else t
-
-    def vm_clocks(self, now_ns: int) -> np.ndarray:
-        running = self.running_vcpus > 0
-        return self.vm_time + np.where(running, now_ns - self.period_start, 0)
-
-    def vm_cap(self, vm: int) -> int:
-        return max(self.batch, int(self.cap_pages * float(self.scale[vm])))
-
-    def working_set_size(self, vm: int, now_ns: int) -> int:
-        lo, hi = self.machine.pool.vm_range(vm)
-        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
-        return int(np.count_nonzero(self.touch_vns[lo:hi] >= since))
-
-    # -- scheduler events -------------------------------------------------------------------------
     def on_dispatch(self, vcpu: int, pcpu: int, now_ns: int) -> None:
         vm = int(self.vcpu_vm[vcpu])
         if self.running_vcpus[vm] == 0:
@@ -292,16 +201,11 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         self.armed[vm] = self.restoring[vm] = False  # what is still out, it faults in itself
         self.written[vm] = False
         self.run_until[vm] = max(int(self.run_until[vm]), self.ctx.slice_end[pcpu])
-        since = int(self.gate_since[vcpu])
-        behind = self._take_behind(vcpu, now_ns)
-        if since >= 0 or behind > 0:
-            self.gate_since[vcpu] = -1
-            own = now_ns - since if since >= 0 else 0
-            self.machine.count_gated_dispatch(vm, own + behind)
+        gated = self._book_dispatch(vcpu, vm, now_ns)
         resumed = bool(self.vcpu_blocked[vcpu])
         self.vcpu_blocked[vcpu] = False
         if self.active and not resumed:  # the end of a wait for a read is no plan's test
-            self._track_accuracy(vcpu, now_ns, gated=since >= 0)
+            self._track_accuracy(vcpu, now_ns, gated=gated)
 
     def on_deschedule(self, vcpu: int, now_ns: int, reason: str) -> None:
         vm = int(self.vcpu_vm[vcpu])
@@ -323,90 +227,6 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
             self.ws_size[vm] = self.working_set_size(vm, now_ns)
             self.went_idle.append(vm)
 
-    def _score_restore(self, vm: int, now_ns: int) -> None:
-        """At the end of an active period: how much of what was restored for it was used; the
-        used pages that demand paging would have read too are the ledger's gain."""
-        lo, hi = self.machine.pool.vm_range(vm)
-        marked = self.restored[lo:hi]
-        n = int(np.count_nonzero(marked))
-        if n < self.batch:
-            return
-        touched = marked & ((self.history[lo:hi] & np.uint32(1)) != 0)
-        used = int(np.count_nonzero(touched))
-        gained = int(np.count_nonzero(touched & self.genuine[lo:hi]))
-        self.ledger.restores_scored(gained, n - used, now_ns)
-        marked[:] = False
-        if used < n // 2:
-            self.scale[vm] = max(1.0 / 1024, self.scale[vm] / 2)
-        elif used >= n * 4 // 5:
-            self.scale[vm] = min(1.0, self.scale[vm] * 2)
-
-    def ready(self, vcpu: int, now_ns: int) -> bool:
-        """False while the VM's restore is in flight (up to gate_max_wait_ms), and for a VM
-        planned later than a vCPU held back now: it would take the slot, and the frames,
-        the plan gave the held one."""
-        if not self._on("gating"):
-            return True
-        vm = int(self.vcpu_vm[vcpu])
-        if self._pending(vm, now_ns):
-            since = int(self.gate_since[vcpu])
-            if since < 0:
-                self.gate_since[vcpu] = since = now_ns
-            if now_ns - since < self.max_wait_ns:
-                self.holding = now_ns
-                return False
-            return True
-        if self.holding == now_ns:
-            nxt = self.next_starts(now_ns)
-            held = self.gate_since >= 0
-            first_held = int(nxt[self.vcpu_vm[held]].min()) if held.any() else NEVER
-            if int(nxt[vm]) > first_held + self.tolerance_ns:
-                self._hold_behind(vcpu, now_ns)
-                return False
-        return True
-
-    def _hold_behind(self, vcpu: int, now_ns: int) -> None:
-        """Book a refusal of a vCPU held behind a held one. A hold lasts from the first refusal
-        to one step past the last (an idle pCPU asks again every step); the wait after it, for
-        a pCPU to come free, is the scheduler's, not gating's."""
-        last = int(self.behind_last[vcpu])
-        if last < 0:
-            self.behind_since[vcpu] = now_ns
-        elif now_ns - last > self.ctx.step_ns:  # a new hold: the earlier one ended
-            self.behind_ns[vcpu] += last + self.ctx.step_ns - int(self.behind_since[vcpu])
-            self.behind_since[vcpu] = now_ns
-        self.behind_last[vcpu] = now_ns
-
-    def _take_behind(self, vcpu: int, now_ns: int) -> int:
-        """The time the vCPU was held behind others since it last ran (0: never), cleared."""
-        last = int(self.behind_last[vcpu])
-        held = int(self.behind_ns[vcpu])
-        if last >= 0:
-            held += min(now_ns, last + self.ctx.step_ns) - int(self.behind_since[vcpu])
-        self.behind_ns[vcpu] = 0
-        self.behind_since[vcpu] = self.behind_last[vcpu] = -1
-        return held
-
-    def on_end(self, end_ns: int) -> None:
-        """A vCPU still held back when the run ends lost that time too (no dispatch counted);
-        a hold for its own restore lasts at most gate_max_wait_ms."""
-        for vcpu in range(len(self.ctx.vcpus)):
-            since = int(self.gate_since[vcpu])
-            own = min(end_ns - since, self.max_wait_ns) if since >= 0 else 0
-            held = own + self._take_behind(vcpu, end_ns)
-            self.gate_since[vcpu] = -1
-            if held > 0:
-                vm = int(self.vcpu_vm[vcpu])
-                self.machine.count_gated_dispatch(vm, held, dispatched=False)
-
-    def _pending(self, vm: int, now_ns: int) -> bool:
-        """A restore read of the VM is on the device now. Reads still queued do not hold the
-        VM: on a lane shared with demand reads they may wait for a long time."""
-        return any(
-            not op.cancelled and op.start_ns >= 0 and op.done_ns > now_ns for op in self.ops[vm]
-        )
-
-    # -- the step: back off, cancel, swap out, restore --------------------------------------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         if not self.active:
             return
@@ -414,21 +234,8 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if self.backed_off:
             self.stats["backoff_steps"] += 1
         self._judge_benefit(now_ns)
-        if self.ledger_on:
-            self._book_harm(now_ns)
-            self.unpaid = not self.backed_off and not self.ledger.paying(now_ns)
-            self.stats["unpaid_steps"] += int(self.unpaid)
         nxt = self.next_starts(now_ns)
-        for vm in range(self.ctx.n_vms):
-            if self.ops[vm]:
-                self.ops[vm] = [
-                    op
-                    for op in self.ops[vm]
-                    if not op.cancelled and (op.start_ns < 0 or op.done_ns > now_ns)
-                ]
-                if self.ops[vm] and nxt[vm] == NEVER and self.params.get("cancel", True):
-                    queued = [op for op in self.ops[vm] if op.start_ns < 0]
-                    self.stats["cancelled_pages"] += self.machine.cancel_ops(queued, now_ns)
+        self._prune_restores(nxt, now_ns)
         if self.went_idle:
             idle, self.went_idle = self.went_idle, []
             if self._on("swap_out") and self._on("restore"):
@@ -436,193 +243,4 @@ class PredictivePaging(DeviceLeadTime, ScheduleVictims, DemandPaging):
         if self._on("write_back") and self._on("restore"):
             self._write_back(nxt, now_ns)
         if self._on("restore"):
-            for vm in np.argsort(nxt, kind="stable").tolist():
-                if nxt[vm] == NEVER:
-                    break
-                if self.armed[vm]:
-                    self._restore(vm, int(nxt[vm]), now_ns)
-
-    def _judge_benefit(self, now_ns: int) -> None:
-        """Count, for the last step, demand paging's faults on the references made (the
-        shadow) and the host's own stall; with the back-off on measured benefit, once the
-        shadow can be trusted (engine.policies.ghost_lru), the judge's verdict is whether the
-        plan-driven mechanisms act now (before, and where it never can, the plan's accuracy)."""
-        if not self.by_benefit:
-            return
-        pages = np.flatnonzero(self.touch_ns >= self._shadow_since)
-        shadow = self.shadow.step(pages, self.touch_ns[pages], now_ns)
-        self._shadow_since = now_ns
-        c = self.machine.counters
-        stall = int(c.stall_ns.sum())
-        self.judge.seen(shadow, stall - self._stall_seen)
-        self._stall_seen = stall
-        if not self.params.get("backoff", True):
-            return
-        trusted = self.shadow.trusted()
-        if trusted and not self.shadow_trusted:  # the judge takes over: a fresh trial
-            self.judge.restart(now_ns)
-        self.shadow_trusted = trusted
-        if trusted:
-            # The plan-driven mechanisms that take frames or time ahead of need stand down;
-            # restores go on, so a VM swapped out for its cycle is not left to fault back.
-            self.backed_off = False
-            self.not_paying = not self.judge.decide(now_ns)
-            self.stats["not_paying_steps"] += int(self.not_paying)
-
-    def _book_harm(self, now_ns: int) -> None:
-        """Book the pollution faults and gating time since the last step as the ledger's cost."""
-        c = self.machine.counters
-        seen = (int(c.pollution_faults.sum()), int(c.gating_delay_ns.sum()))
-        faults, held = seen[0] - self._harm_seen[0], seen[1] - self._harm_seen[1]
-        if faults or held:
-            self.ledger.harm_seen(faults, held, now_ns)
-        self._harm_seen = seen
-
-    def _track_accuracy(self, vcpu: int, now_ns: int, gated: bool) -> None:
-        """Plan accuracy over recent dispatches (exponentially weighted): was this dispatch
-        predicted by the plan of the last boundary, within a tolerance of one step or of two
-        device reads (a non-preemptible fault may overrun a slice by one)? Dispatches gating
-        itself moved do not count. The policy starts backed off: it acts on the plan once the
-        plan has proven right."""
-        if gated:
-            return
-        predicted = self.ctx.boundary_plan.next_start(vcpu)
-        planned = predicted >= 0 and abs(predicted - now_ns) <= self.plan_slack_ns
-        # While there is little evidence, its mean under Jeffreys' prior (half a right and
-        # half a wrong dispatch: three right ones in a row engage the policy); then an
-        # exponentially weighted mean of the recent dispatches.
-        self.judged += 1
-        weight = max(1.0 / 8, 1.0 / (self.judged + 1))
-        self.accuracy += (float(planned) - self.accuracy) * weight
-        if not self.params.get("backoff", True):
-            self.backed_off = False
-            return
-        if self.by_benefit and self.shadow_trusted:
-            return
-        below = float(self.params.get("backoff_below", 0.7))
-        if self.backed_off:
-            self.backed_off = self.accuracy < min(0.95, below + 0.15)
-        else:
-            self.backed_off = self.accuracy < below
-
-    def _swap_out(self, idle: list[int], nxt: np.ndarray, now_ns: int) -> None:
-        """A VM that just went inactive for long swaps out, in the background, its least
-        recently used pages that the restores planned before its return need frames for."""
-        m, pool = self.machine, self.machine.pool
-        away = [vm for vm in idle if self.running_vcpus[vm] == 0]
-        away = [vm for vm in away if int(nxt[vm]) - now_ns >= self.min_idle_ns]
-        for vm in sorted(away, key=lambda u: (-int(nxt[u]), u)):  # farthest first
-            sooner = np.flatnonzero((nxt < nxt[vm]) & self.armed & (self.running_vcpus == 0))
-            # What those restores will read: their working sets, within what the device can
-            # land before each start (the device is shared, so the budgets are cumulative).
-            need = 0
-            for u in sorted(sooner.tolist(), key=lambda x: (int(nxt[x]), x)):
-                room = self.budget(int(nxt[u]), now_ns) - need
-                need += max(0, min(int(self.restore_set(u, now_ns).size), room))
-            short = need - (pool.free_frames - m.low_wm) - m.writing_pending
-            if short <= 0:
-                continue
-            lo, hi = pool.vm_range(vm)
-            cand = pick.candidates(pool, False, lo, hi)
-            pages = pick.smallest(self.touch_vns[cand], cand, short)
-            m.evict(pages, now_ns, BACKGROUND_WRITE, for_prefetch=True)
-            self.stats["swap_out_pages"] += int(pages.size)
-
-    def _write_back(self, nxt: np.ndarray, now_ns: int) -> None:
-        """Background writing (Ryu et al.): a VM whose slice ends soon and that will then be
-        inactive for long writes back, in time, the dirty pages the swap-out at its switch
-        will take (its least recently used), so they are clean when the frames are needed."""
-        m, pool = self.machine, self.machine.pool
-        step = self.ctx.step_ns
-        ending = [
-            vm
-            for vm in range(self.ctx.n_vms)
-            if self.running_vcpus[vm] > 0
-            and not self.written[vm]
-            and int(nxt[vm]) - int(self.run_until[vm]) >= self.min_idle_ns
-        ]
-        if not ending:
-            return
-        end = min(int(self.run_until[vm]) for vm in ending)
-        coming = np.flatnonzero(self.armed & (self.running_vcpus == 0) & (nxt <= end + step))
-        need = 0
-        for u in sorted(coming.tolist(), key=lambda x: (int(nxt[x]), x)):
-            room = self.budget(int(nxt[u]), now_ns) - need
-            need += max(0, min(int(self.restore_set(u, now_ns).size), room))
-        need -= pool.free_frames - m.low_wm + m.writing_pending
-        # What an ending VM already covers for this switch counts once, not once per VM.
-        need -= int(self.wb_pages[(self.running_vcpus > 0) & self.written].sum())
-        if need <= 0:
-            return
-        for vm in sorted(ending, key=lambda u: (int(self.run_until[u]), u)):
-            if need <= 0:
-                break
-            # The pages the swap-out will take (its least recently used); the dirty ones
-            # among them are written now, the clean ones free their frames as they are.
-            lo, hi = pool.vm_range(vm)
-            cand = pick.candidates(pool, False, lo, hi)
-            pages = pick.smallest(self.touch_vns[cand], cand, need)
-            dirty = pages[pool.state[pages] == DIRTY]
-            if int(self.run_until[vm]) - now_ns > self.lead_ns(int(dirty.size), now_ns) + step:
-                continue  # not yet: written too early, they would be dirtied again
-            self.written[vm] = True
-            self.wb_pages[vm] = pages.size
-            self.stats["write_back_pages"] += m.write_back(dirty, now_ns)
-            need -= int(pages.size)
-
-    def _restore(self, vm: int, start_ns: int, now_ns: int) -> None:
-        step = self.ctx.step_ns
-        lead_on = self.params.get("device_lead", True)
-        if lead_on:
-            upper = self.lead_ns(min(int(self.ws_size[vm]), self.cap_pages), now_ns)
-            if start_ns - now_ns > upper + step:
-                return
-        pages = self.restore_set(vm, now_ns)
-        if pages.size == 0:
-            return
-        if lead_on:
-            if start_ns - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
-                return
-            # No more than the device can land by the start (plus the gating wait).
-            pages = pages[: self.budget(start_ns, now_ns)]
-            if pages.size == 0:
-                return
-        m, pool = self.machine, self.machine.pool
-        short = int(pages.size) - (pool.free_frames - m.low_wm) - m.writing_pending
-        if short > 0:
-            if self._on("schedule_victims"):
-                victims = self.ranked_victims(short, now_ns, above=start_ns)
-            else:
-                victims = DemandPaging.victims(self, short, now_ns)
-            m.evict(victims, now_ns, WRITE_TO_FREE, for_prefetch=True)
-            self.stats["make_room_pages"] += int(victims.size)
-        issued = self._issue(vm, pages, now_ns)
-        if issued:
-            self.stats["restore_pages"] += issued
-            if not self.restoring[vm]:  # the first read of this restore: its lead time
-                self.restoring[vm] = True
-                self.stats["restores"] += 1
-                lead_now = start_ns - now_ns
-                self.stats["lead_ns_total"] += lead_now
-                self.stats["lead_ns_max"] = max(self.stats["lead_ns_max"], lead_now)
-
-    def _lru_horizon(self) -> int:
-        """The last use before which demand paging (LRU) would no longer hold a page: the
-        frames' worth of most recently used pages host-wide fit, older ones were evicted.
-        Taken over every touched page whatever its state here, so it does not depend on what
-        this policy evicted or read ahead of use; -1 when every touched page fits."""
-        pool = self.machine.pool
-        used = self.touch_ns[self.touch_ns >= 0]
-        fit = pool.frames - self.machine.low_wm
-        if used.size <= fit:
-            return -1
-        return int(np.partition(used, used.size - fit)[used.size - fit])
-
-    def _issue(self, vm: int, pages: np.ndarray, now_ns: int) -> int:
-        new = self.machine.prefetch(vm, pages, now_ns, batch=self.batch)
-        self.ops[vm].extend(new)
-        horizon = self._lru_horizon() if self.ledger_on and new else -1
-        for op in new:
-            self.restored[op.pages] = True
-            self.genuine[op.pages] = self.touch_ns[op.pages] < horizon
-        return sum(int(op.pages.size) for op in new)
+            self._restore_due(nxt, now_ns)

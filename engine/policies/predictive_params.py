@@ -19,6 +19,18 @@ MECHANISMS = (
     "backoff",
 )
 
+# Switches that are gone. Every share link and saved scenario of `predictive` made while the
+# benefit ledger existed carries `benefit_backoff = false` (links and downloads write every
+# switch), so false is still read and ignored: it is exactly what the policy does now. True
+# asked for the ledger, which no longer exists: that is refused rather than run differently.
+RETIRED: dict[str, tuple[object, str]] = {
+    "benefit_backoff": (
+        False,
+        "the benefit ledger was removed (the back-off on measured benefit, backoff_on = "
+        "'benefit', is the default)",
+    ),
+}
+
 
 class PredictiveParams(DemandParams):
     """The switches of `predictive`; victims/readahead/page_cluster are demand's fallbacks."""
@@ -96,14 +108,6 @@ class PredictiveParams(DemandParams):
         "go on) for a probation that doubles while trials fail (below 1.5x the shadow is not "
         "precise enough: plan accuracy decides). plan: recent plan accuracy below backoff_below "
         "only. benefit holds the do-no-harm grid where plan does not (docs/results.md).",
-    )
-    benefit_backoff = param.Boolean(
-        False,
-        doc="Also stand gating, swap-out and write-back down while what the mechanisms cost "
-        "(pollution faults, unused restores, gating time) has caught up with what they bought "
-        "(used restores that demand paging would have read): a trial, judged, then a stand-down "
-        "that doubles while trials fail. Off by default: measured, it made a partly right plan "
-        "worse (docs/results.md, do-no-harm grid).",
     )
     backoff_below = param.Number(
         0.7,

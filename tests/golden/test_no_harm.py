@@ -37,9 +37,9 @@ def test_with_wrong_planned_slices_predictive_is_never_5pct_slower(
     reason="in misprediction's first 500 ms with bursts x10, seed 2, predictive's slowdown is "
     "1.077x demand's (plan accuracy 67.5 %, 2,277 pollution faults; seed 1: 0.925x); over the "
     "whole 1.5 s run the worst of seeds 1-5 is 1.044x. The back-off judges the plan, not the "
-    "benefit; the ledger (benefit_backoff) made this case worse (1.689 against demand's 1.564 on "
-    "1.5 s, seed 2), and backoff_on = benefit is the plan back-off here (at 1.14x its shadow LRU "
-    "is not trusted)",
+    "benefit; the removed ledger (benefit_backoff) made this case worse (1.689 against demand's "
+    "1.564 on 1.5 s, seed 2), and backoff_on = benefit is the plan back-off here (at 1.14x its "
+    "shadow LRU is not trusted)",
 )
 def test_with_random_wake_ups_and_long_bursts_predictive_is_never_5pct_slower() -> None:
     """misprediction with bursts ×10 (the plan is partly right), seeds 1 and 2."""

@@ -349,6 +349,17 @@ def test_switches_are_validated_with_a_hint() -> None:
         validate_policy({"name": "predictive", "restore_order": "random"})
 
 
+def test_the_removed_ledger_switch_is_read_as_false_only() -> None:
+    """A scenario saved while `benefit_backoff` existed says false: it loads as the same run
+    without it; true (the ledger, now removed) is one error naming the field and why."""
+    old = from_dict(mini(policy={"name": "predictive", "benefit_backoff": False}))
+    assert old.policy == from_dict(mini(policy={"name": "predictive"})).policy
+    with pytest.raises(ScenarioError, match=r"policy\.benefit_backoff: the benefit ledger was"):
+        from_dict(mini(policy={"name": "predictive", "benefit_backoff": True}))
+    with pytest.raises(ScenarioError, match="unknown key"):
+        from_dict(mini(policy={"name": "demand", "benefit_backoff": False}))
+
+
 def test_switches_are_set_from_the_file_and_the_command_line() -> None:
     """`--set policy.lead_margin_us=200` reaches the policy of a predictive scenario."""
     scenario = from_dict(mini(policy={"name": "predictive", "gating": False}))

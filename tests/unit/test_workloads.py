@@ -11,7 +11,8 @@ from engine import simulate, with_overrides, workloads
 from engine.hotpath import first_touch, sampling
 from engine.hotpath.warm import warm
 from engine.scenario import Workload
-from engine.workloads import BLOCK_REFS, RefStream, _ZipfRanks, stream_seed
+from engine.workloads import BLOCK_REFS, RefStream, blocks, stream_seed
+from engine.workloads.sources import ZipfRanks
 from tests.helpers import small_scenario
 
 
@@ -47,7 +48,7 @@ def test_stream_cannot_go_backwards():
 
 def test_zipf_guide_table_equals_binary_search():
     """The fast Zipf sampler picks exactly the ranks a binary search over the CDF picks."""
-    z = _ZipfRanks(10_000, 0.9)
+    z = ZipfRanks(10_000, 0.9)
     u = np.random.default_rng(3).random(200_000)
     expected = np.minimum(np.searchsorted(z.cdf, u, side="right"), z.n - 1)
     assert np.array_equal(z.sample(u), expected)
@@ -136,7 +137,7 @@ def test_a_second_stream_of_the_same_seed_reads_the_kept_blocks():
 
 def test_a_stream_whose_blocks_were_not_kept_draws_the_same_references(monkeypatch):
     """With no budget to keep blocks, a second stream draws its own copy: same references."""
-    monkeypatch.setattr(workloads, "_CACHE", workloads._StreamCache(0, most_streams=4))
+    monkeypatch.setattr(blocks, "_CACHE", blocks.StreamCache(0, most_streams=4))
     p1, w1 = (a.copy() for a in _stream(kind="phased", write_fraction=0.2).take(0, 3 * BLOCK_REFS))
     late = _stream(kind="phased", write_fraction=0.2)
     p2, w2 = late.take(BLOCK_REFS, 2 * BLOCK_REFS)

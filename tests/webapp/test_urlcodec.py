@@ -92,6 +92,19 @@ def test_bad_policy_and_frame_are_refused(small_dict):
             decode(_pack({"s": small_dict, "f": frame}))
 
 
+def test_an_old_link_with_the_removed_ledger_switch_still_opens(small_dict):
+    """Links made while predictive had `benefit_backoff` carry it as false: such a link opens
+    as the same run (the switch is dropped); one asking for the ledger (true) is refused in
+    one line that says the ledger was removed."""
+    old = {**validate_policy({"name": "predictive"}), "benefit_backoff": False}
+    shared = decode(_pack({"s": small_dict, "a": old, "b": old}))
+    assert shared.policy_a == validate_policy({"name": "predictive"})
+    assert "benefit_backoff" not in shared.policy_b
+    with pytest.raises(LinkError, match="benefit_backoff: the benefit ledger was removed") as err:
+        decode(_pack({"s": small_dict, "a": {**old, "benefit_backoff": True}}))
+    assert "\n" not in str(err.value)
+
+
 def test_nan_is_not_a_number_here(small_dict):
     """JSON's NaN/Infinity extensions are refused."""
     raw = json.dumps({"s": small_dict, "f": 0}).replace('"f": 0', '"f": NaN').encode()

@@ -1,0 +1,105 @@
+"""The working sets `predictive` restores: pages stamped in their VM's own clock (its
+scheduled time, so pages do not age while the VM waits), the restore set of a VM (its swapped
+pages used in its last k active periods, capped), and the cap's scale, which follows how much
+of each restore was used. A mixin of PredictivePaging, which sets the attributes declared here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.pool import PREFETCHED, SWAPPED
+
+if TYPE_CHECKING:
+    from engine.machine import Machine
+    from engine.policies.context import PolicyContext
+
+
+class WorkingSets:
+    """Each VM's working set in its own clock, and what of it a restore reads."""
+
+    ctx: PolicyContext
+    machine: Machine
+    params: dict[str, Any]
+    vector_readahead: bool
+    vm_time: np.ndarray  # per VM: its own clock when its current period began
+    period_start: np.ndarray  # per VM: when its current active period began (host time)
+    running_vcpus: np.ndarray  # per VM: its vCPUs running now
+    touch_vns: np.ndarray  # per page: its VM's own time at its last touch
+    touch_ns: np.ndarray  # per page: its last touch, host time
+    history: np.ndarray  # per page: bit i set if touched in its VM's i-th last period
+    ws_vns: int  # the working-set window in VM time (k periods)
+    restored: np.ndarray  # per page: restored and not yet scored
+    scale: np.ndarray  # per VM: the share of the cap its next restore may read
+    cap_pages: int  # most pages one restore reads
+    batch: int  # pages per restore read operation
+
+    def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
+        pool = self.machine.pool
+        self.history[pages] |= np.uint32(1)
+        start, base = int(self.period_start[vm]), int(self.vm_time[vm])
+        self.touch_vns[pages] = base + (pool.last_use_ns[pages] - start)
+        self.touch_ns[pages] = pool.last_use_ns[pages]
+        cluster = int(self.machine.ra_cluster[vm])
+        if major_pages.size and cluster > 1 and self.vector_readahead:
+            # Readahead came in with these faults: it counts as used now, as LRU would see it.
+            first = int(pool.base[vm])
+            lo = first + (major_pages - first) // cluster * cluster
+            ra = (lo[:, None] + np.arange(cluster)[None, :]).ravel()
+            ra = ra[ra < pool.base[vm + 1]]
+            # Only what landed in this period: a page of the cluster prefetched earlier keeps
+            # its stamp (its load time is from another period, not this VM time's base).
+            ra = ra[(pool.state[ra] == PREFETCHED) & (pool.load_ns[ra] >= start)]
+            self.touch_vns[ra] = base + (pool.load_ns[ra] - start)
+
+    def restore_set(self, vm: int, now_ns: int) -> np.ndarray:
+        """The VM's swapped-out working-set pages (used in its last k periods of execution) in
+        restore order, capped."""
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        touched = self.touch_vns[lo:hi]
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        idx = np.flatnonzero((touched >= since) & (pool.state[lo:hi] == SWAPPED))
+        if idx.size == 0:
+            return idx
+        pages = idx + lo
+        recent = -touched[idx]
+        if self.params.get("restore_order", "recency") == "frequency":
+            order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
+        else:
+            order = np.lexsort((pages, recent))
+        return pages[order][: self.vm_cap(vm)]
+
+    def vm_clock(self, vm: int, now_ns: int) -> int:
+        """The VM's own time: its scheduled time so far."""
+        t = int(self.vm_time[vm])
+        return t + now_ns - int(self.period_start[vm]) if self.running_vcpus[vm] > 0 else t
+
+    def vm_clocks(self, now_ns: int) -> np.ndarray:
+        running = self.running_vcpus > 0
+        return self.vm_time + np.where(running, now_ns - self.period_start, 0)
+
+    def vm_cap(self, vm: int) -> int:
+        return max(self.batch, int(self.cap_pages * float(self.scale[vm])))
+
+    def working_set_size(self, vm: int, now_ns: int) -> int:
+        lo, hi = self.machine.pool.vm_range(vm)
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        return int(np.count_nonzero(self.touch_vns[lo:hi] >= since))
+
+    def _score_restore(self, vm: int, now_ns: int) -> None:
+        """At the end of an active period: how much of what was restored for it was used, which
+        halves or doubles (up to the cap) what the VM's next restore reads."""
+        lo, hi = self.machine.pool.vm_range(vm)
+        marked = self.restored[lo:hi]
+        n = int(np.count_nonzero(marked))
+        if n < self.batch:
+            return
+        touched = marked & ((self.history[lo:hi] & np.uint32(1)) != 0)
+        used = int(np.count_nonzero(touched))
+        marked[:] = False
+        if used < n // 2:
+            self.scale[vm] = max(1.0 / 1024, self.scale[vm] / 2)
+        elif used >= n * 4 // 5:
+            self.scale[vm] = min(1.0, self.scale[vm] * 2)
