@@ -85,6 +85,13 @@ PER_TEST = (
     "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_",
     "tests/property/test_fault_runs.py",
 )
+# The headline's seed 1 goes with the shared runs instead: the xfail claim there (predictive
+# within a quarter of the best demand's time) fails on seed 1, so it reads that seed's
+# predictive run too; in one worker the run is made once, not once in each.
+WITH_SHARED_RUNS = (
+    "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_"
+    "schedule_oracles[1]",
+)
 SLOW_RANK = len(COSTLIEST_FIRST)  # a unit with a test marked slow
 REST_RANK = SLOW_RANK + 1
 
@@ -93,6 +100,8 @@ def group_of(item: pytest.Item) -> str | None:
     """The xdist group of a test: a shared-state group above, its own module, or None (a
     unit of its own)."""
     module = item.nodeid.split("::", 1)[0]
+    if item.nodeid in WITH_SHARED_RUNS:
+        return COSTLIEST_FIRST[2]
     if item.nodeid.startswith(PER_TEST):  # a module, or a test's id without its parameters
         return None
     if module in SHARED_RUNS:
