@@ -39,7 +39,8 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 # The suite must stay under 8 minutes on a quiet 2-core machine: every run lists its 15
-# slowest tests, so a new slow one shows where it lands (mark it `slow`, say why it costs).
+# slowest tests, so a new slow one shows where it lands (mark it `slow`, say why it costs: a
+# unit holding a slow test is also sent to a worker before the quick ones).
 # Two worker processes, one per core (TEST_WORKERS=0 runs it in one process); tests that share
 # a served app or an expensive run stay in one worker (tests/conftest.py: group_of).
 TEST_WORKERS ?= 2

@@ -60,12 +60,15 @@ def context(context):
 
 # -- two workers (`make test`: pytest -n 2 --dist loadgroup --no-loadscope-reorder) ---------------
 #
-# xdist sends a group of tests to one worker as a unit. Tests that share something expensive
-# in one process stay together: the browser tests one served app (tests/ui/conftest.py:
-# app_url, per session), the golden summaries and the results of issue 3 their runs
-# (tests/golden/runs.py, a cache in the process: nvme_8vm_2x and misprediction runs are asked
-# for by both), and every other module its module-scoped fixtures. The costliest groups go
-# first, so that neither worker is left with one of them at the end while the other waits idle.
+# xdist sends a group of tests to one worker as a unit, and a worker asks for the next unit
+# when it has two tests left. Tests that share something expensive in one process stay
+# together: the browser tests one served app (tests/ui/conftest.py: app_url, per session), the
+# golden summaries and the results of issue 3 their runs (tests/golden/runs.py, a cache in the
+# process: nvme_8vm_2x and misprediction runs are asked for by both), and every other module
+# its module-scoped fixtures and module caches. Units go out costliest first (a longest-first
+# schedule): the three named groups below, then every unit holding a test marked `slow`, then
+# the rest in collection order, so that the end of the run is many small units that even out
+# the two workers, never one long unit that keeps a worker busy while the other waits idle.
 SHARED_RUNS = ("tests/golden/test_golden.py", "tests/golden/test_results.py")
 COSTLIEST_FIRST = (
     "tests/ui/test_load.py",  # 20 browser sessions against their own server, twice
@@ -75,17 +78,30 @@ COSTLIEST_FIRST = (
 # Tests that share nothing with their module: each case is a unit of its own, so that the
 # two workers can even out with them (the oracle bound: 40 cases of two short runs each; the
 # headline's steady-state claim: two whole runs of nvme_8vm_2x and their baseline per seed,
-# its own runs, tests/golden/test_results.py: headline_run).
+# its own runs, tests/golden/test_results.py: headline_run; the fault runs: 32 cases of four
+# short runs each, 0.5-8 s a case, that read no module state).
 PER_TEST = (
     "tests/golden/test_bounds.py",
     "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_",
+    "tests/property/test_fault_runs.py",
 )
+# The headline's seed 1 goes with the shared runs instead: the xfail claim there (predictive
+# within a quarter of the best demand's time) fails on seed 1, so it reads that seed's
+# predictive run too; in one worker the run is made once, not once in each.
+WITH_SHARED_RUNS = (
+    "tests/golden/test_results.py::test_on_nvme_8vm_2x_steady_lost_time_is_within_twice_the_"
+    "schedule_oracles[1]",
+)
+SLOW_RANK = len(COSTLIEST_FIRST)  # a unit with a test marked slow
+REST_RANK = SLOW_RANK + 1
 
 
 def group_of(item: pytest.Item) -> str | None:
     """The xdist group of a test: a shared-state group above, its own module, or None (a
     unit of its own)."""
     module = item.nodeid.split("::", 1)[0]
+    if item.nodeid in WITH_SHARED_RUNS:
+        return COSTLIEST_FIRST[2]
     if item.nodeid.startswith(PER_TEST):  # a module, or a test's id without its parameters
         return None
     if module in SHARED_RUNS:
@@ -97,19 +113,34 @@ def group_of(item: pytest.Item) -> str | None:
     return module
 
 
+def unit_of(item: pytest.Item) -> str:
+    """What xdist sends as one unit: the test's group, or the test alone."""
+    marker = item.get_closest_marker("xdist_group")
+    return str(marker.args[0]) if marker is not None and marker.args else item.nodeid
+
+
+def unit_ranks(items: list[pytest.Item]) -> dict[str, int]:
+    """The rank of each unit: where it goes in the schedule. A unit ranks as its costliest
+    test: a module with one slow test goes out with the slow ones."""
+    ranks: dict[str, int] = {}
+    for item in items:
+        unit = unit_of(item)
+        if unit in COSTLIEST_FIRST:
+            rank = COSTLIEST_FIRST.index(unit)
+        else:
+            rank = SLOW_RANK if item.get_closest_marker("slow") else REST_RANK
+        ranks[unit] = min(rank, ranks.get(unit, rank))
+    return ranks
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test its group; in a worker, put the costliest groups first (a stable sort:
-    within a group, and among the rest, the collection order is kept). A run without workers
-    keeps the collection order."""
+    """Give every test its group; in a worker, put the units in the order above (a stable
+    sort: within a unit, and among units of one rank, the collection order is kept). A run
+    without workers keeps the collection order."""
     for item in items:
         group = group_of(item)
         if group is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
     if hasattr(config, "workerinput"):  # set by xdist in its worker processes only
-        last = len(COSTLIEST_FIRST)
-
-        def rank(item: pytest.Item) -> int:
-            group = group_of(item)
-            return COSTLIEST_FIRST.index(group) if group in COSTLIEST_FIRST else last
-
-        items.sort(key=rank)
+        ranks = unit_ranks(items)
+        items.sort(key=lambda item: ranks[unit_of(item)])

@@ -128,13 +128,20 @@ def served_app(
         stop(proc)
 
 
+# How long a server may take to exit after SIGTERM before it is killed. Bokeh stops its loop
+# at once (0.4-1.8 s to exit here, after a session or none), but the interpreter then waits
+# for the threads still simulating what sessions asked for: one module's server took 11 s.
+# Nothing a test reads comes after the stop, so the wait is bounded.
+STOP_GRACE_S = 3.0
+
+
 def stop(proc: subprocess.Popen) -> None:
     """Terminate a server we started, with its process group, and wait for it."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

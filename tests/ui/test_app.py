@@ -57,6 +57,7 @@ def test_page_renders_offline_with_no_console_error(page: Page, app_url: str, sh
     assert errors == []
 
 
+@pytest.mark.slow  # 14-18 s quiet: a new seed is a new run of the default scenario, A and B
 def test_changing_a_widget_changes_the_run(page: Page, app_url: str, shot) -> None:
     """Typing a new seed re-runs A and B (debounced): the cards change; a link of the new run
     lands in the address bar."""
@@ -93,6 +94,7 @@ def test_play_advances_both_panes(page: Page, app_url: str, shot) -> None:
     assert model(page, "vmswap-clock", "painted_seq") >= 5
 
 
+@pytest.mark.slow  # 13-14 s quiet: two pages, the second opened on the link to its frame
 def test_a_share_link_round_trips_into_a_fresh_page(
     page: Page, app_url: str, browser, shot
 ) -> None:

@@ -70,6 +70,8 @@ def refused(page: Page, words: str) -> None:
     assert "np." not in text and "e+0" not in text and "Traceback" not in text
 
 
+@pytest.mark.slow  # 30-41 s quiet (make test, two workers): five re-runs of A and B, each
+# waited for until the browser has painted it and the share link moved, and three refusals
 def test_each_table_column_edits_or_refuses_in_words(page: Page, app_url: str, shot) -> None:
     """MiB, vCPU, name, workload and activity cells: valid values run (48 MiB, 2 vCPUs, a
     rename, another workload and activity); invalid ones are refused with the range in words
@@ -95,6 +97,8 @@ def test_each_table_column_edits_or_refuses_in_words(page: Page, app_url: str, s
         expect(column(page, field).nth(1)).to_have_text(option)
 
 
+@pytest.mark.slow  # 25-31 s quiet: five re-runs and three refusals, each painted in
+# software-rendered Chromium
 def test_form_fields_edit_or_refuse_in_words(page: Page, app_url: str, shot) -> None:
     """The selected VM's form, the host card and the seed: -5 MiB, 1.5 of writes, 0 pCPUs are
     refused in words and the field shows the kept value; valid values of each widget kind
@@ -141,6 +145,7 @@ def test_form_fields_edit_or_refuse_in_words(page: Page, app_url: str, shot) -> 
     ran_since(page, url)
 
 
+@pytest.mark.slow  # 17-18 s quiet: three re-runs, each with a table one row longer or shorter
 def test_add_duplicate_remove_change_the_rows_and_run(page: Page, app_url: str) -> None:
     """Add, Duplicate and Remove change the table's rows and each runs A and B again."""
     open_small(page, app_url)

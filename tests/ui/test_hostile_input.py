@@ -105,6 +105,8 @@ def trace_bytes(n: int = 2000) -> bytes:
     return b"".join(b"%d\n" % (i % 97) for i in range(n))
 
 
+@pytest.mark.slow  # 13-22 s quiet: a page on a link, then twelve uploads, each parsed on a
+# worker thread of the server and its message waited for
 def test_a_hostile_link_and_hostile_file_names_show_as_text(page: Page, app_url: str, shot) -> None:
     """A link's hostile names and description, then uploads with hostile names (read and
     refused), show their characters literally; no script, dialog or outside request."""
@@ -142,6 +144,7 @@ def test_a_message_quoting_a_hostile_link_is_text(page: Page, app_url: str) -> N
     w.check(page)
 
 
+@pytest.mark.slow  # 14-19 s quiet: Chromium reads a 16 MiB file, then a second upload
 def test_an_upload_over_the_cap_gets_the_apps_message_and_the_session_goes_on(
     page: Page, app_url: str
 ) -> None:
@@ -192,6 +195,7 @@ def liveness(app_url: str) -> Iterator[Liveness]:
     thread.join(70)
 
 
+@pytest.mark.slow  # 14-19 s quiet: the server inflates the bomb up to its cap to refuse it
 def test_a_decompression_bomb_is_refused_while_the_server_answers(
     page: Page, app_url: str, liveness: Liveness
 ) -> None:

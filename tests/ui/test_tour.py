@@ -34,6 +34,8 @@ def check_step(page: Page, k: int) -> None:
     page.wait_for_function(f"({IN_VIEW_JS})", arg=lit.first.element_handle())
 
 
+@pytest.mark.slow  # 12-15 s quiet: the tour switches to patent_demo, whose runs the server
+# computes meanwhile, and waits for them
 def test_tour_walks_the_five_views_and_esc_closes_it(page: Page, app_url: str, shot) -> None:
     """A first visit offers the tour; taking it loads patent_demo and shows each of the five
     views in turn (Enter steps on), Back returns one step, Esc closes it: the scenario stays
