@@ -7,7 +7,11 @@ Measures (and prints, with the targets of issues 4 and 15; a benchmark, never a 
   default scenario's runs at start), and warm (opened again);
 - the time to switch to each shipped scenario from the Scenario select until its first frame
   is painted (the server's warm-up computes every shipped scenario after the default one,
-  VMSWAP_WARM=all as in `make run`; --warm default measures runs computed on demand);
+  VMSWAP_WARM=all as in `make run`; --warm default measures runs computed on demand), picked
+  once the page is complete (its editors are in), split into the server's part (pick to the
+  frame leaving it), the page's (to the frame applied) and the paint; and the first of them
+  again on a fresh page, picked the moment its first frame is painted (the page's editors
+  and the default scenario's other seeds still coming: the page's own work, not the switch's);
 - first paint of the 8-VM link (cold: the server simulates it first; warm: cached);
 - painted frames per second during playback at "max" speed (every frame, paced by the
   browser's paint acknowledgements);
@@ -86,25 +90,52 @@ def wait_warm(log_text, timeout_s: float = 1800.0) -> float | None:
     return None
 
 
-def switch_times(browser, url: str) -> list[tuple[str, float]]:
-    """Seconds from picking each shipped scenario in the Scenario select to its first frame
-    painted (a frame is sent only when a new pair of runs is shown while paused)."""
+def switch_to(page, name: str) -> tuple[str, float, float, float, float]:
+    """(name, seconds from picking `name` in the Scenario select to its first frame painted,
+    and of those: until the frame left the server, until the page had applied it, the paint).
+    A frame is sent only when a new pair of runs is shown while paused. The frame's times
+    are the server's and the page's clocks: one machine, one clock."""
+    picker = page.locator("select").filter(has_text="patent_demo").first
+    picker.wait_for(timeout=FIRST_FRAME_MS)
+    n0 = page.evaluate("window.vmswapFrames.length")
+    picked_ms = time.time() * 1000.0
+    t0 = time.perf_counter()
+    picker.select_option(label=name)
+    page.wait_for_function("n => window.vmswapFrames.length > n", arg=n0, timeout=FIRST_FRAME_MS)
+    total = time.perf_counter() - t0
+    f = page.evaluate("n => window.vmswapFrames[n]", n0)
+    server = (f["sent"] - picked_ms) / 1000
+    applied = (f["applied"] - f["sent"]) / 1000
+    return name, total, server, applied, (f["painted"] - f["applied"]) / 1000
+
+
+def switch_times(browser, url: str) -> list[tuple[str, float, float, float, float]]:
+    """Each shipped scenario but the default picked in turn on a page that is complete (its
+    editors in, the browser idle, two seconds to settle), then the first of them again (the
+    first switch of a page against a later one): see switch_to."""
     from webapp.state import default_scenario_file, scenario_files
 
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(url)
     page.wait_for_function("() => (window.vmswapFrames || []).length > 0", timeout=FIRST_FRAME_MS)
-    picker = page.locator("select").filter(has_text="patent_demo").first
-    picker.wait_for(timeout=FIRST_FRAME_MS)
-    out = []
-    for name in [n for n in scenario_files() if n != default_scenario_file()]:
-        n0 = page.evaluate("window.vmswapFrames.length")
-        t0 = time.perf_counter()
-        picker.select_option(label=name)
-        page.wait_for_function(
-            "n => window.vmswapFrames.length > n", arg=n0, timeout=FIRST_FRAME_MS
-        )
-        out.append((name, time.perf_counter() - t0))
+    page.wait_for_selector(".tabulator", timeout=FIRST_FRAME_MS)  # the VM table: editors in
+    page.evaluate("() => new Promise(r => requestIdleCallback(r, {timeout: 20000}))")
+    page.wait_for_timeout(2000)
+    names = [n for n in scenario_files() if n != default_scenario_file()]
+    out = [switch_to(page, n) for n in names]
+    if names:
+        name, *rest = switch_to(page, names[0])
+        out.append((f"{name} again", *rest))
+    page.close()
+    return out
+
+
+def switch_at_once(browser, url: str, name: str) -> tuple[str, float, float, float, float]:
+    """`name` picked on a fresh page the moment its first frame is painted."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(url)
+    page.wait_for_function("() => (window.vmswapFrames || []).length > 0", timeout=FIRST_FRAME_MS)
+    out = switch_to(page, name)
     page.close()
     return out
 
@@ -150,6 +181,7 @@ def main() -> int:
             _, default_warm = first_paints(browser, app.url)
             warm_s = wait_warm(app.log_text) if args.warm == "all" else None
             switches = switch_times(browser, app.url)
+            at_once = switch_at_once(browser, app.url, switches[0][0]) if switches else None
             url = app.url + query
             cold_canvas, cold_frame = first_paints(browser, url)
             warm_canvas, warm_frame = first_paints(browser, url)
@@ -194,10 +226,18 @@ def main() -> int:
     print(f"  first frame of the default scenario, warm (opened again): {default_warm:5.2f} s")
     if warm_s is not None:
         print(f"  (the server's warm-up of every shipped scenario ended {warm_s:.0f} s later)")
-    for name, dt in switches:
+    for name, dt, server, applied, paint in switches:
         print(
-            f"  switch to {name:<14} first frame painted {dt:6.2f} s   target < "
-            f"{TARGET_SWITCH_S:g} s ({mark(dt < TARGET_SWITCH_S)})"
+            f"  switch to {name:<19} first frame painted {dt:6.2f} s   target < "
+            f"{TARGET_SWITCH_S:g} s ({mark(dt < TARGET_SWITCH_S)}); server {server:4.2f} s, "
+            f"page {applied:4.2f} s, paint {paint:4.2f} s"
+        )
+    if at_once is not None:
+        name, dt, server, applied, paint = at_once
+        print(
+            f"  switch to {name} the moment a fresh page painted its first frame (its editors "
+            f"and seeds still coming): {dt:5.2f} s; server {server:4.2f} s, page {applied:4.2f} "
+            f"s, paint {paint:4.2f} s"
         )
     print(f"vmswap UI frame rate, side-by-side view of {what}")
     print(

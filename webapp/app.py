@@ -65,7 +65,7 @@ def create_app() -> pn.template.BootstrapTemplate:
         url_sink,
         base_url,
         found_runner=SyncRunner() if served else None,
-        batch=dashboard.hold,
+        batch=dashboard.batch,
     )
     link = pn.state.session_args.get(QUERY_KEY) if served else None
     if link:

@@ -26,6 +26,10 @@ from webapp.views.palette import STATE_PALETTE
 STRIP_ROWS = 8  # levels of the stacked bar in each column
 GAP_ROWS = 2  # blank image rows between two VMs
 ROWS_PER_VM = STRIP_ROWS + GAP_ROWS
+# The figure is as tall as this many VMs need even when fewer are shown (strips get thicker):
+# every shipped scenario then has the same height, and switching scenario changes no size. A
+# change of height makes the browser lay the whole page out again.
+STABLE_VMS = 8
 BLANK = len(DISPLAY_STATES)  # palette index of the background
 _LEVELS = (np.arange(STRIP_ROWS) + 0.5) / STRIP_ROWS
 
@@ -133,6 +137,7 @@ class ResidencyView:
                 formatters={"@vmidx": self.names_hover, "@counts": CustomJSHover(code=COUNTS_JS)},
             )
         )
+        fig.yaxis.ticker = FixedTicker(ticks=[])  # its ticks change in place, never the model
         fig.xaxis.axis_label = "guest memory, MiB"
         fig.xaxis.axis_label_text_font_size = "10px"
         fig.xaxis.major_label_text_font_size = "10px"
@@ -221,12 +226,19 @@ class ResidencyView:
         self.y_range.update(start=0.0, end=float(n))
         self.x_range.update(start=0.0, end=top)
         ticks = [n - 1 - k + 0.5 for k in range(n)]
-        if list(getattr(self.figure.yaxis.ticker, "ticks", [])) != ticks:
-            self.figure.yaxis.ticker = FixedTicker(ticks=ticks)
+        ticker = self.figure.yaxis.ticker
+        if list(ticker.ticks) != ticks:
+            ticker.ticks = ticks
         self.figure.yaxis.major_label_overrides = {
             float(n - 1 - k + 0.5): name for k, name in enumerate(vm_names)
         }
-        self.figure.height = max(90, 34 + self.height_per_vm * n)
+        height = self.height_for(n)
+        if self.figure.height != height:
+            self.figure.height = height
+
+    def height_for(self, n_vms: int) -> int:
+        """Pixels for n_vms strips: the same for any number up to STABLE_VMS."""
+        return 34 + self.height_per_vm * max(n_vms, STABLE_VMS)
 
     def show(self, i: int, hover: bool = True) -> int:
         """Frame i: patch the band of rows that changed; returns how many image rows were sent."""

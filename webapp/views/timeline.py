@@ -25,11 +25,19 @@ ROW_H = 0.8
 # ran, their stalled share, prefetch windows: one source sorted by start, so it only grows),
 # and the device lane.
 KIND_RANK = {"ran": 0, "stalled": 1, "prefetching": 2}
+# As tall as this many pCPUs need even when there are fewer (rows get taller), so that
+# switching between the shipped scenarios changes no size (see heatmap.STABLE_VMS).
+STABLE_PCPUS = 4
 
 
 def cpu_row(p: int, n_pcpus: int) -> float:
     """Bottom of pCPU p's row (pCPU 0 on top)."""
     return CPU_BASE + (n_pcpus - 1 - p)
+
+
+def height_for(n_pcpus: int) -> int:
+    """Pixels of a timeline with n_pcpus rows: the same for any number up to STABLE_PCPUS."""
+    return int(70 + 34 * (max(n_pcpus, STABLE_PCPUS) + 2.6))
 
 
 def _quads(left, right, bottom, top, colour, vm, what) -> dict[str, np.ndarray]:
@@ -180,6 +188,7 @@ class TimelineView:
             name=f"now-{pane.lower()}",
         )
         fig.add_layout(self.now)
+        fig.yaxis.ticker = FixedTicker(ticks=[])  # its ticks change in place, never the model
         fig.xaxis.axis_label = "simulated time, ms"
         fig.xaxis.axis_label_text_font_size = "10px"
         fig.xaxis.major_label_text_font_size = "10px"
@@ -440,10 +449,13 @@ class TimelineView:
         ticks = {cpu_row(p, P) + ROW_H / 2: f"pCPU {p}" for p in range(P)}
         ticks[sum(PREFETCH_BAND) / 2] = "prefetch"
         ticks[sum(DEVICE_BAND) / 2] = "swap dev"
-        if list(getattr(self.figure.yaxis.ticker, "ticks", [])) != sorted(ticks):
-            self.figure.yaxis.ticker = FixedTicker(ticks=sorted(ticks))
+        ticker = self.figure.yaxis.ticker
+        if list(ticker.ticks) != sorted(ticks):
+            ticker.ticks = sorted(ticks)
         self.figure.yaxis.major_label_overrides = {float(k): v for k, v in ticks.items()}
-        self.figure.height = int(70 + 34 * (P + 2.6))
+        height = height_for(P)
+        if self.figure.height != height:
+            self.figure.height = height
 
     def show(self, i: int) -> None:
         """Frame i: grow or shrink what ran up to now, replace the plan, move the cursor."""
