@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.device_time import demand_read_ns
+from engine.hotpath.device_time import demand_service_ns
 from engine.hotpath.reclaim import direct_reclaim
 from engine.hotpath.slots import (
     D_CPU_NS,
@@ -33,6 +33,10 @@ from engine.hotpath.slots import (
     S_FREE_SLOTS,
     S_RESCUES,
     S_WRITING_PENDING,
+    V_BUSY_NS,
+    V_DEMAND_OPS,
+    V_OPS_DONE,
+    V_PAGES_DONE,
 )
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
@@ -139,6 +143,12 @@ def run_references(
     the policy's after_run; mark must be all False on entry and is left so. A fault with no
     free frame reclaims here when `reclaim` allows (see direct_reclaim). evicted_for_prefetch
     is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
+    # The counters a reference may change are kept in locals and stored once, at the end:
+    # the compiler cannot keep an array's slots in registers (it may alias the pool's arrays),
+    # and a store per fault to each of them cost more than the fault's own bookkeeping.
+    free_frames = scalars[S_FREE_FRAMES]
+    n_minor = n_major = n_read = n_used = stall_ns = read_busy_ns = 0
+    why = GO_ON
     n = 0
     # References the burst has room for (it lasts while any of it is left), and the window's.
     n_max = min(rel.size, -(-burst_left_ns // cpu_ns)) if burst_left_ns > 0 else 0
@@ -148,57 +158,64 @@ def run_references(
         cost = 0
         major = False
         if s == READING:
-            return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
+            why = NEEDS_PYTHON
+            break
         if s in (UNTOUCHED, SWAPPED):
-            if scalars[S_FREE_FRAMES] < 1:
+            if free_frames < 1:
+                scalars[S_FREE_FRAMES] = free_frames
                 why = direct_reclaim(
                     reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
                     victims, ops, op_pages, t, state, scalars, busy_until, device,
                 )  # fmt: skip
+                free_frames = scalars[S_FREE_FRAMES]
                 if why == GO_ON:
                     continue  # frames freed: the same reference again
-                return stop(n, t, why, cpu_ns, delta)
+                break
             if s == UNTOUCHED:
                 cost = minor_ns
-                delta[D_MINOR] += 1
-                delta[D_FAULT_CPU_NS] += cost
+                n_minor += 1
                 state[g] = DIRTY
-                scalars[S_FREE_FRAMES] -= 1
+                free_frames -= 1
             else:
                 if python_on_major:
-                    return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
+                    why = NEEDS_PYTHON
+                    break
                 major = True
                 n_extra = 0
                 if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
-                    room = max(0, scalars[S_FREE_FRAMES] - 1)
+                    room = max(0, free_frames - 1)
                     n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
-                done = demand_read_ns(device, busy_until, boundary_busy, lane, t, 1 + n_extra)
+                # device_time.demand_read_ns, its statistics kept in locals
+                start = max(t, busy_until[lane])
+                service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
+                done = start + service
+                busy_until[lane] = done
+                read_busy_ns += service
                 if n_extra:
                     read_cluster(
                         state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster, n_extra,
                         done, delta,
                     )  # fmt: skip
-                scalars[S_FREE_FRAMES] -= 1 + n_extra
-                delta[D_MAJOR] += 1
-                delta[D_SWAP_IN] += 1 + n_extra
+                free_frames -= 1 + n_extra
+                n_major += 1
+                n_read += 1 + n_extra
                 if evicted_for_prefetch.size and evicted_for_prefetch[g]:
                     delta[D_POLLUTION] += 1
                     evicted_for_prefetch[g] = False
                 state[g] = CLEAN
                 s = CLEAN
                 cost = done - t
-                delta[D_STALL_NS] += cost
+                stall_ns += cost
             load_ns[g] = t + cost + cpu_ns
         elif s == WRITING:  # swap-cache hit: rescued before its write ended
             cost = minor_ns
-            delta[D_MINOR] += 1
-            delta[D_FAULT_CPU_NS] += cost
+            n_minor += 1
             state[g] = DIRTY
             scalars[S_FREE_SLOTS] += 1
             scalars[S_WRITING_PENDING] -= 1
             scalars[S_RESCUES] += 1
         elif s == PREFETCHED:
-            delta[D_PREFETCH_USED] += 1
+            n_used += 1
             state[g] = CLEAN
             s = CLEAN
         if writes[n] and s == CLEAN:
@@ -216,7 +233,18 @@ def run_references(
                 majors[counts[1]] = g
                 counts[1] += 1
         n += 1
-    return stop(n, t, GO_ON, cpu_ns, delta)
+    scalars[S_FREE_FRAMES] = free_frames
+    delta[D_MINOR] += n_minor
+    delta[D_FAULT_CPU_NS] += n_minor * minor_ns
+    delta[D_PREFETCH_USED] += n_used
+    delta[D_MAJOR] += n_major
+    delta[D_SWAP_IN] += n_read
+    delta[D_STALL_NS] += stall_ns
+    device[V_PAGES_DONE] += n_read
+    device[V_BUSY_NS] += read_busy_ns
+    device[V_OPS_DONE] += n_major
+    device[V_DEMAND_OPS] += n_major
+    return stop(n, t, why, cpu_ns, delta)
 
 
 @njit(cache=True, nogil=True)

@@ -39,12 +39,12 @@ def wants_after_run(sim: Machine) -> bool:
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def kernel_victims(sim: Machine, ws: Workspace) -> Oldest | None:
+def kernel_victims(sim: Machine, may_reclaim: bool) -> Oldest | None:
     """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
     policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
     writes in Python), and no after_run to feed (its pages must be seen before any of them
     is evicted)."""
-    if not ws.may_reclaim:
+    if not may_reclaim:
         return None
     victim_list = getattr(sim.policy, "victim_list", None)
     if victim_list is None:
@@ -85,6 +85,17 @@ class Workspace:
             sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
         )
         self.may_reclaim = not (sim.faults.device_faults or self.collect)
+        # The kept list (one object for the run: its pages change, not its identity), with
+        # direct reclaim's settings that do not change either.
+        self.oldest = kernel_victims(sim, self.may_reclaim)
+        self.reclaim[sl.R_ENABLED] = 1
+        self.reclaim[sl.R_BATCH] = self.batch
+        self.reclaim[sl.R_WRITE_BATCH] = self.write_batch
+        if self.oldest is not None:
+            self.reclaim[sl.R_COUNT_RESCUES] = self.oldest.key != "last_use_ns"  # see _requeued
+        # What run_window reads and books at every call, looked up once.
+        self.pool, self.dev, self.counters = sim.pool, sim.device, sim.counters
+        self.delta_counters = [getattr(sim.counters, name) for name in sl.DELTA_COUNTERS]
 
 
 _WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
@@ -98,20 +109,17 @@ def workspace(sim: Machine) -> Workspace:
     return ws
 
 
-def reclaim_args(sim: Machine, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
+def reclaim_args(ws: Workspace) -> tuple[np.ndarray, ...]:
     """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
     pool's keys, counters and room to record the writes it starts."""
+    oldest = ws.oldest
     if oldest is None:
         return NO_RECLAIM
-    pool, c = sim.pool, sim.counters
+    pool, c = ws.pool, ws.counters
     settings = ws.reclaim
-    settings[sl.R_ENABLED] = 1
-    settings[sl.R_BATCH] = ws.batch
-    settings[sl.R_WRITE_BATCH] = ws.write_batch
     settings[sl.R_BEFORE_NS] = oldest.before_ns
     settings[sl.R_REQUEUED] = oldest.requeued
     settings[sl.R_WRITE_FAILURES] = pool.write_failures
-    settings[sl.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
     return (
         settings,
         oldest.pages,
@@ -141,13 +149,13 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
     time, the burst and the stream allow even if every reference were a hit, so no reference
     is drawn in vain."""
-    pool, dev, vm = sim.pool, sim.device, vc.vm
+    ws = workspace(sim)
+    pool, dev, vm = ws.pool, ws.dev, vc.vm
     cpu = vc.cpu_ns
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
     rel, writes = vc.stream.take(vc.pos, w)
-    ws = workspace(sim)
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
     scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
     device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
@@ -160,8 +168,8 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     counts[:] = 0
     collect = ws.collect
     touched, majors = ws.touched, ws.majors
-    oldest = kernel_victims(sim, ws)
-    reclaim = reclaim_args(sim, ws, oldest)
+    oldest = ws.oldest
+    reclaim = reclaim_args(ws)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
@@ -185,10 +193,9 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
         head = int(scalars[sl.S_LIST_HEAD])
         oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
         put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[sl.S_N_OPS]))
-    c = sim.counters
-    for name, value in zip(sl.DELTA_COUNTERS, delta.tolist(), strict=True):
+    for counter, value in zip(ws.delta_counters, delta.tolist(), strict=True):
         if value:
-            getattr(c, name)[vm] += value
+            counter[vm] += value
     if n:
         vc.consume(int(n))
     if collect:
