@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.device_time import demand_service_ns
+from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import direct_reclaim
 from engine.hotpath.slots import (
     D_CPU_NS,
@@ -28,9 +29,22 @@ from engine.hotpath.slots import (
     D_STALL_NS,
     D_SWAP_IN,
     GO_ON,
+    LIST_GONE,
     NEEDS_PYTHON,
+    R_BATCH,
+    R_BEFORE_NS,
+    R_COUNT_RESCUES,
+    R_ENABLED,
+    R_KEEP,
+    R_REQUEUED,
+    R_STEP_START_NS,
+    R_WRITE_FAILURES,
     S_FREE_FRAMES,
     S_FREE_SLOTS,
+    S_LIST_END,
+    S_LIST_HEAD,
+    S_N_OPS,
+    S_OP_PAGES,
     S_RESCUES,
     S_WRITING_PENDING,
     V_BUSY_NS,
@@ -39,6 +53,8 @@ from engine.hotpath.slots import (
     V_PAGES_DONE,
 )
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
+
+ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
 
 
 @njit(cache=True, nogil=True)
@@ -128,6 +144,8 @@ def run_references(
     reclaim: np.ndarray,
     kept_pages: np.ndarray,
     kept_keys: np.ndarray,
+    list_pages: np.ndarray,
+    list_keys: np.ndarray,
     keys_now: np.ndarray,
     vm_of: np.ndarray,
     wasted: np.ndarray,
@@ -141,7 +159,9 @@ def run_references(
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
     the policy's after_run; mark must be all False on entry and is left so. A fault with no
-    free frame reclaims here when `reclaim` allows (see direct_reclaim). evicted_for_prefetch
+    free frame reclaims here when `reclaim` allows (see direct_reclaim), making the kept list
+    again when it runs short (remake_kept; Python keeps the list the kernel made from
+    list_pages and list_keys, see window.run_window). evicted_for_prefetch
     is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
     # The counters a reference may change are kept in locals and stored once, at the end:
     # the compiler cannot keep an array's slots in registers (it may alias the pool's arrays),
@@ -167,6 +187,18 @@ def run_references(
                     reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
                     victims, ops, op_pages, t, state, scalars, busy_until, device,
                 )  # fmt: skip
+                if (
+                    why == NEEDS_PYTHON
+                    and may_remake(reclaim, scalars, ops, op_pages)
+                    and remake_kept(reclaim, list_pages, list_keys, keys_now, state, scalars)
+                ):
+                    # The kept list could not supply the victims; the one made now can.
+                    end = scalars[S_LIST_END]
+                    kept_pages, kept_keys = list_pages[:end], list_keys[:end]
+                    why = direct_reclaim(
+                        reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
+                        victims, ops, op_pages, t, state, scalars, busy_until, device,
+                    )  # fmt: skip
                 free_frames = scalars[S_FREE_FRAMES]
                 if why == GO_ON:
                     continue  # frames freed: the same reference again
@@ -245,6 +277,56 @@ def run_references(
     device[V_OPS_DONE] += n_major
     device[V_DEMAND_OPS] += n_major
     return stop(n, t, why, cpu_ns, delta)
+
+
+@njit(cache=True, nogil=True)
+def may_remake(
+    reclaim: np.ndarray, scalars: np.ndarray, ops: np.ndarray, op_pages: np.ndarray
+) -> bool:
+    """Whether direct reclaim's NEEDS_PYTHON was for the kept list alone (stale or too short),
+    which the kernel can make again: reclaim on, free swap slots (so not clean pages only)
+    and room to record a batch of writes."""
+    batch = reclaim[R_BATCH]
+    return (
+        reclaim[R_ENABLED] != 0
+        and scalars[S_FREE_SLOTS] > 0
+        and scalars[S_N_OPS] + batch <= ops.shape[0]
+        and scalars[S_OP_PAGES] + batch <= op_pages.size
+    )
+
+
+@njit(cache=True, nogil=True)
+def remake_kept(
+    reclaim: np.ndarray,
+    list_pages: np.ndarray,
+    list_keys: np.ndarray,
+    keys_now: np.ndarray,
+    state: np.ndarray,
+    scalars: np.ndarray,
+) -> bool:
+    """victims.Oldest's full selection into list_pages (keys in list_keys), made at the step's
+    start with the requeued count of now; it becomes the kept list (S_LIST_END its length, for
+    Python to keep). Where keys from this very step are among the first batch, Oldest hands
+    that batch out and keeps nothing: so the list is that batch alone, any key allowed.
+    False where Python must select (keys that do not pack, fewer pages than a batch); a list
+    this call made before is overwritten then, so S_LIST_END becomes LIST_GONE and Python
+    keeps no list (its next selection makes one, as it would have with the list that ran
+    short)."""
+    batch, step_start = reclaim[R_BATCH], reclaim[R_STEP_START_NS]
+    count = oldest_pages(state, keys_now, max(batch, reclaim[R_KEEP]), list_pages, list_keys)
+    if count == TOO_WIDE or count < batch:
+        if scalars[S_LIST_END] >= 0:
+            scalars[S_LIST_END] = LIST_GONE
+        return False
+    if list_keys[batch - 1] >= step_start:
+        count, step_start = batch, ANY_KEY
+    reclaim[R_BEFORE_NS] = step_start
+    reclaim[R_REQUEUED] = reclaim[R_WRITE_FAILURES] + (
+        scalars[S_RESCUES] if reclaim[R_COUNT_RESCUES] else 0
+    )
+    scalars[S_LIST_HEAD] = 0
+    scalars[S_LIST_END] = count
+    return True
 
 
 @njit(cache=True, nogil=True)

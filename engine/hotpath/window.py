@@ -27,8 +27,8 @@ NO_FLAGS = np.zeros(0, dtype=bool)
 NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
-    np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
-    NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
+    np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES,
+    NO_VMS, NO_PAGES, NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
 )  # fmt: skip
 
 
@@ -91,8 +91,13 @@ class Workspace:
         self.reclaim[sl.R_ENABLED] = 1
         self.reclaim[sl.R_BATCH] = self.batch
         self.reclaim[sl.R_WRITE_BATCH] = self.write_batch
+        # Where the kernel makes the kept list again when it runs short (kernels.remake_kept).
+        self.list_pages = self.list_keys = NO_PAGES
         if self.oldest is not None:
             self.reclaim[sl.R_COUNT_RESCUES] = self.oldest.key != "last_use_ns"  # see _requeued
+            self.reclaim[sl.R_KEEP] = self.oldest.keep
+            self.list_pages = np.empty(max(self.batch, self.oldest.keep), dtype=np.int64)
+            self.list_keys = np.empty_like(self.list_pages)
         # What run_window reads and books at every call, looked up once.
         self.pool, self.dev, self.counters = sim.pool, sim.device, sim.counters
         self.delta_counters = [getattr(sim.counters, name) for name in sl.DELTA_COUNTERS]
@@ -109,9 +114,9 @@ def workspace(sim: Machine) -> Workspace:
     return ws
 
 
-def reclaim_args(ws: Workspace) -> tuple[np.ndarray, ...]:
-    """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
-    pool's keys, counters and room to record the writes it starts."""
+def reclaim_args(ws: Workspace, step_start_ns: int) -> tuple[np.ndarray, ...]:
+    """The arguments kernels.direct_reclaim works from: its settings, the kept list (and room
+    to make it again), the pool's keys, counters and room to record the writes it starts."""
     oldest = ws.oldest
     if oldest is None:
         return NO_RECLAIM
@@ -120,10 +125,13 @@ def reclaim_args(ws: Workspace) -> tuple[np.ndarray, ...]:
     settings[sl.R_BEFORE_NS] = oldest.before_ns
     settings[sl.R_REQUEUED] = oldest.requeued
     settings[sl.R_WRITE_FAILURES] = pool.write_failures
+    settings[sl.R_STEP_START_NS] = step_start_ns
     return (
         settings,
         oldest.pages,
         oldest.keys,
+        ws.list_pages,
+        ws.list_keys,
         getattr(pool, oldest.key),
         pool.vm_of,
         c.prefetch_wasted,
@@ -157,7 +165,12 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
     rel, writes = vc.stream.take(vc.pos, w)
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
-    scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
+    scalars[:] = 0
+    scalars[sl.S_FREE_FRAMES] = pool.free_frames
+    scalars[sl.S_FREE_SLOTS] = pool.free_slots
+    scalars[sl.S_RESCUES] = pool.rescues
+    scalars[sl.S_WRITING_PENDING] = sim.writing_pending
+    scalars[sl.S_LIST_END] = -1  # no list made yet
     device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
     device[sl.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
     device[sl.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
@@ -169,7 +182,7 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     collect = ws.collect
     touched, majors = ws.touched, ws.majors
     oldest = ws.oldest
-    reclaim = reclaim_args(ws)
+    reclaim = reclaim_args(ws, sim.now_ns)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
@@ -191,7 +204,16 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     dev.seq = int(device[sl.V_SEQ])
     if oldest is not None:
         head = int(scalars[sl.S_LIST_HEAD])
-        oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
+        end = int(scalars[sl.S_LIST_END])
+        if end >= 0:  # the kernel made the list again (the buffers are the next call's)
+            oldest.pages = ws.list_pages[head:end].copy()
+            oldest.keys = ws.list_keys[head:end].copy()
+            oldest.before_ns = int(ws.reclaim[sl.R_BEFORE_NS])
+            oldest.requeued = int(ws.reclaim[sl.R_REQUEUED])
+        elif end == sl.LIST_GONE:  # its next selection makes the list again
+            oldest.pages, oldest.keys = NO_PAGES, NO_PAGES
+        else:
+            oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
         put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[sl.S_N_OPS]))
     for counter, value in zip(ws.delta_counters, delta.tolist(), strict=True):
         if value:
