@@ -145,11 +145,15 @@ def reclaim_args(ws: Workspace, step_start_ns: int) -> tuple[np.ndarray, ...]:
 def put_writes_in_flight(sim: Machine, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
     """The writes the kernel started become device operations in flight, as start_now makes
     them (their lanes, times and sequence numbers were set in the kernel)."""
-    dev = sim.device
-    for row in ops[:n].tolist():
-        vm, issue, lane, start, done, seq, lo, hi = row
-        op = Op(WRITE_TO_FREE, vm, op_pages[lo:hi].copy(), issue, start, done, lane, seq)
-        heapq.heappush(dev.in_flight, (done, seq, op))
+    if n == 0:
+        return
+    rows = ops[:n].tolist()
+    # One copy for all (the buffer is the next call's); each operation views its own part.
+    pages = op_pages[: max(row[sl.OP_HI] for row in rows)].copy()
+    in_flight = sim.device.in_flight
+    for vm, issue, lane, start, done, seq, lo, hi in rows:
+        op = Op(WRITE_TO_FREE, vm, pages[lo:hi], issue, start, done, lane, seq)
+        heapq.heappush(in_flight, (done, seq, op))
 
 
 def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
