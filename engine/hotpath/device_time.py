@@ -35,13 +35,7 @@ def demand_read_ns(
     is free, shares the device with what was in service at the last boundary, and ends at the
     returned time."""
     start = max(now_ns, busy_until[lane])
-    sharers = 1
-    for other in range(boundary_busy.size):
-        if other != lane and boundary_busy[other] > start:
-            sharers += 1
-    service = max(
-        device[V_LATENCY_NS] + sharers * n_pages * device[V_PAGE_NS], sharers * device[V_OP_NS]
-    )
+    service = demand_service_ns(device, boundary_busy, lane, start, n_pages)
     done = start + service
     busy_until[lane] = done
     device[V_PAGES_DONE] += n_pages
@@ -49,6 +43,22 @@ def demand_read_ns(
     device[V_OPS_DONE] += 1
     device[V_DEMAND_OPS] += 1
     return done
+
+
+@njit(cache=True, nogil=True)
+def demand_service_ns(
+    device: np.ndarray, boundary_busy: np.ndarray, lane: int, start_ns: int, n_pages: int
+) -> int:
+    """The service time of a demand read of n_pages starting at start_ns on its pCPU's lane:
+    its latency and transfer, shared with what was in service at the last boundary. (Apart
+    from demand_read_ns so the per-reference kernel can keep the statistics in registers.)"""
+    sharers = 1
+    for other in range(boundary_busy.size):
+        if other != lane and boundary_busy[other] > start_ns:
+            sharers += 1
+    return max(
+        device[V_LATENCY_NS] + sharers * n_pages * device[V_PAGE_NS], sharers * device[V_OP_NS]
+    )
 
 
 @njit(cache=True, nogil=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.device_time import demand_read_ns
+from engine.hotpath.device_time import demand_service_ns
+from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import direct_reclaim
 from engine.hotpath.slots import (
     D_CPU_NS,
@@ -28,13 +29,32 @@ from engine.hotpath.slots import (
     D_STALL_NS,
     D_SWAP_IN,
     GO_ON,
+    LIST_GONE,
     NEEDS_PYTHON,
+    R_BATCH,
+    R_BEFORE_NS,
+    R_COUNT_RESCUES,
+    R_ENABLED,
+    R_KEEP,
+    R_REQUEUED,
+    R_STEP_START_NS,
+    R_WRITE_FAILURES,
     S_FREE_FRAMES,
     S_FREE_SLOTS,
+    S_LIST_END,
+    S_LIST_HEAD,
+    S_N_OPS,
+    S_OP_PAGES,
     S_RESCUES,
     S_WRITING_PENDING,
+    V_BUSY_NS,
+    V_DEMAND_OPS,
+    V_OPS_DONE,
+    V_PAGES_DONE,
 )
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
+
+ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
 
 
 @njit(cache=True, nogil=True)
@@ -124,6 +144,8 @@ def run_references(
     reclaim: np.ndarray,
     kept_pages: np.ndarray,
     kept_keys: np.ndarray,
+    list_pages: np.ndarray,
+    list_keys: np.ndarray,
     keys_now: np.ndarray,
     vm_of: np.ndarray,
     wasted: np.ndarray,
@@ -137,8 +159,16 @@ def run_references(
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
     the policy's after_run; mark must be all False on entry and is left so. A fault with no
-    free frame reclaims here when `reclaim` allows (see direct_reclaim). evicted_for_prefetch
+    free frame reclaims here when `reclaim` allows (see direct_reclaim), making the kept list
+    again when it runs short (remake_kept; Python keeps the list the kernel made from
+    list_pages and list_keys, see window.run_window). evicted_for_prefetch
     is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
+    # The counters a reference may change are kept in locals and stored once, at the end:
+    # the compiler cannot keep an array's slots in registers (it may alias the pool's arrays),
+    # and a store per fault to each of them cost more than the fault's own bookkeeping.
+    free_frames = scalars[S_FREE_FRAMES]
+    n_minor = n_major = n_read = n_used = stall_ns = read_busy_ns = 0
+    why = GO_ON
     n = 0
     # References the burst has room for (it lasts while any of it is left), and the window's.
     n_max = min(rel.size, -(-burst_left_ns // cpu_ns)) if burst_left_ns > 0 else 0
@@ -148,57 +178,76 @@ def run_references(
         cost = 0
         major = False
         if s == READING:
-            return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
+            why = NEEDS_PYTHON
+            break
         if s in (UNTOUCHED, SWAPPED):
-            if scalars[S_FREE_FRAMES] < 1:
+            if free_frames < 1:
+                scalars[S_FREE_FRAMES] = free_frames
                 why = direct_reclaim(
                     reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
                     victims, ops, op_pages, t, state, scalars, busy_until, device,
                 )  # fmt: skip
+                if (
+                    why == NEEDS_PYTHON
+                    and may_remake(reclaim, scalars, ops, op_pages)
+                    and remake_kept(reclaim, list_pages, list_keys, keys_now, state, scalars)
+                ):
+                    # The kept list could not supply the victims; the one made now can.
+                    end = scalars[S_LIST_END]
+                    kept_pages, kept_keys = list_pages[:end], list_keys[:end]
+                    why = direct_reclaim(
+                        reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
+                        victims, ops, op_pages, t, state, scalars, busy_until, device,
+                    )  # fmt: skip
+                free_frames = scalars[S_FREE_FRAMES]
                 if why == GO_ON:
                     continue  # frames freed: the same reference again
-                return stop(n, t, why, cpu_ns, delta)
+                break
             if s == UNTOUCHED:
                 cost = minor_ns
-                delta[D_MINOR] += 1
-                delta[D_FAULT_CPU_NS] += cost
+                n_minor += 1
                 state[g] = DIRTY
-                scalars[S_FREE_FRAMES] -= 1
+                free_frames -= 1
             else:
                 if python_on_major:
-                    return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
+                    why = NEEDS_PYTHON
+                    break
                 major = True
                 n_extra = 0
                 if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
-                    room = max(0, scalars[S_FREE_FRAMES] - 1)
+                    room = max(0, free_frames - 1)
                     n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
-                done = demand_read_ns(device, busy_until, boundary_busy, lane, t, 1 + n_extra)
+                # device_time.demand_read_ns, its statistics kept in locals
+                start = max(t, busy_until[lane])
+                service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
+                done = start + service
+                busy_until[lane] = done
+                read_busy_ns += service
                 if n_extra:
                     read_cluster(
                         state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster, n_extra,
                         done, delta,
                     )  # fmt: skip
-                scalars[S_FREE_FRAMES] -= 1 + n_extra
-                delta[D_MAJOR] += 1
-                delta[D_SWAP_IN] += 1 + n_extra
+                free_frames -= 1 + n_extra
+                n_major += 1
+                n_read += 1 + n_extra
                 if evicted_for_prefetch.size and evicted_for_prefetch[g]:
                     delta[D_POLLUTION] += 1
                     evicted_for_prefetch[g] = False
                 state[g] = CLEAN
                 s = CLEAN
                 cost = done - t
-                delta[D_STALL_NS] += cost
+                stall_ns += cost
             load_ns[g] = t + cost + cpu_ns
         elif s == WRITING:  # swap-cache hit: rescued before its write ended
             cost = minor_ns
-            delta[D_MINOR] += 1
-            delta[D_FAULT_CPU_NS] += cost
+            n_minor += 1
             state[g] = DIRTY
             scalars[S_FREE_SLOTS] += 1
             scalars[S_WRITING_PENDING] -= 1
             scalars[S_RESCUES] += 1
         elif s == PREFETCHED:
-            delta[D_PREFETCH_USED] += 1
+            n_used += 1
             state[g] = CLEAN
             s = CLEAN
         if writes[n] and s == CLEAN:
@@ -216,7 +265,68 @@ def run_references(
                 majors[counts[1]] = g
                 counts[1] += 1
         n += 1
-    return stop(n, t, GO_ON, cpu_ns, delta)
+    scalars[S_FREE_FRAMES] = free_frames
+    delta[D_MINOR] += n_minor
+    delta[D_FAULT_CPU_NS] += n_minor * minor_ns
+    delta[D_PREFETCH_USED] += n_used
+    delta[D_MAJOR] += n_major
+    delta[D_SWAP_IN] += n_read
+    delta[D_STALL_NS] += stall_ns
+    device[V_PAGES_DONE] += n_read
+    device[V_BUSY_NS] += read_busy_ns
+    device[V_OPS_DONE] += n_major
+    device[V_DEMAND_OPS] += n_major
+    return stop(n, t, why, cpu_ns, delta)
+
+
+@njit(cache=True, nogil=True)
+def may_remake(
+    reclaim: np.ndarray, scalars: np.ndarray, ops: np.ndarray, op_pages: np.ndarray
+) -> bool:
+    """Whether direct reclaim's NEEDS_PYTHON was for the kept list alone (stale or too short),
+    which the kernel can make again: reclaim on, free swap slots (so not clean pages only)
+    and room to record a batch of writes."""
+    batch = reclaim[R_BATCH]
+    return (
+        reclaim[R_ENABLED] != 0
+        and scalars[S_FREE_SLOTS] > 0
+        and scalars[S_N_OPS] + batch <= ops.shape[0]
+        and scalars[S_OP_PAGES] + batch <= op_pages.size
+    )
+
+
+@njit(cache=True, nogil=True)
+def remake_kept(
+    reclaim: np.ndarray,
+    list_pages: np.ndarray,
+    list_keys: np.ndarray,
+    keys_now: np.ndarray,
+    state: np.ndarray,
+    scalars: np.ndarray,
+) -> bool:
+    """victims.Oldest's full selection into list_pages (keys in list_keys), made at the step's
+    start with the requeued count of now; it becomes the kept list (S_LIST_END its length, for
+    Python to keep). Where keys from this very step are among the first batch, Oldest hands
+    that batch out and keeps nothing: so the list is that batch alone, any key allowed.
+    False where Python must select (keys that do not pack, fewer pages than a batch); a list
+    this call made before is overwritten then, so S_LIST_END becomes LIST_GONE and Python
+    keeps no list (its next selection makes one, as it would have with the list that ran
+    short)."""
+    batch, step_start = reclaim[R_BATCH], reclaim[R_STEP_START_NS]
+    count = oldest_pages(state, keys_now, max(batch, reclaim[R_KEEP]), list_pages, list_keys)
+    if count == TOO_WIDE or count < batch:
+        if scalars[S_LIST_END] >= 0:
+            scalars[S_LIST_END] = LIST_GONE
+        return False
+    if list_keys[batch - 1] >= step_start:
+        count, step_start = batch, ANY_KEY
+    reclaim[R_BEFORE_NS] = step_start
+    reclaim[R_REQUEUED] = reclaim[R_WRITE_FAILURES] + (
+        scalars[S_RESCUES] if reclaim[R_COUNT_RESCUES] else 0
+    )
+    scalars[S_LIST_HEAD] = 0
+    scalars[S_LIST_END] = count
+    return True
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,9 @@ R_BEFORE_NS = 3  # the kept list's pages may be taken only with keys older than 
 R_REQUEUED = 4  # the count of requeued pages when the list was made
 R_WRITE_FAILURES = 5  # the pool's failed writes now
 R_COUNT_RESCUES = 6  # 1: rescues requeue pages with old keys too (FIFO)
-N_RECLAIM = 7
+R_KEEP = 7  # pages a full selection keeps (victims.Oldest.keep)
+R_STEP_START_NS = 8  # the current step's start: a list made now takes keys older than it
+N_RECLAIM = 9
 
 # Why a kernel returned (besides running out of time, burst or window: GO_ON).
 GO_ON = 0
@@ -58,7 +60,9 @@ S_WRITING_PENDING = 3
 S_LIST_HEAD = 4  # how far into the victim list's kept pages the kernel has taken
 S_N_OPS = 5  # write operations recorded in ops
 S_OP_PAGES = 6  # pages of those operations, in op_pages
-N_SCALARS = 7
+S_LIST_END = 7  # -1: the kernel made no list; else the list's length in its buffer
+N_SCALARS = 8
+LIST_GONE = -2  # S_LIST_END: the list the kernel made was overwritten; Python keeps none
 
 # Slots of the device's demand-read figures: its settings, then its statistics.
 V_LATENCY_NS = 0

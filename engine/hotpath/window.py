@@ -27,8 +27,8 @@ NO_FLAGS = np.zeros(0, dtype=bool)
 NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
-    np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_VMS, NO_PAGES,
-    NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
+    np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES,
+    NO_VMS, NO_PAGES, NO_PAGES, NO_PAGES, NO_OPS, NO_PAGES,
 )  # fmt: skip
 
 
@@ -39,12 +39,12 @@ def wants_after_run(sim: Machine) -> bool:
     return type(sim.policy).after_run.__module__ != "engine.policies.base"
 
 
-def kernel_victims(sim: Machine, ws: Workspace) -> Oldest | None:
+def kernel_victims(sim: Machine, may_reclaim: bool) -> Oldest | None:
     """The policy's kept list of oldest pages when the kernel may reclaim from it itself: the
     policy offers one (a plain LRU or FIFO order), no injected device faults (they decide
     writes in Python), and no after_run to feed (its pages must be seen before any of them
     is evicted)."""
-    if not ws.may_reclaim:
+    if not may_reclaim:
         return None
     victim_list = getattr(sim.policy, "victim_list", None)
     if victim_list is None:
@@ -85,6 +85,22 @@ class Workspace:
             sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
         )
         self.may_reclaim = not (sim.faults.device_faults or self.collect)
+        # The kept list (one object for the run: its pages change, not its identity), with
+        # direct reclaim's settings that do not change either.
+        self.oldest = kernel_victims(sim, self.may_reclaim)
+        self.reclaim[sl.R_ENABLED] = 1
+        self.reclaim[sl.R_BATCH] = self.batch
+        self.reclaim[sl.R_WRITE_BATCH] = self.write_batch
+        # Where the kernel makes the kept list again when it runs short (kernels.remake_kept).
+        self.list_pages = self.list_keys = NO_PAGES
+        if self.oldest is not None:
+            self.reclaim[sl.R_COUNT_RESCUES] = self.oldest.key != "last_use_ns"  # see _requeued
+            self.reclaim[sl.R_KEEP] = self.oldest.keep
+            self.list_pages = np.empty(max(self.batch, self.oldest.keep), dtype=np.int64)
+            self.list_keys = np.empty_like(self.list_pages)
+        # What run_window reads and books at every call, looked up once.
+        self.pool, self.dev, self.counters = sim.pool, sim.device, sim.counters
+        self.delta_counters = [getattr(sim.counters, name) for name in sl.DELTA_COUNTERS]
 
 
 _WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
@@ -98,24 +114,24 @@ def workspace(sim: Machine) -> Workspace:
     return ws
 
 
-def reclaim_args(sim: Machine, ws: Workspace, oldest: Oldest | None) -> tuple[np.ndarray, ...]:
-    """The arguments kernels.direct_reclaim works from: its settings, the kept list, the
-    pool's keys, counters and room to record the writes it starts."""
+def reclaim_args(ws: Workspace, step_start_ns: int) -> tuple[np.ndarray, ...]:
+    """The arguments kernels.direct_reclaim works from: its settings, the kept list (and room
+    to make it again), the pool's keys, counters and room to record the writes it starts."""
+    oldest = ws.oldest
     if oldest is None:
         return NO_RECLAIM
-    pool, c = sim.pool, sim.counters
+    pool, c = ws.pool, ws.counters
     settings = ws.reclaim
-    settings[sl.R_ENABLED] = 1
-    settings[sl.R_BATCH] = ws.batch
-    settings[sl.R_WRITE_BATCH] = ws.write_batch
     settings[sl.R_BEFORE_NS] = oldest.before_ns
     settings[sl.R_REQUEUED] = oldest.requeued
     settings[sl.R_WRITE_FAILURES] = pool.write_failures
-    settings[sl.R_COUNT_RESCUES] = oldest.key != "last_use_ns"  # see Oldest._requeued
+    settings[sl.R_STEP_START_NS] = step_start_ns
     return (
         settings,
         oldest.pages,
         oldest.keys,
+        ws.list_pages,
+        ws.list_keys,
         getattr(pool, oldest.key),
         pool.vm_of,
         c.prefetch_wasted,
@@ -129,11 +145,15 @@ def reclaim_args(sim: Machine, ws: Workspace, oldest: Oldest | None) -> tuple[np
 def put_writes_in_flight(sim: Machine, ops: np.ndarray, op_pages: np.ndarray, n: int) -> None:
     """The writes the kernel started become device operations in flight, as start_now makes
     them (their lanes, times and sequence numbers were set in the kernel)."""
-    dev = sim.device
-    for row in ops[:n].tolist():
-        vm, issue, lane, start, done, seq, lo, hi = row
-        op = Op(WRITE_TO_FREE, vm, op_pages[lo:hi].copy(), issue, start, done, lane, seq)
-        heapq.heappush(dev.in_flight, (done, seq, op))
+    if n == 0:
+        return
+    rows = ops[:n].tolist()
+    # One copy for all (the buffer is the next call's); each operation views its own part.
+    pages = op_pages[: max(row[sl.OP_HI] for row in rows)].copy()
+    in_flight = sim.device.in_flight
+    for vm, issue, lane, start, done, seq, lo, hi in rows:
+        op = Op(WRITE_TO_FREE, vm, pages[lo:hi], issue, start, done, lane, seq)
+        heapq.heappush(in_flight, (done, seq, op))
 
 
 def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
@@ -141,15 +161,20 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
     time, the burst and the stream allow even if every reference were a hit, so no reference
     is drawn in vain."""
-    pool, dev, vm = sim.pool, sim.device, vc.vm
+    ws = workspace(sim)
+    pool, dev, vm = ws.pool, ws.dev, vc.vm
     cpu = vc.cpu_ns
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
     rel, writes = vc.stream.take(vc.pos, w)
-    ws = workspace(sim)
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
-    scalars[:] = (pool.free_frames, pool.free_slots, pool.rescues, sim.writing_pending, 0, 0, 0)
+    scalars[:] = 0
+    scalars[sl.S_FREE_FRAMES] = pool.free_frames
+    scalars[sl.S_FREE_SLOTS] = pool.free_slots
+    scalars[sl.S_RESCUES] = pool.rescues
+    scalars[sl.S_WRITING_PENDING] = sim.writing_pending
+    scalars[sl.S_LIST_END] = -1  # no list made yet
     device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
     device[sl.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
     device[sl.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
@@ -160,8 +185,8 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     counts[:] = 0
     collect = ws.collect
     touched, majors = ws.touched, ws.majors
-    oldest = kernel_victims(sim, ws)
-    reclaim = reclaim_args(sim, ws, oldest)
+    oldest = ws.oldest
+    reclaim = reclaim_args(ws, sim.now_ns)
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
@@ -183,12 +208,20 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     dev.seq = int(device[sl.V_SEQ])
     if oldest is not None:
         head = int(scalars[sl.S_LIST_HEAD])
-        oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
+        end = int(scalars[sl.S_LIST_END])
+        if end >= 0:  # the kernel made the list again (the buffers are the next call's)
+            oldest.pages = ws.list_pages[head:end].copy()
+            oldest.keys = ws.list_keys[head:end].copy()
+            oldest.before_ns = int(ws.reclaim[sl.R_BEFORE_NS])
+            oldest.requeued = int(ws.reclaim[sl.R_REQUEUED])
+        elif end == sl.LIST_GONE:  # its next selection makes the list again
+            oldest.pages, oldest.keys = NO_PAGES, NO_PAGES
+        else:
+            oldest.pages, oldest.keys = oldest.pages[head:], oldest.keys[head:]
         put_writes_in_flight(sim, ws.ops, ws.op_pages, int(scalars[sl.S_N_OPS]))
-    c = sim.counters
-    for name, value in zip(sl.DELTA_COUNTERS, delta.tolist(), strict=True):
+    for counter, value in zip(ws.delta_counters, delta.tolist(), strict=True):
         if value:
-            getattr(c, name)[vm] += value
+            counter[vm] += value
     if n:
         vc.consume(int(n))
     if collect:

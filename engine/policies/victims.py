@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.hotpath.clock import clock_victims
+from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.radix import radix_sort
 from engine.hotpath.reclaim import take_kept
 from engine.pool import CLEAN, PREFETCHED, PagePool
@@ -91,9 +92,7 @@ class Oldest:
             out = self._take(pool, keys_now, n)
             if out is not None:
                 return out
-        pages = candidates(pool)
-        chosen = smallest(keys_now[pages], pages, max(n, self.keep))
-        self.pages, self.keys = chosen, keys_now[chosen]
+        self.pages, self.keys = self._select(pool, keys_now, max(n, self.keep))
         self.before_ns = step_start_ns
         self.requeued = self._requeued(pool)
         if int(np.searchsorted(self.keys, step_start_ns, side="left")) < n:
@@ -105,6 +104,20 @@ class Oldest:
         out = self.pages[:n]
         self.pages, self.keys = self.pages[n:], self.keys[n:]
         return out
+
+    def _select(
+        self, pool: PagePool, keys_now: np.ndarray, want: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The want oldest evictable pages and their keys: compiled (engine.hotpath.oldest,
+        which direct reclaim in the kernel uses too), or here when the keys do not pack."""
+        pages = np.empty(want, dtype=np.int64)
+        keys = np.empty(want, dtype=np.int64)
+        count = oldest_pages(pool.state, keys_now, want, pages, keys)
+        if count == TOO_WIDE:
+            found = candidates(pool)
+            chosen = smallest(keys_now[found], found, want)
+            return chosen, keys_now[chosen]
+        return pages[:count], keys[:count]
 
     def _take(self, pool: PagePool, keys_now: np.ndarray, n: int) -> np.ndarray | None:
         """The first n kept pages still evictable with unchanged keys, all older than

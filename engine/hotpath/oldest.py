@@ -1,0 +1,66 @@
+"""Making a kept list of the oldest evictable pages, compiled: `victims.Oldest`'s full selection,
+done by Python's background reclaim and, inside the per-reference kernel, by direct reclaim.
+
+The pages come out in (key, page) order, as `victims.smallest` gives them: packed into one
+int64 each and sorted by radix. Where the keys span too much to pack (hours of simulated
+time), the caller falls back to Python's selection, which gives the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.hotpath.radix import radix_sort
+from engine.page_states import CLEAN, PREFETCHED
+
+TOO_WIDE = -1  # the keys do not pack: let victims.smallest select
+
+
+@njit(cache=True, nogil=True)
+def bit_length(x: int) -> int:
+    """int.bit_length of a non-negative x."""
+    n = 0
+    while x > 0:
+        x >>= 1
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def oldest_pages(
+    state: np.ndarray, keys_now: np.ndarray, want: int, out_pages: np.ndarray, out_keys: np.ndarray
+) -> int:
+    """The `want` evictable pages (CLEAN to PREFETCHED) with the smallest keys, ties to the
+    lower page, written in that order to out_pages (their keys to out_keys); returns how many
+    (all the evictable ones when there are fewer), or TOO_WIDE, writing nothing, when
+    (key - smallest key, page) does not fit in 62 bits."""
+    # Candidates first, without a branch per page (which page is resident is unpredictable).
+    cand = np.empty(state.size, dtype=np.int64)
+    n_cand = 0
+    for page in range(state.size):
+        s = state[page]
+        cand[n_cand] = page
+        n_cand += (s >= CLEAN) & (s <= PREFETCHED)
+    if want <= 0 or n_cand == 0:
+        return 0
+    lo = hi = keys_now[cand[0]]
+    for i in range(1, n_cand):
+        key = keys_now[cand[i]]
+        lo = min(lo, key)
+        hi = max(hi, key)
+    page_bits = max(1, bit_length(cand[n_cand - 1]))
+    key_bits = bit_length(hi - lo)
+    if key_bits + page_bits > 62:
+        return TOO_WIDE
+    packed = np.empty(n_cand, dtype=np.int64)
+    for i in range(n_cand):
+        packed[i] = ((keys_now[cand[i]] - lo) << page_bits) | cand[i]
+    ordered = radix_sort(packed, key_bits + page_bits)
+    n = min(want, n_cand)
+    mask = (1 << page_bits) - 1
+    for i in range(n):
+        page = ordered[i] & mask
+        out_pages[i] = page
+        out_keys[i] = keys_now[page]
+    return n
