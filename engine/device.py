@@ -312,11 +312,13 @@ class SwapDevice:
                 now_ns, step_end_ns, issue, pages, write, more, lane, start, done,
             )  # fmt: skip
             rows = zip(lane.tolist(), start.tolist(), done.tolist(), strict=True)
+            busy = [0] * N_CLASSES
             for op, (op_lane, op_start, op_done) in zip(head[:started], rows, strict=False):
                 self._next_queued()  # it is op: dropping the cancelled ones before it
                 op.lane, op.start_ns, op.done_ns = op_lane, op_start, op_done
-                self.busy_ns[op.cls] += op_done - op_start
+                busy[op.cls] += op_done - op_start
                 heapq.heappush(self.in_flight, (op_done, op.seq, op))
+            self.busy_ns += busy
             if not wanted:
                 return
             if not more:
@@ -345,11 +347,17 @@ class SwapDevice:
     def pop_completed(self, until_ns: int) -> list[Op]:
         """Operations finished by until_ns, in completion order."""
         done = []
-        while self.in_flight and self.in_flight[0][0] <= until_ns:
-            _, _, op = heapq.heappop(self.in_flight)
-            self.pages_done[op.cls] += op.pages.size
-            self.ops_done[op.cls] += 1
-            done.append(op)
+        in_flight = self.in_flight
+        while in_flight and in_flight[0][0] <= until_ns:
+            done.append(heapq.heappop(in_flight)[2])
+        if done:
+            # Summed per class first: a numpy element added per operation costs more.
+            pages, ops = [0] * N_CLASSES, [0] * N_CLASSES
+            for op in done:
+                pages[op.cls] += op.pages.size
+                ops[op.cls] += 1
+            self.pages_done += pages
+            self.ops_done += ops
         return done
 
     def take_op(self, op: Op) -> None:
