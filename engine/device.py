@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.faults import FaultModel
+from engine.hotpath.device_time import dispatch_queued
+from engine.hotpath.slots import (
+    N_DEVICE,
+    V_LATENCY_NS,
+    V_OP_NS,
+    V_PAGE_NS,
+    V_WRITE_OP_NS,
+    V_WRITE_PAGE_NS,
+)
 from engine.presets import DeviceLimits
 
 if TYPE_CHECKING:
@@ -38,12 +47,15 @@ PREFETCH_READ = 2
 BACKGROUND_WRITE = 3
 CLASS_NAMES = ("demand_read", "write_to_free", "prefetch_read", "background_write")
 N_CLASSES = len(CLASS_NAMES)
+WRITE_CLASSES = (WRITE_TO_FREE, BACKGROUND_WRITE)
+DISPATCH_BATCH = 64  # queued operations handed to the compiled dispatch at once
 NEVER_NS = np.iinfo(np.int64).max
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Op:
-    """One device operation over a group of pages of one VM."""
+    """One device operation over a group of pages of one VM. Thousands are made in a run
+    (every write of evicted pages is one), so it has slots and no per-op dict."""
 
     cls: int
     vm: int
@@ -55,7 +67,7 @@ class Op:
     seq: int = 0
     cancelled: bool = False
     failed: bool = False
-    tag: dict = field(default_factory=dict)
+    keep: bool = False  # a write-back: its pages stay resident (clean once it succeeds)
 
 
 class SwapDevice:
@@ -98,6 +110,17 @@ class SwapDevice:
         self.demand_lanes = set(demand)
         self.spare_lanes = np.asarray(spare, dtype=np.int64)
         self.demand_order = demand  # as they come in background_lanes
+        self.demand_lanes_in_order = np.asarray(demand, dtype=np.int64)
+        # Whether dispatch may start operations in its compiled twin (same results); off, each
+        # goes through _start, where a test can watch it.
+        self.compiled_dispatch = True
+        # The compiled dispatch's settings (slots of engine.hotpath.slots, V_*).
+        self._settings = np.zeros(N_DEVICE, dtype=np.int64)
+        self._settings[V_LATENCY_NS] = self.latency_ns
+        self._settings[V_PAGE_NS] = self.page_transfer_ns
+        self._settings[V_OP_NS] = self.read_op_ns
+        self._settings[V_WRITE_PAGE_NS] = self.write_page_ns
+        self._settings[V_WRITE_OP_NS] = self.write_op_ns
         self.queues: list[deque[Op]] = [deque() for _ in range(N_CLASSES)]
         self.in_flight: list[tuple[int, int, Op]] = []  # heap of (done_ns, seq, op)
         self.seq = 0
@@ -230,7 +253,15 @@ class SwapDevice:
         """Start queued operations, highest class first: lanes no pCPU reads from are filled
         back to back through the step, the one free earliest first (so each operation shares
         the device with those really in service when it starts); then a pCPU's lane takes one
-        only while it is idle. Ends by noting the lanes' state for the step's demand reads."""
+        only while it is idle. Ends by noting the lanes' state for the step's demand reads.
+
+        Without injected faults the lanes are chosen and timed by a compiled twin
+        (engine.hotpath.device_time.dispatch_queued), a batch of operations per call."""
+        if self.compiled_dispatch and not self.faults.device_faults:
+            if any(self.queues):
+                self._dispatch_compiled(now_ns, step_end_ns)
+            self.boundary_busy = self.busy_until.copy()
+            return
         spare: list[tuple[int, int, int]] = []
         if any(self.queues):  # nothing queued: no lane takes anything
             # Spare lanes come first in background_lanes, so a lane's rank is its index here.
@@ -263,6 +294,48 @@ class SwapDevice:
                 self._start(op, lane, max(now_ns, op.issue_ns))
         self.boundary_busy = self.busy_until.copy()
 
+    def _dispatch_compiled(self, now_ns: int, step_end_ns: int) -> None:
+        """dispatch's starts, DISPATCH_BATCH queued operations per compiled call; queued
+        operations are taken (cancelled ones dropped) exactly as _next_queued takes them."""
+        settings = self._settings
+        while True:
+            head = self._queued_head(DISPATCH_BATCH + 1)
+            more = len(head) > DISPATCH_BATCH
+            head = head[:DISPATCH_BATCH]
+            k = len(head)
+            issue = np.fromiter((op.issue_ns for op in head), dtype=np.int64, count=k)
+            pages = np.fromiter((op.pages.size for op in head), dtype=np.int64, count=k)
+            write = np.fromiter((op.cls in WRITE_CLASSES for op in head), dtype=np.bool_, count=k)
+            lane, start, done = (np.empty(k, dtype=np.int64) for _ in range(3))
+            started, wanted = dispatch_queued(
+                settings, self.busy_until, self.spare_lanes, self.demand_lanes_in_order,
+                now_ns, step_end_ns, issue, pages, write, more, lane, start, done,
+            )  # fmt: skip
+            rows = zip(lane.tolist(), start.tolist(), done.tolist(), strict=True)
+            busy = [0] * N_CLASSES
+            for op, (op_lane, op_start, op_done) in zip(head[:started], rows, strict=False):
+                self._next_queued()  # it is op: dropping the cancelled ones before it
+                op.lane, op.start_ns, op.done_ns = op_lane, op_start, op_done
+                busy[op.cls] += op_done - op_start
+                heapq.heappush(self.in_flight, (op_done, op.seq, op))
+            self.busy_ns += busy
+            if not wanted:
+                return
+            if not more:
+                self._next_queued()  # none left: as dispatch, it drops the cancelled ones
+                return
+
+    def _queued_head(self, n: int) -> list[Op]:
+        """The first n operations _next_queued would take, left in their queues."""
+        head: list[Op] = []
+        for q in self.queues:
+            for op in q:
+                if not op.cancelled:
+                    head.append(op)
+                    if len(head) == n:
+                        return head
+        return head
+
     def _next_queued(self) -> Op | None:
         for q in self.queues:
             while q:
@@ -274,11 +347,17 @@ class SwapDevice:
     def pop_completed(self, until_ns: int) -> list[Op]:
         """Operations finished by until_ns, in completion order."""
         done = []
-        while self.in_flight and self.in_flight[0][0] <= until_ns:
-            _, _, op = heapq.heappop(self.in_flight)
-            self.pages_done[op.cls] += op.pages.size
-            self.ops_done[op.cls] += 1
-            done.append(op)
+        in_flight = self.in_flight
+        while in_flight and in_flight[0][0] <= until_ns:
+            done.append(heapq.heappop(in_flight)[2])
+        if done:
+            # Summed per class first: a numpy element added per operation costs more.
+            pages, ops = [0] * N_CLASSES, [0] * N_CLASSES
+            for op in done:
+                pages[op.cls] += op.pages.size
+                ops[op.cls] += 1
+            self.pages_done += pages
+            self.ops_done += ops
         return done
 
     def take_op(self, op: Op) -> None:

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from engine.device import BACKGROUND_WRITE, PREFETCH_READ, WRITE_TO_FREE, Op
+from engine.hotpath.reclaim import reclaim_kept
+from engine.hotpath.slots import S_FREE_FRAMES
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED, WRITING
 
 if TYPE_CHECKING:
     from engine.device import SwapDevice
     from engine.metrics import Counters
+    from engine.policies.victims import Oldest
     from engine.pool import PagePool
     from engine.recording import Recorder
     from engine.scenario.schema import Host
@@ -62,10 +65,40 @@ class PagingServices:
         if n <= 0:
             return 0
         clean_only = self.pool.free_slots == 0
+        if not (clean_only or start_now or for_prefetch):
+            freed = self._reclaim_kept(n, now_ns, write_cls)
+            if freed >= 0:
+                return freed
         victims = np.asarray(self.policy.victims(n, now_ns, clean_only=clean_only), dtype=np.int64)
         return self.evict(
             victims, now_ns, write_cls, start_now=start_now, for_prefetch=for_prefetch
         )
+
+    def _reclaim_kept(self, n: int, now_ns: int, write_cls: int) -> int:
+        """reclaim's victims taken and evicted in one compiled call when the policy's victims
+        are a kept list of the oldest pages (`victim_list`) that can supply them, with the
+        writes queued as evict queues them; -1 (nothing done) otherwise."""
+        victim_list = getattr(self.policy, "victim_list", None)
+        kept: Oldest | None = victim_list() if victim_list is not None else None
+        pool = self.pool
+        if kept is None or kept._requeued(pool) != kept.requeued:
+            return -1
+        batch = self.write_batch_pages
+        scalars, ops, op_pages = pool.eviction_buffers(n, batch)
+        c = self.counters
+        head = reclaim_kept(
+            kept.pages, kept.keys, kept.before_ns, n, now_ns, pool.state,
+            getattr(pool, kept.key), pool.vm_of, scalars, c.prefetch_wasted,
+            c.swap_full_refused_pages, batch, ops, op_pages,
+        )  # fmt: skip
+        if head < 0:
+            return -1
+        kept.pages, kept.keys = kept.pages[head:], kept.keys[head:]
+        freed = int(scalars[S_FREE_FRAMES]) - pool.free_frames
+        for op in pool.after_eviction(scalars, ops, op_pages, write_cls, now_ns):
+            self.writing_pending += op.pages.size
+            self.device.submit(op)
+        return freed
 
     def evict(
         self,
@@ -144,7 +177,7 @@ class PagingServices:
             group = pages[vms == vm]
             for lo in range(0, group.size, batch):
                 part = group[lo : lo + batch]
-                self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, tag={"keep": True}))
+                self.device.submit(Op(BACKGROUND_WRITE, vm, part, now_ns, keep=True))
         return int(pages.size)
 
     def cancel_ops(self, ops: list[Op], now_ns: int) -> int:
@@ -175,7 +208,7 @@ class PagingServices:
             for pg in op.pages.tolist():
                 if self.reading_op.get(pg) is op:
                     del self.reading_op[pg]
-        elif op.tag.get("keep"):
+        elif op.keep:
             # A write-back: pages untouched since it began are clean now (with a swap slot).
             pool = self.pool
             if op.failed or op.cancelled:
@@ -258,5 +291,5 @@ class PagingServices:
 def frees_frames(op: Op) -> bool:
     """A successful write of pages being evicted (not a write-back, which keeps them)."""
     return op.cls in (WRITE_TO_FREE, BACKGROUND_WRITE) and not (
-        op.failed or op.cancelled or op.tag.get("keep")
+        op.failed or op.cancelled or op.keep
     )

@@ -9,6 +9,7 @@ them), so the invariants (no page lost, frames and slots never over-committed) l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 
 import numpy as np
 
@@ -119,23 +120,41 @@ class PagePool:
             return 0, []
         if refused is None:
             refused = np.zeros(len(self.vm_pages), dtype=np.int64)
-        scalars = np.zeros(N_SCALARS, dtype=np.int64)
-        scalars[S_FREE_FRAMES] = self.free_frames
-        scalars[S_FREE_SLOTS] = self.free_slots
-        # At most one short write per VM beyond the full ones.
-        ops = np.empty((pages.size // batch + self.vm_pages.size, N_OP_COLUMNS), dtype=np.int64)
-        op_pages = np.empty(pages.size, dtype=np.int64)
+        scalars, ops, op_pages = self.eviction_buffers(pages.size, batch)
         freed = evict_pages(
             pages, now_ns, self.state, self.vm_of, scalars, wasted, refused, batch, False,
             NO_LANES, NO_LANES, ops, op_pages,
         )  # fmt: skip
+        return int(freed), self.after_eviction(scalars, ops, op_pages, write_cls, now_ns)
+
+    def eviction_buffers(
+        self, n_pages: int, batch: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a compiled eviction of up to n_pages works in: the scalars (free frames and
+        slots), and room for its writes (engine.hotpath.slots' OP_ columns) and their pages."""
+        scalars = np.zeros(N_SCALARS, dtype=np.int64)
+        scalars[S_FREE_FRAMES] = self.free_frames
+        scalars[S_FREE_SLOTS] = self.free_slots
+        # At most one short write per VM beyond the full ones.
+        ops = np.empty((n_pages // batch + self.vm_pages.size, N_OP_COLUMNS), dtype=np.int64)
+        return scalars, ops, np.empty(n_pages, dtype=np.int64)
+
+    def after_eviction(
+        self,
+        scalars: np.ndarray,
+        ops: np.ndarray,
+        op_pages: np.ndarray,
+        write_cls: int,
+        now_ns: int,
+    ) -> list[Op]:
+        """A compiled eviction took effect: the frames and slots it left, and its writes as
+        device operations of write_cls (not yet on the device)."""
         self.free_frames = int(scalars[S_FREE_FRAMES])
         self.free_slots = int(scalars[S_FREE_SLOTS])
-        written = [
+        return [
             Op(write_cls, vm, op_pages[lo:hi].copy(), now_ns)
             for vm, lo, hi in ops[: scalars[S_N_OPS], [OP_VM, OP_LO, OP_HI]].tolist()
         ]
-        return int(freed), written
 
     def finish_write(self, op: Op) -> int:
         """A write ended: pages still WRITING become SWAPPED and free their frames. A page that
@@ -156,8 +175,9 @@ class PagePool:
         (engine.hotpath.reclaim.finish_writes); each one's swapped-out pages are added to
         swap_out per VM. Returns frames freed."""
         pages = np.concatenate([op.pages for op in ops])
-        ends = np.cumsum([op.pages.size for op in ops])
-        vms = np.array([op.vm for op in ops], dtype=np.int64)
+        # fromiter, not cumsum of a list: numpy's list path costs more than the writes here.
+        ends = np.fromiter(accumulate(op.pages.size for op in ops), dtype=np.int64, count=len(ops))
+        vms = np.fromiter((op.vm for op in ops), dtype=np.int64, count=len(ops))
         freed = int(finish_writes(pages, ends, vms, self.state, swap_out))
         self.free_frames += freed
         return freed

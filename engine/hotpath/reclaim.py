@@ -217,3 +217,36 @@ def finish_writes(
         freed += n
         lo = hi
     return freed
+
+
+@njit(cache=True, nogil=True)
+def reclaim_kept(
+    kept_pages: np.ndarray,
+    kept_keys: np.ndarray,
+    before_ns: int,
+    n: int,
+    now_ns: int,
+    state: np.ndarray,
+    keys_now: np.ndarray,
+    vm_of: np.ndarray,
+    scalars: np.ndarray,
+    wasted: np.ndarray,
+    refused: np.ndarray,
+    write_batch: int,
+    ops: np.ndarray,
+    op_pages: np.ndarray,
+) -> int:
+    """PagingServices.reclaim of n victims from a kept list of the oldest pages (victims.Oldest
+    taking them, then evict_pages), in one call: a reclaim at every step boundary otherwise
+    costs a dozen numpy calls of Python. The writes are recorded in ops, not started. Returns
+    the list's new head, or -1 (nothing done) when the list cannot supply the n victims."""
+    victims = np.empty(n, dtype=np.int64)
+    head = take_kept(kept_pages, kept_keys, 0, n, before_ns, state, keys_now, victims)
+    if head < 0:
+        return -1
+    no_lanes = np.zeros(0, dtype=np.int64)
+    evict_pages(
+        victims, now_ns, state, vm_of, scalars, wasted, refused,
+        write_batch, False, no_lanes, no_lanes, ops, op_pages,
+    )  # fmt: skip
+    return head

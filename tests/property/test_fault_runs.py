@@ -77,6 +77,7 @@ class Started:
     def __init__(self, sim: Simulation):
         self.ops = np.zeros(4, dtype=np.int64)
         self.pages = np.zeros(4, dtype=np.int64)
+        sim.device.compiled_dispatch = False  # every start through _start, counted here
         start = sim.device._start
 
         def counted(op: Op, lane: int, start_ns: int) -> None:

@@ -22,6 +22,7 @@ class Watch:
         self.lane_violations: list[tuple[int, int, int]] = []
         self.touched = np.zeros(sim.pool.n_pages, dtype=bool)
         dev, pool = sim.device, sim.pool
+        dev.compiled_dispatch = False  # every start through _start, watched here
         orig_start, orig_finish = dev._start, pool.finish_write
 
         def start(op, lane, start_ns):
@@ -46,7 +47,7 @@ class Watch:
 
         def apply(op):
             # A write-back that succeeded made its pages clean: a later drop needs no write.
-            if op.tag.get("keep") and not op.failed:
+            if op.keep and not op.failed:
                 self.written.update(op.pages.tolist())
             orig_apply(op)
 

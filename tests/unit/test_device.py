@@ -187,3 +187,42 @@ def test_demand_read_shares_the_device_with_what_the_boundary_left_in_service():
     end = int(dev.busy_until[1:].max())
     alone = dev.demand_read(0, end, 1) - end
     assert shared == dev.service_ns(1, 4) and alone == dev.service_ns(1, 1) < shared
+
+
+def _queued_device(seed: int, compiled: bool) -> tuple[SwapDevice, list[Op]]:
+    """A device of 8 lanes (2 read by pCPUs) with lanes busy at random and 150 operations of
+    every queued class queued (some cancelled, some issued later), more than one compiled
+    batch."""
+    rng = np.random.default_rng(seed)
+    dev = SwapDevice(20.0, 2000.0, 8, 4096, 2, limits=DeviceLimits(write_iops=100_000.0))
+    dev.compiled_dispatch = compiled
+    dev.busy_until[:] = rng.integers(0, 400_000, size=8)
+    ops = []
+    for i in range(150):
+        cls = int(rng.choice([WRITE_TO_FREE, PREFETCH_READ, BACKGROUND_WRITE]))
+        pages = np.arange(int(rng.integers(1, 33)))
+        op = Op(cls, i % 3, pages, int(rng.integers(0, 300_000)))
+        op.cancelled = bool(rng.random() < 0.2) and cls == PREFETCH_READ
+        dev.submit(op)
+        ops.append(op)
+    return dev, ops
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_dispatch_starts_what_the_python_one_starts(seed):
+    """The compiled dispatch starts the same operations on the same lanes at the same times,
+    and leaves the same queues, as the Python one (_start per operation)."""
+    for now, end in ((0, 1_000_000), (200_000, 250_000), (500_000, 5_000_000)):
+        py, py_ops = _queued_device(seed, compiled=False)
+        nb, nb_ops = _queued_device(seed, compiled=True)
+        py.dispatch(now, end)
+        nb.dispatch(now, end)
+        assert [(o.lane, o.start_ns, o.done_ns) for o in nb_ops] == [
+            (o.lane, o.start_ns, o.done_ns) for o in py_ops
+        ]
+        assert any(o.start_ns >= 0 for o in nb_ops)
+        assert [[o.seq for o in q] for q in nb.queues] == [[o.seq for o in q] for q in py.queues]
+        assert [(d, s) for d, s, _ in nb.in_flight] == [(d, s) for d, s, _ in py.in_flight]
+        assert nb.busy_until.tolist() == py.busy_until.tolist()
+        assert nb.boundary_busy.tolist() == py.boundary_busy.tolist()
+        assert nb.busy_ns.tolist() == py.busy_ns.tolist()

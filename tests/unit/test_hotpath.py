@@ -49,7 +49,7 @@ def test_interpreted_kernels_give_the_compiled_summary():
 def test_the_warm_module_compiles_every_kernel():
     """After engine.hotpath.warm every kernel the executor, reclaim, the streams and the oracle
     call has a compiled signature."""
-    from engine.hotpath import clock, first_touch, next_use, oldest, reclaim, sampling
+    from engine.hotpath import clock, device_time, first_touch, next_use, oldest, reclaim, sampling
     from engine.hotpath import kernels as k
     from engine.hotpath.warm import warm
 
@@ -59,6 +59,7 @@ def test_the_warm_module_compiles_every_kernel():
     oracle = (next_use.use_times, next_use.farthest_pages, next_use.first_swapped)
     oracle = (*oracle, next_use.planned_segments)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
+    reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
     victim_kernels = (clock.clock_victims, oldest.oldest_pages)
     for kernel in (

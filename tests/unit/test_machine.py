@@ -7,9 +7,10 @@ import ast
 
 import numpy as np
 
-from engine import Simulation, load_scenario
+from engine import Simulation, load_scenario, with_overrides
 from engine.device import PREFETCH_READ
 from engine.machine import Machine
+from engine.paging import PagingServices
 from engine.policies.context import PolicyContext
 from engine.pool import CLEAN, DIRTY, SWAPPED
 from engine.tools.imports import ENGINE_DIR
@@ -80,3 +81,28 @@ def test_gated_dispatches_are_counted_by_the_machine():
     m.count_gated_dispatch(1, 500)
     assert m.counters.gating_delay_ns.tolist()[:2] == [0, 3_000]
     assert m.counters.gated_dispatches.tolist()[:2] == [0, 2]
+
+
+def test_a_reclaim_from_the_kept_list_in_one_call_is_the_reclaim_in_python(monkeypatch):
+    """Reclaim taking LRU and FIFO victims from the kept list in one compiled call gives the
+    run the Python reclaim (the policy's victims, then evict) gives, figure for figure."""
+    scenario = load_scenario(SCENARIOS / "nvme_8vm_2x.toml")
+    scenario = with_overrides(scenario, ["duration_ms=300"])
+    for victims in ("lru", "fifo"):
+        policy = {"name": "demand", "victims": victims}
+        calls = []
+        real = PagingServices._reclaim_kept
+
+        def counted(self, *args, real=real, calls=calls):
+            freed = real(self, *args)
+            calls.append(freed)
+            return freed
+
+        with monkeypatch.context() as m:
+            m.setattr(PagingServices, "_reclaim_kept", counted)
+            fast = Simulation(scenario, policy, record=False).run(with_baseline=False)
+        assert sum(1 for freed in calls if freed >= 0) > 10  # the one-call path ran
+        with monkeypatch.context() as m:
+            m.setattr(PagingServices, "_reclaim_kept", lambda self, *args: -1)
+            slow = Simulation(scenario, policy, record=False).run(with_baseline=False)
+        assert fast.summary == slow.summary and fast.vms == slow.vms

@@ -128,6 +128,7 @@ def test_prefetch_reads_run_as_a_few_streams() -> None:
     sim = Simulation(from_dict(scenario()), validate_policy({"name": "oracle"}), record=False)
     oracle: Oracle = sim.policy  # type: ignore[assignment]
     spans: list[tuple[int, int]] = []
+    sim.device.compiled_dispatch = False  # every start through _start, noted here
     start = sim.device._start
 
     def note(op: Any, lane: int, start_ns: int) -> None:
