@@ -34,6 +34,7 @@ from engine.hotpath.slots import (
     S_RESCUES,
     S_WRITING_PENDING,
 )
+from engine.hotpath.stream_fault import read_stream_ahead
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 
@@ -105,6 +106,9 @@ def run_references(
     minor_ns: int,
     cluster: int,
     python_on_major: bool,
+    ahead: np.ndarray,
+    scan_refs: int,
+    scan_pages: int,
     state: np.ndarray,
     last_use_ns: np.ndarray,
     load_ns: np.ndarray,
@@ -136,7 +140,9 @@ def run_references(
     would, while t < t_end and the burst lasts. Returns (references done, time, why it
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
-    the policy's after_run; mark must be all False on entry and is left so. A fault with no
+    the policy's after_run; mark must be all False on entry and is left so. With scan_refs > 0
+    a major fault reads the next scan_pages swapped pages of ahead[n : n + scan_refs] (the
+    stream from this reference on, rel's references and more) instead of a cluster. A fault with no
     free frame reclaims here when `reclaim` allows (see direct_reclaim). evicted_for_prefetch
     is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
     n = 0
@@ -169,15 +175,22 @@ def run_references(
                     return stop(n, t, NEEDS_PYTHON, cpu_ns, delta)
                 major = True
                 n_extra = 0
-                if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
-                    room = max(0, scalars[S_FREE_FRAMES] - 1)
-                    n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
-                done = demand_read_ns(device, busy_until, boundary_busy, lane, t, 1 + n_extra)
-                if n_extra:
-                    read_cluster(
-                        state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster, n_extra,
-                        done, delta,
+                room = max(0, scalars[S_FREE_FRAMES] - 1)
+                if scan_refs > 0:  # the policy's own readahead: the stream's next pages
+                    done, n_extra = read_stream_ahead(
+                        ahead, n, scan_refs, min(scan_pages, room), vm_lo, g, state,
+                        last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
+                        t, delta,
                     )  # fmt: skip
+                else:
+                    if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
+                        n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
+                    done = demand_read_ns(device, busy_until, boundary_busy, lane, t, 1 + n_extra)
+                    if n_extra:
+                        read_cluster(
+                            state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster,
+                            n_extra, done, delta,
+                        )  # fmt: skip
                 scalars[S_FREE_FRAMES] -= 1 + n_extra
                 delta[D_MAJOR] += 1
                 delta[D_SWAP_IN] += 1 + n_extra

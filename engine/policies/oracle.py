@@ -292,6 +292,13 @@ class Oracle(Policy):
             )[0]
         return None
 
+    def stream_fault_read(self, vm: int) -> tuple[int, int]:
+        """fault_prefetch as the compiled executor makes it, for a VM with one vCPU (with more,
+        which stream it reads depends on where the others are: Python decides)."""
+        if len(self.vm_vcpus[vm]) != 1:
+            return 0, 0
+        return FAULT_SCAN_REFS, max(0, self.fault_pages - 1)
+
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         chosen = self._farthest(8 * n, now_ns, clean_only)[0]
