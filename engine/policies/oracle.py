@@ -24,6 +24,7 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -78,32 +79,25 @@ class _Window:
     """One vCPU's next references, each position linked to the next use of the same page, so
     that moving the stream position on updates only the pages just referenced."""
 
-    def __init__(self, start: int, rel: np.ndarray):
+    def __init__(self, start: int, rel: np.ndarray, last: np.ndarray | None = None):
+        """`last`: scratch of at least max(rel) + 1 entries (made here when None)."""
         self.start = start
         self.size = int(rel.size)
-        self.rel = rel.copy()
-        # By page, then position: a stable sort, a radix sort when pages fit in 16 bits.
-        fits = self.size and int(rel.min()) >= 0 and int(rel.max()) < 1 << 16
-        order = np.argsort(rel.astype(np.uint16) if fits else rel, kind="stable")
-        same = rel[order[1:]] == rel[order[:-1]]
-        self.next_same = np.full(self.size, FAR, dtype=np.int64)  # stream positions
-        self.next_same[order[:-1][same]] = start + order[1:][same]
-        first = np.ones(self.size, dtype=bool)
-        first[order[1:][same]] = False
-        self.first = np.flatnonzero(first)
+        self.rel = np.ascontiguousarray(rel, dtype=np.int64).copy()
+        if last is None:
+            last = np.empty(int(rel.max()) + 1 if rel.size else 0, dtype=np.int64)
+        self.next_same, self.first = link_window(self.rel, start, FAR, last)
 
     def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
         """(pages, stream position of each one's first use in the window)."""
         return self.rel[self.first], self.start + self.first
 
-    def advance(self, old_pos: int, pos: int) -> tuple[np.ndarray, np.ndarray]:
-        """(the pages referenced in [old_pos, pos), the position of each one's next use at or
-        after pos: FAR if none in the window). Those are exactly the pages whose next use,
-        as it stood at old_pos, has gone by."""
-        idx = np.arange(old_pos - self.start, pos - self.start)
-        nxt = self.next_same[idx]
-        last = nxt >= pos  # the last reference of its page before pos
-        return self.rel[idx[last]], nxt[last]
+    def advance(self, old_pos: int, pos: int, next_pos: np.ndarray) -> None:
+        """The stream moved from old_pos to pos: next_pos (per page, its next use) gets the
+        next use at or after pos of each page referenced in [old_pos, pos) (FAR if none in
+        the window). Those are exactly the pages whose next use, as it stood at old_pos, has
+        gone by."""
+        advance_next_use(next_pos, self.rel, self.next_same, old_pos - self.start, pos - self.start)
 
 
 @register
@@ -136,6 +130,7 @@ class Oracle(Policy):
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
+        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
@@ -173,12 +168,12 @@ class Oracle(Policy):
         nxt = self.next_pos[v]
         if win is None or short or pos - win.start > win.size * 3 // 4:
             rel, _ = vc.stream.take(pos, self.window_refs)
-            win = self.windows[v] = _Window(pos, rel)
+            win = self.windows[v] = _Window(pos, rel, self._last)
             nxt[:] = FAR
             pages, at = win.first_uses()
+            nxt[pages] = at
         else:
-            pages, at = win.advance(self.seen_pos[v], pos)
-        nxt[pages] = at
+            win.advance(self.seen_pos[v], pos, nxt)
         self.seen_pos[v] = pos
 
     def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
