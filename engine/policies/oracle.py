@@ -148,6 +148,10 @@ class Oracle(Policy):
         self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
+        # _maps_of's arrays by the vCPUs asked for, made from the maps of _flat_for (a new
+        # dict whenever the maps are made afresh).
+        self._flat: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+        self._flat, self._flat_for = {}, self._maps
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
         self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
@@ -209,17 +213,26 @@ class Oracle(Policy):
         """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
         (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
         the other vCPUs get no segments. Only those asked for are made, as `keys` makes
-        them: a map is kept for the rest of its (plan, time) once made."""
+        them: a map is kept for the rest of its (plan, time) once made, and so are these
+        arrays (victims are asked for several times a step)."""
+        key = (id(self.ctx.boundary_plan), now_ns)
+        asked = tuple(vcpus)
+        if key == self._maps_key and self._flat_for is self._maps and asked in self._flat:
+            return self._flat[asked]
         maps = {v: self._time_map(v, now_ns) for v in vcpus}
         none = (_NO_PAGES, _NO_PAGES, 1)
         every = [maps.get(v, none) for v in range(len(self.ctx.vcpus))]
         sizes = [m[0].size for m in every]
-        return (
+        flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (
             np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
             np.concatenate([m[0] for m in every]).astype(np.int64),
             np.concatenate([m[1] for m in every]).astype(np.int64),
             np.array([m[2] for m in every], dtype=np.int64),
         )
+        if self._flat_for is not self._maps:
+            self._flat, self._flat_for = {}, self._maps
+        self._flat[asked] = flat
+        return flat
 
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
@@ -537,9 +550,8 @@ class Oracle(Policy):
         self._issue(want[:take], use[:take], now_ns, step_end_ns)
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
+        pool = self.machine.pool
+        still_out = set(pool.vm_of[wanted[pool.state[wanted] == SWAPPED]].tolist())
         for v, lo in span.items():
-            lo_rel = int(self.machine.pool.base[ctx.vcpus[v].vm])
-            top = lo_rel + self.machine.pool.vm_pages[ctx.vcpus[v].vm]
-            mine = wanted[(wanted >= lo_rel) & (wanted < top)]
-            if mine.size and (self.machine.pool.state[mine] == SWAPPED).any():
+            if ctx.vcpus[v].vm in still_out:
                 self.ahead[v] = lo
