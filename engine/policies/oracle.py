@@ -40,6 +40,7 @@ from engine.hotpath.next_use import (
     use_times,
     vms_with_candidates,
 )
+from engine.hotpath.prefetch_order import by_use_then_page
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -527,7 +528,7 @@ class Oracle(Policy):
             return
         want = np.concatenate(pages)
         use = np.concatenate(uses)
-        order = np.lexsort((want, use))
+        order = by_use_then_page(use, want)
         want, use = want[order], use[order]
         wanted = want
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
