@@ -52,6 +52,7 @@ from engine.hotpath.slots import (
     V_OPS_DONE,
     V_PAGES_DONE,
 )
+from engine.hotpath.stream_fault import read_stream_ahead
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
@@ -125,6 +126,9 @@ def run_references(
     minor_ns: int,
     cluster: int,
     python_on_major: bool,
+    ahead: np.ndarray,
+    scan_refs: int,
+    scan_pages: int,
     state: np.ndarray,
     last_use_ns: np.ndarray,
     load_ns: np.ndarray,
@@ -158,10 +162,12 @@ def run_references(
     would, while t < t_end and the burst lasts. Returns (references done, time, why it
     stopped). With collect, the distinct pages touched (in order of first touch) and the
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
-    the policy's after_run; mark must be all False on entry and is left so. A fault with no
-    free frame reclaims here when `reclaim` allows (see direct_reclaim), making the kept list
-    again when it runs short (remake_kept; Python keeps the list the kernel made from
-    list_pages and list_keys, see window.run_window). evicted_for_prefetch
+    the policy's after_run; mark must be all False on entry and is left so. With scan_refs > 0
+    a major fault reads the next scan_pages swapped pages of ahead[n : n + scan_refs] (the
+    stream from this reference on, rel's references and more) instead of a cluster. A fault
+    with no free frame reclaims here when `reclaim` allows (see direct_reclaim), making the
+    kept list again when it runs short (remake_kept; Python keeps the list the kernel made
+    from list_pages and list_keys, see window.run_window). evicted_for_prefetch
     is empty while no page has ever been evicted for a prefetch (a fault then reads no flag)."""
     # The counters a reference may change are kept in locals and stored once, at the end:
     # the compiler cannot keep an array's slots in registers (it may alias the pool's arrays),
@@ -214,20 +220,27 @@ def run_references(
                     break
                 major = True
                 n_extra = 0
-                if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
-                    room = max(0, free_frames - 1)
-                    n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
-                # device_time.demand_read_ns, its statistics kept in locals
-                start = max(t, busy_until[lane])
-                service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
-                done = start + service
-                busy_until[lane] = done
-                read_busy_ns += service
-                if n_extra:
-                    read_cluster(
-                        state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster, n_extra,
-                        done, delta,
+                room = max(0, free_frames - 1)
+                if scan_refs > 0:  # the policy's own readahead: the stream's next pages
+                    done, n_extra, service = read_stream_ahead(
+                        ahead, n, scan_refs, min(scan_pages, room), vm_lo, g, state,
+                        last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
+                        t, delta,
                     )  # fmt: skip
+                else:
+                    if cluster > 1:  # (calls cost more than the rest of a fault: skip them)
+                        n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
+                    # device_time.demand_read_ns, its statistics kept in locals
+                    start = max(t, busy_until[lane])
+                    service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
+                    done = start + service
+                    busy_until[lane] = done
+                    if n_extra:
+                        read_cluster(
+                            state, last_use_ns, load_ns, ref_bit, g, vm_lo, vm_hi, cluster,
+                            n_extra, done, delta,
+                        )  # fmt: skip
+                read_busy_ns += service
                 free_frames -= 1 + n_extra
                 n_major += 1
                 n_read += 1 + n_extra

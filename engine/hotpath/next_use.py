@@ -259,26 +259,82 @@ def _shortlist_group(
     share: float,
     unplanned_ns: int,
     far: int,
+    last_use_ns: np.ndarray,
 ) -> int:
     """Append to out[n_out:] those of a group's m pages (one VM's clean or dirty candidates,
-    next used at window-clamped positions at[:m]) that can be among the n latest keys;
-    returns the new length. The vCPU's use time T must never decrease with the position.
+    in page order, next used at window-clamped positions at[:m]) that can be among the n
+    latest keys, in page order; returns the new length. The vCPU's use time T must never
+    decrease with the position.
 
     With P the n-th latest position of the group, at least n of its pages have a key of at
     least T(P) (the group's dirty cost alike for all), so the n-th latest key overall is at
     least T(P). A page used before P has a key of at most T(P - 1): if T(P - 1) < T(P) it
-    can neither be among the n latest nor tie with the n-th. Else the group stays whole."""
+    can neither be among the n latest nor tie with the n-th. Else the group stays whole.
+
+    The pages used at P share one key. When more than n do, that key is at most the n-th
+    latest (more than n pages have it), so of them only those the selection takes at a tie
+    can be chosen: the n least recently used (equal times: the lower page first)."""
     keep_all = m <= n
     cut = 0
     if not keep_all:
         cut = np.partition(at[:m], m - n)[m - n]  # P
         before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
         keep_all = before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far)
-    for i in range(m):
-        if keep_all or at[i] >= cut:
+    if keep_all:
+        for i in range(m):
             out[n_out] = pages[i]
             n_out += 1
+        return n_out
+    n_at_cut = 0
+    for i in range(m):
+        n_at_cut += at[i] == cut
+    if n_at_cut <= n:
+        for i in range(m):
+            if at[i] >= cut:
+                out[n_out] = pages[i]
+                n_out += 1
+        return n_out
+    # The n-th least recent use among the pages at P; those at it go in page order.
+    used = np.empty(n_at_cut, dtype=np.int64)
+    j = 0
+    for i in range(m):
+        if at[i] == cut:
+            used[j] = last_use_ns[pages[i]]
+            j += 1
+    oldest = np.partition(used, n - 1)[n - 1]
+    at_oldest = n - np.count_nonzero(used < oldest)  # of the pages last used at `oldest`
+    for i in range(m):
+        if at[i] > cut:
+            out[n_out] = pages[i]
+            n_out += 1
+        elif at[i] == cut:
+            lu = last_use_ns[pages[i]]
+            if lu < oldest or (lu == oldest and at_oldest > 0):
+                at_oldest -= lu == oldest
+                out[n_out] = pages[i]
+                n_out += 1
     return n_out
+
+
+@njit(cache=True, nogil=True)
+def _merge_runs(a: np.ndarray, lo: int, mid: int, hi: int, tmp: np.ndarray) -> None:
+    """Merge the ascending runs a[lo:mid] and a[mid:hi] into a[lo:hi] (tmp: scratch room
+    for mid - lo values). Linear, where sorting the whole would not be."""
+    n_left = mid - lo
+    tmp[:n_left] = a[lo:mid]
+    i, j, k = 0, mid, lo
+    while i < n_left and j < hi:
+        if tmp[i] <= a[j]:
+            a[k] = tmp[i]
+            i += 1
+        else:
+            a[k] = a[j]
+            j += 1
+        k += 1
+    while i < n_left:  # what is left of the right run is in place already
+        a[k] = tmp[i]
+        i += 1
+        k += 1
 
 
 @njit(cache=True, nogil=True)
@@ -311,8 +367,9 @@ def farthest_pages(
     Only a shortlist gets its times computed: in a VM with one vCPU whose use time never
     decreases with the position, the pages of each group (clean, dirty) used before the
     group's n-th latest next use cannot be among the n latest overall (_shortlist_group
-    says why). The shortlist holds every page with a time at or after the n-th latest, so
-    the selection over it is the selection over all candidates. `work`: five rows of
+    says why), nor, of more than n pages sharing the group's n-th latest position, those
+    the tie rule would not take. The shortlist holds every page the selection over all
+    candidates chooses, so the selection over it is that selection. `work`: five rows of
     scratch space as long as the pool (no allocation of that size per call)."""
     n_vms = vm_base.size - 1
     if n <= 0:
@@ -356,13 +413,14 @@ def farthest_pages(
                 m_clean += 1
         n_out = _shortlist_group(
             short, n_out, clean_pages, clean_at, m_clean, n, row, starts, cum, share,
-            unplanned_ns, far,
+            unplanned_ns, far, last_use_ns,
         )  # fmt: skip
+        mid = n_out
         n_out = _shortlist_group(
             short, n_out, dirty_pages, dirty_at, m_dirty, n, row, starts, cum, share,
-            unplanned_ns, far,
+            unplanned_ns, far, last_use_ns,
         )  # fmt: skip
-        short[vm_first[vm] : n_out].sort()  # back in page order
+        _merge_runs(short, vm_first[vm], mid, n_out, clean_pages)  # back in page order
     vm_first[n_vms] = n_out
     pages = short[:n_out].copy()
     keys = np.full(n_out, far, dtype=np.int64)

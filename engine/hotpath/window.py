@@ -84,6 +84,12 @@ class Workspace:
         self.python_on_major = bool(
             sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
         )
+        # Per VM (references scanned, most pages) of a policy's own fault read that the
+        # kernel makes itself (engine.hotpath.stream_fault); (0, 0): Python decides it.
+        self.stream_read = np.zeros((len(sim.pool.vm_pages), 2), dtype=np.int64)
+        if not (sim.yield_on_fault or sim.policy.vector_readahead or sim.faults.device_faults):
+            for vm in range(self.stream_read.shape[0]):
+                self.stream_read[vm] = sim.policy.stream_fault_read(vm)
         self.may_reclaim = not (sim.faults.device_faults or self.collect)
         # The kept list (one object for the run: its pages change, not its identity), with
         # direct reclaim's settings that do not change either.
@@ -167,7 +173,9 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
-    rel, writes = vc.stream.take(vc.pos, w)
+    scan_refs, scan_pages = ws.stream_read[vm].tolist()
+    ahead, writes = vc.stream.take(vc.pos, w + scan_refs)  # a fault read scans past w
+    rel, writes = ahead[:w], writes[:w]
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
     scalars[:] = 0
     scalars[sl.S_FREE_FRAMES] = pool.free_frames
@@ -190,7 +198,8 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     vm_lo = int(pool.base[vm])
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
-        int(sim.ra_cluster[vm]), ws.python_on_major,
+        int(sim.ra_cluster[vm]), ws.python_on_major and scan_refs == 0, ahead, scan_refs,
+        scan_pages,
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit,
         pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),

@@ -20,7 +20,8 @@ class Policy:
       the swap device is full).
     - `readahead_cluster(vm)`: pages read with a demand fault, aligned cluster (1: none).
     - `fault_prefetch(vm, page, now_ns)`: extra pages to read on a major fault (Leap-like);
-      only consulted when `vector_readahead` is False.
+      only consulted when `vector_readahead` is False; `stream_fault_read(vm)` says when the
+      compiled executor can compute that answer itself (the stream's next swapped pages).
     - `on_step(now_ns, step_end_ns)`: called at each step boundary; may prefetch or evict
       through `self.machine.prefetch(...)` / `self.machine.evict(...)`.
     - `on_dispatch`, `on_deschedule`: scheduler events. `ready(vcpu, now_ns)`: dispatch gating.
@@ -61,6 +62,12 @@ class Policy:
 
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
         return None
+
+    def stream_fault_read(self, vm: int) -> tuple[int, int]:
+        """(references, pages) when fault_prefetch's answer for vm is always the next `pages`
+        swapped pages that the faulting vCPU's stream uses within `references` from the fault:
+        the compiled executor then reads them itself. (0, 0): ask fault_prefetch."""
+        return 0, 0
 
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         return None

@@ -24,6 +24,7 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -39,6 +40,7 @@ from engine.hotpath.next_use import (
     use_times,
     vms_with_candidates,
 )
+from engine.hotpath.prefetch_order import by_use_then_page
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -78,32 +80,25 @@ class _Window:
     """One vCPU's next references, each position linked to the next use of the same page, so
     that moving the stream position on updates only the pages just referenced."""
 
-    def __init__(self, start: int, rel: np.ndarray):
+    def __init__(self, start: int, rel: np.ndarray, last: np.ndarray | None = None):
+        """`last`: scratch of at least max(rel) + 1 entries (made here when None)."""
         self.start = start
         self.size = int(rel.size)
-        self.rel = rel.copy()
-        # By page, then position: a stable sort, a radix sort when pages fit in 16 bits.
-        fits = self.size and int(rel.min()) >= 0 and int(rel.max()) < 1 << 16
-        order = np.argsort(rel.astype(np.uint16) if fits else rel, kind="stable")
-        same = rel[order[1:]] == rel[order[:-1]]
-        self.next_same = np.full(self.size, FAR, dtype=np.int64)  # stream positions
-        self.next_same[order[:-1][same]] = start + order[1:][same]
-        first = np.ones(self.size, dtype=bool)
-        first[order[1:][same]] = False
-        self.first = np.flatnonzero(first)
+        self.rel = np.ascontiguousarray(rel, dtype=np.int64).copy()
+        if last is None:
+            last = np.empty(int(rel.max()) + 1 if rel.size else 0, dtype=np.int64)
+        self.next_same, self.first = link_window(self.rel, start, FAR, last)
 
     def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
         """(pages, stream position of each one's first use in the window)."""
         return self.rel[self.first], self.start + self.first
 
-    def advance(self, old_pos: int, pos: int) -> tuple[np.ndarray, np.ndarray]:
-        """(the pages referenced in [old_pos, pos), the position of each one's next use at or
-        after pos: FAR if none in the window). Those are exactly the pages whose next use,
-        as it stood at old_pos, has gone by."""
-        idx = np.arange(old_pos - self.start, pos - self.start)
-        nxt = self.next_same[idx]
-        last = nxt >= pos  # the last reference of its page before pos
-        return self.rel[idx[last]], nxt[last]
+    def advance(self, old_pos: int, pos: int, next_pos: np.ndarray) -> None:
+        """The stream moved from old_pos to pos: next_pos (per page, its next use) gets the
+        next use at or after pos of each page referenced in [old_pos, pos) (FAR if none in
+        the window). Those are exactly the pages whose next use, as it stood at old_pos, has
+        gone by."""
+        advance_next_use(next_pos, self.rel, self.next_same, old_pos - self.start, pos - self.start)
 
 
 @register
@@ -136,6 +131,7 @@ class Oracle(Policy):
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
+        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
@@ -153,6 +149,10 @@ class Oracle(Policy):
         self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
+        # _maps_of's arrays by the vCPUs asked for, made from the maps of _flat_for (a new
+        # dict whenever the maps are made afresh).
+        self._flat: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+        self._flat, self._flat_for = {}, self._maps
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
         self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
@@ -173,12 +173,12 @@ class Oracle(Policy):
         nxt = self.next_pos[v]
         if win is None or short or pos - win.start > win.size * 3 // 4:
             rel, _ = vc.stream.take(pos, self.window_refs)
-            win = self.windows[v] = _Window(pos, rel)
+            win = self.windows[v] = _Window(pos, rel, self._last)
             nxt[:] = FAR
             pages, at = win.first_uses()
+            nxt[pages] = at
         else:
-            pages, at = win.advance(self.seen_pos[v], pos)
-        nxt[pages] = at
+            win.advance(self.seen_pos[v], pos, nxt)
         self.seen_pos[v] = pos
 
     def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -214,17 +214,26 @@ class Oracle(Policy):
         """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
         (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
         the other vCPUs get no segments. Only those asked for are made, as `keys` makes
-        them: a map is kept for the rest of its (plan, time) once made."""
+        them: a map is kept for the rest of its (plan, time) once made, and so are these
+        arrays (victims are asked for several times a step)."""
+        key = (id(self.ctx.boundary_plan), now_ns)
+        asked = tuple(vcpus)
+        if key == self._maps_key and self._flat_for is self._maps and asked in self._flat:
+            return self._flat[asked]
         maps = {v: self._time_map(v, now_ns) for v in vcpus}
         none = (_NO_PAGES, _NO_PAGES, 1)
         every = [maps.get(v, none) for v in range(len(self.ctx.vcpus))]
         sizes = [m[0].size for m in every]
-        return (
+        flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (
             np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
             np.concatenate([m[0] for m in every]).astype(np.int64),
             np.concatenate([m[1] for m in every]).astype(np.int64),
             np.array([m[2] for m in every], dtype=np.int64),
         )
+        if self._flat_for is not self._maps:
+            self._flat, self._flat_for = {}, self._maps
+        self._flat[asked] = flat
+        return flat
 
     def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
         """When a vCPU reaches each number of references from now (FAR stays FAR)."""
@@ -291,6 +300,13 @@ class Oracle(Policy):
                 rel, 0, rel.size, base, pool.state, SWAPPED, page, want, self._seen
             )[0]
         return None
+
+    def stream_fault_read(self, vm: int) -> tuple[int, int]:
+        """fault_prefetch as the compiled executor makes it, for a VM with one vCPU (with more,
+        which stream it reads depends on where the others are: Python decides)."""
+        if len(self.vm_vcpus[vm]) != 1:
+            return 0, 0
+        return FAULT_SCAN_REFS, max(0, self.fault_pages - 1)
 
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
@@ -512,7 +528,7 @@ class Oracle(Policy):
             return
         want = np.concatenate(pages)
         use = np.concatenate(uses)
-        order = np.lexsort((want, use))
+        order = by_use_then_page(use, want)
         want, use = want[order], use[order]
         wanted = want
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
@@ -535,9 +551,8 @@ class Oracle(Policy):
         self._issue(want[:take], use[:take], now_ns, step_end_ns)
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
+        pool = self.machine.pool
+        still_out = set(pool.vm_of[wanted[pool.state[wanted] == SWAPPED]].tolist())
         for v, lo in span.items():
-            lo_rel = int(self.machine.pool.base[ctx.vcpus[v].vm])
-            top = lo_rel + self.machine.pool.vm_pages[ctx.vcpus[v].vm]
-            mine = wanted[(wanted >= lo_rel) & (wanted < top)]
-            if mine.size and (self.machine.pool.state[mine] == SWAPPED).any():
+            if ctx.vcpus[v].vm in still_out:
                 self.ahead[v] = lo

@@ -1,0 +1,49 @@
+"""The oracle's look-ahead window, compiled: each position of a vCPU's next references linked
+to the next use of the same page, and the per-page next-use positions kept up to date as the
+stream moves on. One linear pass each, where numpy needed a sort and a dozen temporaries."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def link_window(
+    rel: np.ndarray, start: int, far: int, last: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(next_same, first): for each position i of rel (stream position start + i), the
+    stream position of the next reference to the same page (far: none in rel); and the
+    indices of the first reference to each page, ascending. `last`: scratch of at least
+    max(rel) + 1 entries, any content (left dirty)."""
+    size = rel.size
+    next_same = np.empty(size, dtype=np.int64)
+    for i in range(size):  # only the pages of rel need a clean slot
+        last[rel[i]] = far
+    for i in range(size - 1, -1, -1):
+        p = rel[i]
+        next_same[i] = last[p]
+        last[p] = start + i
+    is_first = np.empty(size, dtype=np.bool_)
+    n_first = 0
+    for i in range(size):  # a page's first reference is where `last` still points
+        is_first[i] = last[rel[i]] == start + i
+        n_first += is_first[i]
+    first = np.empty(n_first, dtype=np.int64)
+    j = 0
+    for i in range(size):
+        if is_first[i]:
+            first[j] = i
+            j += 1
+    return next_same, first
+
+
+@njit(cache=True, nogil=True)
+def advance_next_use(
+    next_pos: np.ndarray, rel: np.ndarray, next_same: np.ndarray, lo: int, hi: int
+) -> None:
+    """The stream moved from index lo to hi of its window: each page referenced in between
+    is next used where its last reference there links to (the pages not referenced keep
+    their next use)."""
+    for i in range(lo, hi):  # a later reference to the same page overwrites an earlier one
+        next_pos[rel[i]] = next_same[i]

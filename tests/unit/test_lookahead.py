@@ -1,0 +1,41 @@
+"""The oracle's compiled look-ahead window: links to each page's next use, as a scan finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.hotpath.lookahead import advance_next_use, link_window
+
+FAR = 1 << 61
+
+
+@pytest.mark.parametrize("pages", [1, 40, 5_000])
+def test_links_and_first_uses_are_a_scans(pages: int) -> None:
+    """Each position links to the next position of its page (FAR: none left), and the first
+    uses are each page's first position, in stream order, whatever the scratch held."""
+    rng = np.random.default_rng(pages)
+    rel = rng.integers(0, pages, size=3_000).astype(np.int64)
+    last = np.full(pages, 12345, dtype=np.int64)  # stale content must not matter
+    next_same, first = link_window(rel, 700, FAR, last)
+    for i in range(rel.size):
+        later = np.flatnonzero(rel[i + 1 :] == rel[i])
+        assert next_same[i] == (700 + i + 1 + int(later[0]) if later.size else FAR)
+    _, want_first = np.unique(rel, return_index=True)
+    np.testing.assert_array_equal(first, np.sort(want_first))
+
+
+def test_advancing_sets_the_next_use_of_the_pages_passed_only() -> None:
+    """Moving from index lo to hi gives each page referenced there its next use at or after
+    hi; every other page keeps what it had."""
+    rng = np.random.default_rng(2)
+    rel = rng.integers(0, 60, size=500).astype(np.int64)
+    next_same, _ = link_window(rel, 0, FAR, np.empty(60, dtype=np.int64))
+    next_pos = np.full(70, -7, dtype=np.int64)
+    advance_next_use(next_pos, rel, next_same, 100, 230)
+    for page in range(70):
+        if page in rel[100:230]:
+            later = np.flatnonzero(rel[230:] == page)
+            assert next_pos[page] == (230 + int(later[0]) if later.size else FAR)
+        else:
+            assert next_pos[page] == -7
