@@ -70,17 +70,23 @@ def prepare(w: Workload, span: int) -> PreparedTrace:
     trace = read_trace(w.path, w.format, max_refs=TRACE_WORKLOAD_REFS)
     if trace.pages.size == 0:
         raise TraceError(f"{w.path}: the trace has no references")
-    pages = trace.pages.astype(np.int64)
+    pages = trace.pages.astype(np.int64, copy=False)  # read_trace's own: changed in place
     if w.compact:
         # Sorting without an inverse, then searchsorted: ~10× faster than return_inverse.
-        pages = np.searchsorted(np.unique(pages), pages).astype(np.int64)
-    pages //= w.page_scale
+        pages = np.searchsorted(np.unique(pages), pages).astype(np.int64, copy=False)
+    if w.page_scale != 1:
+        pages //= w.page_scale
+    offset = w.page_offset % span
     # Reduced first, so page + offset cannot overflow for raw 63-bit page numbers.
-    mapped = (pages % span + w.page_offset % span) % span
-    mapped = mapped.astype(np.min_scalar_type(max(0, span - 1)))
-    writes = trace.writes
+    if pages.min() < 0 or pages.max() >= span:
+        pages %= span
+    if offset:
+        pages += offset
+        pages %= span
+    mapped = pages.astype(np.min_scalar_type(max(0, span - 1)))
+    writes = trace.writes.astype(bool, copy=False)
     # The trace's own read/write flags, when it records any write (lackey, ucsd, npz...).
-    own_writes = writes.astype(bool) if writes.size == pages.size and writes.any() else None
+    own_writes = writes if writes.size == pages.size and writes.any() else None
     mapped.flags.writeable = False
     if own_writes is not None:
         own_writes.flags.writeable = False
