@@ -4,6 +4,7 @@ byte-bounded cache."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,13 @@ def test_the_cache_stays_within_its_byte_bound(
         prepared_trace(Workload(kind="trace", path=path), 1 << 20)
         assert small.nbytes <= small.max_bytes
     assert 0 < len(small) < 8
+
+
+def test_sessions_preparing_one_trace_at_once_get_the_same_pages(tmp_path: Path) -> None:
+    """Threads (the app's sessions) asking for one trace together all get its pages, kept once."""
+    path = trace_file(tmp_path, [4, 8, 15, 16, 23, 42] * 500)
+    w = Workload(kind="trace", path=path, compact=True)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda _: prepared_trace(w, 64), range(32)))
+    assert all(g.pages.tolist() == [0, 1, 2, 3, 4, 5] * 500 for g in got)
+    assert prepared_trace(w, 64).pages is prepared_trace(w, 64).pages  # then kept once
