@@ -4,8 +4,9 @@ A stream is generated in fixed blocks from its own seeded generator, so the refe
 makes never depend on how fast it runs, on the policy, or on the other VMs (common random
 numbers): position i of a stream is the same in every run of a scenario and seed.
 
-The stream kinds are in `sources`, the blocks drawn and kept for the next run in `blocks`,
-the seeding in `seeding`, and a vCPU's view of its stream in `stream`.
+The stream kinds are in `sources`, traces read and mapped once for every run in `prepared`,
+the blocks drawn and kept for the next run in `blocks`, the seeding in `seeding`, and a
+vCPU's view of its stream in `stream`.
 """
 
 from __future__ import annotations

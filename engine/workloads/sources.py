@@ -8,10 +8,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from engine.errors import TraceError
 from engine.hotpath.sampling import mixture_parts, place_part, zipf_ranks
 from engine.scenario.schema import Workload
-from engine.traces import read_trace
+from engine.workloads.prepared import prepared_trace
 from engine.workloads.scratch import thread_scratch
 from engine.workloads.seeding import skip_draws
 
@@ -149,32 +148,11 @@ class Trace(Source):
     the same trace from its start, over the same pages (threads of one program, in lockstep).
     """
 
-    def __init__(
-        self,
-        w: Workload,
-        span: int,
-        rng: np.random.Generator,
-        trace_pages: np.ndarray,
-        trace_writes: np.ndarray | None = None,
-    ):
+    def __init__(self, w: Workload, span: int, rng: np.random.Generator):
         super().__init__(w, span, rng)
-        # The trace's own read/write flags, when it records any write (lackey, ucsd, npz...).
-        self.trace_writes = (
-            trace_writes.astype(bool)
-            if trace_writes is not None
-            and trace_writes.size == trace_pages.size
-            and trace_writes.any()
-            else None
-        )
-        if trace_pages.size == 0:
-            raise TraceError(f"{w.path}: the trace has no references")
-        pages = trace_pages.astype(np.int64)
-        if w.compact:
-            # Sorting without an inverse, then searchsorted: ~10× faster than return_inverse.
-            pages = np.searchsorted(np.unique(pages), pages).astype(np.int64)
-        pages //= w.page_scale
-        # Reduced first, so page + offset cannot overflow for raw 63-bit page numbers.
-        self.trace = (pages % self.span + w.page_offset % self.span) % self.span
+        prepared = prepared_trace(w, self.span)  # shared, read-only: read and mapped once
+        self.trace = prepared.pages
+        self.trace_writes = prepared.writes
         ratio = Fraction(w.time_scale).limit_denominator(1_000_000)
         self.num, self.den = ratio.numerator, ratio.denominator
         n = self.trace.size
@@ -188,7 +166,9 @@ class Trace(Source):
         return idx % self.trace.size
 
     def pages(self, start: int, n: int) -> np.ndarray:
-        return self.trace[self._index(start, n)]
+        # The prepared pages are kept in the smallest type that holds the span; the stream's
+        # pages are int64, as every other source's.
+        return self.trace[self._index(start, n)].astype(np.int64)
 
     def skip(self, start: int, n: int) -> None:
         pass  # a function of the position alone
@@ -252,6 +232,5 @@ def make_source(w: Workload, span: int, rng: np.random.Generator) -> Source:
     if w.kind == "mixture":
         return Mixture(w, span, rng)
     if w.kind == "trace":
-        trace = read_trace(w.path, w.format, max_refs=50_000_000)
-        return Trace(w, span, rng, trace.pages, trace.writes)
+        return Trace(w, span, rng)
     raise ValueError(f"unknown workload kind {w.kind!r}")
