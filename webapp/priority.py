@@ -123,14 +123,18 @@ def yield_to_foreground(cancel: threading.Event, aside: Aside | None = None) -> 
     sessions play comes, or `cancel` is set. While it waits, `aside()` is entered (e.g. to
     give back a compute slot that a visitor's own run may need meanwhile)."""
     me = threading.get_ident()
-    while not cancel.is_set():
-        with _changed:
+    with _changed:
+        wait_s = _wait_s(me)
+    if wait_s <= 0.0 or cancel.is_set():
+        return
+    # Set aside once for the whole wait (taking a compute slot back at every poll would make
+    # a visitor's run, waiting for a slot, race a crowd of pollers for it).
+    with aside() if aside is not None else contextlib.nullcontext(), _changed:
+        while not cancel.is_set():
+            _changed.wait(timeout=min(_POLL_S, wait_s))
             wait_s = _wait_s(me)
             if wait_s <= 0.0:
                 return
-        with aside() if aside is not None else contextlib.nullcontext(), _changed:
-            if not cancel.is_set():
-                _changed.wait(timeout=min(_POLL_S, wait_s))
 
 
 class SessionHold:
