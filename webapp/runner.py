@@ -280,8 +280,9 @@ def run_one(
             raise Cancelled
         return False
 
-    # Another session (or the server's warm-up) computing the same run: wait for it.
-    return shared_runs.compute_once(key, simulate, cancelled)
+    # Another session (or the server's warm-up) computing the same run: wait for it (unless
+    # that is background work, which may be paused, and this is not).
+    return shared_runs.compute_once(key, simulate, cancelled, background=yield_to is not None)
 
 
 def host_faults(result: RunResult) -> tuple[np.ndarray, np.ndarray]:
