@@ -101,40 +101,48 @@ def _next_deadline() -> float | None:
     return min(_holds.values(), default=None)
 
 
-def _wait_s(me: int) -> float:
+def _wait_s(me: int) -> tuple[float, bool]:
     """How long background thread `me` should wait before its next step (0: go on; it then
-    owns the lane if sessions play). Called with `_changed` held."""
+    owns the lane if sessions play), and whether for a waiting visitor (else for playing
+    sessions). Called with `_changed` held."""
     now = time.monotonic()
     _lane.finish(me, now)
     deadline = _next_deadline()
     if deadline is not None:
-        return max(1e-3, deadline - now)
+        return max(1e-3, deadline - now), True
     if not anyone_playing():
-        return 0.0
+        return 0.0, False
     if _lane.free(now) and now >= _lane.next_at:
         _lane.take(me, now)
-        return 0.0
-    return max(1e-3, _lane.next_at - now)
+        return 0.0, False
+    return max(1e-3, _lane.next_at - now), False
 
 
 def yield_to_foreground(cancel: threading.Event, aside: Aside | None = None) -> None:
     """Background work calls this between steps: it returns at once when nobody waits and
     nobody plays, else when the holds end (released or lapsed), its turn in the trickle while
-    sessions play comes, or `cancel` is set. While it waits, `aside()` is entered (e.g. to
-    give back a compute slot that a visitor's own run may need meanwhile)."""
+    sessions play comes, or `cancel` is set. While it waits its turn in the trickle,
+    `aside()` is entered (e.g. to give back a compute slot that a visitor's own run may need
+    meanwhile); a visitor's hold is short and pauses it in place."""
     me = threading.get_ident()
-    with _changed:
-        wait_s = _wait_s(me)
-    if wait_s <= 0.0 or cancel.is_set():
-        return
-    # Set aside once for the whole wait (taking a compute slot back at every poll would make
-    # a visitor's run, waiting for a slot, race a crowd of pollers for it).
-    with aside() if aside is not None else contextlib.nullcontext(), _changed:
-        while not cancel.is_set():
-            _changed.wait(timeout=min(_POLL_S, wait_s))
-            wait_s = _wait_s(me)
+    while not cancel.is_set():
+        with _changed:
+            wait_s, for_visitor = _wait_s(me)
             if wait_s <= 0.0:
                 return
+            if for_visitor:
+                _changed.wait(timeout=min(_POLL_S, wait_s))
+                continue
+        # Set aside once for the whole turn (taking a compute slot back at every poll would
+        # make a visitor's run, waiting for a slot, race a crowd of pollers for it).
+        with aside() if aside is not None else contextlib.nullcontext(), _changed:
+            while not cancel.is_set():
+                _changed.wait(timeout=min(_POLL_S, wait_s))
+                wait_s, for_visitor = _wait_s(me)
+                if wait_s <= 0.0:
+                    return
+                if for_visitor:
+                    break
 
 
 class SessionHold:
