@@ -7,10 +7,12 @@ clicks Play, plays, clicks Pause and reads the share link back. Prints (a benchm
 pass/fail on time):
 
 - the frame round trip (acknowledgement sent → next frame received, less the time the server
-  says it held that frame on purpose: the frame governor's pacing, see webapp/governor.py),
-  p50 and p95, for one session alone and for N together, and their ratio (a peer measured in
-  the same run); also the raw time between acknowledgement and frame, and frames per second
-  per session (what the governor lowers);
+  says it held that frame on purpose: the frame governor's pacing, see webapp/governor.py,
+  which is the session's least interval and the wait for the send time it reserved so that
+  frames reach the loop one at a time; a timer, not a queue: the loop serves others
+  meanwhile), p50 and p95, for one session alone and for N together, and their ratio (a peer
+  measured in the same run); also the raw time between acknowledgement and frame (pacing
+  included), and frames per second per session (what the governor lowers);
 - the latency of GET /liveness while the N sessions play, p50 and p95;
 - the server's RSS (/proc/PID/status) at baseline, and at the peak and after the sessions
   closed in each of several rounds (does it creep?). The server discards a closed session

@@ -11,6 +11,14 @@ A session therefore degrades by skipping frames (the player keeps simulated time
 shows the frame the play position has reached), never by waiting in a queue, and no session
 is starved: each one's interval is the same, whatever its own frames cost.
 
+The same interval for all is not enough on its own: sessions that pressed Play together stay
+in step, their frames fall due together, and a burst of twenty frames is a queue in which the
+last waits for the nineteen before it (the tail of the round trip grows with the number of
+sessions). So each frame also reserves a send time (`reserve`): consecutive frames of all
+sessions are at least their cost / target_share apart, first come first served. The loop
+then sees frames one at a time, each arriving at a loop that is (on average) idle, and the
+round trip stays near one session's.
+
 One governor serves the whole process (`GOVERNOR`): the loop it protects is shared by every
 session. It holds no session's state but a number per playing session, keyed by an object
 the session owns and dropped when it stops playing.
@@ -45,6 +53,7 @@ class FrameGovernor:
         self.max_interval_s = max_interval_s
         self._cost_s: dict[Hashable, float] = {}
         self._measured: set[Hashable] = set()
+        self._next_free_s = float("-inf")  # the earliest send time not reserved yet
         self._lock = threading.Lock()  # sessions' callbacks may come from several threads
 
     def playing(self, session: Hashable) -> None:
@@ -70,6 +79,19 @@ class FrameGovernor:
                 self._cost_s[session] = seconds
             else:
                 self._cost_s[session] = old + COST_WEIGHT * (seconds - old)
+
+    def reserve(self, session: Hashable, earliest_s: float) -> float:
+        """When `session` may send the frame it has due at `earliest_s` (same clock): the first
+        time on or after it that no other playing session's frame has reserved; the loop's
+        time that frame takes (its cost, at the target share) is reserved from then. A
+        session that does not play is not paced. Never more than max_interval_s late."""
+        with self._lock:
+            cost = self._cost_s.get(session)
+            if cost is None:
+                return earliest_s
+            start = min(max(earliest_s, self._next_free_s), earliest_s + self.max_interval_s)
+            self._next_free_s = max(self._next_free_s, start + cost / self.target_share)
+            return start
 
     def n_playing(self) -> int:
         with self._lock:

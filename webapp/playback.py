@@ -7,10 +7,11 @@ is due. Speed 0 means "as fast as frames are painted": every frame, one after an
 
 With many sessions playing, the server's frame governor (webapp/governor.py) sets the least
 interval between two frames of one session; the player then holds the next frame until that
-interval has passed and sends the frame the play position has reached by then (skipping the
-ones in between at a set speed). `held_s` is how long the last frame was held on purpose
-(pacing, not waiting in a queue): the frame clock carries it, so a round trip can be told
-apart from a deliberate pause.
+interval has passed, and then until the send time the governor reserved for it (so that
+sessions' frames reach the loop one at a time, not in bursts), and sends the frame the play
+position has reached by then (skipping the ones in between at a set speed). `held_s` is how
+long the last frame was held on purpose (pacing, not waiting in a queue): the frame clock
+carries it, so a round trip can be told apart from a deliberate pause.
 """
 
 from __future__ import annotations
@@ -130,10 +131,12 @@ class Player:
             return 0.0
         return self.last_sent_at + self.governor.interval_s() - self.timers.now()
 
-    def _next(self) -> None:
+    def _due(self) -> tuple[int, float] | None:
+        """The frame to send next and how long until it is due (0: now), or None when play
+        has ended (the last frame was shown and play does not loop)."""
         times = self._times()
         if times is None or not self.state.playing:
-            return
+            return None
         i, n = self.state.frame, times.size
         speed = float(self.state.speed)
         delay = 0.0
@@ -151,13 +154,29 @@ class Player:
         if target >= n:
             if not self.state.loop:
                 self.state.playing = False
-                return
+                return None
             target = 0
+        return target, delay
+
+    def _next(self) -> None:
+        due = self._due()
+        if due is None:
+            return
+        target, delay = due
         governed = self._governed_wait_s()
         if governed > max(delay, 1e-3):
             # Too soon for the server: come back then, and send what the position has reached.
             self._hold(governed, self._next)
-        elif delay > 0:
+            return
+        if self.governor is not None:
+            now = self.timers.now()
+            slot_s = self.governor.reserve(self, now + delay) - now
+            if slot_s > max(delay, 0.0) + 1e-3:
+                # Another session's frame has the loop then: send after it, the frame the
+                # position has reached by that time.
+                self._hold(slot_s, self._fire_due)
+                return
+        if delay > 0:
             self._hold(delay, lambda: self._fire(target))
         else:
             self._fire(target)
@@ -170,6 +189,11 @@ class Player:
             then()
 
         self.timer = self.timers.call_later(delay_s, run)
+
+    def _fire_due(self) -> None:
+        due = self._due()
+        if due is not None:
+            self._fire(due[0])
 
     def _fire(self, target: int) -> None:
         if not self.state.playing:

@@ -6,9 +6,10 @@ served session, with the result handed back to the session's event loop).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,6 +68,28 @@ class SyncRunner:
 COMPUTE_SLOTS = 2
 LATE_RELEASE_S = 1.0  # after a run that outlived its session: the moment its future is dropped
 _compute_slots = threading.BoundedSemaphore(COMPUTE_SLOTS)
+_in_slot = threading.local()  # .held: this thread computes inside one of the slots
+
+
+@contextlib.contextmanager
+def _slot_set_aside() -> Iterator[None]:
+    """While background work waits (webapp.priority), its compute slot is free for a
+    visitor's own run, and taken back before the next step."""
+    if not getattr(_in_slot, "held", False):
+        yield
+        return
+    _compute_slots.release()
+    _in_slot.held = False
+    try:
+        yield
+    finally:
+        _compute_slots.acquire()
+        _in_slot.held = True
+
+
+def background_yield(cancel: threading.Event) -> None:
+    """Background work's pause between steps (webapp.priority), its slot set aside meanwhile."""
+    priority.yield_to_foreground(cancel, _slot_set_aside)
 
 
 class ThreadRunner:
@@ -82,7 +105,11 @@ class ThreadRunner:
     def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
         def in_turn() -> Any:
             with _compute_slots:
-                return fn()
+                _in_slot.held = True
+                try:
+                    return fn()
+                finally:
+                    _in_slot.held = False
 
         def finished(future: Future) -> None:
             if self.closed:
@@ -261,8 +288,9 @@ def run_one(
             raise Cancelled
         return False
 
-    # Another session (or the server's warm-up) computing the same run: wait for it.
-    return shared_runs.compute_once(key, simulate, cancelled)
+    # Another session (or the server's warm-up) computing the same run: wait for it (unless
+    # that is background work, which may be paused, and this is not).
+    return shared_runs.compute_once(key, simulate, cancelled, background=yield_to is not None)
 
 
 def host_faults(result: RunResult) -> tuple[np.ndarray, np.ndarray]:
@@ -333,6 +361,6 @@ def compute_seed(
     data = with_seed(scenario_dict, seed)
     # Statistics are background work: they pause while a visitor waits for a page or frame.
     ra, rb, reference = compute_results(
-        data, policy_a, policy_b, cancel, progress, priority.yield_to_foreground
+        data, policy_a, policy_b, cancel, progress, background_yield
     )
     return seed_record(seed, ra, rb, int(reference.summary["major_faults"]))

@@ -11,6 +11,9 @@ entry is never mutated. Three places hold them:
 - flights: runs being computed now. A second session (or the warm-up) asking for the same key
   waits for the first instead of computing it again: twenty sessions opening one link cost
   one simulation, and a visitor arriving during the warm-up waits for it, not beside it.
+  Except for a flight of background work (another seed, the warm-up of another scenario):
+  that pauses for visitors and trickles while sessions play (webapp.priority), so a visitor
+  waiting for it would wait for the pause; the visitor's run computes the same key itself.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from webapp.runs import RUN_CACHE
 PINNED: dict[str, RunResult] = {}
 _pinned_lock = threading.Lock()
 _flights: dict[str, Future[RunResult]] = {}
+_background_flights: set[str] = set()  # keys whose flight background work computes
 _flights_lock = threading.Lock()
 WAIT_POLL_S = 0.1  # how often a waiting session checks whether it was cancelled
 
@@ -49,12 +53,17 @@ def computing(key: str) -> bool:
 
 
 def compute_once(
-    key: str, compute: Callable[[], RunResult], cancelled: Callable[[], bool] = lambda: False
+    key: str,
+    compute: Callable[[], RunResult],
+    cancelled: Callable[[], bool] = lambda: False,
+    background: bool = False,
 ) -> RunResult:
     """The run under key: found, or awaited from whoever computes it now, or computed here
     (and then cached). When the computation awaited fails or is cancelled, this caller
     computes it itself; `cancelled()` is checked while waiting and must raise to give up
-    (the caller's own cancellation), or return False to keep waiting."""
+    (the caller's own cancellation), or return False to keep waiting. `background`: this
+    caller is background work; a caller that is not never waits for such a flight (it may
+    be paused) and computes the run itself (runs are pure: the same result)."""
     while True:
         hit = find(key)
         if hit is not None:
@@ -64,7 +73,14 @@ def compute_once(
             owner = flight is None
             if owner:
                 flight = _flights[key] = Future()
+                if background:
+                    _background_flights.add(key)
+            beside = not owner and not background and key in _background_flights
         assert flight is not None
+        if beside:
+            result = compute()
+            RUN_CACHE.put(key, result)
+            return result
         if owner:
             try:
                 result = compute()
@@ -78,6 +94,7 @@ def compute_once(
             finally:
                 with _flights_lock:
                     _flights.pop(key, None)
+                    _background_flights.discard(key)
         while True:
             cancelled()
             try:

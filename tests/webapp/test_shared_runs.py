@@ -133,6 +133,27 @@ def test_a_cancelled_waiter_stops_waiting(key: str) -> None:
     t.join(30)
 
 
+def test_a_visitor_never_waits_for_a_background_flight(key: str) -> None:
+    """A run that background work computes (and may pause) is computed again by a visitor's
+    run asking for the same key, at once, instead of waiting for the pause."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def paused() -> Any:
+        started.set()
+        release.wait(60)
+        return "from the background"
+
+    t = threading.Thread(target=lambda: shared_runs.compute_once(key, paused, background=True))
+    t.start()
+    try:
+        assert started.wait(30)
+        assert shared_runs.compute_once(key, lambda: "by the visitor") == "by the visitor"
+    finally:
+        release.set()
+        t.join(30)
+
+
 def test_the_warmup_computes_the_keys_a_new_session_asks_for() -> None:
     """For every shipped scenario within the web limits, the runs the warm-up pins are keyed
     exactly as a session opening that scenario looks them up (else nobody would find them)."""
