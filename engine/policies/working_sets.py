@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.hotpath.recency import most_recent_first
 from engine.pool import PREFETCHED, SWAPPED
 
 if TYPE_CHECKING:
@@ -64,12 +65,11 @@ class WorkingSets:
         if idx.size == 0:
             return idx
         pages = idx + lo
-        recent = -touched[idx]
         if self.params.get("restore_order", "recency") == "frequency":
+            recent = -touched[idx]
             order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
-        else:
-            order = np.lexsort((pages, recent))
-        return pages[order][: self.vm_cap(vm)]
+            return pages[order][: self.vm_cap(vm)]
+        return most_recent_first(pages, touched[idx], self.vm_cap(vm))
 
     def vm_clock(self, vm: int, now_ns: int) -> int:
         """The VM's own time: its scheduled time so far."""
