@@ -116,6 +116,15 @@ class ScheduleOracle(SetVictims, PredictivePaging):
         more = guess[~self.next_period_mask(vm)[guess - self.machine.pool.vm_range(vm)[0]]]
         return np.concatenate([pages, more])[:cap]
 
+    def restore_set_size(self, vm: int, now_ns: int) -> int:
+        """restore_set(vm, now_ns).size: the cap when the set's swapped pages alone fill it,
+        else counted from the set itself."""
+        lo, hi = self.machine.pool.vm_range(vm)
+        mask = self.next_period_mask(vm)
+        swapped = int(np.count_nonzero(mask & (self.machine.pool.state[lo:hi] == SWAPPED)))
+        cap = self.vm_cap(vm)
+        return cap if swapped >= cap else int(self.restore_set(vm, now_ns).size)
+
     def working_set_size(self, vm: int, now_ns: int) -> int:
         own = int(np.count_nonzero(self.next_period_mask(vm)))
         return max(own, super().working_set_size(vm, now_ns))

@@ -71,6 +71,14 @@ class WorkingSets:
             return pages[order][: self.vm_cap(vm)]
         return most_recent_first(pages, touched[idx], self.vm_cap(vm))
 
+    def restore_set_size(self, vm: int, now_ns: int) -> int:
+        """restore_set(vm, now_ns).size, counted without ordering the pages."""
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        n = np.count_nonzero((self.touch_vns[lo:hi] >= since) & (pool.state[lo:hi] == SWAPPED))
+        return min(int(n), self.vm_cap(vm)) if n else 0
+
     def vm_clock(self, vm: int, now_ns: int) -> int:
         """The VM's own time: its scheduled time so far."""
         t = int(self.vm_time[vm])
