@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.executor import BLOCK
-from engine.hotpath.recency import most_recent_first
+from engine.policies import victims as pick
 from engine.policies.demand import DemandPaging
 from engine.policies.predictive import PredictivePaging
 from engine.policies.registry import register
@@ -109,7 +109,7 @@ class ScheduleOracle(SetVictims, PredictivePaging):
         cap = self.vm_cap(vm)
         pages = self.next_period_pages(vm)
         pages = pages[self.machine.pool.state[pages] == SWAPPED]
-        pages = most_recent_first(pages, self.touch_vns[pages], cap)
+        pages = pick.smallest(-self.touch_vns[pages], pages, cap)  # most recent first
         # The guess holds swapped pages only, so those in the set are exactly the set's
         # swapped pages (all of them, not only the first cap taken above).
         guess = super().restore_set(vm, now_ns)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.hotpath.recency import most_recent_first
+from engine.policies import victims as pick
 from engine.pool import PREFETCHED, SWAPPED
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ class WorkingSets:
             recent = -touched[idx]
             order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
             return pages[order][: self.vm_cap(vm)]
-        return most_recent_first(pages, touched[idx], self.vm_cap(vm))
+        # Most recent first, ties to the lower page: the (key, page) order of smallest.
+        return pick.smallest(-touched[idx], pages, self.vm_cap(vm))
 
     def restore_set_size(self, vm: int, now_ns: int) -> int:
         """restore_set(vm, now_ns).size, counted without ordering the pages."""
