@@ -34,17 +34,38 @@ class GhostLru:
         self.key_ns = np.full(n_pages, NEVER_TOUCHED, dtype=np.int64)  # LRU key: use or load
         self.faults = np.zeros(self.base.size - 1, dtype=np.int64)  # per VM, so far
         self.touched = 0  # distinct pages touched so far
+        self._horizon = NEVER_TOUCHED  # the last horizon_ns: where the next search starts
+        self._advance = 0  # how far the last horizon moved from the one before
 
     def trusted(self) -> bool:
         """Whether the pages touched so far overcommit the shadow enough to trust its count."""
         return self.touched >= TRUSTED_OVERCOMMIT * self.fit
 
     def horizon_ns(self) -> int:
-        """The key below which a page is out of the shadow's frames (-1: every page fits)."""
+        """The key below which a page is out of the shadow's frames (-1: every page fits):
+        the fit-th largest key. When at least fit keys are at or above the last horizon (keys
+        only grow, so nearly always) it is the fit-th largest of those: their k-th smallest,
+        k the few that fell out since. Those k lie below the last horizon plus twice its last
+        advance whenever more than k keys do, so usually only those few are searched."""
+        last = self._horizon
+        if last > NEVER_TOUCHED:
+            above = self.key_ns >= last
+            k = int(np.count_nonzero(above)) - self.fit
+            if k >= 0:
+                near = self.key_ns[above & (self.key_ns < last + 2 * self._advance + 1)]
+                keys = near if near.size > k else self.key_ns[above]
+                return self._moved_to(int(np.partition(keys, k)[k]))
         keys = self.key_ns[self.key_ns > NEVER_TOUCHED]
         if keys.size <= self.fit:
             return NEVER_TOUCHED
-        return int(np.partition(keys, keys.size - self.fit)[keys.size - self.fit])
+        return self._moved_to(int(np.partition(keys, keys.size - self.fit)[keys.size - self.fit]))
+
+    def _moved_to(self, horizon: int) -> int:
+        """Keep the new horizon and how far it moved: where the next search starts."""
+        if self._horizon > NEVER_TOUCHED:
+            self._advance = horizon - self._horizon
+        self._horizon = horizon
+        return horizon
 
     def step(self, pages: np.ndarray, used_ns: np.ndarray, now_ns: int) -> int:
         """`pages` (distinct) were touched (last at `used_ns`) since the previous call; returns
@@ -59,15 +80,14 @@ class GhostLru:
         if missed.size == 0:
             return 0
         # One fault per readahead block: the first miss of a block reads the whole block.
-        vm = self.vm_of[missed]
-        first = self.base[vm]
-        block = (missed - first) // self.cluster
-        blocks = np.unique(np.stack([vm, block]), axis=1)
-        start = self.base[blocks[0]] + blocks[1] * self.cluster
+        # A block is named by its first page: VMs' ranges ascend, so these sort as (VM, block).
+        first = self.base[self.vm_of[missed]]
+        start = np.unique(first + (missed - first) // self.cluster * self.cluster)
+        vm = self.vm_of[start]
         ahead = (start[:, None] + np.arange(self.cluster)[None, :]).ravel()
-        ahead = ahead[ahead < self.base[np.repeat(blocks[0], self.cluster) + 1]]
+        ahead = ahead[ahead < self.base[np.repeat(vm, self.cluster) + 1]]
         # Readahead brings in what is on swap: pages never touched stay untouched.
         ahead = ahead[self.key_ns[ahead] > NEVER_TOUCHED]
         self.key_ns[ahead] = np.maximum(self.key_ns[ahead], now_ns)
-        np.add.at(self.faults, blocks[0], 1)
-        return int(blocks.shape[1])
+        np.add.at(self.faults, vm, 1)
+        return int(start.size)

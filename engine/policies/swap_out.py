@@ -34,7 +34,7 @@ class SwapOutAhead:
     min_idle_ns: int  # inactive time (planned) that counts as long
     stats: dict[str, int]
     budget: Callable[[int, int], int]
-    restore_set: Callable[[int, int], np.ndarray]
+    restore_set_size: Callable[[int, int], int]
     lead_ns: Callable[[int, int], int]
 
     def _swap_out(self, idle: list[int], nxt: np.ndarray, now_ns: int) -> None:
@@ -97,7 +97,7 @@ class SwapOutAhead:
         need = 0
         for u in sorted(vms.tolist(), key=lambda x: (int(nxt[x]), x)):
             room = self.budget(int(nxt[u]), now_ns) - need
-            need += max(0, min(int(self.restore_set(u, now_ns).size), room))
+            need += max(0, min(self.restore_set_size(u, now_ns), room))
         return need
 
     def _coldest(self, vm: int, n: int) -> np.ndarray:

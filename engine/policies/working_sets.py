@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.policies import victims as pick
 from engine.pool import PREFETCHED, SWAPPED
 
 if TYPE_CHECKING:
@@ -64,12 +65,20 @@ class WorkingSets:
         if idx.size == 0:
             return idx
         pages = idx + lo
-        recent = -touched[idx]
         if self.params.get("restore_order", "recency") == "frequency":
+            recent = -touched[idx]
             order = np.lexsort((pages, recent, -np.bitwise_count(self.history[pages])))
-        else:
-            order = np.lexsort((pages, recent))
-        return pages[order][: self.vm_cap(vm)]
+            return pages[order][: self.vm_cap(vm)]
+        # Most recent first, ties to the lower page: the (key, page) order of smallest.
+        return pick.smallest(-touched[idx], pages, self.vm_cap(vm))
+
+    def restore_set_size(self, vm: int, now_ns: int) -> int:
+        """restore_set(vm, now_ns).size, counted without ordering the pages."""
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        n = np.count_nonzero((self.touch_vns[lo:hi] >= since) & (pool.state[lo:hi] == SWAPPED))
+        return min(int(n), self.vm_cap(vm)) if n else 0
 
     def vm_clock(self, vm: int, now_ns: int) -> int:
         """The VM's own time: its scheduled time so far."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.policies import validate_policy
-from engine.policies.ghost_lru import GhostLru
+from engine.policies.ghost_lru import NEVER_TOUCHED, GhostLru
 from engine.scenario import from_dict
 from engine.simulator import Simulation
 from tests.unit.test_predictive import mini
@@ -56,3 +56,20 @@ def test_at_2x_overcommit_its_faults_match_demand_pagings_own_over_a_run() -> No
     shadow = int(sim.policy.shadow.faults.sum())  # type: ignore[attr-defined]
     assert own > 500
     assert abs(shadow - own) <= 0.1 * own, (shadow, own)
+
+
+def test_horizon_is_always_the_fit_th_largest_key() -> None:
+    """Over many random steps (keys growing, new pages touched), horizon_ns equals the fit-th
+    largest key of the touched pages, or -1 while they all fit."""
+    rng = np.random.default_rng(11)
+    base = np.array([0, 3_000, 5_000, 9_000], dtype=np.int64)
+    ghost = GhostLru(base, fit_pages=2_500, cluster_pages=8)
+    now = 0
+    for _ in range(300):
+        now += int(rng.integers(1, 50_000))
+        pages = np.unique(rng.integers(0, 9_000, int(rng.integers(1, 400))))
+        used = now - rng.integers(0, 1_000, pages.size)
+        ghost.step(pages, used, now)
+        keys = np.sort(ghost.key_ns[ghost.key_ns > NEVER_TOUCHED])
+        expected = NEVER_TOUCHED if keys.size <= ghost.fit else int(keys[keys.size - ghost.fit])
+        assert ghost.horizon_ns() == expected
