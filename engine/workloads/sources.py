@@ -220,17 +220,18 @@ class Mixture(Source):
         return 0, max(part.span for part in self.parts), NEVER
 
 
+SOURCE_KINDS: dict[str, type[Source]] = {
+    "uniform": Uniform,
+    "zipf": Zipf,
+    "scan": Scan,
+    "phased": Phased,
+    "mixture": Mixture,
+    "trace": Trace,
+}
+
+
 def make_source(w: Workload, span: int, rng: np.random.Generator) -> Source:
-    if w.kind == "uniform":
-        return Uniform(w, span, rng)
-    if w.kind == "zipf":
-        return Zipf(w, span, rng)
-    if w.kind == "scan":
-        return Scan(w, span, rng)
-    if w.kind == "phased":
-        return Phased(w, span, rng)
-    if w.kind == "mixture":
-        return Mixture(w, span, rng)
-    if w.kind == "trace":
-        return Trace(w, span, rng)
-    raise ValueError(f"unknown workload kind {w.kind!r}")
+    kind = SOURCE_KINDS.get(w.kind)
+    if kind is None:
+        raise ValueError(f"unknown workload kind {w.kind!r}")
+    return kind(w, span, rng)
