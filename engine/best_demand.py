@@ -5,7 +5,8 @@ tuned Linux, not one setting that may suit the scenario badly.
 Lost time is stall plus time held at dispatch (demand paging holds none, so it is its stall).
 Only readahead varies; the victims and every other switch stay those of the given config.
 The CLI (`vmswap compare --best-demand`), benchmarks/results_table.py and the web app's
-Compare tab all choose through `candidate_configs` and `choose`, so they agree on the rule.
+Compare tab all choose through `candidate_configs` and `choose`, so they agree on the rule;
+a ratio sweep's "best-demand" baseline (engine.sweep.ratio) runs the same `candidate_configs`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.best_demand import READAHEAD_SETTINGS, setting_label
+from engine.best_demand import candidate_configs, setting_label
 from engine.errors import did_you_mean
 from engine.stats import interval, is_number
 from engine.sweep.errors import SweepError
@@ -25,16 +25,13 @@ DEFAULT_RATIO_METRIC = "lost_time_ns"
 
 
 def best_demand_settings(base_policy: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
-    """Demand paging under each readahead setting of engine.best_demand, in its order; the
-    base's victims are kept when the base is demand paging (as `best_demand` does)."""
-    victims = base_policy.get("victims") if base_policy.get("name") == "demand" else None
-    out = []
-    for readahead, cluster in READAHEAD_SETTINGS:
-        cfg: dict[str, Any] = {"name": "demand", "readahead": readahead, "page_cluster": cluster}
-        if victims is not None:
-            cfg["victims"] = victims
-        out.append({**cfg, "label": f"demand ({setting_label(cfg)})"})
-    return tuple(out)
+    """engine.best_demand's candidates (`candidate_configs`, in its order), each labelled
+    `demand (<setting>)`: the base's victims are kept when the base is demand paging, as
+    `vmswap compare --best-demand` keeps the compared demand's; else demand's defaults."""
+    base = dict(base_policy) if base_policy.get("name") == "demand" else None
+    return tuple(
+        {**cfg, "label": f"demand ({setting_label(cfg)})"} for cfg in candidate_configs(base)
+    )
 
 
 def parse_ratio(raw: Any, base_policy: Mapping[str, Any], fail: Callable[..., SweepError]) -> Ratio:

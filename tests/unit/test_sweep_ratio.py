@@ -4,6 +4,7 @@ directly; a 2×2 envelope on a real local Dask cluster."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from engine.best_demand import READAHEAD_SETTINGS, best_demand
+from engine.cli import main
 from engine.metrics import lost_time_ns
 from engine.scenario import from_dict
 from engine.simulator import simulate
@@ -120,6 +122,41 @@ def test_shipped_envelopes_compare_predictive_with_best_demand(path: Path) -> No
     assert sweep.ratio.metric == "lost_time_ns"
     assert len([a for a in sweep.axes if a.name != "policy"]) == 2
     assert len(sweep.seeds) >= 3
+
+
+CLOCK_DEMAND = {"name": "demand", "victims": "clock"}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cli_sets", "sweep_sets"),
+    [
+        ("quickstart.toml", ["--set", "policy.victims=clock"], {"policy": CLOCK_DEMAND}),
+        ("patent_demo.toml", [], {}),  # predictive's scenario: demand paging's defaults
+    ],
+    ids=["demand-clock", "predictive"],
+)
+def test_the_sweep_and_the_cli_try_the_same_best_demand_candidates(
+    scenario: str, cli_sets: list[str], sweep_sets: dict[str, Any], capsys: Any
+) -> None:
+    """A best-demand ratio sweep runs exactly the demand configs, in order, that `vmswap compare
+    --best-demand` tries on the same scenario (both take engine.best_demand's candidates)."""
+    base = ROOT / "scenarios" / scenario
+    short = ["--set", "duration_ms=30"]
+    argv = ["compare", str(base), *short, *cli_sets, "--seeds", "1", "--best-demand", "--json"]
+    assert main(argv) == 0
+    tried = [c["config"] for c in json.loads(capsys.readouterr().out)["best_demand"]["candidates"]]
+    data = {
+        "name": "same-candidates",
+        "base": str(base),
+        "seeds": [1],
+        "set": {"duration_ms": 30.0, **sweep_sets},
+        "ratio": {"of": "oracle"},
+    }
+    sweep = sweep_from_dict(data)
+    ran = {r.labels["policy"]: r.scenario["policy"] for r in sweep.runs()}
+    assert sweep.ratio is not None
+    assert [ran[label] for label in sweep.ratio.baseline_labels] == tried
+    assert len(tried) == len(READAHEAD_SETTINGS)
 
 
 @pytest.mark.slow
