@@ -256,14 +256,22 @@ def run_one(
         progress.update(what, 1, 1)
         return hit
 
+    def pause() -> None:
+        # Background work's pause between steps. A visitor may have computed this very run
+        # meanwhile (webapp.shared_runs): then it stops here and takes the visitor's run.
+        if yield_to is None:
+            return
+        yield_to(cancel)
+        if shared_runs.landed_beside(key):
+            raise shared_runs.LandedBeside
+
     def simulate() -> RunResult:
         # The engine runs the unlimited-memory baseline in one call (cached per scenario):
         # its clock is not visible from here, so it is named without a percentage. That call
         # cannot be stopped, so a run cancelled meanwhile (a background seed when the visitor
         # switches scenario) must not start one: it would hold the session's worker. Nor
         # may background work start one while a visitor waits (it cannot pause inside).
-        if yield_to is not None:
-            yield_to(cancel)
+        pause()
         if cancel.is_set():
             raise Cancelled
         progress.update("the unlimited-memory baseline (for slowdown)", 0, 0)
@@ -275,8 +283,7 @@ def run_one(
 
         def stepped(now_ns: int) -> None:
             progress.update(what, now_ns, sim.end_ns)
-            if yield_to is not None:
-                yield_to(cancel)
+            pause()
             if cancel.is_set():
                 raise Cancelled
 

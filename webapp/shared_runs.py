@@ -14,6 +14,9 @@ entry is never mutated. Three places hold them:
   Except for a flight of background work (another seed, the warm-up of another scenario):
   that pauses for visitors and trickles while sessions play (webapp.priority), so a visitor
   waiting for it would wait for the pause; the visitor's run computes the same key itself.
+  When the visitor's run lands it settles that flight: the background computation stops at
+  its next step (`landed_beside`, LandedBeside) and takes the visitor's run rather than
+  computing the rest of the same run again.
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ def computing(key: str) -> bool:
         return key in _flights
 
 
+class LandedBeside(Exception):
+    """Background work stops computing a run: a visitor's run of the same key landed meanwhile
+    (compute_once then hands back that run)."""
+
+
+def landed_beside(key: str) -> bool:
+    """Whether the background flight of key was settled by a visitor's run computed beside it:
+    the background computation should stop (raise LandedBeside) rather than finish it."""
+    with _flights_lock:
+        flight = _flights.get(key)
+        return key in _background_flights and flight is not None and flight.done()
+
+
 def compute_once(
     key: str,
     compute: Callable[[], RunResult],
@@ -63,7 +79,8 @@ def compute_once(
     computes it itself; `cancelled()` is checked while waiting and must raise to give up
     (the caller's own cancellation), or return False to keep waiting. `background`: this
     caller is background work; a caller that is not never waits for such a flight (it may
-    be paused) and computes the run itself (runs are pure: the same result)."""
+    be paused) and computes the run itself (runs are pure: the same result), which then
+    settles the flight: its owner's `compute` may raise LandedBeside and gets that run."""
     while True:
         hit = find(key)
         if hit is not None:
@@ -75,22 +92,23 @@ def compute_once(
                 flight = _flights[key] = Future()
                 if background:
                     _background_flights.add(key)
-            beside = not owner and not background and key in _background_flights
+            # A flight settled already (by a run beside it) is awaited: its result is there.
+            beside = (
+                not owner and not background and key in _background_flights and not flight.done()
+            )
         assert flight is not None
         if beside:
-            result = compute()
-            RUN_CACHE.put(key, result)
-            return result
+            return _settle(key, flight, compute())
         if owner:
             try:
-                result = compute()
+                return _settle(key, flight, compute())
+            except LandedBeside:
+                return flight.result()
             except BaseException as exc:
-                flight.set_exception(exc)
+                with _flights_lock:
+                    if not flight.done():
+                        flight.set_exception(exc)
                 raise
-            else:
-                RUN_CACHE.put(key, result)
-                flight.set_result(result)
-                return result
             finally:
                 with _flights_lock:
                     _flights.pop(key, None)
@@ -103,3 +121,17 @@ def compute_once(
                 continue
             except BaseException:
                 break  # theirs failed or was cancelled: compute it here (next time round)
+
+
+def _settle(key: str, flight: Future[RunResult], result: RunResult) -> RunResult:
+    """Hand `result` to the flight's waiters and the cache, unless the flight already has a
+    result (a run beside it, or its owner, finished first): then that one, the same run, is
+    kept and returned, so the cache and every asker hold one copy."""
+    with _flights_lock:
+        ours = not flight.done() or flight.exception() is not None
+        if not flight.done():
+            flight.set_result(result)
+    if not ours:
+        return flight.result()
+    RUN_CACHE.put(key, result)
+    return result

@@ -3,15 +3,17 @@ however many sessions ask, and the warm-up computes exactly the runs a session l
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from webapp import shared_runs, warmup
-from webapp.runner import Cancelled, run_key
+from webapp.runner import Cancelled, run_key, run_one
 from webapp.runs import RUN_CACHE
 
 
@@ -36,37 +38,80 @@ def test_a_pinned_run_outlives_the_cache(key: str) -> None:
     assert shared_runs.find(key) is run
 
 
+class Flight:
+    """A stand-in run of `key`, computed through compute_once in a thread of its own: it sets
+    `started`, then steps (looking, as background work does between steps, whether a visitor's
+    run of the key landed beside it) until `release` is set, then returns or raises `outcome`."""
+
+    STEP_S = 0.01
+
+    def __init__(self, key: str, outcome: Any, background: bool = False):
+        self.key = key
+        self.outcome = outcome
+        self.background = background
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0  # computations begun
+        self.finished = 0  # computations that reached their end
+        self.results: list[Any] = []  # what each asker got
+        self.errors: list[BaseException] = []  # what each asker raised
+        self.answered = threading.Event()  # an asker got its result or error
+
+    def compute(self) -> Any:
+        self.calls += 1
+        self.started.set()
+        while not self.release.wait(self.STEP_S):
+            if shared_runs.landed_beside(self.key):
+                raise shared_runs.LandedBeside
+        self.finished += 1
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+    def ask(self) -> None:
+        try:
+            got = shared_runs.compute_once(self.key, self.compute, background=self.background)
+        except BaseException as exc:
+            self.errors.append(exc)
+        else:
+            self.results.append(got)
+        self.answered.set()
+
+
+@contextlib.contextmanager
+def computing(key: str, outcome: Any = "the run", background: bool = False) -> Iterator[Flight]:
+    """A Flight of `key` under way in its own thread (it has started computing); on leaving,
+    it is released and its thread joined."""
+    flight = Flight(key, outcome, background)
+    thread = threading.Thread(target=flight.ask)
+    thread.start()
+    try:
+        assert flight.started.wait(30)
+        yield flight
+    finally:
+        flight.release.set()
+        thread.join(30)
+
+
+def in_thread(fn: Callable[[], Any]) -> threading.Thread:
+    thread = threading.Thread(target=fn)
+    thread.start()
+    return thread
+
+
 def test_many_askers_of_one_key_compute_it_once(key: str) -> None:
     """Eight threads asking for the same run at once all get the one result, computed once;
     a later asker finds it in the cache."""
-    calls = 0
-    started = threading.Event()
-    release = threading.Event()
-    results: list[Any] = []
     value: Any = ["the run"]
-
-    def compute() -> Any:
-        nonlocal calls
-        calls += 1
-        started.set()
-        release.wait(30)
-        return value
-
-    def ask() -> None:
-        results.append(shared_runs.compute_once(key, compute))
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    threads[0].start()
-    assert started.wait(30)
-    assert shared_runs.computing(key)
-    for t in threads[1:]:
-        t.start()
-    time.sleep(0.3)  # the others are waiting on the flight (a longer wait changes nothing)
-    release.set()
-    for t in threads:
-        t.join(30)
-    assert calls == 1
-    assert len(results) == 8 and all(r is value for r in results)
+    with computing(key, value) as flight:
+        assert shared_runs.computing(key)
+        others = [in_thread(flight.ask) for _ in range(7)]
+        time.sleep(0.3)  # the others are waiting on the flight (a longer wait changes nothing)
+        flight.release.set()
+        for t in others:
+            t.join(30)
+    assert flight.calls == 1
+    assert len(flight.results) == 8 and all(r is value for r in flight.results)
     assert not shared_runs.computing(key)
     assert shared_runs.compute_once(key, lambda: ["another"]) is value
 
@@ -74,84 +119,105 @@ def test_many_askers_of_one_key_compute_it_once(key: str) -> None:
 def test_a_waiter_computes_itself_when_the_computation_it_awaits_fails(key: str) -> None:
     """When the run being awaited is cancelled (its session moved on), the waiting session
     computes the run itself rather than failing."""
-    started = threading.Event()
-    release = threading.Event()
-
-    def cancelled_run() -> Any:
-        started.set()
-        release.wait(30)
-        raise Cancelled
-
-    owner_error: list[BaseException] = []
-
-    def owner() -> None:
-        try:
-            shared_runs.compute_once(key, cancelled_run)
-        except Cancelled as exc:
-            owner_error.append(exc)
-
-    t = threading.Thread(target=owner)
-    t.start()
-    assert started.wait(30)
     got: list[Any] = []
-    waiter = threading.Thread(
-        target=lambda: got.append(shared_runs.compute_once(key, lambda: "computed by the waiter"))
-    )
-    waiter.start()
-    time.sleep(0.2)
-    release.set()
-    t.join(30)
-    waiter.join(30)
-    assert len(owner_error) == 1
+    with computing(key, Cancelled()) as flight:
+        waiter = in_thread(
+            lambda: got.append(shared_runs.compute_once(key, lambda: "computed by the waiter"))
+        )
+        time.sleep(0.2)
+        flight.release.set()
+        waiter.join(30)
+    assert len(flight.errors) == 1 and isinstance(flight.errors[0], Cancelled)
     assert got == ["computed by the waiter"]
 
 
 def test_a_cancelled_waiter_stops_waiting(key: str) -> None:
     """A session cancelled while it waits for another's run gives up with Cancelled."""
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow() -> Any:
-        started.set()
-        release.wait(30)
-        return "late"
-
-    t = threading.Thread(target=lambda: shared_runs.compute_once(key, slow))
-    t.start()
-    assert started.wait(30)
-    cancel = threading.Event()
-    cancel.set()
 
     def cancelled() -> bool:
-        if cancel.is_set():
-            raise Cancelled
-        return False
+        raise Cancelled
 
-    with pytest.raises(Cancelled):
+    with computing(key, "late"), pytest.raises(Cancelled):
         shared_runs.compute_once(key, lambda: "never", cancelled)
-    release.set()
-    t.join(30)
 
 
 def test_a_visitor_never_waits_for_a_background_flight(key: str) -> None:
     """A run that background work computes (and may pause) is computed again by a visitor's
     run asking for the same key, at once, instead of waiting for the pause."""
-    release = threading.Event()
-    started = threading.Event()
-
-    def paused() -> Any:
-        started.set()
-        release.wait(60)
-        return "from the background"
-
-    t = threading.Thread(target=lambda: shared_runs.compute_once(key, paused, background=True))
-    t.start()
-    try:
-        assert started.wait(30)
+    with computing(key, "from the background", background=True):
         assert shared_runs.compute_once(key, lambda: "by the visitor") == "by the visitor"
+
+
+def test_a_background_flight_stops_and_takes_the_visitors_run(key: str) -> None:
+    """When a visitor's run lands beside a background flight of the same key, the background
+    computation stops by itself (never reaching its end) and hands back the visitor's run;
+    no flight of the key is left behind."""
+    visitors: Any = ["by the visitor"]
+    with computing(key, "from the background", background=True) as flight:
+        assert shared_runs.compute_once(key, lambda: visitors) is visitors
+        assert flight.answered.wait(30), "the background flight went on computing"
+    assert flight.results == [visitors] and flight.errors == []
+    assert flight.calls == 1 and flight.finished == 0
+    assert not shared_runs.computing(key)
+
+
+def test_a_paused_background_run_ends_with_the_visitors_run_of_its_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A background run of key K is paused for a waiting visitor, who computes K itself; when
+    the pause ends the background run stops without another step and returns the visitor's
+    run: K is simulated to its end once, not twice."""
+    from engine import from_dict
+    from engine.policies import validate_policy
+    from engine.simulator import Simulation
+    from tests.helpers import small_scenario
+    from webapp import priority
+    from webapp import runner as runner_module
+
+    begun: list[Any] = []
+    ended: list[Any] = []
+
+    class Counted(Simulation):
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            begun.append(self)
+            result = super().run(*args, **kwargs)
+            ended.append(result)
+            return result
+
+    monkeypatch.setattr(runner_module, "Simulation", Counted)
+    data = small_scenario(seed=7351).to_dict()  # a run no other test caches
+    policy = validate_policy({"name": "demand"})
+    k = run_key(data, policy)
+    steps_before = 3  # the visitor arrives after the background run's third step
+    pauses: list[int] = []
+    holds: list[int] = []
+    visitor_waits = threading.Event()
+
+    def background_pause(cancel: threading.Event) -> None:
+        pauses.append(len(pauses))
+        if len(pauses) == 1 + steps_before:  # the first pause comes before any step
+            holds.append(priority.hold(600.0))
+            visitor_waits.set()
+        priority.yield_to_foreground(cancel)
+
+    out: list[Any] = []
+
+    def background() -> None:
+        cancel = threading.Event()
+        out.append(run_one(from_dict(data), data, policy, cancel, yield_to=background_pause))
+
+    thread = in_thread(background)
+    try:
+        assert visitor_waits.wait(60)
+        visitors = run_one(from_dict(data), data, policy, threading.Event())
+        assert len(ended) == 1 and ended[0] is visitors
     finally:
-        release.set()
-        t.join(30)
+        priority.release(holds[0] if holds else None)
+        thread.join(60)
+        RUN_CACHE.pop(k)
+    assert len(out) == 1 and out[0] is visitors, "the background run kept its own run"
+    assert len(begun) == 2 and len(ended) == 1  # both began K; it was simulated to its end once
+    assert len(pauses) == 1 + steps_before, "the background run stepped on after the visitor's"
 
 
 def test_the_warmup_computes_the_keys_a_new_session_asks_for() -> None:
