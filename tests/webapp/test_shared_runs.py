@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from webapp import shared_runs, warmup
-from webapp.runner import Cancelled, run_key, run_one
+from webapp.runner import Cancelled, run_key
 from webapp.runs import RUN_CACHE
 
 
@@ -161,18 +161,19 @@ def test_a_background_flight_stops_and_takes_the_visitors_run(key: str) -> None:
     assert not shared_runs.computing(key)
 
 
-def test_a_paused_background_run_ends_with_the_visitors_run_of_its_key(
+def test_a_paused_background_seed_ends_with_the_visitors_runs_of_its_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A background run of key K is paused for a waiting visitor, who computes K itself; when
-    the pause ends the background run stops without another step and returns the visitor's
-    run: K is simulated to its end once, not twice."""
-    from engine import from_dict
+    """A background seed is paused for a waiting visitor, who shows that very seed (computing
+    its runs beside); when the pause ends the seed's run stops without another step and the
+    seed takes the visitor's runs: each run is simulated to its end once, not twice, and the
+    seed's record is the one the visitor's runs give."""
     from engine.policies import validate_policy
     from engine.simulator import Simulation
     from tests.helpers import small_scenario
     from webapp import priority
     from webapp import runner as runner_module
+    from webapp.seeds import pair_record, with_seed
 
     begun: list[Any] = []
     ended: list[Any] = []
@@ -185,39 +186,41 @@ def test_a_paused_background_run_ends_with_the_visitors_run_of_its_key(
             return result
 
     monkeypatch.setattr(runner_module, "Simulation", Counted)
-    data = small_scenario(seed=7351).to_dict()  # a run no other test caches
-    policy = validate_policy({"name": "demand"})
-    k = run_key(data, policy)
-    steps_before = 3  # the visitor arrives after the background run's third step
+    data = small_scenario(seed=7351).to_dict()  # runs no other test caches
+    seed = 7352
+    a = validate_policy({"name": "demand"})
+    b = validate_policy({"name": "demand", "victims": "clock"})
+    keys = [run_key(with_seed(data, seed), p) for p in (a, b)]
+    steps_before = 3  # the visitor arrives after the seed's third step
     pauses: list[int] = []
     holds: list[int] = []
     visitor_waits = threading.Event()
+    real_pause = runner_module.background_yield
 
-    def background_pause(cancel: threading.Event) -> None:
+    def pause(cancel: threading.Event) -> None:
         pauses.append(len(pauses))
         if len(pauses) == 1 + steps_before:  # the first pause comes before any step
             holds.append(priority.hold(600.0))
             visitor_waits.set()
-        priority.yield_to_foreground(cancel)
+        real_pause(cancel)
 
+    monkeypatch.setattr(runner_module, "background_yield", pause)
     out: list[Any] = []
-
-    def background() -> None:
-        cancel = threading.Event()
-        out.append(run_one(from_dict(data), data, policy, cancel, yield_to=background_pause))
-
-    thread = in_thread(background)
+    thread = in_thread(
+        lambda: out.append(runner_module.compute_seed(data, a, b, seed, threading.Event()))
+    )
     try:
         assert visitor_waits.wait(60)
-        visitors = run_one(from_dict(data), data, policy, threading.Event())
-        assert len(ended) == 1 and ended[0] is visitors
+        shown = runner_module.compute_pair(with_seed(data, seed), a, b, threading.Event())
+        assert len(ended) == 2  # the visitor's A and B
     finally:
         priority.release(holds[0] if holds else None)
         thread.join(60)
-        RUN_CACHE.pop(k)
-    assert len(out) == 1 and out[0] is visitors, "the background run kept its own run"
-    assert len(begun) == 2 and len(ended) == 1  # both began K; it was simulated to its end once
-    assert len(pauses) == 1 + steps_before, "the background run stepped on after the visitor's"
+        for k in keys:
+            RUN_CACHE.pop(k)
+    assert out == [pair_record(seed, shown)]
+    assert len(begun) == 3 and len(ended) == 2, "a run of the seed was simulated twice"
+    assert len(pauses) == 1 + steps_before, "the seed's run stepped on after the visitor's"
 
 
 def test_the_warmup_computes_the_keys_a_new_session_asks_for() -> None:
