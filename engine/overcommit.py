@@ -9,34 +9,16 @@ sweeps' `touched_pages` (engine.sweep.task, the envelope's axis) both take it fr
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
-
-from engine.bounded_cache import BoundedCache
-from engine.pool import UNTOUCHED
 from engine.scenario import Scenario
-from engine.simulator import Simulation
-
-# One int per scenario plus its key (the scenario's JSON): a sweep's grid points fit easily.
-_TOUCHED_CACHE: BoundedCache[int] = BoundedCache(4 * 1024 * 1024)
+from engine.simulator import unlimited_outcome
 
 
 def touched_pages(scenario: Scenario) -> int:
     """Distinct guest pages the VMs touch over the scenario's duration with unlimited memory.
-    Cached per scenario, the policy and recording left out of the key (with unlimited memory
-    no policy decides anything): a sweep's runs of one grid point under several policies
-    count it once."""
-    kept = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
-    key = json.dumps(kept, sort_keys=True)
-
-    def count() -> int:
-        sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
-        sim.run(with_baseline=False)
-        # A page leaves UNTOUCHED on its first reference and never returns to it.
-        return int(np.count_nonzero(sim.pool.state != UNTOUCHED))
-
-    return _TOUCHED_CACHE.get_or_compute(key, count)
+    The same run as the slowdown baseline's, cached with it (the policy and recording left out
+    of the key: with unlimited memory no policy decides anything), so a sweep's runs of one
+    grid point under several policies, or a run and its overcommit line, run it once."""
+    return unlimited_outcome(scenario).touched_pages
 
 
 def overcommit(scenario: Scenario) -> float:

@@ -32,7 +32,7 @@ from engine.pool import PagePool
 from engine.recording import Recorder
 from engine.scenario import Host, Scenario
 from engine.scheduler import Plan, make_scheduler
-from engine.unlimited import UnlimitedExecutor
+from engine.unlimited import UnlimitedExecutor, UnlimitedOutcome
 from engine.vcpu import BLOCKED, FINISHED, RUNNABLE, RUNNING, SLEEPING, VCpu
 from engine.vcpu import FOREVER as FOREVER
 from engine.workloads import RefStream, stream_seed
@@ -409,29 +409,33 @@ class Simulation:
 
 
 # Shared by every session of a served app (each simulates on its own thread): locked, and
-# bounded by bytes (an entry is one int64 per VM plus its key, the scenario's JSON).
+# bounded by bytes (an entry is one int64 per VM and a count, plus its key, the scenario's JSON).
 BASELINE_CACHE_BYTES = 8 * 1024 * 1024
-_BASELINE_CACHE: BoundedCache[np.ndarray] = BoundedCache(BASELINE_CACHE_BYTES)
+_BASELINE_CACHE: BoundedCache[UnlimitedOutcome] = BoundedCache(BASELINE_CACHE_BYTES)
 
 
-def baseline_references(scenario: Scenario) -> np.ndarray:
-    """Useful work per VM with unlimited memory: the denominator of slowdown.
+def unlimited_outcome(scenario: Scenario) -> UnlimitedOutcome:
+    """The scenario run with unlimited memory: each VM's useful work (the denominator of
+    slowdown) and the distinct pages touched (engine.overcommit's figure), from one run.
 
     It is the same whatever the policy and recording (nothing is ever evicted, so no policy
     decides anything), so those are left out of the cache key: comparing policies on one
-    scenario, or switching policy in the web app, runs it once. The array returned is
-    shared: read it, never write it."""
+    scenario, switching policy in the web app, or a run and its overcommit line, run it once."""
     same_for_all = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
     key = json.dumps(same_for_all, sort_keys=True)
 
-    def unlimited() -> np.ndarray:
+    def unlimited() -> UnlimitedOutcome:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
         sim.run()
-        refs = sim.counters.references.copy()
-        refs.flags.writeable = False
-        return refs
+        return UnlimitedOutcome.of(sim.machine)
 
     return _BASELINE_CACHE.get_or_compute(key, unlimited)
+
+
+def baseline_references(scenario: Scenario) -> np.ndarray:
+    """Useful work per VM with unlimited memory: the denominator of slowdown (cached with the
+    rest of `unlimited_outcome`). The array returned is shared: read it, never write it."""
+    return unlimited_outcome(scenario).references
 
 
 def simulate(

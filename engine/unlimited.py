@@ -12,6 +12,7 @@ paging without a recording (`Simulation._only_first_touches_cost`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,25 @@ if TYPE_CHECKING:
     from engine.vcpu import VCpu
 
 MAX_DRAWN = 1 << 15  # references drawn at once while first touches are still possible
+
+
+@dataclass(frozen=True)
+class UnlimitedOutcome:
+    """What a finished run with unlimited memory tells: the references each VM made (the
+    slowdown baseline; read-only, shared) and the distinct guest pages touched (real
+    overcommit's numerator)."""
+
+    references: np.ndarray
+    touched_pages: int
+
+    @classmethod
+    def of(cls, machine: Machine) -> UnlimitedOutcome:
+        """The outcome of the run that just finished on machine."""
+        refs = machine.counters.references.copy()
+        refs.flags.writeable = False
+        # A page leaves UNTOUCHED on its first reference and never returns to it.
+        touched = int(np.count_nonzero(machine.pool.state != UNTOUCHED))
+        return cls(refs, touched)
 
 
 class UnlimitedExecutor:

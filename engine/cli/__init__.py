@@ -72,14 +72,18 @@ def run_command(argv: Sequence[str], own_process: bool = False) -> int:
     """Parse argv and run its command; the exit status. With own_process (the command is
     all this process does) the objects made by the imports are frozen before it runs."""
     words = list(argv)
+    if own_process:
+        # The command's modules (numba, param: a few hundred thousand objects that live to
+        # the end) are imported next; the collector's passes among them would free nothing.
+        gc.disable()
     # A known command first: its parser alone. Anything else (help, a typo) sees them all.
     parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
     args = parser.parse_args(words)
     if own_process:
-        # Every module the command needs is imported now, and its objects (numba's, param's:
-        # a few hundred thousand) live to the end: out of the collector's generations, the
-        # collections the run's own allocations trigger no longer walk them each time.
+        # Every module the command needs is imported now: out of the collector's generations,
+        # the collections the run's own allocations trigger never walk those objects.
         gc.freeze()
+        gc.enable()
     try:
         return int(args.func(args) or 0)
     except VmswapError as exc:

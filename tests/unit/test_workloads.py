@@ -12,7 +12,7 @@ from engine.hotpath import first_touch, sampling
 from engine.hotpath.warm import warm
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, blocks, stream_seed
-from engine.workloads.sources import ZipfRanks
+from engine.workloads.sources import ZipfRanks, zipf_ranks_for
 from tests.helpers import small_scenario
 
 
@@ -52,6 +52,26 @@ def test_zipf_guide_table_equals_binary_search():
     u = np.random.default_rng(3).random(200_000)
     expected = np.minimum(np.searchsorted(z.cdf, u, side="right"), z.n - 1)
     assert np.array_equal(z.sample(u), expected)
+
+
+@pytest.mark.parametrize(("n", "alpha"), [(1, 0.9), (7, 0.0), (5_500, 0.6), (70_001, 1.3)])
+def test_zipf_guide_cells_start_at_the_cdf_values_below_them(n, alpha):
+    """Guide cell g starts at the number of CDF values <= g/m, as a search of the CDF at
+    every cell finds (the table is built from the other side, cheaper, to the same entries)."""
+    z = ZipfRanks(n, alpha)
+    cells = np.searchsorted(z.cdf, np.arange(z.m) / z.m, side="right")
+    assert np.array_equal(z.guide, np.append(cells, n))
+
+
+def test_like_zipf_streams_share_one_read_only_table():
+    """Streams of the same ranks and exponent share one table, which none can change; another
+    exponent gets its own."""
+    a = _stream(kind="zipf", zipf_alpha=0.7).source.ranks
+    b = RefStream(Workload(kind="zipf", zipf_alpha=0.7), 4096, stream_seed(2, "other", 0))
+    assert b.source.ranks is a is zipf_ranks_for(4096, 0.7)
+    assert _stream(kind="zipf", zipf_alpha=0.8).source.ranks is not a
+    with pytest.raises(ValueError, match="read-only"):
+        a.cdf[0] = 0.5
 
 
 def test_zipf_is_skewed_and_in_range():
