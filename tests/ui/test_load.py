@@ -296,3 +296,34 @@ def test_the_benchmark_client_reads_thousands_of_messages_on_a_flat_stack() -> N
     connection._until_predicate = lambda: len(applied) >= 2_400
     asyncio.run(connection._next())
     assert applied == list(range(1, 4_800, 2)) and connection._loop.stopped
+
+
+def test_another_sessions_events_change_nothing_on_this_page() -> None:
+    """Panel's process-wide busy state goes on and off around every event of every session
+    (a click, a typed seed); a page built by the app is not told: none of its models changes
+    (else each click of one visitor sends a message to every open page)."""
+    import panel as pn
+    from bokeh.document import Document
+
+    from tests.security import new_session
+    from webapp.layout import build
+    from webapp.views.sidebar import Sidebar
+    from webapp.views.transport import Transport
+
+    session = new_session({"run": [load_sessions().session_link().encode()]})
+    state, controller = session.state, session.controller
+    sidebar = Sidebar(state, controller, deferred=True)
+    transport = Transport(state, controller)
+    template, _ = build(state, controller, session.dashboard, sidebar, transport, deferred=True)
+    indicators = list(pn.state._indicators)
+    doc = template.server_doc(Document())
+    changes: list[Any] = []
+    doc.on_change(changes.append)
+    try:
+        pn.state._add_busy_event("another-session-click")
+        assert pn.state.busy  # the process-wide flag did go on...
+        pn.state._remove_busy_event("another-session-click")
+        assert changes == []  # ... and this page heard nothing of it
+    finally:
+        transport.close()
+        pn.state._indicators[:] = indicators
