@@ -23,6 +23,8 @@ The server runs in a process of its own (`panel serve`, as users run it). The cl
 threads of one Python process: there they would queue for one interpreter lock to decode
 their frames, and the round trip would measure the clients' queue as much as the server.
 With 0 they run as threads of this process (what the test does: fewer processes to start).
+The clients read the server's messages in a loop (`read_messages_in_a_loop`): bokeh.client's
+own reader recurses once per message, and a session playing alone ended in RecursionError.
 
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
