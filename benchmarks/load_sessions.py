@@ -23,6 +23,8 @@ The server runs in a process of its own (`panel serve`, as users run it). The cl
 threads of one Python process: there they would queue for one interpreter lock to decode
 their frames, and the round trip would measure the clients' queue as much as the server.
 With 0 they run as threads of this process (what the test does: fewer processes to start).
+The clients read the server's messages in a loop (`read_messages_in_a_loop`): bokeh.client's
+own reader recurses once per message, and a session playing alone ended in RecursionError.
 
 `tests/ui/test_load.py` drives the same `run_load` and asserts behaviour and bounds only.
 
@@ -349,6 +351,7 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
     # (the frame clock, the guided tour, the upload size check)
     from webapp.views import clock, tour_guide, upload_guard  # noqa: F401
 
+    read_messages_in_a_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     where = {"url": url, "io_loop": IOLoop.current(), "arguments": {"run": link}}
@@ -381,6 +384,47 @@ def run_client(url: str, link: str, drive: Callable[[Any], Any]) -> str:
         asyncio.set_event_loop(None)
         loop.close()
     return error[0] if error else ""
+
+
+def read_messages_in_a_loop() -> None:
+    """Make bokeh.client read the server's messages in a loop rather than by recursion.
+
+    Its connection reads each message in a coroutine that, once the message is applied,
+    awaits the read of the next one (`_handle_messages` → `_next` → `CONNECTED_AFTER_ACK.run`
+    → `_handle_messages` → ...): the chain of awaiting coroutines grows by three frames per
+    message and unwinds only when the connection stops. A session playing alone at max speed
+    receives a few hundred frames in seconds, and its client ended in `RecursionError`
+    (raised wherever the stack happened to be deepest: in `make_id`, while the
+    acknowledgement of a frame built its message); before that, every message resumed the
+    whole chain, so the client's own cost per frame grew with the frames it had received.
+    The loop below takes the same steps in the same order (apply a PATCH-DOC, ignore other
+    messages, hand over to `_next` when the state changed or the loop's predicate holds) on
+    a flat stack. Installed once per process, for the benchmark's and the test's clients."""
+    from bokeh.client import connection, states
+
+    cls: Any = connection.ClientConnection
+    if getattr(cls, "_vmswap_flat_reads", False):
+        return
+
+    async def handle_messages(self: Any) -> None:
+        while True:
+            message = await self._pop_message()
+            if message is None:
+                error = states.ErrorReason.HTTP_ERROR
+                closed = states.DISCONNECTED(error, 500, "Internal server error.")
+                await self._transition_to_disconnected(closed)
+                return
+            if message.msgtype == "PATCH-DOC":
+                self._session._handle_patch(message)
+            until = self._until_predicate
+            if not isinstance(self._state, states.CONNECTED_AFTER_ACK) or (
+                until is not None and until()
+            ):
+                await self._next()  # stops the loop, or runs the new state
+                return
+
+    cls._handle_messages = handle_messages
+    cls._vmswap_flat_reads = True
 
 
 OPEN_ATTEMPTS = 3

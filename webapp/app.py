@@ -11,7 +11,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
-from webapp import priority, warmup
+from webapp import priority, synced_refs, warmup
 from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
 from webapp.doc_timers import DocTimers
@@ -137,6 +137,7 @@ class _NoTimers:
 
 
 if pn.state.curdoc is not None and pn.state.served:
+    synced_refs.install()  # each frame's message without a walk over every model of the page
     # Already done when the server ran webapp/warmup.py at start (--setup); else the first
     # session starts it, and its own run waits for the warm-up's rather than computing twice.
     warmup.start()

@@ -21,7 +21,9 @@ round trip stays near one session's.
 
 One governor serves the whole process (`GOVERNOR`): the loop it protects is shared by every
 session. It holds no session's state but a number per playing session, keyed by an object
-the session owns and dropped when it stops playing.
+the session owns and dropped when it stops playing. It tells `on_playing` whether anyone
+plays at each change and each frame (the process's garbage-collection pacing, see
+webapp/collector.py: a full collection holds the loop as long as a burst of frames would).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
+
+from webapp.collector import COLLECTOR
 
 TARGET_SHARE = 0.5  # of the loop's time that playing sessions' frames may take together
 COST_WEIGHT = 0.2  # weight of the newest frame in a session's moving average of frame cost
@@ -45,12 +49,14 @@ class FrameGovernor:
         target_share: float = TARGET_SHARE,
         now: Callable[[], float] = time.monotonic,
         max_interval_s: float = MAX_INTERVAL_S,
+        on_playing: Callable[[bool], None] | None = None,
     ):
         if not 0.0 < target_share <= 1.0:
             raise ValueError(f"target_share must be in (0, 1], got {target_share!r}")
         self.target_share = target_share
         self.now = now
         self.max_interval_s = max_interval_s
+        self.on_playing = on_playing
         self._cost_s: dict[Hashable, float] = {}
         self._measured: set[Hashable] = set()
         self._next_free_s = float("-inf")  # the earliest send time not reserved yet
@@ -60,12 +66,14 @@ class FrameGovernor:
         """`session` plays: it counts in everyone's interval from now on."""
         with self._lock:
             self._cost_s.setdefault(session, FIRST_COST_S)
+        self._tell()
 
     def stopped(self, session: Hashable) -> None:
         """`session` paused or closed: it no longer counts."""
         with self._lock:
             self._cost_s.pop(session, None)
             self._measured.discard(session)
+        self._tell()
 
     def spent(self, session: Hashable, seconds: float) -> None:
         """One frame of `session` took `seconds` of the loop."""
@@ -91,7 +99,12 @@ class FrameGovernor:
                 return earliest_s
             start = min(max(earliest_s, self._next_free_s), earliest_s + self.max_interval_s)
             self._next_free_s = max(self._next_free_s, start + cost / self.target_share)
-            return start
+        self._tell()
+        return start
+
+    def _tell(self) -> None:
+        if self.on_playing is not None:
+            self.on_playing(self.n_playing() > 0)
 
     def n_playing(self) -> int:
         with self._lock:
@@ -105,4 +118,4 @@ class FrameGovernor:
         return min(self.max_interval_s, total / self.target_share)
 
 
-GOVERNOR = FrameGovernor()
+GOVERNOR = FrameGovernor(on_playing=COLLECTOR.update)

@@ -235,6 +235,11 @@ def build(
         favicon=str(STATIC / "favicon.svg"),
         header_background="#0b3d5c",
         sidebar_width=360,
+        # Not Panel's busy indicator: it shows whether any session of the server is handling
+        # an event, and every click of any visitor sets it on and off in every open page
+        # (two messages to each: with 20 pages playing, the server's loop spent most of its
+        # time on them). The spinner above is this session's own.
+        busy_indicator=None,
     )
     template.header.insert(0, brand)
     template.config.raw_css = [*template.config.raw_css, css]

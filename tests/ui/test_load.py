@@ -255,3 +255,75 @@ def test_opening_a_session_retries_only_a_timed_out_upgrade() -> None:
     with pytest.raises(OSError, match="refused"):
         ls.open_session(refused)
     assert len(calls) == 1
+
+
+def test_the_benchmark_client_reads_thousands_of_messages_on_a_flat_stack() -> None:
+    """bokeh.client, with the benchmark's reader installed, applies every one of 5,000
+    messages in order and stops when its loop's predicate holds, without RecursionError (its
+    own reader nests three frames per message)."""
+    import asyncio
+
+    from bokeh.client.connection import ClientConnection
+    from bokeh.client.states import CONNECTED_AFTER_ACK
+
+    load_sessions().read_messages_in_a_loop()
+    applied: list[int] = []
+
+    class Message:
+        def __init__(self, n: int) -> None:
+            self.n, self.msgtype = n, "PATCH-DOC" if n % 2 else "OK"
+
+    class Session:
+        def _handle_patch(self, message: Message) -> None:
+            applied.append(message.n)
+
+    class Loop:
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    pending = list(range(5_000))
+    connection: Any = ClientConnection.__new__(ClientConnection)
+
+    async def pop() -> Message | None:
+        await asyncio.sleep(0)  # a real read suspends too
+        return Message(pending.pop(0)) if pending else None
+
+    connection._pop_message = pop
+    connection._session, connection._loop = Session(), Loop()
+    connection._state = CONNECTED_AFTER_ACK()
+    connection._until_predicate = lambda: len(applied) >= 2_400
+    asyncio.run(connection._next())
+    assert applied == list(range(1, 4_800, 2)) and connection._loop.stopped
+
+
+def test_another_sessions_events_change_nothing_on_this_page() -> None:
+    """Panel's process-wide busy state goes on and off around every event of every session
+    (a click, a typed seed); a page built by the app is not told: none of its models changes
+    (else each click of one visitor sends a message to every open page)."""
+    import panel as pn
+    from bokeh.document import Document
+
+    from tests.security import new_session
+    from webapp.layout import build
+    from webapp.views.sidebar import Sidebar
+    from webapp.views.transport import Transport
+
+    session = new_session({"run": [load_sessions().session_link().encode()]})
+    state, controller = session.state, session.controller
+    sidebar = Sidebar(state, controller, deferred=True)
+    transport = Transport(state, controller)
+    template, _ = build(state, controller, session.dashboard, sidebar, transport, deferred=True)
+    indicators = list(pn.state._indicators)
+    doc = template.server_doc(Document())
+    changes: list[Any] = []
+    doc.on_change(changes.append)
+    try:
+        pn.state._add_busy_event("another-session-click")
+        assert pn.state.busy  # the process-wide flag did go on...
+        pn.state._remove_busy_event("another-session-click")
+        assert changes == []  # ... and this page heard nothing of it
+    finally:
+        transport.close()
+        pn.state._indicators[:] = indicators

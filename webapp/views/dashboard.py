@@ -38,6 +38,21 @@ SECONDARY_PERIOD_S = 0.25
 SECONDARY_EVERY_FRAMES = 4
 
 
+class FrameHTML(pn.pane.HTML):
+    """An HTML pane rewritten during playback (cards, event log, frame label): a new `object`
+    sends its text, not its stylesheets again. Panel's HTML pane re-sends every property on
+    each new object, and its stylesheets are rebuilt as new models when the page's cache of
+    them does not hold the ones the pane was made with (its first rewrite on a served page):
+    a change of model references, on which Bokeh recomputes the page's whole graph of models
+    (~50-150 ms on a busy two-core machine, holding every session's frames). Stylesheets set
+    on the pane itself still go through Panel's usual path (`stylesheets` is a parameter)."""
+
+    def _update(self, ref: str, model: Any) -> None:
+        props = self._get_properties(model.document)
+        props.pop("stylesheets", None)
+        model.update(**props)
+
+
 HEATMAP_KEY = (
     "each VM is a strip along its guest memory (MiB, left to right); each column of a strip"
     " stacks the share of its pages in each state, bottom to top in the order below"
@@ -110,9 +125,9 @@ class Dashboard:
         self.window_ms = (0.0, 1.0)  # past and future shown around now when following
         self._secondary_at = 0.0
         self._since_secondary = 0  # frames sent since the secondary views were refreshed
-        self.cards = pn.pane.HTML(cards_html(None), sizing_mode="stretch_width", name="cards")
+        self.cards = FrameHTML(cards_html(None), sizing_mode="stretch_width", name="cards")
         # Fixed sizes: a pane that changes size makes the browser re-run every layout observer.
-        self.events = pn.pane.HTML(
+        self.events = FrameHTML(
             eventlog_html(None, 0, 0, self.labels),
             height=300,
             sizing_mode="stretch_width",
@@ -127,7 +142,7 @@ class Dashboard:
             p: pn.pane.HTML(self._title(p, ""), sizing_mode="stretch_width", margin=(4, 10, 0, 10))
             for p in PANES
         }
-        self.frame_label = pn.pane.HTML(
+        self.frame_label = FrameHTML(
             self._frame_text(),
             css_classes=["vm-frame-label"],
             margin=(6, 10),
