@@ -29,6 +29,7 @@ from engine.metrics import Counters, summarise
 from engine.policies import get_policy, validate_policy
 from engine.policies.context import PolicyContext
 from engine.pool import PagePool
+from engine.quiet_steps import QuietSteps, may_run_quiet
 from engine.recording import Recorder
 from engine.scenario import Host, Scenario
 from engine.scheduler import Plan, make_scheduler
@@ -159,6 +160,7 @@ class Simulation:
         self.recorder = m.recorder = Recorder(self) if record else None
         if unlimited_memory and executor == "fast" and self._only_first_touches_cost():
             self.run_vcpu = UnlimitedExecutor(m).run
+        self._quiet = QuietSteps(self) if may_run_quiet(self) else None
 
     def _only_first_touches_cost(self) -> bool:
         """Whether, with unlimited memory, a reference can cost only CPU or a first touch:
@@ -293,9 +295,11 @@ class Simulation:
             self.scheduler.enqueue(v, t)
         self.policy.on_deschedule(v, t, reason)
 
-    def _run_pcpu(self, p: int, T: int, T_end: int) -> None:
-        t = max(self.pcpu_time[p], T)
-        while t < T_end:
+    def _run_pcpu(self, p: int, T: int, T_end: int, resume: tuple[int, int] | None = None) -> None:
+        """pCPU p runs vCPUs until T_end; `resume` = (t, why) goes on from the compiled step
+        loop, which stopped at t with its running vCPU's kernel stopped for why."""
+        t = max(self.pcpu_time[p], T) if resume is None else resume[0]
+        while resume is not None or t < T_end:
             v = self.running[p]
             if v < 0:
                 v = self._dispatch(p, t)
@@ -311,7 +315,12 @@ class Simulation:
                     t = T_end
                     break
             vc = self.vcpus[v]
-            t, why = self.run_vcpu(self.machine, vc, p, t, min(T_end, self.slice_end[p]))
+            t_end = min(T_end, self.slice_end[p])
+            if resume is not None:
+                t, why = run_fast(self.machine, vc, p, t, t_end, pending=resume[1])
+                resume = None
+            else:
+                t, why = self.run_vcpu(self.machine, vc, p, t, t_end)
             if why == RAN_TO_END and t < self.slice_end[p]:
                 break  # the step is over, the slice goes on
             self._deschedule(p, t, why if why != RAN_TO_END else "slice")
@@ -365,12 +374,19 @@ class Simulation:
         when it is already known; `with_baseline=False` skips it and leaves slowdown out,
         for measuring the engine alone). After `run(until=t)` the run goes on with another `run`
         or `step`, so figures can be read at t. `on_step(now_ns)` hears the clock after every
-        step (progress; raise in it to abandon the run). Running a finished simulation
-        returns its result again."""
+        step, or after every run of quiet steps made in one compiled call (engine.quiet_steps;
+        a run stops at every frame it records): progress, and raise in it to abandon the run.
+        Running a finished simulation returns its result again."""
         if self._result is not None:
             return None if until is not None else self._result
         stop = self.end_ns if until is None else min(until, self.end_ns)
-        while self.now_ns < stop and self.step():
+        while self.now_ns < stop:
+            # Steps that need no Python run in one compiled call (engine.quiet_steps).
+            if (
+                not (self._quiet is not None and self._quiet.advance(self, stop))
+                and not self.step()
+            ):
+                break
             if on_step is not None:
                 on_step(self.now_ns)
         if until is not None:
