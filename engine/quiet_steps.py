@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 MIN_STEPS = 2  # a shorter run of quiet steps costs more to set up than a step in Python
 MAX_REFS = 8 * MAX_WINDOW  # references one call may run per vCPU (the stream drawn ahead)
+MIN_WINDOW = 1024  # references a call hands each vCPU at least (bar the time or the stream)
 
 
 def may_run_quiet(sim: Simulation) -> bool:
@@ -88,6 +89,9 @@ class QuietSteps:
         self.op_pages = np.zeros(2 * frames + 4 * ws.batch, dtype=np.int64)
         self.kept_pages = np.zeros(0, dtype=np.int64)
         self.kept_keys = np.zeros(0, dtype=np.int64)
+        # References per ns each vCPU made in its last quiet run (its CPU pace at first).
+        self.pace = [1.0 / vc.cpu_ns for vc in sim.vcpus]
+        self.start_time = np.zeros(n_p, dtype=np.int64)
 
     def stop_ns(self, sim: Simulation, until_ns: int) -> int:
         """The first step start the loop may not run: until_ns, the scheduler's next event,
@@ -144,7 +148,14 @@ class QuietSteps:
             vc = sim.vcpus[v]
             assert vc.status == RUNNING
             t0 = max(sim.pcpu_time[p], T)
-            n = int(min(max(0, -(-(span_end - t0) // vc.cpu_ns)), MAX_REFS, vc.refs_left()))
+            self.start_time[p] = t0
+            # As many references as the span has time for (each costs at least cpu_ns), but
+            # no more than twice the pace the vCPU kept last time (a vCPU that stalls on
+            # faults makes far fewer): a window that runs out hands over to Python, which
+            # goes on, and the next call takes a longer one.
+            most = -(-(span_end - t0) // vc.cpu_ns)
+            paced = int(2 * self.pace[v] * (span_end - t0)) + MIN_WINDOW
+            n = int(max(0, min(most, paced, MAX_REFS, vc.refs_left())))
             rel, wr = vc.stream.take(vc.pos, n)
             parts_refs.append(rel)
             parts_writes.append(wr)
@@ -182,22 +193,25 @@ class QuietSteps:
         reclaim[sl.R_BEFORE_NS] = oldest.before_ns
         reclaim[sl.R_REQUEUED] = oldest.requeued
         reclaim[sl.R_WRITE_FAILURES] = pool.write_failures
-        # The device's writes into the table: queued ones in their order, then those in flight.
+        # The device's writes into the table: queued ones in their order, then those in flight
+        # (in any order: the loop lands them by end and sequence number, as the heap does).
         queued = list(dev.queues[BACKGROUND_WRITE])
-        flying = [x[2] for x in sorted(dev.in_flight, key=lambda x: (x[0], x[1]))]
-        rows = 0
+        group = queued + [x[2] for x in dev.in_flight]
+        rows = len(group)
         n_pages = 0
-        for status, group in ((st.QUEUED, queued), (st.IN_FLIGHT, flying)):
-            for op in group:
-                size = op.pages.size
-                self.op_pages[n_pages : n_pages + size] = op.pages
-                self.ops[rows] = (
-                    op.vm, op.issue_ns, op.lane, op.start_ns, op.done_ns, op.seq, n_pages,
-                    n_pages + size,
-                )  # fmt: skip
-                self.op_cls[rows], self.op_status[rows] = op.cls, status
-                rows += 1
-                n_pages += size
+        if rows:
+            sizes = np.fromiter((op.pages.size for op in group), dtype=np.int64, count=rows)
+            ends = np.cumsum(sizes)
+            n_pages = int(ends[-1])
+            self.op_pages[:n_pages] = np.concatenate([op.pages for op in group])
+            self.ops[:rows] = [
+                (op.vm, op.issue_ns, op.lane, op.start_ns, op.done_ns, op.seq, 0, 0) for op in group
+            ]
+            self.ops[:rows, sl.OP_LO] = ends - sizes
+            self.ops[:rows, sl.OP_HI] = ends
+            self.op_cls[:rows] = [op.cls for op in group]
+            self.op_status[:rows] = st.IN_FLIGHT
+            self.op_status[: len(queued)] = st.QUEUED
         dev.queues[BACKGROUND_WRITE].clear()
         dev.in_flight.clear()
         scalars[sl.S_N_OPS], scalars[sl.S_OP_PAGES] = rows, n_pages
@@ -237,6 +251,9 @@ class QuietSteps:
                 done = int(self.stream[p, 7] - self.first_pos[p])
                 if done:
                     sim.vcpus[v].consume(done)
+                ran_ns = int(self.pcpu_time[p] - self.start_time[p])
+                if ran_ns > 0:
+                    self.pace[v] = done / ran_ns
         T = int(self.where[st.Q_T])
         sim.now_ns = T
         p = int(self.where[st.Q_PCPU])
@@ -258,6 +275,7 @@ class QuietSteps:
             return
         rows = self.ops[:n].tolist()
         pages = self.op_pages[: int(self.ws.scalars[sl.S_OP_PAGES])].copy()
+        flying = device.in_flight  # empty since _enter: a heap again once filled
         for row, cls, status in zip(
             rows, self.op_cls[:n].tolist(), self.op_status[:n].tolist(), strict=True
         ):
@@ -268,4 +286,5 @@ class QuietSteps:
             if status == st.QUEUED:
                 device.queues[cls].append(op)
             else:
-                heapq.heappush(device.in_flight, (done, seq, op))
+                flying.append((done, seq, op))
+        heapq.heapify(flying)
