@@ -21,6 +21,7 @@ from engine.hotpath import steps as st
 from engine.hotpath.window import (
     MAX_WINDOW,
     NO_FLAGS,
+    Workspace,
     paging_state_in,
     paging_state_out,
     workspace,
@@ -40,33 +41,46 @@ MIN_WINDOW = 1024  # references a call hands each vCPU at least (bar the time or
 def may_run_quiet(sim: Simulation) -> bool:
     """Whether the run's fixed settings allow quiet steps at all: the compiled executor, a
     policy that does nothing at a boundary (`quiet_boundary`, no on_step of its own, the
-    aligned readahead cluster), victims from a kept list the kernel may reclaim from, no
-    after_run to feed, no major fault Python decides, no injected device fault."""
-    if sim.run_vcpu is not run_fast or sim.unlimited:
+    aligned readahead cluster), no injected device fault. (QuietSteps checks the kernel's
+    workspace when the run starts.)"""
+    if sim.run_vcpu is not run_fast or sim.unlimited or sim.machine.faults.device_faults:
         return False
     policy = sim.policy
-    if not (
+    return bool(
         getattr(policy, "quiet_boundary", False)
         and type(policy).on_step is Policy.on_step
         and policy.vector_readahead
-    ):
-        return False
-    ws = workspace(sim.machine)
+    )
+
+
+def kernel_reclaims_alone(ws: Workspace) -> bool:
+    """Whether the kernels' workspace lets the loop run: victims from a kept list the kernel
+    may reclaim from, no after_run to feed, no major fault Python decides."""
     return (
         ws.oldest is not None
         and not ws.collect
         and not ws.python_on_major
         and not ws.stream_read.any()
-        and not sim.machine.faults.device_faults
     )
 
 
 class QuietSteps:
-    """One simulation's buffers for the compiled step loop, made once."""
+    """One simulation's buffers for the compiled step loop, made when the run starts (the
+    kernels' workspace is made then, as run_window makes it: with the policy as it is then)."""
 
     def __init__(self, sim: Simulation):
+        self._ws: Workspace | None = None
+        self.possible = True
+
+    @property
+    def ws(self) -> Workspace:
+        assert self._ws is not None, "made by the first advance"
+        return self._ws
+
+    def _setup(self, sim: Simulation) -> None:
         m = sim.machine
-        self.ws = ws = workspace(m)
+        self._ws = ws = workspace(m)
+        self.possible = kernel_reclaims_alone(ws)
         n_p = sim.n_pcpus
         self.clock = np.zeros(st.N_CLOCK, dtype=np.int64)
         self.clock[st.C_STEP_NS] = sim.step_ns
@@ -109,6 +123,10 @@ class QuietSteps:
     def advance(self, sim: Simulation, until_ns: int) -> bool:
         """Run quiet steps from the clock on, and the step the loop stopped in (if any) in
         Python; False, having done nothing, where the next step is not quiet."""
+        if self._ws is None:
+            self._setup(sim)
+        if not self.possible:
+            return False
         T = sim.now_ns
         stop = self.stop_ns(sim, until_ns)
         if min(stop, sim.end_ns) - T < MIN_STEPS * sim.step_ns:

@@ -76,7 +76,10 @@ class Simulation:
         executor: str = "fast",
         record: bool | None = None,
         unlimited_memory: bool = False,
+        quiet_steps: bool = True,
     ):
+        """`quiet_steps=False` runs every step in Python (engine.quiet_steps otherwise runs
+        the steps that need no Python in one compiled call, with the same results)."""
         self.scenario = scenario
         s = scenario
         if policy is None:
@@ -160,7 +163,7 @@ class Simulation:
         self.recorder = m.recorder = Recorder(self) if record else None
         if unlimited_memory and executor == "fast" and self._only_first_touches_cost():
             self.run_vcpu = UnlimitedExecutor(m).run
-        self._quiet = QuietSteps(self) if may_run_quiet(self) else None
+        self._quiet = QuietSteps(self) if quiet_steps and may_run_quiet(self) else None
 
     def _only_first_touches_cost(self) -> bool:
         """Whether, with unlimited memory, a reference can cost only CPU or a first touch:

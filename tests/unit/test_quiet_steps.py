@@ -15,11 +15,9 @@ from tests.helpers import small_scenario
 
 def _run(scenario: Any, quiet: bool) -> tuple[Simulation, int]:
     """A recorded run, with or without quiet steps; and how many steps ran quiet."""
-    sim = Simulation(scenario, record=True)
+    sim = Simulation(scenario, record=True, quiet_steps=quiet)
     quiet_steps = 0
-    if not quiet:
-        sim._quiet = None
-    elif sim._quiet is not None:
+    if sim._quiet is not None:
         loop = sim._quiet
         advance = loop.advance
 
