@@ -120,9 +120,11 @@ class QuietSteps:
             stop = min(stop, sim.recorder.next_ns)
         return stop
 
-    def advance(self, sim: Simulation, until_ns: int) -> bool:
+    def advance(self, sim: Simulation, until_ns: int, boundary_done: bool = False) -> bool:
         """Run quiet steps from the clock on, and the step the loop stopped in (if any) in
-        Python; False, having done nothing, where the next step is not quiet."""
+        Python; False, having done nothing, where the next step is not quiet. With
+        boundary_done, Python has made the current step's boundary (a frame, the scheduler's
+        accounting, a wake-up): the loop starts at that step's pCPUs."""
         if self._ws is None:
             self._setup(sim)
         if not self.possible:
@@ -143,6 +145,7 @@ class QuietSteps:
             for op in q:
                 if op.cls not in WRITE_CLASSES or op.keep or op.failed or op.cancelled:
                     return False
+        self.clock[st.C_BOUNDARY_DONE] = int(boundary_done)
         self._enter(sim, T, stop)
         return self._run(sim, T)
 

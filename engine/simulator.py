@@ -331,11 +331,19 @@ class Simulation:
 
     def step(self) -> bool:
         """Advance one step; False once the scenario's duration is reached."""
+        return self._step()
+
+    def _step(self, until: int | None = None) -> bool:
+        """step(); given `until`, after its boundary in Python the pCPUs may go on in the
+        compiled loop of quiet steps, through that step and the next ones before until."""
         T = self.now_ns
         if self.end_ns <= T:
             return False
         T_end = min(T + self.step_ns, self.end_ns)
         self._boundary(T, T_end)
+        quiet = self._quiet
+        if until is not None and quiet is not None and quiet.advance(self, until, True):
+            return True
         for p in range(self.n_pcpus):
             self._run_pcpu(p, T, T_end)
         self.now_ns = T_end
@@ -384,10 +392,10 @@ class Simulation:
             return None if until is not None else self._result
         stop = self.end_ns if until is None else min(until, self.end_ns)
         while self.now_ns < stop:
-            # Steps that need no Python run in one compiled call (engine.quiet_steps).
-            if (
-                not (self._quiet is not None and self._quiet.advance(self, stop))
-                and not self.step()
+            # Steps that need no Python run in one compiled call (engine.quiet_steps); one
+            # whose boundary needs Python goes on there after it.
+            if not (self._quiet is not None and self._quiet.advance(self, stop)) and not self._step(
+                stop
             ):
                 break
             if on_step is not None:

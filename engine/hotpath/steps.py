@@ -2,7 +2,8 @@
 and the device has work (no scheduler event, no policy hook, no frame to record), and the
 references of every running vCPU between them.
 
-At each boundary, as `engine.simulator.Simulation._boundary` orders it: writes that ended take
+At each boundary (but the first, where Python has made it: C_BOUNDARY_DONE), as
+`engine.simulator.Simulation._boundary` orders it: writes that ended take
 effect, background reclaim takes victims from the policy's kept list of oldest pages, queued
 writes are dispatched, the lanes are noted for the step's demand reads; then each pCPU runs its
 vCPU through the step with `kernels.run_references`. The loop stops, leaving Python to go on
@@ -61,7 +62,8 @@ C_END_NS = 2  # the scenario's end
 C_LOW_WM = 3
 C_HIGH_WM = 4
 C_MINOR_NS = 5
-N_CLOCK = 6
+C_BOUNDARY_DONE = 6  # 1: Python made the first step's boundary; the loop starts at its pCPUs
+N_CLOCK = 7
 
 # Slots of where the loop stopped (an int64 array, in and out).
 Q_T = 0  # the start of the step it stopped in (in: the first step's start)
@@ -425,25 +427,28 @@ def run_steps(
     step_ns, stop_ns, end_ns = clock[C_STEP_NS], clock[C_STOP_NS], clock[C_END_NS]
     t_step = where[Q_T]
     where[Q_PCPU] = -1
+    boundary_done = clock[C_BOUNDARY_DONE] != 0
     while t_step < stop_ns and t_step < end_ns:
         where[Q_T] = t_step
         step_end = min(t_step + step_ns, end_ns)
-        land_writes(
-            t_step, ops, op_cls, op_status, op_pages, state, scalars, swap_out, pages_done,
-            ops_done,
-        )  # fmt: skip
-        compact(ops, op_cls, op_status, op_pages, scalars)
         reclaim[R_STEP_START_NS] = t_step
-        if not background_reclaim(
-            t_step, clock, n_vms, reclaim, kept_pages, kept_keys, where, state, keys_now, vm_of,
-            scalars, wasted, refused, device, ops, op_cls, op_status, op_pages,
-        ):  # fmt: skip
-            return
-        dispatch_writes(
-            t_step, step_end, device, busy_until, spare_lanes, demand_lanes, ops, op_cls,
-            op_status, scalars, busy_ns,
-        )  # fmt: skip
-        boundary_busy[:] = busy_until
+        if not boundary_done:
+            land_writes(
+                t_step, ops, op_cls, op_status, op_pages, state, scalars, swap_out, pages_done,
+                ops_done,
+            )  # fmt: skip
+            compact(ops, op_cls, op_status, op_pages, scalars)
+            if not background_reclaim(
+                t_step, clock, n_vms, reclaim, kept_pages, kept_keys, where, state, keys_now,
+                vm_of, scalars, wasted, refused, device, ops, op_cls, op_status, op_pages,
+            ):  # fmt: skip
+                return
+            dispatch_writes(
+                t_step, step_end, device, busy_until, spare_lanes, demand_lanes, ops, op_cls,
+                op_status, scalars, busy_ns,
+            )  # fmt: skip
+            boundary_busy[:] = busy_until
+        boundary_done = False
         for p in range(slice_end.size):
             if not run_pcpu(
                 p, t_step, step_end, clock, where, slice_end, pcpu_time, vcpu_of, stream, refs,

@@ -21,10 +21,10 @@ def _run(scenario: Any, quiet: bool) -> tuple[Simulation, int]:
         loop = sim._quiet
         advance = loop.advance
 
-        def counting(s: Simulation, until_ns: int) -> bool:
+        def counting(s: Simulation, until_ns: int, boundary_done: bool = False) -> bool:
             nonlocal quiet_steps
             before = s.now_ns
-            ran = advance(s, until_ns)
+            ran = advance(s, until_ns, boundary_done)
             quiet_steps += (s.now_ns - before) // s.step_ns if ran else 0
             return ran
 
