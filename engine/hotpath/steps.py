@@ -23,6 +23,7 @@ from engine.hotpath.kernels import run_references
 from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import evict_pages, reclaim_kept
 from engine.hotpath.slots import (
+    D_STALL_NS,
     GO_ON,
     LIST_GONE,
     OP_DONE,
@@ -48,6 +49,7 @@ from engine.hotpath.slots import (
     S_RESCUES,
     S_WRITING_PENDING,
     V_SEQ,
+    WAIT_FOR_FRAME,
 )
 from engine.page_states import SWAPPED, WRITING
 
@@ -113,6 +115,16 @@ def land_writes(
         pages_done[op_cls[best]] += hi - lo
         ops_done[op_cls[best]] += 1
         op_status[best] = LANDED
+
+
+@njit(cache=True, nogil=True)
+def next_landing(ops: np.ndarray, op_status: np.ndarray, n_rows: int) -> int:
+    """SwapDevice.next_completion_ns over the table's writes in flight (-1: none)."""
+    first = -1
+    for r in range(n_rows):
+        if op_status[r] == IN_FLIGHT and (first < 0 or ops[r, OP_DONE] < first):
+            first = ops[r, OP_DONE]
+    return first
 
 
 @njit(cache=True, nogil=True)
@@ -323,9 +335,13 @@ def run_pcpu(
     op_cls: np.ndarray,
     op_status: np.ndarray,
     op_pages: np.ndarray,
+    swap_out: np.ndarray,
+    pages_done: np.ndarray,
+    ops_done: np.ndarray,
 ) -> bool:
     """Simulation._run_pcpu of pCPU p through the step, its vCPU's references run by the
-    kernel; False where Python must go on (where[Q_TIME], where[Q_WHY] say from what)."""
+    kernel (and its waits for a write, as run_fast makes them); False where Python must go
+    on (where[Q_TIME], where[Q_WHY] say from what)."""
     if vcpu_of[p] < 0:  # idle with nothing runnable: it stays idle through the step
         pcpu_time[p] = step_end_ns
         return True
@@ -369,6 +385,20 @@ def run_pcpu(
             where[Q_KEPT_HEAD] = head + scalars[S_LIST_HEAD]
         for r in range(first_row, scalars[S_N_OPS]):  # direct reclaim's writes, started
             op_cls[r], op_status[r] = WRITE_TO_FREE, IN_FLIGHT
+        if why == WAIT_FOR_FRAME:
+            # executor.wait_for_frame: the vCPU waits for the next write to end and sees it
+            # (and any other ended by then) take effect.
+            next_done = next_landing(ops, op_status, scalars[S_N_OPS])
+            if next_done < 0:
+                break  # nothing in flight: Python counts a full swap device's stall
+            next_done = max(next_done, t)
+            deltas[vm, D_STALL_NS] += next_done - t
+            land_writes(
+                next_done, ops, op_cls, op_status, op_pages, state, scalars, swap_out,
+                pages_done, ops_done,
+            )  # fmt: skip
+            t, why = next_done, GO_ON
+            continue
         if why != GO_ON:
             break
     where[Q_TIME], where[Q_WHY] = t, why
@@ -455,7 +485,7 @@ def run_steps(
                 writes, state, last_use_ns, load_ns, ref_bit, evicted_for_prefetch, scalars,
                 deltas, device, busy_until, boundary_busy, mark, reclaim, kept_pages, kept_keys,
                 list_pages, list_keys, keys_now, vm_of, wasted, refused, victims, ops, op_cls,
-                op_status, op_pages,
+                op_status, op_pages, swap_out, pages_done, ops_done,
             ):  # fmt: skip
                 where[Q_PCPU] = p
                 return
