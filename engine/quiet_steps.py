@@ -94,18 +94,27 @@ class QuietSteps:
         self.vcpu_of = np.zeros(n_p, dtype=np.int64)
         self.stream = np.zeros((n_p, 9), dtype=np.int64)
         self.deltas = np.zeros((m.n_vms, sl.N_DELTAS), dtype=np.int64)
-        frames = m.pool.frames
-        # Writes in flight hold frames, so the table has room for a pool's worth of them.
-        self.rows = 64 + 2 * (frames // max(1, ws.write_batch) + m.n_vms) + 4 * ws.batch
-        self.ops = np.zeros((self.rows, sl.N_OP_COLUMNS), dtype=np.int64)
-        self.op_cls = np.zeros(self.rows, dtype=np.int64)
-        self.op_status = np.zeros(self.rows, dtype=np.int64)
-        self.op_pages = np.zeros(2 * frames + 4 * ws.batch, dtype=np.int64)
+        # Room for a few reclaims' writes; the table grows when the device holds more at the
+        # start of a call (and a call that fills it hands over to Python, which has room).
+        self.room_pages = min(2 * m.pool.frames, 4 * m.high_wm) + 4 * ws.batch
+        self._make_table(0, 0)
         self.kept_pages = np.zeros(0, dtype=np.int64)
         self.kept_keys = np.zeros(0, dtype=np.int64)
         # References per ns each vCPU made in its last quiet run (its CPU pace at first).
         self.pace = [1.0 / vc.cpu_ns for vc in sim.vcpus]
         self.start_time = np.zeros(n_p, dtype=np.int64)
+
+    def _make_table(self, rows_now: int, pages_now: int) -> None:
+        """The write table with room for rows_now writes of pages_now pages and room_pages
+        more pages (in writes of at least one page each)."""
+        ws = self.ws
+        n_pages = pages_now + self.room_pages
+        rows = rows_now + 64 + 2 * (n_pages // max(1, ws.write_batch) + len(self.deltas))
+        rows += 4 * ws.batch
+        self.ops = np.zeros((rows, sl.N_OP_COLUMNS), dtype=np.int64)
+        self.op_cls = np.zeros(rows, dtype=np.int64)
+        self.op_status = np.zeros(rows, dtype=np.int64)
+        self.op_pages = np.zeros(n_pages, dtype=np.int64)
 
     def stop_ns(self, sim: Simulation, until_ns: int) -> int:
         """The first step start the loop may not run: until_ns, the scheduler's next event,
@@ -224,6 +233,8 @@ class QuietSteps:
             sizes = np.fromiter((op.pages.size for op in group), dtype=np.int64, count=rows)
             ends = np.cumsum(sizes)
             n_pages = int(ends[-1])
+            if n_pages + self.room_pages > self.op_pages.size:
+                self._make_table(rows, n_pages)
             self.op_pages[:n_pages] = np.concatenate([op.pages for op in group])
             self.ops[:rows] = [
                 (op.vm, op.issue_ns, op.lane, op.start_ns, op.done_ns, op.seq, 0, 0) for op in group
