@@ -75,3 +75,17 @@ def test_a_policy_with_a_boundary_hook_runs_no_quiet_step() -> None:
     """Predictive acts at every boundary: its steps all run in Python."""
     sim = Simulation(small_scenario(), {"name": "predictive"}, record=False)
     assert sim._quiet is None
+
+
+def test_runs_in_pieces_and_single_steps_give_the_whole_run() -> None:
+    """run(until=...) at odd times, step() between, then run() to the end: the same figures
+    as one run with every step in Python (quiet steps stop at until and hand state back)."""
+    scenario = small_scenario(duration_ms=80.0)
+    pieces = Simulation(scenario, record=True)
+    for until_ms in (0.7, 9.3, 9.4, 31.0):
+        pieces.run(until=int(until_ms * 1e6))
+        assert pieces.now_ns >= int(until_ms * 1e6)
+        pieces.step()
+    pieces.run(with_baseline=False)
+    plain, _ = _run(scenario, quiet=False)
+    assert _figures(pieces) == _figures(plain)
