@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.device import WRITE_TO_FREE
-from engine.hotpath.slots import NEEDS_PYTHON, WAIT_FOR_FRAME
+from engine.hotpath.slots import GO_ON, NEEDS_PYTHON, WAIT_FOR_FRAME
 from engine.hotpath.window import run_window
 from engine.pool import (
     CLEAN,
@@ -166,22 +166,28 @@ def run_reference(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tupl
     return t, RAN_TO_END
 
 
-def run_fast(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, str]:
+def run_fast(
+    sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int, pending: int = GO_ON
+) -> tuple[int, str]:
     """The compiled executor: same results as run_reference, the kernel running references
-    until one needs Python (a prefetch in flight, a policy's own readahead or victims, ...)."""
-    while t < t_end:
-        if vc.stream_done():
-            return t, DONE
-        if vc.burst_left_ns <= 0:
-            return t, SLEEP
-        t, why = run_window(sim, vc, pcpu, t, t_end)
+    until one needs Python (a prefetch in flight, a policy's own readahead or victims, ...).
+    `pending` goes on after a kernel that stopped for that reason at t (the compiled step
+    loop, engine.hotpath.steps, hands over so)."""
+    why = pending
+    while True:
         if why == WAIT_FOR_FRAME:
             t = wait_for_frame(sim, vc, t, t_end)
         elif why == NEEDS_PYTHON:
             t = step_one(sim, vc, pcpu, t, t_end)
             if vc.blocked_until >= 0:
                 return t, BLOCK
-    return t, RAN_TO_END
+        if t >= t_end:
+            return t, RAN_TO_END
+        if vc.stream_done():
+            return t, DONE
+        if vc.burst_left_ns <= 0:
+            return t, SLEEP
+        t, why = run_window(sim, vc, pcpu, t, t_end)
 
 
 fp_empty = np.zeros(0, dtype=np.int64)  # no major-faulted pages, for after_run

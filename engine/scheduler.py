@@ -16,6 +16,7 @@ import numpy as np
 from engine.scenario.schema import Scheduler as SchedulerParams
 
 BOOST, UNDER, OVER = 0, 1, 2
+NEVER_NS = (1 << 63) - 1
 PRIORITY_NAMES = ("boost", "under", "over")
 
 
@@ -96,6 +97,11 @@ class BaseScheduler:
     def boundary(self, now_ns: int) -> None:
         """Called at every step boundary (credit accounting)."""
         return None
+
+    def next_event_ns(self) -> int:
+        """The first time at which boundary() does something (so the steps before it may run
+        without calling it)."""
+        return NEVER_NS
 
     # -- the plan ------------------------------------------------------------------------------
     def plan(
@@ -188,6 +194,9 @@ class Credit(BaseScheduler):
         credit += share.astype(np.int64)
         limit = (self.period_ns * np.maximum(1, self.vm_vcpus)).astype(np.int64)
         np.clip(credit, -limit, limit, out=credit)
+
+    def next_event_ns(self) -> int:
+        return int(self.next_accounting)
 
     def boundary(self, now_ns: int) -> None:
         while now_ns >= self.next_accounting:

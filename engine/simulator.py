@@ -29,6 +29,7 @@ from engine.metrics import Counters, summarise
 from engine.policies import get_policy, validate_policy
 from engine.policies.context import PolicyContext
 from engine.pool import PagePool
+from engine.quiet_steps import QuietSteps, may_run_quiet
 from engine.recording import Recorder
 from engine.scenario import Host, Scenario
 from engine.scheduler import Plan, make_scheduler
@@ -75,7 +76,10 @@ class Simulation:
         executor: str = "fast",
         record: bool | None = None,
         unlimited_memory: bool = False,
+        quiet_steps: bool = True,
     ):
+        """`quiet_steps=False` runs every step in Python (engine.quiet_steps otherwise runs
+        the steps that need no Python in one compiled call, with the same results)."""
         self.scenario = scenario
         s = scenario
         if policy is None:
@@ -159,6 +163,7 @@ class Simulation:
         self.recorder = m.recorder = Recorder(self) if record else None
         if unlimited_memory and executor == "fast" and self._only_first_touches_cost():
             self.run_vcpu = UnlimitedExecutor(m).run
+        self._quiet = QuietSteps(self) if quiet_steps and may_run_quiet(self) else None
 
     def _only_first_touches_cost(self) -> bool:
         """Whether, with unlimited memory, a reference can cost only CPU or a first touch:
@@ -293,9 +298,11 @@ class Simulation:
             self.scheduler.enqueue(v, t)
         self.policy.on_deschedule(v, t, reason)
 
-    def _run_pcpu(self, p: int, T: int, T_end: int) -> None:
-        t = max(self.pcpu_time[p], T)
-        while t < T_end:
+    def _run_pcpu(self, p: int, T: int, T_end: int, resume: tuple[int, int] | None = None) -> None:
+        """pCPU p runs vCPUs until T_end; `resume` = (t, why) goes on from the compiled step
+        loop, which stopped at t with its running vCPU's kernel stopped for why."""
+        t = max(self.pcpu_time[p], T) if resume is None else resume[0]
+        while resume is not None or t < T_end:
             v = self.running[p]
             if v < 0:
                 v = self._dispatch(p, t)
@@ -311,7 +318,12 @@ class Simulation:
                     t = T_end
                     break
             vc = self.vcpus[v]
-            t, why = self.run_vcpu(self.machine, vc, p, t, min(T_end, self.slice_end[p]))
+            t_end = min(T_end, self.slice_end[p])
+            if resume is not None:
+                t, why = run_fast(self.machine, vc, p, t, t_end, pending=resume[1])
+                resume = None
+            else:
+                t, why = self.run_vcpu(self.machine, vc, p, t, t_end)
             if why == RAN_TO_END and t < self.slice_end[p]:
                 break  # the step is over, the slice goes on
             self._deschedule(p, t, why if why != RAN_TO_END else "slice")
@@ -319,11 +331,19 @@ class Simulation:
 
     def step(self) -> bool:
         """Advance one step; False once the scenario's duration is reached."""
+        return self._step()
+
+    def _step(self, until: int | None = None) -> bool:
+        """step(); given `until`, after its boundary in Python the pCPUs may go on in the
+        compiled loop of quiet steps, through that step and the next ones before until."""
         T = self.now_ns
         if self.end_ns <= T:
             return False
         T_end = min(T + self.step_ns, self.end_ns)
         self._boundary(T, T_end)
+        quiet = self._quiet
+        if until is not None and quiet is not None and quiet.advance(self, until, True):
+            return True
         for p in range(self.n_pcpus):
             self._run_pcpu(p, T, T_end)
         self.now_ns = T_end
@@ -365,12 +385,19 @@ class Simulation:
         when it is already known; `with_baseline=False` skips it and leaves slowdown out,
         for measuring the engine alone). After `run(until=t)` the run goes on with another `run`
         or `step`, so figures can be read at t. `on_step(now_ns)` hears the clock after every
-        step (progress; raise in it to abandon the run). Running a finished simulation
-        returns its result again."""
+        step, or after every run of quiet steps made in one compiled call (engine.quiet_steps;
+        a run stops at every frame it records): progress, and raise in it to abandon the run.
+        Running a finished simulation returns its result again."""
         if self._result is not None:
             return None if until is not None else self._result
         stop = self.end_ns if until is None else min(until, self.end_ns)
-        while self.now_ns < stop and self.step():
+        while self.now_ns < stop:
+            # Steps that need no Python run in one compiled call (engine.quiet_steps); one
+            # whose boundary needs Python goes on there after it.
+            if not (self._quiet is not None and self._quiet.advance(self, stop)) and not self._step(
+                stop
+            ):
+                break
             if on_step is not None:
                 on_step(self.now_ns)
         if until is not None:

@@ -162,6 +162,38 @@ def put_writes_in_flight(sim: Machine, ops: np.ndarray, op_pages: np.ndarray, n:
         heapq.heappush(in_flight, (done, seq, op))
 
 
+def paging_state_in(sim: Machine, ws: Workspace) -> None:
+    """The pool's and paging's scalars and the device's demand-read figures into the arrays
+    the kernels update (the other scalars zeroed)."""
+    pool, dev, scalars, device = ws.pool, ws.dev, ws.scalars, ws.device
+    scalars[:] = 0
+    scalars[sl.S_FREE_FRAMES] = pool.free_frames
+    scalars[sl.S_FREE_SLOTS] = pool.free_slots
+    scalars[sl.S_RESCUES] = pool.rescues
+    scalars[sl.S_WRITING_PENDING] = sim.writing_pending
+    device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
+    device[sl.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
+    device[sl.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
+    device[sl.V_DEMAND_OPS] = dev.demand_ops
+    device[sl.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
+    device[sl.V_SEQ] = dev.seq
+
+
+def paging_state_out(sim: Machine, ws: Workspace) -> None:
+    """What the kernels left in those arrays back into the pool, paging and the device."""
+    pool, dev, scalars, device = ws.pool, ws.dev, ws.scalars, ws.device
+    pool.free_frames = int(scalars[sl.S_FREE_FRAMES])
+    pool.free_slots = int(scalars[sl.S_FREE_SLOTS])
+    pool.rescues = int(scalars[sl.S_RESCUES])
+    sim.writing_pending = int(scalars[sl.S_WRITING_PENDING])
+    dev.pages_done[DEMAND_READ] = device[sl.V_PAGES_DONE]
+    dev.busy_ns[DEMAND_READ] = device[sl.V_BUSY_NS]
+    dev.ops_done[DEMAND_READ] = device[sl.V_OPS_DONE]
+    dev.demand_ops = int(device[sl.V_DEMAND_OPS])
+    dev.busy_ns[WRITE_TO_FREE] = device[sl.V_WRITE_BUSY_NS]
+    dev.seq = int(device[sl.V_SEQ])
+
+
 def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
     """Run the vCPU's next references in the kernel from t; returns (new time, why it
     stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
@@ -177,18 +209,8 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     ahead, writes = vc.stream.take(vc.pos, w + scan_refs)  # a fault read scans past w
     rel, writes = ahead[:w], writes[:w]
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
-    scalars[:] = 0
-    scalars[sl.S_FREE_FRAMES] = pool.free_frames
-    scalars[sl.S_FREE_SLOTS] = pool.free_slots
-    scalars[sl.S_RESCUES] = pool.rescues
-    scalars[sl.S_WRITING_PENDING] = sim.writing_pending
+    paging_state_in(sim, ws)
     scalars[sl.S_LIST_END] = -1  # no list made yet
-    device[sl.V_PAGES_DONE] = dev.pages_done[DEMAND_READ]
-    device[sl.V_BUSY_NS] = dev.busy_ns[DEMAND_READ]
-    device[sl.V_OPS_DONE] = dev.ops_done[DEMAND_READ]
-    device[sl.V_DEMAND_OPS] = dev.demand_ops
-    device[sl.V_WRITE_BUSY_NS] = dev.busy_ns[WRITE_TO_FREE]
-    device[sl.V_SEQ] = dev.seq
     delta[:] = 0
     counts[:] = 0
     collect = ws.collect
@@ -205,16 +227,7 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
         collect, sim.mark, touched, majors, counts, *reclaim,
     )  # fmt: skip
-    pool.free_frames = int(scalars[sl.S_FREE_FRAMES])
-    pool.free_slots = int(scalars[sl.S_FREE_SLOTS])
-    pool.rescues = int(scalars[sl.S_RESCUES])
-    sim.writing_pending = int(scalars[sl.S_WRITING_PENDING])
-    dev.pages_done[DEMAND_READ] = device[sl.V_PAGES_DONE]
-    dev.busy_ns[DEMAND_READ] = device[sl.V_BUSY_NS]
-    dev.ops_done[DEMAND_READ] = device[sl.V_OPS_DONE]
-    dev.demand_ops = int(device[sl.V_DEMAND_OPS])
-    dev.busy_ns[WRITE_TO_FREE] = device[sl.V_WRITE_BUSY_NS]
-    dev.seq = int(device[sl.V_SEQ])
+    paging_state_out(sim, ws)
     if oldest is not None:
         head = int(scalars[sl.S_LIST_HEAD])
         end = int(scalars[sl.S_LIST_END])

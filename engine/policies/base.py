@@ -48,6 +48,9 @@ class Policy:
     retired: ClassVar[dict[str, tuple[object, str]]] = {}
     vector_readahead: bool = True  # False: the executors ask fault_prefetch at each fault
     horizon_ns: int = 0  # how far ahead the policy reads the plan, ns
+    # True: on_step does nothing and readahead_cluster never changes, so steps may run in
+    # one compiled call without asking (engine.quiet_steps checks the rest).
+    quiet_boundary: bool = False
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         self.params = params

@@ -45,6 +45,7 @@ class DemandPaging(Policy):
     name = "demand"
     menu_rank = 0
     Params = DemandParams
+    quiet_boundary = True  # nothing at a step boundary; the cluster is a fixed setting
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)

@@ -47,9 +47,18 @@ def test_interpreted_kernels_give_the_compiled_summary():
 
 
 def test_the_warm_module_compiles_every_kernel():
-    """After engine.hotpath.warm every kernel the executor, reclaim, the streams and the oracle
-    call has a compiled signature."""
-    from engine.hotpath import clock, device_time, first_touch, next_use, oldest, reclaim, sampling
+    """After engine.hotpath.warm every kernel the executor, the step loop, reclaim, the streams
+    and the oracle call has a compiled signature."""
+    from engine.hotpath import (
+        clock,
+        device_time,
+        first_touch,
+        next_use,
+        oldest,
+        reclaim,
+        sampling,
+        steps,
+    )
     from engine.hotpath import kernels as k
     from engine.hotpath.warm import warm
 
@@ -65,6 +74,7 @@ def test_the_warm_module_compiles_every_kernel():
     for kernel in (
         k.run_references,
         k.clear_marks,
+        steps.run_steps,
         *reclaim_kernels,
         *victim_kernels,
         *streams,

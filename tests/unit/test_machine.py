@@ -100,9 +100,12 @@ def test_a_reclaim_from_the_kept_list_in_one_call_is_the_reclaim_in_python(monke
 
         with monkeypatch.context() as m:
             m.setattr(PagingServices, "_reclaim_kept", counted)
-            fast = Simulation(scenario, policy, record=False).run(with_baseline=False)
+            # Steps in Python: quiet steps would reclaim in their own compiled loop.
+            sim = Simulation(scenario, policy, record=False, quiet_steps=False)
+            fast = sim.run(with_baseline=False)
         assert sum(1 for freed in calls if freed >= 0) > 10  # the one-call path ran
         with monkeypatch.context() as m:
             m.setattr(PagingServices, "_reclaim_kept", lambda self, *args: -1)
-            slow = Simulation(scenario, policy, record=False).run(with_baseline=False)
+            in_python = Simulation(scenario, policy, record=False, quiet_steps=False)
+            slow = in_python.run(with_baseline=False)
         assert fast.summary == slow.summary and fast.vms == slow.vms

@@ -49,11 +49,13 @@ def test_a_finished_run_returns_its_result_again():
 
 
 def test_on_step_hears_every_step_and_can_abandon():
-    """on_step gets the clock after each step; an exception raised in it ends the run."""
+    """on_step gets the clock after each step (or run of quiet steps made in one call), up
+    to where run stops; an exception raised in it ends the run."""
     sim = quickstart()
     heard: list[int] = []
     sim.run(until=3 * sim.step_ns, on_step=heard.append)
-    assert heard == [sim.step_ns, 2 * sim.step_ns, 3 * sim.step_ns]
+    assert heard[-1] == 3 * sim.step_ns and heard == sorted(set(heard))
+    assert set(heard) <= {sim.step_ns, 2 * sim.step_ns, 3 * sim.step_ns}
 
     class Stop(Exception):
         pass
@@ -63,7 +65,7 @@ def test_on_step_hears_every_step_and_can_abandon():
 
     with pytest.raises(Stop):
         sim.run(on_step=stop)
-    assert sim.now_ns == 4 * sim.step_ns
+    assert 4 * sim.step_ns <= sim.now_ns < sim.end_ns
 
 
 def test_without_baseline_the_slowdown_is_left_out():
