@@ -246,6 +246,22 @@ def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float
 
 
 @njit(cache=True, nogil=True)
+def _nth_latest(at: np.ndarray, m: int, n: int, hint: int, scratch: np.ndarray) -> int:
+    """The n-th latest of at[:m] (0 < n < m). Selected among the values at or after `hint`
+    when at least n are (then all the n latest are among them), else among all: any hint
+    gives the same value, a close one (the group's last P: positions only move on) a small
+    selection in place of one over the whole group. `scratch`: room for m values."""
+    k = 0
+    for i in range(m):
+        if at[i] >= hint:
+            scratch[k] = at[i]
+            k += 1
+    if k >= n:
+        return np.partition(scratch[:k], k - n)[k - n]
+    return np.partition(at[:m], m - n)[m - n]
+
+
+@njit(cache=True, nogil=True)
 def _shortlist_group(
     out: np.ndarray,
     n_out: int,
@@ -260,6 +276,9 @@ def _shortlist_group(
     unplanned_ns: int,
     far: int,
     last_use_ns: np.ndarray,
+    cut_hints: np.ndarray,
+    group: int,
+    scratch: np.ndarray,
 ) -> int:
     """Append to out[n_out:] those of a group's m pages (one VM's clean or dirty candidates,
     in page order, next used at window-clamped positions at[:m]) that can be among the n
@@ -270,6 +289,7 @@ def _shortlist_group(
     least T(P) (the group's dirty cost alike for all), so the n-th latest key overall is at
     least T(P). A page used before P has a key of at most T(P - 1): if T(P - 1) < T(P) it
     can neither be among the n latest nor tie with the n-th. Else the group stays whole.
+    P is looked for from cut_hints[group] (the group's last P), which it replaces.
 
     The pages used at P share one key. When more than n do, that key is at most the n-th
     latest (more than n pages have it), so of them only those the selection takes at a tie
@@ -277,7 +297,8 @@ def _shortlist_group(
     keep_all = m <= n
     cut = 0
     if not keep_all:
-        cut = np.partition(at[:m], m - n)[m - n]  # P
+        cut = _nth_latest(at, m, n, cut_hints[group], scratch)  # P
+        cut_hints[group] = cut
         before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
         keep_all = before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far)
     if keep_all:
@@ -355,6 +376,7 @@ def farthest_pages(
     dirty_ns: int,
     last_use_ns: np.ndarray,
     work: np.ndarray,
+    cut_hints: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to n evictable pages with the latest next-use times (a dirty page's brought
     forward by dirty_ns, the write its eviction costs), and those times.
@@ -370,7 +392,9 @@ def farthest_pages(
     says why), nor, of more than n pages sharing the group's n-th latest position, those
     the tie rule would not take. The shortlist holds every page the selection over all
     candidates chooses, so the selection over it is that selection. `work`: five rows of
-    scratch space as long as the pool (no allocation of that size per call)."""
+    scratch space as long as the pool (no allocation of that size per call). `cut_hints`:
+    two per VM (clean, dirty), where to look for each group's n-th latest position from,
+    kept by the caller between calls and updated here (any values give the same result)."""
     n_vms = vm_base.size - 1
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy()
@@ -382,6 +406,7 @@ def farthest_pages(
         work[4],
     )
     vm_first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's shortlist: short[vm_first[vm]:]
+    scratch = np.empty(np.max(vm_base[1:] - vm_base[:-1]) if n_vms else 0, dtype=np.int64)
     n_out = 0
     for vm in range(n_vms):
         vm_first[vm] = n_out
@@ -413,12 +438,12 @@ def farthest_pages(
                 m_clean += 1
         n_out = _shortlist_group(
             short, n_out, clean_pages, clean_at, m_clean, n, row, starts, cum, share,
-            unplanned_ns, far, last_use_ns,
+            unplanned_ns, far, last_use_ns, cut_hints, 2 * vm, scratch,
         )  # fmt: skip
         mid = n_out
         n_out = _shortlist_group(
             short, n_out, dirty_pages, dirty_at, m_dirty, n, row, starts, cum, share,
-            unplanned_ns, far, last_use_ns,
+            unplanned_ns, far, last_use_ns, cut_hints, 2 * vm + 1, scratch,
         )  # fmt: skip
         _merge_runs(short, vm_first[vm], mid, n_out, clean_pages)  # back in page order
     vm_first[n_vms] = n_out

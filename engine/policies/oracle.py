@@ -130,6 +130,7 @@ class Oracle(Policy):
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
+        self._cut_hints = np.zeros(2 * ctx.n_vms, dtype=np.int64)  # farthest_pages' too
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
@@ -382,6 +383,7 @@ class Oracle(Policy):
             self.machine.device.service_ns(1),
             pool.last_use_ns,
             self._work,
+            self._cut_hints,
         )
 
     def _measure_rates(self) -> None:
