@@ -24,6 +24,7 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
@@ -312,23 +313,10 @@ class Oracle(Policy):
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         chosen = self._farthest(8 * n, now_ns, clean_only)[0]
-        chosen = self._fewest_writes(chosen, n)
+        pool = self.machine.pool
+        chosen = fewest_writes(chosen, n, pool.state, pool.vm_of)
         self._rescan(chosen)
         return chosen
-
-    def _fewest_writes(self, ranked: np.ndarray, n: int) -> np.ndarray:
-        """n of the ranked candidates (twice as many as needed), needing the fewest write
-        operations: clean pages first, then dirty ones of the VM with most of them (a write
-        operation covers one VM's pages), each group in Belady order."""
-        pool = self.machine.pool
-        dirty = pool.state[ranked] == DIRTY
-        if not dirty.any() or ranked.size <= n:
-            return ranked[:n]
-        vms = pool.vm_of[ranked].astype(np.int64)
-        count = np.bincount(vms[dirty], minlength=self.ctx.n_vms)
-        # Clean first; then by VM, the most dirty candidates first; stable keeps Belady order.
-        group = np.where(dirty, 1 + np.argsort(np.argsort(-count, kind="stable"))[vms], 0)
-        return ranked[np.argsort(group, kind="stable")[:n]]
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
@@ -554,7 +542,8 @@ class Oracle(Policy):
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
         pool = self.machine.pool
-        still_out = set(pool.vm_of[wanted[pool.state[wanted] == SWAPPED]].tolist())
+        still_out = np.zeros(ctx.n_vms, dtype=np.bool_)
+        still_out[pool.vm_of[wanted[pool.state[wanted] == SWAPPED]]] = True
         for v, lo in span.items():
-            if ctx.vcpus[v].vm in still_out:
+            if still_out[ctx.vcpus[v].vm]:
                 self.ahead[v] = lo
