@@ -246,22 +246,6 @@ def _monotone(row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float
 
 
 @njit(cache=True, nogil=True)
-def _nth_latest(at: np.ndarray, m: int, n: int, hint: int, scratch: np.ndarray) -> int:
-    """The n-th latest of at[:m] (0 < n < m). Selected among the values at or after `hint`
-    when at least n are (then all the n latest are among them), else among all: any hint
-    gives the same value, a close one (the group's last P: positions only move on) a small
-    selection in place of one over the whole group. `scratch`: room for m values."""
-    k = 0
-    for i in range(m):
-        if at[i] >= hint:
-            scratch[k] = at[i]
-            k += 1
-    if k >= n:
-        return np.partition(scratch[:k], k - n)[k - n]
-    return np.partition(at[:m], m - n)[m - n]
-
-
-@njit(cache=True, nogil=True)
 def _shortlist_group(
     out: np.ndarray,
     n_out: int,
@@ -276,9 +260,6 @@ def _shortlist_group(
     unplanned_ns: int,
     far: int,
     last_use_ns: np.ndarray,
-    cut_hints: np.ndarray,
-    group: int,
-    scratch: np.ndarray,
 ) -> int:
     """Append to out[n_out:] those of a group's m pages (one VM's clean or dirty candidates,
     in page order, next used at window-clamped positions at[:m]) that can be among the n
@@ -289,7 +270,6 @@ def _shortlist_group(
     least T(P) (the group's dirty cost alike for all), so the n-th latest key overall is at
     least T(P). A page used before P has a key of at most T(P - 1): if T(P - 1) < T(P) it
     can neither be among the n latest nor tie with the n-th. Else the group stays whole.
-    P is looked for from cut_hints[group] (the group's last P), which it replaces.
 
     The pages used at P share one key. When more than n do, that key is at most the n-th
     latest (more than n pages have it), so of them only those the selection takes at a tie
@@ -297,8 +277,7 @@ def _shortlist_group(
     keep_all = m <= n
     cut = 0
     if not keep_all:
-        cut = _nth_latest(at, m, n, cut_hints[group], scratch)  # P
-        cut_hints[group] = cut
+        cut = np.partition(at[:m], m - n)[m - n]  # P
         before = _time_at(cut - 1, row, starts, cum, share, unplanned_ns, far)
         keep_all = before >= _time_at(cut, row, starts, cum, share, unplanned_ns, far)
     if keep_all:
@@ -376,7 +355,6 @@ def farthest_pages(
     dirty_ns: int,
     last_use_ns: np.ndarray,
     work: np.ndarray,
-    cut_hints: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up to n evictable pages with the latest next-use times (a dirty page's brought
     forward by dirty_ns, the write its eviction costs), and those times.
@@ -392,9 +370,7 @@ def farthest_pages(
     says why), nor, of more than n pages sharing the group's n-th latest position, those
     the tie rule would not take. The shortlist holds every page the selection over all
     candidates chooses, so the selection over it is that selection. `work`: five rows of
-    scratch space as long as the pool (no allocation of that size per call). `cut_hints`:
-    two per VM (clean, dirty), where to look for each group's n-th latest position from,
-    kept by the caller between calls and updated here (any values give the same result)."""
+    scratch space as long as the pool (no allocation of that size per call)."""
     n_vms = vm_base.size - 1
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy()
@@ -406,7 +382,6 @@ def farthest_pages(
         work[4],
     )
     vm_first = np.zeros(n_vms + 1, dtype=np.int64)  # each VM's shortlist: short[vm_first[vm]:]
-    scratch = np.empty(np.max(vm_base[1:] - vm_base[:-1]) if n_vms else 0, dtype=np.int64)
     n_out = 0
     for vm in range(n_vms):
         vm_first[vm] = n_out
@@ -438,18 +413,46 @@ def farthest_pages(
                 m_clean += 1
         n_out = _shortlist_group(
             short, n_out, clean_pages, clean_at, m_clean, n, row, starts, cum, share,
-            unplanned_ns, far, last_use_ns, cut_hints, 2 * vm, scratch,
+            unplanned_ns, far, last_use_ns,
         )  # fmt: skip
         mid = n_out
         n_out = _shortlist_group(
             short, n_out, dirty_pages, dirty_at, m_dirty, n, row, starts, cum, share,
-            unplanned_ns, far, last_use_ns, cut_hints, 2 * vm + 1, scratch,
+            unplanned_ns, far, last_use_ns,
         )  # fmt: skip
         _merge_runs(short, vm_first[vm], mid, n_out, clean_pages)  # back in page order
     vm_first[n_vms] = n_out
     pages = short[:n_out].copy()
-    keys = np.full(n_out, far, dtype=np.int64)
-    for vm in range(n_vms):
+    keys = keys_of(
+        pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
+        cum, share, unplanned_ns, far, dirty_ns,
+    )  # fmt: skip
+    chosen = latest_keys(n, pages, keys, last_use_ns)
+    return pages[chosen], keys[chosen]
+
+
+@njit(cache=True, nogil=True)
+def keys_of(
+    pages: np.ndarray,
+    vm_first: np.ndarray,
+    state: np.ndarray,
+    vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray,
+    next_pos: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+    dirty_ns: int,
+) -> np.ndarray:
+    """The victim key of each of the pages (VM vm's at pages[vm_first[vm]:vm_first[vm + 1]]):
+    the soonest next-use time over its VM's vCPUs, a dirty page's brought forward by
+    dirty_ns."""
+    keys = np.full(pages.size, far, dtype=np.int64)
+    for vm in range(vm_base.size - 1):
         for i in range(vm_vcpu_off[vm], vm_vcpu_off[vm + 1]):
             row = vcpu_rows[vm_vcpus[i]]
             off = row[C_NEXT_OFF] - vm_base[vm]
@@ -457,16 +460,23 @@ def farthest_pages(
                 t = _time_at(next_pos[off + pages[j]], row, starts, cum, share, unplanned_ns, far)
                 if t < keys[j]:
                     keys[j] = t
-    for j in range(n_out):
+    for j in range(pages.size):
         if state[pages[j]] == DIRTY:
             keys[j] -= dirty_ns
-    n = min(n, n_out)
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def latest_keys(n: int, pages: np.ndarray, keys: np.ndarray, last_use_ns: np.ndarray) -> np.ndarray:
+    """Indices of the (ascending) pages with the n latest keys: the latest first, equal keys
+    by page; of the pages whose key is the n-th latest, the least recently used, then the
+    lowest page."""
+    n = min(n, pages.size)
     if n <= 0:
-        return pages[:0], keys[:0]
+        return np.zeros(0, dtype=np.int64)
     kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
     above = np.flatnonzero(keys > kth)
     above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page
     tie = np.flatnonzero(keys == kth)
     tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
-    chosen = np.concatenate((above, tied))
-    return pages[chosen], keys[chosen]
+    return np.concatenate((above, tied))

@@ -8,11 +8,12 @@ cannot foresee when a VM with random activity falls asleep: it knows references,
 What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
 kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
 so an unreferenced page's next use is still right). Victims come from one compiled pass over
-the pool (`farthest_pages`) that times only a shortlist: while a vCPU's use time never
-decreases with the position, a page used before its group's n-th latest next use cannot be
-among the n farthest, nor tie with the n-th (`_shortlist_group` gives the argument; where two
-positions share a time, or a VM has several vCPUs, nothing is dropped). So the victims are
-exactly those of timing every candidate.
+the pool (`farthest_above_cut`) that times only the pages whose key can reach a cut near the
+last call's: while a vCPU's use time never decreases with the position, those are the pages
+used at or after one position (where a VM has several vCPUs, or its time can go back, all of
+its candidates are timed). When n of them reach the cut, the n farthest overall are among
+them, ties with the n-th included; else the pass is made again over every candidate. So the
+victims are exactly those of timing every candidate (`farthest_pages`, the reference).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
+from engine.hotpath.key_cut import farthest_above_cut
 from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
@@ -34,7 +36,6 @@ from engine.hotpath.next_use import (
     C_SEG_LO,
     C_WINDOW_END,
     N_COLUMNS,
-    farthest_pages,
     first_swapped,
     lower_to_next_use,
     planned_segments,
@@ -131,7 +132,7 @@ class Oracle(Policy):
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
-        self._cut_hints = np.zeros(2 * ctx.n_vms, dtype=np.int64)  # farthest_pages' too
+        self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
@@ -330,7 +331,7 @@ class Oracle(Policy):
         later next use). Among equal keys the lower page first, except at the n-th key,
         where the least recently used of the pages that share it go first.
 
-        One compiled pass over the pool (farthest_pages) computes the same keys as `keys`
+        One compiled pass over the pool (farthest_above_cut) computes the same keys as `keys`
         from the same next-use positions and time maps, so it chooses the same pages."""
         if n <= 0:
             return _NO_PAGES, _NO_PAGES
@@ -354,25 +355,19 @@ class Oracle(Policy):
         rows[:, C_SEG_LO] = seg_off[:-1]
         rows[:, C_SEG_HI] = seg_off[1:]
         rows[:, C_CPU_NS] = cpu
-        return farthest_pages(
-            n,
-            pool.state,
-            clean_only,
-            pool.base,
-            self.vm_vcpu_off,
-            self.vm_vcpu_ids,
-            rows,
-            self.next_flat,
-            starts,
-            cum,
-            float(self.share),
-            now_ns + self.ctx.plan_horizon_ns,
-            FAR,
-            self.machine.device.service_ns(1),
-            pool.last_use_ns,
-            self._work,
-            self._cut_hints,
-        )
+        args = (
+            pool.state, clean_only, pool.base, self.vm_vcpu_off, self.vm_vcpu_ids, rows,
+            self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
+            FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
+        )  # fmt: skip
+        # From the cut the last call of about this size left; below it all when too few
+        # candidates reach it.
+        size = n.bit_length()
+        pages, keys, chosen, cut = farthest_above_cut(n, self._key_cuts.get(size, -FAR), *args)
+        if not chosen:
+            pages, keys, chosen, cut = farthest_above_cut(n, -FAR, *args)
+        self._key_cuts[size] = cut
+        return pages, keys
 
     def _measure_rates(self) -> None:
         """Update each VM's time per reference from what it executed since the last step
