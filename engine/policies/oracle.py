@@ -454,6 +454,25 @@ class Oracle(Policy):
         land = starts[op] + self._read_ns(now_ns) + self.ctx.step_ns
         return np.where(starts[op] >= FAR, FAR, land)
 
+    def _first_few(
+        self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Of the pages wanted (and their uses), those that can come first in issue order
+        (by use, then page) among as many as the reads that can start within this step
+        carry: every page past them lands never (`_landing`), so it is not sorted. All of
+        them that share the last use kept go along (the order among them is by page)."""
+        n_reads = -(-pages.size // self.batch)
+        startable = self.batch * int(
+            np.count_nonzero(self._stream_times(n_reads, now_ns, step_end_ns) < FAR)
+        )
+        if startable >= pages.size or int(uses.max()) >= FAR:  # a FAR use is never late
+            return pages, uses
+        if startable == 0:
+            return pages[:0], uses[:0]
+        last = np.partition(uses, startable - 1)[startable - 1]
+        keep = uses <= last
+        return pages[keep], uses[keep]
+
     def _issue(self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int) -> None:
         """Read the pages in, one VM's pages per read, reads in order of their first use and
         each issued for when its stream is free (so no more than `streams` are in service)."""
@@ -513,9 +532,10 @@ class Oracle(Policy):
             return
         want = np.concatenate(pages)
         use = np.concatenate(uses)
+        wanted = want
+        want, use = self._first_few(want, use, now_ns, step_end_ns)
         order = by_use_then_page(use, want)
         want, use = want[order], use[order]
-        wanted = want
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
         # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
         on_time = use >= self._landing(int(want.size), now_ns, step_end_ns)
