@@ -342,8 +342,10 @@ class Oracle(Policy):
             for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only))
             for v in self.vm_vcpus[vm]
         ]
+        vcpus, seen = self.ctx.vcpus, self.seen_pos
         for v in looked_at:
-            self._refresh(v)
+            if vcpus[v].pos != seen[v]:  # else _refresh has nothing to do
+                self._refresh(v)
         seg_off, starts, cum, cpu = self._maps_of(looked_at, now_ns)
         rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
         rows[:, C_NEXT_OFF] = self.next_off[:-1]
