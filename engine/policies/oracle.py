@@ -456,6 +456,31 @@ class Oracle(Policy):
         land = starts[op] + self._read_ns(now_ns) + self.ctx.step_ns
         return np.where(starts[op] >= FAR, FAR, land)
 
+    def _startable_reads(self, now_ns: int, step_end_ns: int) -> int:
+        """How many prefetch reads can start within this step (`_stream_times`' count)."""
+        per_stream = -(-max(0, step_end_ns - now_ns) // self._read_ns(now_ns)) + 1
+        return int(
+            np.count_nonzero(
+                self._stream_times(self.streams * per_stream, now_ns, step_end_ns) < FAR
+            )
+        )
+
+    def _scan_limit(self, v: int, now_ns: int, refs: int, carried: int) -> int:
+        """How many swapped pages of a vCPU's next `refs` references prefetch needs to see:
+        all of them, or, while its use time strictly grows with the position, carried + 1.
+        Then a page past those is used later than each of them, so it cannot come among
+        the `carried` first in issue order (by use, then page) nor tie with the last of
+        them, and the one page more keeps its VM marked as having pages still out (no more
+        than `carried` are read)."""
+        cum = self._time_map(v, now_ns)[1]
+        edges = cum[cum > 0]  # a segment's first reference against the one before it
+        if edges.size:
+            ks = np.concatenate((edges - 1, edges)).astype(np.int64)
+            t = self._use_time(v, ks, now_ns)
+            if not (t[: edges.size] < t[edges.size :]).all():
+                return refs
+        return min(refs, carried + 1)
+
     def _first_few(
         self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -502,6 +527,8 @@ class Oracle(Policy):
         pages: list[np.ndarray] = []
         uses: list[np.ndarray] = []
         span: dict[int, int] = {}
+        # No more pages than the reads that can start this step carry can be read in now.
+        carried = self.batch * self._startable_reads(now_ns, step_end_ns)
         for v, vc in enumerate(ctx.vcpus):
             starts, cum, cpu = self._time_map(v, now_ns)
             inside = np.flatnonzero(starts < horizon)
@@ -524,7 +551,7 @@ class Oracle(Policy):
             pool = self.machine.pool
             g, at = first_swapped(
                 win.rel, lo - win.start, hi - win.start, int(pool.base[vc.vm]), pool.state,
-                SWAPPED, -1, hi - lo, self._seen,
+                SWAPPED, -1, self._scan_limit(v, now_ns, hi - lo, carried), self._seen,
             )  # fmt: skip
             pages.append(g)
             uses.append(self._use_time(v, at + (lo - vc.pos), now_ns))
