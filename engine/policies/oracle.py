@@ -43,6 +43,7 @@ from engine.hotpath.next_use import (
     vms_with_candidates,
 )
 from engine.hotpath.prefetch_order import by_use_then_page
+from engine.hotpath.strict_order import grows_strictly
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -472,13 +473,10 @@ class Oracle(Policy):
         the `carried` first in issue order (by use, then page) nor tie with the last of
         them, and the one page more keeps its VM marked as having pages still out (no more
         than `carried` are read)."""
-        cum = self._time_map(v, now_ns)[1]
-        edges = cum[cum > 0]  # a segment's first reference against the one before it
-        if edges.size:
-            ks = np.concatenate((edges - 1, edges)).astype(np.int64)
-            t = self._use_time(v, ks, now_ns)
-            if not (t[: edges.size] < t[edges.size :]).all():
-                return refs
+        starts, cum, cpu = self._time_map(v, now_ns)
+        unplanned_ns = now_ns + self.ctx.plan_horizon_ns
+        if not grows_strictly(starts, cum, cpu, float(self.share), unplanned_ns):
+            return refs
         return min(refs, carried + 1)
 
     def _first_few(
