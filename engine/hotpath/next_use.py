@@ -423,8 +423,36 @@ def farthest_pages(
         _merge_runs(short, vm_first[vm], mid, n_out, clean_pages)  # back in page order
     vm_first[n_vms] = n_out
     pages = short[:n_out].copy()
-    keys = np.full(n_out, far, dtype=np.int64)
-    for vm in range(n_vms):
+    keys = keys_of(
+        pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
+        cum, share, unplanned_ns, far, dirty_ns,
+    )  # fmt: skip
+    chosen = latest_keys(n, pages, keys, last_use_ns)
+    return pages[chosen], keys[chosen]
+
+
+@njit(cache=True, nogil=True)
+def keys_of(
+    pages: np.ndarray,
+    vm_first: np.ndarray,
+    state: np.ndarray,
+    vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray,
+    next_pos: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+    dirty_ns: int,
+) -> np.ndarray:
+    """The victim key of each of the pages (VM vm's at pages[vm_first[vm]:vm_first[vm + 1]]):
+    the soonest next-use time over its VM's vCPUs, a dirty page's brought forward by
+    dirty_ns."""
+    keys = np.full(pages.size, far, dtype=np.int64)
+    for vm in range(vm_base.size - 1):
         for i in range(vm_vcpu_off[vm], vm_vcpu_off[vm + 1]):
             row = vcpu_rows[vm_vcpus[i]]
             off = row[C_NEXT_OFF] - vm_base[vm]
@@ -432,16 +460,23 @@ def farthest_pages(
                 t = _time_at(next_pos[off + pages[j]], row, starts, cum, share, unplanned_ns, far)
                 if t < keys[j]:
                     keys[j] = t
-    for j in range(n_out):
+    for j in range(pages.size):
         if state[pages[j]] == DIRTY:
             keys[j] -= dirty_ns
-    n = min(n, n_out)
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def latest_keys(n: int, pages: np.ndarray, keys: np.ndarray, last_use_ns: np.ndarray) -> np.ndarray:
+    """Indices of the (ascending) pages with the n latest keys: the latest first, equal keys
+    by page; of the pages whose key is the n-th latest, the least recently used, then the
+    lowest page."""
+    n = min(n, pages.size)
     if n <= 0:
-        return pages[:0], keys[:0]
+        return np.zeros(0, dtype=np.int64)
     kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
     above = np.flatnonzero(keys > kth)
     above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page
     tie = np.flatnonzero(keys == kth)
     tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
-    chosen = np.concatenate((above, tied))
-    return pages[chosen], keys[chosen]
+    return np.concatenate((above, tied))

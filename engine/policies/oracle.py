@@ -8,11 +8,12 @@ cannot foresee when a VM with random activity falls asleep: it knows references,
 What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
 kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
 so an unreferenced page's next use is still right). Victims come from one compiled pass over
-the pool (`farthest_pages`) that times only a shortlist: while a vCPU's use time never
-decreases with the position, a page used before its group's n-th latest next use cannot be
-among the n farthest, nor tie with the n-th (`_shortlist_group` gives the argument; where two
-positions share a time, or a VM has several vCPUs, nothing is dropped). So the victims are
-exactly those of timing every candidate.
+the pool (`farthest_above_cut`) that times only the pages whose key can reach a cut near the
+last call's: while a vCPU's use time never decreases with the position, those are the pages
+used at or after one position (where a VM has several vCPUs, or its time can go back, all of
+its candidates are timed). When n of them reach the cut, the n farthest overall are among
+them, ties with the n-th included; else the pass is made again over every candidate. So the
+victims are exactly those of timing every candidate (`farthest_pages`, the reference).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 import param
 
 from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.hotpath.fewest_writes import fewest_writes
+from engine.hotpath.key_cut import farthest_above_cut
 from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
@@ -33,7 +36,6 @@ from engine.hotpath.next_use import (
     C_SEG_LO,
     C_WINDOW_END,
     N_COLUMNS,
-    farthest_pages,
     first_swapped,
     lower_to_next_use,
     planned_segments,
@@ -41,6 +43,7 @@ from engine.hotpath.next_use import (
     vms_with_candidates,
 )
 from engine.hotpath.prefetch_order import by_use_then_page
+from engine.hotpath.strict_order import grows_strictly
 from engine.policies.base import Policy
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -130,6 +133,7 @@ class Oracle(Policy):
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
+        self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
@@ -311,23 +315,10 @@ class Oracle(Policy):
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         chosen = self._farthest(8 * n, now_ns, clean_only)[0]
-        chosen = self._fewest_writes(chosen, n)
+        pool = self.machine.pool
+        chosen = fewest_writes(chosen, n, pool.state, pool.vm_of)
         self._rescan(chosen)
         return chosen
-
-    def _fewest_writes(self, ranked: np.ndarray, n: int) -> np.ndarray:
-        """n of the ranked candidates (twice as many as needed), needing the fewest write
-        operations: clean pages first, then dirty ones of the VM with most of them (a write
-        operation covers one VM's pages), each group in Belady order."""
-        pool = self.machine.pool
-        dirty = pool.state[ranked] == DIRTY
-        if not dirty.any() or ranked.size <= n:
-            return ranked[:n]
-        vms = pool.vm_of[ranked].astype(np.int64)
-        count = np.bincount(vms[dirty], minlength=self.ctx.n_vms)
-        # Clean first; then by VM, the most dirty candidates first; stable keeps Belady order.
-        group = np.where(dirty, 1 + np.argsort(np.argsort(-count, kind="stable"))[vms], 0)
-        return ranked[np.argsort(group, kind="stable")[:n]]
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
@@ -341,7 +332,7 @@ class Oracle(Policy):
         later next use). Among equal keys the lower page first, except at the n-th key,
         where the least recently used of the pages that share it go first.
 
-        One compiled pass over the pool (farthest_pages) computes the same keys as `keys`
+        One compiled pass over the pool (farthest_above_cut) computes the same keys as `keys`
         from the same next-use positions and time maps, so it chooses the same pages."""
         if n <= 0:
             return _NO_PAGES, _NO_PAGES
@@ -352,8 +343,10 @@ class Oracle(Policy):
             for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only))
             for v in self.vm_vcpus[vm]
         ]
+        vcpus, seen = self.ctx.vcpus, self.seen_pos
         for v in looked_at:
-            self._refresh(v)
+            if vcpus[v].pos != seen[v]:  # else _refresh has nothing to do
+                self._refresh(v)
         seg_off, starts, cum, cpu = self._maps_of(looked_at, now_ns)
         rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
         rows[:, C_NEXT_OFF] = self.next_off[:-1]
@@ -365,24 +358,19 @@ class Oracle(Policy):
         rows[:, C_SEG_LO] = seg_off[:-1]
         rows[:, C_SEG_HI] = seg_off[1:]
         rows[:, C_CPU_NS] = cpu
-        return farthest_pages(
-            n,
-            pool.state,
-            clean_only,
-            pool.base,
-            self.vm_vcpu_off,
-            self.vm_vcpu_ids,
-            rows,
-            self.next_flat,
-            starts,
-            cum,
-            float(self.share),
-            now_ns + self.ctx.plan_horizon_ns,
-            FAR,
-            self.machine.device.service_ns(1),
-            pool.last_use_ns,
-            self._work,
-        )
+        args = (
+            pool.state, clean_only, pool.base, self.vm_vcpu_off, self.vm_vcpu_ids, rows,
+            self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
+            FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
+        )  # fmt: skip
+        # From the cut the last call of about this size left; below it all when too few
+        # candidates reach it.
+        size = n.bit_length()
+        pages, keys, chosen, cut = farthest_above_cut(n, self._key_cuts.get(size, -FAR), *args)
+        if not chosen:
+            pages, keys, chosen, cut = farthest_above_cut(n, -FAR, *args)
+        self._key_cuts[size] = cut
+        return pages, keys
 
     def _measure_rates(self) -> None:
         """Update each VM's time per reference from what it executed since the last step
@@ -469,6 +457,47 @@ class Oracle(Policy):
         land = starts[op] + self._read_ns(now_ns) + self.ctx.step_ns
         return np.where(starts[op] >= FAR, FAR, land)
 
+    def _startable_reads(self, now_ns: int, step_end_ns: int) -> int:
+        """How many prefetch reads can start within this step (`_stream_times`' count)."""
+        per_stream = -(-max(0, step_end_ns - now_ns) // self._read_ns(now_ns)) + 1
+        return int(
+            np.count_nonzero(
+                self._stream_times(self.streams * per_stream, now_ns, step_end_ns) < FAR
+            )
+        )
+
+    def _scan_limit(self, v: int, now_ns: int, refs: int, carried: int) -> int:
+        """How many swapped pages of a vCPU's next `refs` references prefetch needs to see:
+        all of them, or, while its use time strictly grows with the position, carried + 1.
+        Then a page past those is used later than each of them, so it cannot come among
+        the `carried` first in issue order (by use, then page) nor tie with the last of
+        them, and the one page more keeps its VM marked as having pages still out (no more
+        than `carried` are read)."""
+        starts, cum, cpu = self._time_map(v, now_ns)
+        unplanned_ns = now_ns + self.ctx.plan_horizon_ns
+        if not grows_strictly(starts, cum, cpu, float(self.share), unplanned_ns):
+            return refs
+        return min(refs, carried + 1)
+
+    def _first_few(
+        self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Of the pages wanted (and their uses), those that can come first in issue order
+        (by use, then page) among as many as the reads that can start within this step
+        carry: every page past them lands never (`_landing`), so it is not sorted. All of
+        them that share the last use kept go along (the order among them is by page)."""
+        n_reads = -(-pages.size // self.batch)
+        startable = self.batch * int(
+            np.count_nonzero(self._stream_times(n_reads, now_ns, step_end_ns) < FAR)
+        )
+        if startable >= pages.size or int(uses.max()) >= FAR:  # a FAR use is never late
+            return pages, uses
+        if startable == 0:
+            return pages[:0], uses[:0]
+        last = np.partition(uses, startable - 1)[startable - 1]
+        keep = uses <= last
+        return pages[keep], uses[keep]
+
     def _issue(self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int) -> None:
         """Read the pages in, one VM's pages per read, reads in order of their first use and
         each issued for when its stream is free (so no more than `streams` are in service)."""
@@ -496,6 +525,8 @@ class Oracle(Policy):
         pages: list[np.ndarray] = []
         uses: list[np.ndarray] = []
         span: dict[int, int] = {}
+        # No more pages than the reads that can start this step carry can be read in now.
+        carried = self.batch * self._startable_reads(now_ns, step_end_ns)
         for v, vc in enumerate(ctx.vcpus):
             starts, cum, cpu = self._time_map(v, now_ns)
             inside = np.flatnonzero(starts < horizon)
@@ -518,7 +549,7 @@ class Oracle(Policy):
             pool = self.machine.pool
             g, at = first_swapped(
                 win.rel, lo - win.start, hi - win.start, int(pool.base[vc.vm]), pool.state,
-                SWAPPED, -1, hi - lo, self._seen,
+                SWAPPED, -1, self._scan_limit(v, now_ns, hi - lo, carried), self._seen,
             )  # fmt: skip
             pages.append(g)
             uses.append(self._use_time(v, at + (lo - vc.pos), now_ns))
@@ -528,9 +559,10 @@ class Oracle(Policy):
             return
         want = np.concatenate(pages)
         use = np.concatenate(uses)
+        wanted = want
+        want, use = self._first_few(want, use, now_ns, step_end_ns)
         order = by_use_then_page(use, want)
         want, use = want[order], use[order]
-        wanted = want
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
         # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
         on_time = use >= self._landing(int(want.size), now_ns, step_end_ns)
@@ -552,7 +584,8 @@ class Oracle(Policy):
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
         pool = self.machine.pool
-        still_out = set(pool.vm_of[wanted[pool.state[wanted] == SWAPPED]].tolist())
+        still_out = np.zeros(ctx.n_vms, dtype=np.bool_)
+        still_out[pool.vm_of[wanted[pool.state[wanted] == SWAPPED]]] = True
         for v, lo in span.items():
-            if ctx.vcpus[v].vm in still_out:
+            if still_out[ctx.vcpus[v].vm]:
                 self.ahead[v] = lo

@@ -52,21 +52,26 @@ def test_the_warm_module_compiles_every_kernel():
     from engine.hotpath import (
         clock,
         device_time,
+        fewest_writes,
         first_touch,
+        key_cut,
         next_use,
         oldest,
         reclaim,
         sampling,
         steps,
+        strict_order,
     )
     from engine.hotpath import kernels as k
     from engine.hotpath.warm import warm
 
     warm()
-    # (next_use.lower_to_next_use serves only Oracle.keys, the readable model tests compare to)
+    # (next_use.lower_to_next_use serves only Oracle.keys, the readable model tests compare to;
+    # next_use.farthest_pages is key_cut's reference)
     streams = (sampling.zipf_ranks, sampling.mixture_parts, first_touch.run_first_touches)
-    oracle = (next_use.use_times, next_use.farthest_pages, next_use.first_swapped)
-    oracle = (*oracle, next_use.planned_segments)
+    oracle = (next_use.use_times, key_cut.farthest_above_cut, next_use.first_swapped)
+    oracle = (*oracle, next_use.planned_segments, fewest_writes.fewest_writes)
+    oracle = (*oracle, strict_order.grows_strictly)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)

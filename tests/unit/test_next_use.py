@@ -129,12 +129,11 @@ def _numpy_farthest(n, state, clean_only, vm_base, vm_vcpus, rows, next_pos, sta
     return cand[chosen], key[chosen]
 
 
-@pytest.mark.parametrize("case", range(12))
-def test_farthest_pages_are_the_numpy_selection_over_every_candidate(case: int) -> None:
-    """The compiled victim selection, which computes keys only for a shortlist, picks the
-    same pages in the same order with the same keys as a selection over every candidate:
-    with ties at the window's end and at never-used pages, VMs of two vCPUs, and plans whose
-    segments overlap (a use time that goes back, where no shortlist is allowed)."""
+def random_victim_case(case: int):
+    """A random pool of four VMs (the odd cases with a VM of two vCPUs, every third with
+    plans whose segments overlap) and what farthest_pages reads of it: (rng, state, vm_base,
+    vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum, share, unplanned,
+    dirty_ns, last_use)."""
     rng = np.random.default_rng(100 + case)
     vm_pages = rng.integers(50, 900, size=4)
     vm_base = np.concatenate([[0], np.cumsum(vm_pages)]).astype(np.int64)
@@ -172,6 +171,22 @@ def test_farthest_pages_are_the_numpy_selection_over_every_candidate(case: int) 
     vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in vm_vcpus]).astype(np.int64)
     vm_vcpu_ids = np.array([v for vs in vm_vcpus for v in vs], dtype=np.int64)
     share, unplanned, dirty_ns = 1.75, 5 * 10**8, int(rng.integers(0, 10**6))
+    return (
+        rng, state, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
+        share, unplanned, dirty_ns, last_use,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_farthest_pages_are_the_numpy_selection_over_every_candidate(case: int) -> None:
+    """The compiled victim selection, which computes keys only for a shortlist, picks the
+    same pages in the same order with the same keys as a selection over every candidate:
+    with ties at the window's end and at never-used pages, VMs of two vCPUs, and plans whose
+    segments overlap (a use time that goes back, where no shortlist is allowed)."""
+    (
+        _, state, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
+        share, unplanned, dirty_ns, last_use,
+    ) = random_victim_case(case)  # fmt: skip
     for n in (0, 1, 17, 200, 5_000):
         for clean_only in (False, True):
             got = farthest_pages(
