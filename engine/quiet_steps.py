@@ -10,7 +10,7 @@ and the fast executor do, in the same order; `tests/property` and the golden fig
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -31,7 +31,52 @@ from engine.vcpu import BLOCKED, RUNNING, SLEEPING
 
 if TYPE_CHECKING:
     from engine.device import SwapDevice
-    from engine.simulator import Simulation
+    from engine.machine import Machine
+    from engine.recording import Recorder
+    from engine.scheduler import BaseScheduler
+    from engine.vcpu import VCpu
+
+
+class Simulation(Protocol):
+    """What the quiet steps read and set of engine.simulator.Simulation, whose step loop they
+    are: named here so that this module does not import the simulator that imports it."""
+
+    now_ns: int  # set: the quiet steps move the run's clock
+
+    # Read only (properties, so the simulator's own narrower types fit):
+    @property
+    def machine(self) -> Machine: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def recorder(self) -> Recorder | None: ...
+    @property
+    def scheduler(self) -> BaseScheduler: ...
+    @property
+    def vcpus(self) -> list[VCpu]: ...
+    @property
+    def run_vcpu(self) -> object: ...
+    @property
+    def unlimited(self) -> bool: ...
+    @property
+    def n_pcpus(self) -> int: ...
+    @property
+    def step_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+    @property
+    def running(self) -> list[int]: ...
+    @property
+    def slice_end(self) -> list[int]: ...
+    @property
+    def pcpu_time(self) -> list[int]: ...
+    @property
+    def _plan_version(self) -> int: ...
+
+    def _run_pcpu(
+        self, p: int, T: int, T_end: int, resume: tuple[int, int] | None = None
+    ) -> None: ...
+
 
 MIN_STEPS = 2  # a shorter run of quiet steps costs more to set up than a step in Python
 MAX_REFS = 8 * MAX_WINDOW  # references one call may run per vCPU (the stream drawn ahead)
