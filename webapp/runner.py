@@ -123,7 +123,7 @@ class ThreadRunner:
 
         def finished(future: Future) -> None:
             exc = future.exception()
-            box = [exc if exc is not None else future.result()]
+            box = [exc if exc is not None else future.result(), done]
             with self._lock:
                 closed = self.closed
                 if not closed:
@@ -135,17 +135,19 @@ class ThreadRunner:
                 box.clear()
                 release_later_s(LATE_RELEASE_S)
                 return
-            self.post(lambda: self._deliver(box, done))
+            self.post(lambda: self._deliver(box))
 
         self.pool.submit(in_turn).add_done_callback(finished)
 
-    def _deliver(self, box: list[Any], done: Callable[[Any], None]) -> None:
-        """On the session's loop: hand the result over, unless shutdown dropped it."""
+    def _deliver(self, box: list[Any]) -> None:
+        """On the session's loop: hand the result over, unless shutdown dropped it (with the
+        session's callback: what a dropped post holds keeps nothing of the session alive)."""
         with self._lock:
             self._undelivered.pop(id(box), None)
             if not box:
                 return
-            result = box.pop()
+            result, done = box
+            box.clear()
         done(result)
 
     def shutdown(self) -> None:
