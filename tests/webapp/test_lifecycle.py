@@ -58,15 +58,19 @@ class SessionObject:
     """Stands for a closed session's controller (weakly referenceable)."""
 
 
-def test_a_release_repeats_while_a_closed_sessions_object_is_alive(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A closed session whose controller something still holds at the release (a timer of
-    its page) is released again, and once more after it is gone, then no more."""
-    trims: list[int] = []
-    monkeypatch.setattr(lifecycle, "trim_heap", lambda: trims.append(1))
+@pytest.fixture
+def trims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The releases that ran (none trims), from a state with none pending or watched."""
+    done: list[int] = []
+    monkeypatch.setattr(lifecycle, "trim_heap", lambda: done.append(1))
     monkeypatch.setattr(lifecycle, "_pending", False)
     monkeypatch.setattr(lifecycle, "_watched", weakref.WeakSet())
+    return done
+
+
+def test_a_release_repeats_while_a_closed_sessions_object_is_alive(trims: list[int]) -> None:
+    """A closed session whose controller something still holds at the release (a timer of
+    its page) is released again, and once more after it is gone, then no more."""
     later = Later()
     held = SessionObject()
     assert lifecycle.release_later(later, held) is True
@@ -80,13 +84,9 @@ def test_a_release_repeats_while_a_closed_sessions_object_is_alive(
     assert later.scheduled == []
 
 
-def test_a_session_held_for_good_stops_being_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_held_for_good_stops_being_retried(trims: list[int]) -> None:
     """A closed session's object that never goes is released RELEASE_RETRIES more times,
     then forgotten: a later session's release is not repeated for it."""
-    trims: list[int] = []
-    monkeypatch.setattr(lifecycle, "trim_heap", lambda: trims.append(1))
-    monkeypatch.setattr(lifecycle, "_pending", False)
-    monkeypatch.setattr(lifecycle, "_watched", weakref.WeakSet())
     later = Later()
     leaked = SessionObject()
     lifecycle.release_later(later, leaked)
