@@ -108,7 +108,12 @@ def create_app() -> pn.template.BootstrapTemplate:
         doc.js_on_event("document_ready", keys_callback(clock))
         pn.state.onload(lambda: no_delay(doc))
 
-        pn.state.on_session_destroyed(on_destroyed(controller.close, runner.shutdown, waiting.end))
+        # The runner first: a run that the controller's close cancels then ends after the
+        # runner knows the session is gone, and is released rather than posted to the page
+        # being destroyed (a post there kept the whole session alive).
+        pn.state.on_session_destroyed(
+            on_destroyed(runner.shutdown, controller.close, waiting.end, watch=controller)
+        )
 
     if served and not controller.run_if_cached():
         # Simulate once the page is up: the first paint must not wait for (or compete with) it.

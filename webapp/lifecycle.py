@@ -5,7 +5,10 @@ cache is bounded apart, webapp.runs.RUN_CACHE); once Bokeh discards the session 
 garbage. Two things still keep the memory from the operating system: reference cycles wait
 for the collector's next pass, and glibc keeps freed small blocks (a recording is thousands
 of ~100 kB arrays, under its mmap threshold) in the heap. After a session is destroyed the
-server therefore collects and trims, once Bokeh has dropped the document (a moment later).
+server therefore collects and trims, once Bokeh has dropped the document (a moment later),
+and again while an object of the closed session is still alive (a timer of its page, or a
+callback still queued, may hold it a few seconds more: what it frees then would stay in the
+heap until the next release, perhaps of nobody).
 A full collection holds the event loop (every session's frames) for as long as it scans the
 heap, ~0.1-1 s with twenty sessions open: sessions closing together share one release.
 """
@@ -18,6 +21,7 @@ import ctypes.util
 import gc
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -54,14 +58,28 @@ def trim_heap() -> None:
 
 _pending_lock = threading.Lock()
 _pending = False  # a release is scheduled and has not started: later closes join it
+# Objects of closed sessions not collected yet (held weakly): a release repeats while any is.
+_watched: weakref.WeakSet[Any] = weakref.WeakSet()
+RELEASE_RETRIES = 10  # a session's objects held longer than this many releases are held for good
 
 
-def release_later(call_later: Callable[[float, Callable[[], None]], Any]) -> bool:
+def release_later(
+    call_later: Callable[[float, Callable[[], None]], Any],
+    watch: Any = None,
+    retries: int = RELEASE_RETRIES,
+) -> bool:
     """Trim once the destroyed session's document is gone: `call_later(delay_s, fn)` runs fn
     on the server's event loop (tornado's IOLoop.call_later). A session closing while a
     release is already scheduled joins it (False: nothing new scheduled); one closing after
-    that release started schedules the next, so every closed session is released."""
+    that release started schedules the next, so every closed session is released.
+
+    `watch`: an object of the closed session (its controller, which holds its runs). Where
+    one is still alive after a release (a timer of its page or a callback still queued
+    holds it a moment longer), the release is repeated, up to `retries` times, so the
+    memory it frees when it goes is given back too, not left to the allocator."""
     global _pending
+    if watch is not None:
+        _watched.add(watch)
     with _pending_lock:
         if _pending:
             return False
@@ -75,15 +93,22 @@ def release_later(call_later: Callable[[float, Callable[[], None]], Any]) -> boo
             trim_heap()
         except Exception:  # never let giving memory back break the server
             log.exception("releasing a closed session's memory failed")
+        if len(_watched) > 0:
+            if retries > 0:
+                release_later(call_later, None, retries - 1)
+            else:  # held for good: later sessions' releases do not retry for it
+                _watched.clear()
 
     call_later(RELEASE_DELAY_S, release)
     return True
 
 
-def on_destroyed(*closers: Callable[[], None]) -> Callable[[Any], None]:
+def on_destroyed(*closers: Callable[[], None], watch: Any = None) -> Callable[[Any], None]:
     """The session-destroyed callback: run each closer (stop timers, runs, threads), then
-    release the memory. Defined here, not in the served script: Bokeh empties that script's
-    module namespace before the callback runs, so its names are gone by then."""
+    release the memory, until `watch` (held weakly) is gone too. Defined here, not in the
+    served script: Bokeh empties that script's module namespace before the callback runs,
+    so its names are gone by then."""
+    watch_ref = weakref.ref(watch) if watch is not None else None
 
     def destroyed(context: Any) -> None:
         for close in closers:
@@ -91,6 +116,6 @@ def on_destroyed(*closers: Callable[[], None]) -> Callable[[Any], None]:
                 close()
             except Exception:  # the others still run, and the memory is still released
                 log.exception("closing a session failed")
-        release_later(IOLoop.current().call_later)
+        release_later(IOLoop.current().call_later, watch_ref() if watch_ref else None)
 
     return destroyed

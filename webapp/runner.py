@@ -95,12 +95,22 @@ def background_yield(cancel: threading.Event) -> None:
 class ThreadRunner:
     """One worker thread per session, computing in one of the server's COMPUTE_SLOTS; `post(fn)`
     must run fn on the session's event loop (Bokeh's add_next_tick_callback is the
-    thread-safe way in)."""
+    thread-safe way in).
+
+    Nothing it hands over outlives `shutdown`: a result (or a run's exception, whose traceback
+    holds the run's frames and so its whole simulation) posted to the loop but not delivered
+    yet is dropped at shutdown (a closing session's loop may never run it, and would keep it
+    past the session's one release, webapp.lifecycle), and a release follows; a run ending
+    after shutdown schedules a release of its own. So the order in which the session's
+    closers run (the controller's cancel before or after this shutdown) does not matter: a
+    run cancelled by the close may end on either side of it."""
 
     def __init__(self, post: Callable[[Callable[[], None]], None]):
         self.post = post
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vmswap-run")
         self.closed = False
+        self._lock = threading.Lock()  # closed and the undelivered results change together
+        self._undelivered: dict[int, list[Any]] = {}  # id -> [result] posted, not yet run
 
     def submit(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
         def in_turn() -> Any:
@@ -112,23 +122,53 @@ class ThreadRunner:
                     _in_slot.held = False
 
         def finished(future: Future) -> None:
-            if self.closed:
+            exc = future.exception()
+            box = [exc if exc is not None else future.result(), done]
+            with self._lock:
+                closed = self.closed
+                if not closed:
+                    self._undelivered[id(box)] = box
+            if closed:
                 # The session is gone and its memory was released when it closed; this run
                 # (cancelled, or a background seed) ended later. Release again once the
                 # future holding it is dropped.
-                timer = threading.Timer(LATE_RELEASE_S, trim_heap)
-                timer.daemon = True
-                timer.start()
+                box.clear()
+                release_later_s(LATE_RELEASE_S)
                 return
-            exc = future.exception()
-            result = exc if exc is not None else future.result()
-            self.post(lambda: done(result))
+            self.post(lambda: self._deliver(box))
 
         self.pool.submit(in_turn).add_done_callback(finished)
 
+    def _deliver(self, box: list[Any]) -> None:
+        """On the session's loop: hand the result over, unless shutdown dropped it (with the
+        session's callback: what a dropped post holds keeps nothing of the session alive)."""
+        with self._lock:
+            self._undelivered.pop(id(box), None)
+            if not box:
+                return
+            result, done = box
+            box.clear()
+        done(result)
+
     def shutdown(self) -> None:
-        self.closed = True
+        """The session closed: cancel what has not started, drop what was not delivered
+        (and release it once dropped), and let a run still going release itself at its end."""
+        with self._lock:
+            self.closed = True
+            dropped = [box for box in self._undelivered.values() if box]
+            for box in dropped:
+                box.clear()
+            self._undelivered.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if dropped:
+            release_later_s(LATE_RELEASE_S)
+
+
+def release_later_s(delay_s: float) -> None:
+    """Collect and trim (webapp.lifecycle.trim_heap) on a timer thread after delay_s."""
+    timer = threading.Timer(delay_s, trim_heap)
+    timer.daemon = True
+    timer.start()
 
 
 # -- limits, one run, a pair ---------------------------------------------------------------

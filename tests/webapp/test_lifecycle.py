@@ -3,6 +3,8 @@ forgotten for a session closing after a release started."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -50,3 +52,49 @@ def test_a_failing_release_does_not_block_the_next(monkeypatch: pytest.MonkeyPat
     assert lifecycle.release_later(later) is True
     later.scheduled.pop()()
     assert lifecycle.release_later(later) is True
+
+
+class SessionObject:
+    """Stands for a closed session's controller (weakly referenceable)."""
+
+
+@pytest.fixture
+def trims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The releases that ran (none trims), from a state with none pending or watched."""
+    done: list[int] = []
+    monkeypatch.setattr(lifecycle, "trim_heap", lambda: done.append(1))
+    monkeypatch.setattr(lifecycle, "_pending", False)
+    monkeypatch.setattr(lifecycle, "_watched", weakref.WeakSet())
+    return done
+
+
+def test_a_release_repeats_while_a_closed_sessions_object_is_alive(trims: list[int]) -> None:
+    """A closed session whose controller something still holds at the release (a timer of
+    its page) is released again, and once more after it is gone, then no more."""
+    later = Later()
+    held = SessionObject()
+    assert lifecycle.release_later(later, held) is True
+    later.scheduled.pop()()  # still held: the release schedules another
+    assert trims == [1]
+    assert len(later.scheduled) == 1
+    del held  # the timer fired: the controller is garbage now
+    gc.collect()
+    later.scheduled.pop()()
+    assert trims == [1, 1]
+    assert later.scheduled == []
+
+
+def test_a_session_held_for_good_stops_being_retried(trims: list[int]) -> None:
+    """A closed session's object that never goes is released RELEASE_RETRIES more times,
+    then forgotten: a later session's release is not repeated for it."""
+    later = Later()
+    leaked = SessionObject()
+    lifecycle.release_later(later, leaked)
+    while later.scheduled:
+        later.scheduled.pop()()
+    assert len(trims) == 1 + lifecycle.RELEASE_RETRIES
+    lifecycle.release_later(later, SessionObject())  # gone by its release
+    gc.collect()
+    later.scheduled.pop()()
+    assert later.scheduled == []
+    assert leaked is not None
