@@ -179,8 +179,11 @@ def run_references(
     # References the burst has room for (it lasts while any of it is left), and the window's.
     n_max = min(rel.size, -(-burst_left_ns // cpu_ns)) if burst_left_ns > 0 else 0
     while n < n_max and t < t_end:
-        g = vm_lo + rel[n]
-        s = state[g]
+        g = vm_lo + rel[np.uint64(n)]
+        # An unsigned index spares each access numba's wraparound of negative indices (a page
+        # is never negative); only ever an index, as uint64 with int64 arithmetic is a float.
+        u = np.uint64(g)
+        s = state[u]
         cost = 0
         major = False
         if s == READING:
@@ -212,7 +215,7 @@ def run_references(
             if s == UNTOUCHED:
                 cost = minor_ns
                 n_minor += 1
-                state[g] = DIRTY
+                state[u] = DIRTY
                 free_frames -= 1
             else:
                 if python_on_major:
@@ -244,34 +247,34 @@ def run_references(
                 free_frames -= 1 + n_extra
                 n_major += 1
                 n_read += 1 + n_extra
-                if evicted_for_prefetch.size and evicted_for_prefetch[g]:
+                if evicted_for_prefetch.size and evicted_for_prefetch[u]:
                     delta[D_POLLUTION] += 1
-                    evicted_for_prefetch[g] = False
-                state[g] = CLEAN
+                    evicted_for_prefetch[u] = False
+                state[u] = CLEAN
                 s = CLEAN
                 cost = done - t
                 stall_ns += cost
-            load_ns[g] = t + cost + cpu_ns
+            load_ns[u] = t + cost + cpu_ns
         elif s == WRITING:  # swap-cache hit: rescued before its write ended
             cost = minor_ns
             n_minor += 1
-            state[g] = DIRTY
+            state[u] = DIRTY
             scalars[S_FREE_SLOTS] += 1
             scalars[S_WRITING_PENDING] -= 1
             scalars[S_RESCUES] += 1
         elif s == PREFETCHED:
             n_used += 1
-            state[g] = CLEAN
+            state[u] = CLEAN
             s = CLEAN
-        if writes[n] and s == CLEAN:
-            state[g] = DIRTY
+        if writes[np.uint64(n)] and s == CLEAN:
+            state[u] = DIRTY
             scalars[S_FREE_SLOTS] += 1
         t = t + cost + cpu_ns
-        last_use_ns[g] = t
-        ref_bit[g] = True
+        last_use_ns[u] = t
+        ref_bit[u] = True
         if collect:
-            if not mark[g]:
-                mark[g] = True
+            if not mark[u]:
+                mark[u] = True
                 touched[counts[0]] = g
                 counts[0] += 1
             if major:
