@@ -13,7 +13,7 @@ from engine.errors import ScenarioError, did_you_mean
 from engine.metrics import COUNTERS, derived
 from engine.scenario import from_dict, load_scenario, parse_value, read_toml_file
 from engine.sweep.errors import SweepError
-from engine.sweep.grid import SPECIAL, Axis, Sweep, build, policy_label
+from engine.sweep.grid import Axis, Sweep, build, policy_label
 from engine.sweep.ratio import parse_ratio
 from engine.sweep.task import FOOTPRINT_METRICS
 
@@ -88,7 +88,7 @@ def sweep_from_dict(
         raise fail(str(exc), "set") from None
 
     axes = tuple(
-        _axis(where.removeprefix("axes."), values, where, fixed_base, settings, fail)
+        _axis(where.removeprefix("axes."), values, where, base, settings, fail)
         for where, values in axes_raw.items()
     )
     seeds = _seeds(data.get("seeds", [base.get("seed", 1)]), fail)
@@ -99,7 +99,7 @@ def sweep_from_dict(
             raise fail("a sweep with [ratio] takes its policies from it; remove it", "axes.policy")
         ratio = parse_ratio(data["ratio"], fixed_base["policy"], fail)
         # The ratio's policies are one more axis: every run is an ordinary sweep run.
-        axes = (*axes, _axis("policy", ratio.policies, "ratio", fixed_base, settings, fail))
+        axes = (*axes, _axis("policy", ratio.policies, "ratio", base, settings, fail))
         needed = [ratio.metric, *FOOTPRINT_METRICS]
         metrics = _metrics([*metrics, *needed], fail, where="ratio.metric")
     sweep = Sweep(name, source, base, settings, axes, seeds, metrics, description, ratio)
@@ -166,7 +166,7 @@ def _axis(
     name: str,
     values: list[Any],
     where: str,
-    fixed_base: dict[str, Any],
+    base: Mapping[str, Any],
     settings: Mapping[str, Any],
     fail: Callable[..., SweepError],
 ) -> Axis:
@@ -195,17 +195,17 @@ def _axis(
         if label in seen:
             raise fail(f"{label!r} is listed twice", f"{where}[{i}]")
         seen.add(label)
-    # Each value alone on the base: the message can name the axis and the value.
+    # Each value alone with the `set` table, built as a run is (the set's paths after the
+    # axis's value): the message names the axis and the value when the file is read, not
+    # when its runs are expanded. A `set` of `policy.x` refines every policy of the axis.
     for i, v in enumerate(stored):
         try:
-            from_dict(build(fixed_base, {**_specials(settings), name: v}))
+            from_dict(build(base, {**settings, name: v}))
         except ScenarioError as exc:
-            raise fail(f"{labels[i]!r} does not make a valid scenario: {exc}", where) from None
+            hint = " (the set table applies to every run)" if settings else ""
+            message = f"{labels[i]!r} does not make a valid scenario: {exc}{hint}"
+            raise fail(message, where) from None
     return Axis(name, stored, labels)
-
-
-def _specials(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in settings.items() if k in SPECIAL}
 
 
 def _seeds(value: Any, fail: Callable[..., SweepError]) -> tuple[int, ...]:

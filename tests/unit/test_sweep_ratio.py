@@ -87,6 +87,25 @@ def test_a_bad_ratio_table_is_named(over: dict, field: str, words: list[str]) ->
         assert w in message
 
 
+def test_a_set_policy_path_the_ratio_policy_lacks_is_named_when_read() -> None:
+    """A `set` of `policy.victims` refines every policy of the ratio's axis: with `of` the
+    oracle (which has no victims setting) the file is refused when read, naming the policy
+    and the key, not later when its runs are expanded."""
+    data = envelope(ratio={"of": "oracle"})
+    data["set"] = {"duration_ms": 30.0, "policy.victims": "fifo"}
+    message = error_of(data)
+    assert "s.toml: ratio:" in message
+    assert "'oracle'" in message and "policy.victims" in message and "allowed" in message
+
+
+def test_a_set_policy_path_every_policy_takes_is_applied_to_each_run() -> None:
+    """With `of` demand paging, the same `set` is valid and reaches every run's policy."""
+    data = envelope(ratio={"of": {"name": "demand", "label": "demand-fifo"}})
+    data["set"] = {"duration_ms": 30.0, "policy.victims": "fifo"}
+    sweep = sweep_from_dict(data)
+    assert {r.scenario["policy"]["victims"] for r in sweep.runs()} == {"fifo"}
+
+
 def test_the_best_baseline_is_the_least_and_a_zero_gives_no_ratio() -> None:
     """Per point and seed the least baseline metric wins (ties: the earlier setting), and a
     baseline of 0 gives no ratio rather than a division by zero."""
