@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -106,17 +107,90 @@ def trim_later(done: Callable[[float | None], None] = lambda trim_ms: None) -> b
     return True
 
 
+def collect_young() -> None:
+    """Collect the young generations only (~1 ms, where a full collection takes ~0.1-1 s),
+    and trim on a worker: a release that a full collection would not help."""
+    started = time.perf_counter()
+    freed = gc.collect(1)
+    young_ms = (time.perf_counter() - started) * 1e3
+    trim_later()
+    log.info(
+        "released memory: young collection only, %.1f ms (%d objects freed): the closed "
+        "sessions' objects are held as at the last full collection",
+        young_ms,
+        freed,
+    )
+
+
 _pending_lock = threading.Lock()
 _pending = False  # a release is scheduled and has not started: later closes join it
 # Objects of closed sessions not collected yet (held weakly): a release repeats while any is.
-_watched: weakref.WeakSet[Any] = weakref.WeakSet()
+# Each maps to its reference count after the last full collection found it alive (-1: none
+# has since it was watched).
+_watched: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_alive_after_full = 0  # how many of them that collection found alive
+_young_only = 0  # releases in a row that collected the young generations only
+_full_due = False  # a session closed since the last full collection: the next one is full
 RELEASE_RETRIES = 10  # a session's objects held longer than this many releases are held for good
+FULL_AT_LEAST_EVERY = 4  # releases: however still they look, one in this many collects in full
+
+
+def _ref_count(ref: weakref.ref[Any]) -> int | None:
+    """The reference count of a watched object, None once it is gone (counted the same way
+    wherever it is compared: the temporary references here are always the same)."""
+    obj = ref()
+    return None if obj is None else sys.getrefcount(obj)
+
+
+def needs_full_collection(last: bool = False) -> bool:
+    """Whether a release must collect in full: a session closed since the last full
+    collection, or one of the closed sessions' watched objects has gone or its reference
+    count moved since then (a holder let go of it, or of something of its session: cycles
+    only a full collection frees). When each is held exactly as then, a full collection
+    (which holds the event loop) would free nothing of theirs; still, one release in
+    FULL_AT_LEAST_EVERY collects in full, for a holder that became garbage itself without
+    letting go, and so does the `last` repeat (what it leaves is left to Python's own
+    collections)."""
+    if last or _full_due or _young_only >= FULL_AT_LEAST_EVERY - 1:
+        return True
+    if len(_watched) < _alive_after_full:
+        return True
+    seen = {id(obj): count for obj, count in _watched.items()}  # holds none of them
+    return any(_ref_count(ref) != seen.get(id(ref()), -1) for ref in _watched.keyrefs())
+
+
+def _note_survivors() -> None:
+    """After a full collection: what of the closed sessions it found alive, and how held."""
+    global _alive_after_full
+    for ref in _watched.keyrefs():
+        count = _ref_count(ref)
+        obj = ref()
+        if count is not None and obj is not None:
+            _watched[obj] = count
+        del obj
+    _alive_after_full = len(_watched)
+
+
+def release_now(last: bool = False) -> None:
+    """A closed session's release: a full collection and a trim (trim_heap), or the young
+    generations alone when that is all that could help (needs_full_collection; `last`: the
+    last repeat for the sessions watched now)."""
+    global _young_only, _full_due
+    if not needs_full_collection(last):
+        _young_only += 1
+        collect_young()
+        return
+    trim_heap()
+    _young_only = 0
+    _full_due = False  # (not before: a release that failed leaves the next one full)
+    _note_survivors()
 
 
 def release_later(
     call_later: Callable[[float, Callable[[], None]], Any],
     watch: Any = None,
     retries: int = RELEASE_RETRIES,
+    retry: bool = False,
 ) -> bool:
     """Trim once the destroyed session's document is gone: `call_later(delay_s, fn)` runs fn
     on the server's event loop (tornado's IOLoop.call_later). A session closing while a
@@ -128,28 +202,33 @@ def release_later(
     `watch`: an object of the closed session (its controller, which holds its runs). Where
     one is still alive after a release (a timer of its page or a callback still queued
     holds it a moment longer), the release is repeated, up to `retries` times, so the
-    memory it frees when it goes is given back too, not left to the allocator."""
-    global _pending
+    memory it frees when it goes is given back too, not left to the allocator. A `retry`
+    (such a repeat) collects in full only when that can free something of theirs
+    (needs_full_collection); a close's release always does."""
+    global _pending, _full_due
     if watch is not None:
-        _watched.add(watch)
+        _watched[watch] = -1
+    if not retry:
+        _full_due = True
     with _pending_lock:
         if _pending:
             return False
         _pending = True
 
     def release() -> None:
-        global _pending
+        global _pending, _alive_after_full
         with _pending_lock:
             _pending = False
         try:
-            trim_heap()
+            release_now(last=retries == 0)
         except Exception:  # never let giving memory back break the server
             log.exception("releasing a closed session's memory failed")
         if len(_watched) > 0:
             if retries > 0:
-                release_later(call_later, None, retries - 1)
+                release_later(call_later, None, retries - 1, retry=True)
             else:  # held for good: later sessions' releases do not retry for it
                 _watched.clear()
+                _alive_after_full = 0
 
     call_later(RELEASE_DELAY_S, release)
     return True
