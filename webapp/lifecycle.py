@@ -131,6 +131,7 @@ _watched: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _alive_after_full = 0  # how many of them that collection found alive
 _young_only = 0  # releases in a row that collected the young generations only
 _full_due = False  # a session closed since the last full collection: the next one is full
+_repeats_left = 0  # repeats still due to the sessions watched now (each close resets it)
 RELEASE_RETRIES = 10  # a session's objects held longer than this many releases are held for good
 FULL_AT_LEAST_EVERY = 4  # releases: however still they look, one in this many collects in full
 
@@ -201,31 +202,34 @@ def release_later(
 
     `watch`: an object of the closed session (its controller, which holds its runs). Where
     one is still alive after a release (a timer of its page or a callback still queued
-    holds it a moment longer), the release is repeated, up to `retries` times, so the
-    memory it frees when it goes is given back too, not left to the allocator. A `retry`
+    holds it a moment longer), the release is repeated, up to `retries` times after the
+    last close (a close joining a release already scheduled gets its full count too), so
+    the memory it frees when it goes is given back too, not left to the allocator. A `retry`
     (such a repeat) collects in full only when that can free something of theirs
     (needs_full_collection); a close's release always does."""
-    global _pending, _full_due
+    global _pending, _full_due, _repeats_left
     if watch is not None:
         _watched[watch] = -1
     if not retry:
         _full_due = True
+        _repeats_left = retries
     with _pending_lock:
         if _pending:
             return False
         _pending = True
 
     def release() -> None:
-        global _pending, _alive_after_full
+        global _pending, _alive_after_full, _repeats_left
         with _pending_lock:
             _pending = False
         try:
-            release_now(last=retries == 0)
+            release_now(last=_repeats_left == 0)
         except Exception:  # never let giving memory back break the server
             log.exception("releasing a closed session's memory failed")
         if len(_watched) > 0:
-            if retries > 0:
-                release_later(call_later, None, retries - 1, retry=True)
+            if _repeats_left > 0:
+                _repeats_left -= 1
+                release_later(call_later, None, retry=True)
             else:  # held for good: later sessions' releases do not retry for it
                 _watched.clear()
                 _alive_after_full = 0

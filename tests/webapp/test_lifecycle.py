@@ -70,6 +70,7 @@ def trims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(lifecycle, "_alive_after_full", 0)
     monkeypatch.setattr(lifecycle, "_young_only", 0)
     monkeypatch.setattr(lifecycle, "_full_due", False)
+    monkeypatch.setattr(lifecycle, "_repeats_left", 0)
     return done
 
 
@@ -184,3 +185,23 @@ def test_the_reference_count_check_holds_no_reference_itself() -> None:
     finally:
         lifecycle._watched, lifecycle._alive_after_full, lifecycle._young_only = saved
         lifecycle._full_due = saved_due
+
+
+def test_a_session_closing_during_the_repeats_gets_all_of_its_own(trims: list[int]) -> None:
+    """A session that closes while another's repeats go on (joining the one scheduled) is
+    still repeated RELEASE_RETRIES times after its own first release, not only the others'
+    remaining ones."""
+    later = Later()
+    first = SessionObject()
+    lifecycle.release_later(later, first)
+    for _ in range(lifecycle.RELEASE_RETRIES - 1):
+        later.scheduled.pop()()
+    assert len(later.scheduled) == 1  # the first session's last repeat is scheduled
+    second = SessionObject()
+    assert lifecycle.release_later(later, second) is False  # joins it
+    before = len(trims)
+    while later.scheduled:
+        later.scheduled.pop()()
+    assert len(trims) - before == 1 + lifecycle.RELEASE_RETRIES  # its release, its repeats
+    assert trims[before] == 1  # its first release collects in full
+    assert first is not None and second is not None
