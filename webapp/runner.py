@@ -289,19 +289,23 @@ def run_one(
     `record=False`: the figures only (a recorded run of the same inputs serves as well)."""
     progress = progress or Progress()
     key = run_key(scenario_dict, policy, record)
+    recorded_key = run_key(scenario_dict, policy)
     hit = shared_runs.find(key)
     if hit is None and not record:
-        hit = shared_runs.find(run_key(scenario_dict, policy))
+        hit = shared_runs.find(recorded_key)
     if hit is not None:
         progress.update(what, 1, 1)
         return hit
 
     def pause() -> None:
         # Background work's pause between steps. A visitor may have computed this very run
-        # meanwhile (webapp.shared_runs): then it stops here and takes the visitor's run.
+        # meanwhile (webapp.shared_runs), or its recorded twin (a visitor showing the seed
+        # this figures-only run is for): then it stops here and takes the visitor's run.
         if yield_to is None:
             return
         yield_to(cancel)
+        if not record and (twin := shared_runs.find(recorded_key)) is not None:
+            shared_runs.settle(key, twin)
         if shared_runs.landed_beside(key):
             raise shared_runs.LandedBeside
 
@@ -355,20 +359,24 @@ def compute_results(
     cancel: threading.Event,
     progress: Progress | None = None,
     yield_to: YieldTo | None = None,
+    record: bool = True,
 ) -> tuple[RunResult, RunResult, RunResult]:
     """Simulate A and B and return them with demand paging's run (the reference coverage is
-    measured against: one of the two when either is demand, else a third run)."""
+    measured against: one of the two when either is demand, else a third run).
+    `record=False`: whole-run figures only, no frames (see run_one)."""
     scenario = from_dict(scenario_dict)
     n = 2 if "demand" in (policy_a["name"], policy_b["name"]) else 3
-    ra = run_one(scenario, scenario_dict, policy_a, cancel, progress, f"A (1 of {n})", yield_to)
-    rb = run_one(scenario, scenario_dict, policy_b, cancel, progress, f"B (2 of {n})", yield_to)
+
+    def run(policy: dict[str, Any], what: str) -> RunResult:
+        return run_one(scenario, scenario_dict, policy, cancel, progress, what, yield_to, record)
+
+    ra = run(policy_a, f"A (1 of {n})")
+    rb = run(policy_b, f"B (2 of {n})")
     if policy_a["name"] == "demand":
         return ra, rb, ra
     if policy_b["name"] == "demand":
         return ra, rb, rb
-    demand = validate_policy({"name": "demand"})
-    what = "demand paging for coverage (3 of 3)"
-    return ra, rb, run_one(scenario, scenario_dict, demand, cancel, progress, what, yield_to)
+    return ra, rb, run(validate_policy({"name": "demand"}), "demand paging for coverage (3 of 3)")
 
 
 def compute_pair(
@@ -403,11 +411,14 @@ def compute_seed(
     progress: Progress | None = None,
 ) -> SeedRecord:
     """One more seed of the scenario for the statistics over seeds: its whole-run figures
-    only (no per-frame series: the animation stays on the seed shown). The runs stay in the
-    run cache, so showing this seed later is quick while they are kept."""
+    only. Its runs record no frames: the animation stays on the seed shown, and a recording
+    is most of what a run weighs (up to ~235 MB a VM), while the record needs the summary
+    alone (which recording does not change). A recorded run of the same inputs, when cached,
+    serves as well. Showing this seed later (the seed picker, Controller.show_seed) computes
+    its recorded runs then, as for any seed not in the cache."""
     data = with_seed(scenario_dict, seed)
     # Statistics are background work: they pause while a visitor waits for a page or frame.
     ra, rb, reference = compute_results(
-        data, policy_a, policy_b, cancel, progress, background_yield
+        data, policy_a, policy_b, cancel, progress, background_yield, record=False
     )
     return seed_record(seed, ra, rb, int(reference.summary["major_faults"]))

@@ -68,6 +68,16 @@ def landed_beside(key: str) -> bool:
         return key in _background_flights and flight is not None and flight.done()
 
 
+def settle(key: str, result: RunResult) -> None:
+    """Hand `result`, a run that serves as well as key's (the recorded run of the same inputs,
+    for a flight of figures only), to the flight of key, if one is under way: its background
+    computation then stops (LandedBeside) and every asker of key gets `result`."""
+    with _flights_lock:
+        flight = _flights.get(key)
+        if flight is not None and not flight.done():
+            flight.set_result(result)
+
+
 def compute_once(
     key: str,
     compute: Callable[[], RunResult],

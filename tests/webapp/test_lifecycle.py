@@ -60,11 +60,17 @@ class SessionObject:
 
 @pytest.fixture
 def trims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The releases that ran (none trims), from a state with none pending or watched."""
+    """The releases that ran (none collects or trims): 1 for a full collection, 0 for the
+    young generations only; from a state with none pending or watched."""
     done: list[int] = []
     monkeypatch.setattr(lifecycle, "trim_heap", lambda: done.append(1))
+    monkeypatch.setattr(lifecycle, "collect_young", lambda: done.append(0))
     monkeypatch.setattr(lifecycle, "_pending", False)
-    monkeypatch.setattr(lifecycle, "_watched", weakref.WeakSet())
+    monkeypatch.setattr(lifecycle, "_watched", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(lifecycle, "_alive_after_full", 0)
+    monkeypatch.setattr(lifecycle, "_young_only", 0)
+    monkeypatch.setattr(lifecycle, "_full_due", False)
+    monkeypatch.setattr(lifecycle, "_repeats_left", 0)
     return done
 
 
@@ -86,15 +92,116 @@ def test_a_release_repeats_while_a_closed_sessions_object_is_alive(trims: list[i
 
 def test_a_session_held_for_good_stops_being_retried(trims: list[int]) -> None:
     """A closed session's object that never goes is released RELEASE_RETRIES more times,
-    then forgotten: a later session's release is not repeated for it."""
+    then forgotten: a later session's release is not repeated for it. As nothing lets go of
+    it, those repeats collect the young generations only, but one in FULL_AT_LEAST_EVERY
+    collects in full, and so does the last."""
     later = Later()
     leaked = SessionObject()
     lifecycle.release_later(later, leaked)
     while later.scheduled:
         later.scheduled.pop()()
     assert len(trims) == 1 + lifecycle.RELEASE_RETRIES
+    every = lifecycle.FULL_AT_LEAST_EVERY
+    last = len(trims) - 1
+    assert trims == [int(i % every == 0 or i == last) for i in range(len(trims))]
+    assert trims.count(0) >= lifecycle.RELEASE_RETRIES // 2
     lifecycle.release_later(later, SessionObject())  # gone by its release
     gc.collect()
     later.scheduled.pop()()
     assert later.scheduled == []
     assert leaked is not None
+
+
+def test_a_repeat_collects_in_full_once_a_holder_lets_go(trims: list[int]) -> None:
+    """A repeat while the closed session's object is held as at the last full collection
+    collects the young generations only; once a holder lets go of it (it may now be garbage
+    in a cycle) the next repeat collects in full."""
+    later = Later()
+    held = SessionObject()
+    holders = [held, held]
+    lifecycle.release_later(later, held)
+    later.scheduled.pop()()
+    later.scheduled.pop()()
+    assert trims == [1, 0]
+    holders.pop()  # one holder let go
+    later.scheduled.pop()()
+    assert trims == [1, 0, 1]
+    later.scheduled.pop()()
+    assert trims == [1, 0, 1, 0]
+    assert holders == [held]
+
+
+def test_a_session_closing_meanwhile_gets_a_full_collection(trims: list[int]) -> None:
+    """A session closing while another's object is still held is released with a full
+    collection, even when it gives nothing to watch."""
+    later = Later()
+    held = SessionObject()
+    lifecycle.release_later(later, held)
+    later.scheduled.pop()()
+    assert lifecycle.release_later(later) is False  # joins the repeat already scheduled
+    later.scheduled.pop()()
+    assert trims == [1, 1]
+    later.scheduled.pop()()
+    assert trims == [1, 1, 0]
+    assert held is not None
+
+
+def test_a_failed_full_collection_is_not_skipped_next_time(
+    monkeypatch: pytest.MonkeyPatch, trims: list[int]
+) -> None:
+    """When a close's release fails, the repeat after it still collects in full."""
+
+    def fail() -> None:
+        raise OSError("no collection here")
+
+    later = Later()
+    held = SessionObject()
+    monkeypatch.setattr(lifecycle, "trim_heap", fail)
+    lifecycle.release_later(later, held)
+    later.scheduled.pop()()
+    monkeypatch.setattr(lifecycle, "trim_heap", lambda: trims.append(1))
+    later.scheduled.pop()()
+    assert trims == [1]
+    assert held is not None
+
+
+def test_the_reference_count_check_holds_no_reference_itself() -> None:
+    """Checking whether a full collection could help does not itself hold the watched
+    objects: asked twice with nothing changed, it says no both times."""
+    watched = SessionObject()
+    saved = (lifecycle._watched, lifecycle._alive_after_full, lifecycle._young_only)
+    saved_due = lifecycle._full_due
+    try:
+        lifecycle._watched = weakref.WeakKeyDictionary({watched: -1})
+        lifecycle._young_only, lifecycle._full_due = 0, False
+        assert lifecycle.needs_full_collection() is True  # never collected since watched
+        lifecycle._note_survivors()
+        assert lifecycle.needs_full_collection() is False
+        assert lifecycle.needs_full_collection() is False
+        again = watched
+        assert lifecycle.needs_full_collection() is True
+        del again
+        assert lifecycle.needs_full_collection() is False
+    finally:
+        lifecycle._watched, lifecycle._alive_after_full, lifecycle._young_only = saved
+        lifecycle._full_due = saved_due
+
+
+def test_a_session_closing_during_the_repeats_gets_all_of_its_own(trims: list[int]) -> None:
+    """A session that closes while another's repeats go on (joining the one scheduled) is
+    still repeated RELEASE_RETRIES times after its own first release, not only the others'
+    remaining ones."""
+    later = Later()
+    first = SessionObject()
+    lifecycle.release_later(later, first)
+    for _ in range(lifecycle.RELEASE_RETRIES - 1):
+        later.scheduled.pop()()
+    assert len(later.scheduled) == 1  # the first session's last repeat is scheduled
+    second = SessionObject()
+    assert lifecycle.release_later(later, second) is False  # joins it
+    before = len(trims)
+    while later.scheduled:
+        later.scheduled.pop()()
+    assert len(trims) - before == 1 + lifecycle.RELEASE_RETRIES  # its release, its repeats
+    assert trims[before] == 1  # its first release collects in full
+    assert first is not None and second is not None
