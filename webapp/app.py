@@ -14,7 +14,7 @@ from panel.io.state import set_curdoc
 from webapp import priority, synced_refs, warmup
 from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
-from webapp.doc_timers import DocTimers
+from webapp.doc_timers import DocTimers, LoopPoster
 from webapp.governor import GOVERNOR
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
@@ -38,15 +38,7 @@ def create_app() -> pn.template.BootstrapTemplate:
     dashboard = Dashboard(doc if served else None)
     runner: Any = SyncRunner()
     if served:
-
-        def post(fn: Callable[[], None]) -> None:
-            def run() -> None:
-                with set_curdoc(doc):
-                    fn()
-
-            doc.add_next_tick_callback(run)
-
-        runner = ThreadRunner(post)
+        runner = ThreadRunner(LoopPoster(doc))
     timers = DocTimers(doc) if served else None
     location = pn.state.location if served else None
     base_url = ""
@@ -112,7 +104,9 @@ def create_app() -> pn.template.BootstrapTemplate:
         # runner knows the session is gone, and is released rather than posted to the page
         # being destroyed (a post there kept the whole session alive).
         pn.state.on_session_destroyed(
-            on_destroyed(runner.shutdown, controller.close, waiting.end, watch=controller)
+            on_destroyed(
+                runner.shutdown, controller.close, waiting.end, watch=controller, document=doc
+            )
         )
 
     if served and not controller.run_if_cached():

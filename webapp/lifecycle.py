@@ -32,6 +32,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from bokeh.document import Document
+from bokeh.io.state import curstate
 from tornado.ioloop import IOLoop
 
 log = logging.getLogger(__name__)
@@ -238,12 +240,28 @@ def release_later(
     return True
 
 
-def on_destroyed(*closers: Callable[[], None], watch: Any = None) -> Callable[[Any], None]:
-    """The session-destroyed callback: run each closer (stop timers, runs, threads), then
-    release the memory, until `watch` (held weakly) is gone too. Defined here, not in the
-    served script: Bokeh empties that script's module namespace before the callback runs,
-    so its names are gone by then."""
+def forget_document(doc: Any) -> None:
+    """Make sure Bokeh's process-wide current document is not the closed session's. Panel,
+    building a session, makes the new document that one whenever Bokeh's curdoc stack holds
+    a stale entry (a callback raised inside Bokeh's curdoc patch, in any session: see
+    webapp.doc_timers) and never puts the old one back; left there, it holds the session's
+    document, controller and runs for the server's life, from an object frozen at start
+    (webapp.warmup), which the collector's referrer search does not look at."""
+    state = curstate()
+    if state.document is doc:
+        state.document = Document()
+
+
+def on_destroyed(
+    *closers: Callable[[], None], watch: Any = None, document: Any = None
+) -> Callable[[Any], None]:
+    """The session-destroyed callback: run each closer (stop timers, runs, threads), let go
+    of the session's Bokeh `document` where Bokeh's global state holds it, then release the
+    memory, until `watch` (held weakly, as the document) is gone too. Defined here, not in
+    the served script: Bokeh empties that script's module namespace before the callback
+    runs, so its names are gone by then."""
     watch_ref = weakref.ref(watch) if watch is not None else None
+    doc_ref = weakref.ref(document) if document is not None else None
 
     def destroyed(context: Any) -> None:
         for close in closers:
@@ -251,6 +269,10 @@ def on_destroyed(*closers: Callable[[], None], watch: Any = None) -> Callable[[A
                 close()
             except Exception:  # the others still run, and the memory is still released
                 log.exception("closing a session failed")
+        doc = doc_ref() if doc_ref is not None else None
+        if doc is not None:
+            forget_document(doc)
+            del doc
         release_later(IOLoop.current().call_later, watch_ref() if watch_ref else None)
 
     return destroyed

@@ -42,6 +42,7 @@ from engine.sweep import (
     ratio_rows,
     run_sweep,
 )
+from webapp.doc_timers import LoopPoster
 from webapp.runner import (
     Runner,
     SyncRunner,
@@ -409,22 +410,15 @@ class SweepView(pn.viewable.Viewer):
         self.state = state or SweepState()
         s = self.state
         doc = pn.state.curdoc
-
-        def post(fn: Callable[[], None]) -> None:
-            # From the sweep thread: run on the session's event loop when served.
-            if doc is not None and doc.session_context is not None:
-                doc.add_next_tick_callback(fn)
-            else:
-                fn()
-
-        s.post = post
         served = doc is not None and doc.session_context is not None
         if served:
+            # From the sweep thread: run on the session's event loop.
+            s.post = LoopPoster(doc)
             pn.state.on_session_destroyed(lambda _: self.close())
         w = pn.widgets
         self.launch_button = w.Button(label="Launch", color="primary")
         self.cancel_button = w.Button(label="Cancel", disabled=True)
-        self.runner: Runner = runner or (ThreadRunner(post) if served else SyncRunner())
+        self.runner: Runner = runner or (ThreadRunner(s.post) if served else SyncRunner())
         self.launch_button.on_click(self._on_launch)
         self.cancel_button.on_click(lambda _: s.cancel())
         s.param.watch(self._on_running, "running")

@@ -26,13 +26,13 @@ import param
 from bokeh.models import ColorBar, HoverTool, LinearColorMapper
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
-from panel.io.state import set_curdoc
 
 from engine.errors import VmswapError
 from engine.mrc import fault_counts
 from engine.scenario import from_dict
 from engine.traces import FORMATS, detect_format, read_trace
 from engine.traces.compression import Source
+from webapp.doc_timers import LoopPoster
 from webapp.runner import Runner, SyncRunner, ThreadRunner
 from webapp.views.text import PlainAlert, PlainText
 from webapp.views.upload_guard import UploadGuard
@@ -410,7 +410,7 @@ class TraceView(pn.viewable.Viewer):
         doc = pn.state.curdoc
         served = doc is not None and doc.session_context is not None
         if runner is None and served:
-            runner = ThreadRunner(_poster(doc))
+            runner = ThreadRunner(LoopPoster(doc))
         self.runner: Runner = runner or SyncRunner()
         if served:
             pn.state.on_session_destroyed(lambda _: self.close())
@@ -500,19 +500,6 @@ class TraceView(pn.viewable.Viewer):
 
     def __panel__(self) -> Any:
         return self._layout
-
-
-def _poster(doc: Any) -> Callable[[Callable[[], None]], None]:
-    """Run a function on the session's event loop, from any thread."""
-
-    def post(fn: Callable[[], None]) -> None:
-        def run() -> None:
-            with set_curdoc(doc):
-                fn()
-
-        doc.add_next_tick_callback(run)
-
-    return post
 
 
 def attach_to_session(

@@ -145,7 +145,9 @@ def start(scope: str | None = None, at_server_start: bool = False) -> threading.
             # What exists now (modules, classes, the app's constants) lives as long as the
             # server: out of the collector's scans, each full collection holds the event
             # loop (every session's frames) for less time. Not later: a session's objects
-            # frozen would never be collected.
+            # frozen would never be collected. Hunting a leak: gc.get_referrers does not search
+            # frozen objects (gc.unfreeze() first); Bokeh's global State, frozen here, once held
+            # a closed session's document (webapp.doc_timers says how).
             gc.collect()
             gc.freeze()
         names = scenarios_for(scope or scope_from_env())

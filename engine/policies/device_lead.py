@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.device import PREFETCH_READ
+from engine.hotpath import lead_time
 
 if TYPE_CHECKING:
     from engine.machine import Machine
@@ -32,6 +33,28 @@ class DeviceLeadTime:
         """Time from issuing a restore of n pages until its last page lands: the work queued
         ahead of it (same or higher class) and its own, spread over the lanes prefetches use,
         each operation sharing the device's bandwidth with the others in service."""
+        if n_pages <= 0:
+            return 0
+        return int(lead_time.restore_lead_ns(n_pages, *self._lead_args(now_ns)))
+
+    def _lead_args(self, now_ns: int) -> tuple[int, ...]:
+        """The backlog and device figures engine.hotpath.lead_time computes lead times from."""
+        dev = self.machine.device
+        step = self.ctx.step_ns if self.shared_lanes else 0
+        return (
+            *self._backlog(now_ns),
+            dev.channels,
+            dev.latency_ns,
+            dev.page_transfer_ns,
+            dev.read_op_ns,
+            self.batch,
+            int(self.prefetch_lanes.size),
+            step,
+            self.margin_ns,
+        )
+
+    def _lead_py(self, n_pages: int, now_ns: int) -> int:
+        """lead_ns on Python integers, for the sizes a long deliverable search tries."""
         if n_pages <= 0:
             return 0
         dev = self.machine.device
@@ -79,21 +102,28 @@ class DeviceLeadTime:
 
     def deliverable(self, within_ns: int, now_ns: int) -> int:
         """Pages a restore issued now can have landed within the given time: lead_ns
-        inverted in closed form, then checked against it."""
+        inverted in closed form, then checked against it (compiled; a time too long for
+        int64 arithmetic is searched on Python integers)."""
+        if within_ns < lead_time.MAX_WITHIN_NS:
+            return int(lead_time.deliverable_pages(within_ns, *self._lead_args(now_ns)))
+        return self._deliverable_long(within_ns, now_ns)
+
+    def _deliverable_long(self, within_ns: int, now_ns: int) -> int:
+        """deliverable for a time of MAX_WITHIN_NS or more, on Python integers."""
         dev = self.machine.device
         budget = within_ns - self.margin_ns
         lanes = int(self.prefetch_lanes.size)
         first, sharers, ahead = self._ahead(now_ns, lanes)
-        if self.lead_ns(1, now_ns) > within_ns:
+        if self._lead_py(1, now_ns) > within_ns:
             return 0
         # Whole operations that fit when all the work is spread over the lanes, and at least
         # what one operation on the first free lane can carry.
         whole = max(0, budget * lanes - ahead) // dev.service_ns(self.batch, min(sharers, lanes))
         one = max(0, budget - first - dev.latency_ns) // dev.page_transfer_ns
         n = max(int(whole) * self.batch, min(int(one), self.batch), 1)
-        while n > 1 and self.lead_ns(n, now_ns) > within_ns:
+        while n > 1 and self._lead_py(n, now_ns) > within_ns:
             n -= max(1, n // 64)
         step = max(1, n // 64)
-        while self.lead_ns(n + step, now_ns) <= within_ns and n < (1 << 30):
+        while self._lead_py(n + step, now_ns) <= within_ns and n < lead_time.MAX_PAGES:
             n += step
         return n

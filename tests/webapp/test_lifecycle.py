@@ -205,3 +205,28 @@ def test_a_session_closing_during_the_repeats_gets_all_of_its_own(trims: list[in
     assert len(trims) - before == 1 + lifecycle.RELEASE_RETRIES  # its release, its repeats
     assert trims[before] == 1  # its first release collects in full
     assert first is not None and second is not None
+
+
+def test_a_destroyed_session_is_not_bokehs_global_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When Bokeh's process-wide document is the closed session's (Panel sets it so when
+    Bokeh's curdoc stack is stale), the session's close replaces it, so that it holds none
+    of the session; another document there is left alone."""
+    from bokeh.document import Document
+    from bokeh.io.state import curstate
+
+    monkeypatch.setattr(lifecycle, "release_later", lambda *args, **kwargs: True)
+    state = curstate()
+    monkeypatch.setattr(state, "_document", state.document)  # given back after the test
+    session_doc, other_doc = Document(), Document()
+    state.document = session_doc
+    lifecycle.on_destroyed(document=session_doc)(None)
+    assert state.document is not session_doc
+    kept = weakref.ref(session_doc)
+    del session_doc
+    gc.collect()
+    assert kept() is None
+    state.document = other_doc
+    lifecycle.on_destroyed(document=Document())(None)
+    assert state.document is other_doc
