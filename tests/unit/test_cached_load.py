@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from engine.hotpath import cached_load
+from tests.helpers import fresh_python_json
 
-ROOT = Path(__file__).resolve().parents[2]
 # A module numba imports only while readying its compiler (the refresh), never to load a kernel.
 COMPILER_ONLY_MODULE = "numba.typed.typeddict"
 
@@ -50,20 +46,6 @@ print(json.dumps({"summary": run.summary, "compiler_readied": "COMPILER_ONLY" in
 """.replace("COMPILER_ONLY", COMPILER_ONLY_MODULE)
 
 
-def _python(code: str, *args: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 def test_install_is_idempotent_and_on_once_the_hot_path_is_imported() -> None:
     """Importing the hot path installs the lean load; installing again changes nothing."""
     assert cached_load.installed()
@@ -77,16 +59,16 @@ def test_a_kernel_compiles_when_uncached_and_then_loads_without_the_compiler(
     """A kernel the cache lacks is compiled (numba readies its compiler for that); the next
     process loads it from the cache without readying the compiler, with the same results."""
     (tmp_path / "kernel.py").write_text(KERNEL_SOURCE)
-    first = _python(PROBE, str(tmp_path))
+    first = fresh_python_json(PROBE, str(tmp_path))
     assert first == {"values": [1, 2, 3, 4], "hits": 0, "misses": 1, "compiler_readied": True}
-    second = _python(PROBE, str(tmp_path))
+    second = fresh_python_json(PROBE, str(tmp_path))
     assert second == {"values": [1, 2, 3, 4], "hits": 1, "misses": 0, "compiler_readied": False}
 
 
 def test_a_run_from_the_lean_load_matches_numbas_own_load() -> None:
     """A scenario run with kernels loaded the lean way gives numba's own load's figures."""
-    full = _python(RUN, "full")  # first: it compiles any kernel the cache lacks
-    lean = _python(RUN, "lean")
+    full = fresh_python_json(RUN, "full")  # first: it compiles any kernel the cache lacks
+    lean = fresh_python_json(RUN, "lean")
     assert full["compiler_readied"] is True
     assert lean["compiler_readied"] is False
     assert lean["summary"] == full["summary"]
