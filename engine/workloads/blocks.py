@@ -40,11 +40,6 @@ class Blocks:
         self.page_dtype = np.min_scalar_type(max(0, vm_pages - 1))
         self.shared = shared
         self.kept: list[tuple[np.ndarray, np.ndarray] | None] = []
-        # Blocks drawn ahead (engine.workloads.read_ahead) and not kept: the reader's, once.
-        self.ahead: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        # What a draw ahead raised: the generators may be part-way through a block, so every
-        # later read raises it too, as the reader's own draw would have.
-        self.failed: Exception | None = None
         self.lock = threading.Lock()
 
     def block(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -52,33 +47,14 @@ class Blocks:
         skipped). The blocks between the last one drawn and i are skipped, not drawn: a stream
         that jumps ahead draws only what it reads."""
         with self.lock:
-            if self.failed is not None:
-                raise self.failed
             if i < len(self.kept):
-                found = self.kept[i]
-                return found if found is not None else self.ahead.pop(i, None)
+                return self.kept[i]
             while len(self.kept) < i:
                 self._skip(len(self.kept) * BLOCK_REFS)
                 self.kept.append(None)
             drawn = self._draw(i * BLOCK_REFS)
             self.kept.append(self._keep(drawn) if self.shared else None)
             return drawn
-
-    def draw_ahead(self, i: int) -> None:
-        """Draw block i now if it is the next one (never skipping to it), for the reader that
-        will ask for it: kept as any block, or held for that reader where it is not kept."""
-        with self.lock:
-            if i != len(self.kept) or self.failed is not None:
-                return
-            try:
-                drawn = self._draw(i * BLOCK_REFS)
-            except Exception as exc:  # the reader's block() raises it
-                self.failed = exc
-                return
-            kept = self._keep(drawn) if self.shared else None
-            self.kept.append(kept)
-            if kept is None:
-                self.ahead[i] = drawn
 
     def _keep(self, drawn: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         pages, writes = drawn

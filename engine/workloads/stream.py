@@ -7,7 +7,6 @@ import numpy as np
 
 from engine.scenario.schema import Workload
 from engine.workloads.blocks import BLOCK_REFS, Blocks, stream_blocks
-from engine.workloads.read_ahead import READ_AHEAD
 
 
 class RefStream:
@@ -57,14 +56,8 @@ class RefStream:
             self.base = self.generated = first
         need = pos + n - (self.base + self.pages_buf.size)
         if need > 0:
-            count = -(-need // BLOCK_REFS)
-            blocks = [self._generate_block() for _ in range(count)]
+            blocks = [self._generate_block() for _ in range(-(-need // BLOCK_REFS))]
             self.pages_buf = np.concatenate([self.pages_buf, *[b[0] for b in blocks]])
             self.writes_buf = np.concatenate([self.writes_buf, *[b[1] for b in blocks]])
-            # As many blocks again are drawn on the helper thread while these references run
-            # (a stream read in long stretches gets a longer read-ahead).
-            first_ahead = self.generated // BLOCK_REFS
-            for i in range(first_ahead, first_ahead + count):
-                READ_AHEAD.ask(self.blocks, i)
         lo = pos - self.base
         return self.pages_buf[lo : lo + n], self.writes_buf[lo : lo + n]

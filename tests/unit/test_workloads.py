@@ -12,7 +12,6 @@ from engine.hotpath import first_touch, sampling
 from engine.hotpath.warm import warm
 from engine.scenario import Workload
 from engine.workloads import BLOCK_REFS, RefStream, blocks, stream_seed
-from engine.workloads.read_ahead import READ_AHEAD
 from engine.workloads.sources import ZipfRanks, zipf_ranks_for
 from tests.helpers import small_scenario
 
@@ -150,7 +149,6 @@ def test_a_second_stream_of_the_same_seed_reads_the_kept_blocks():
     p1, w1 = (a.copy() for a in first.take(0, 2 * BLOCK_REFS))
     again = _stream(kind="zipf", write_fraction=0.3)
     assert again.blocks is first.blocks
-    READ_AHEAD.wait()  # the blocks after the first stream's are drawn ahead meanwhile
     drawn = len(again.blocks.kept)
     p2, w2 = again.take(0, 2 * BLOCK_REFS)
     assert len(again.blocks.kept) == drawn
@@ -195,13 +193,12 @@ def _kinds() -> list[dict]:
 
 
 @pytest.mark.parametrize("fields", _kinds(), ids=lambda f: f["kind"])
-def test_a_stream_that_jumps_ahead_reads_what_a_full_read_finds_there(fields, monkeypatch):
+def test_a_stream_that_jumps_ahead_reads_what_a_full_read_finds_there(fields):
     """Skipping whole blocks (generators moved on, nothing drawn) lands on exactly the
     references and write flags a stream that drew every block finds at those positions; a
     later stream reading from the start past the skipped blocks finds them too."""
     whole_p, whole_w = (a.copy() for a in _stream(**fields).take(0, 7 * BLOCK_REFS))
     workloads.forget_kept_blocks()
-    monkeypatch.setattr(READ_AHEAD, "enabled", False)  # no block 1 drawn ahead of the jump
     jumper = _stream(**fields)
     jumper.take(0, 100)
     pos = 4 * BLOCK_REFS + 321
