@@ -6,7 +6,7 @@ memory, the denominator of slowdown), and neither reads the other before the sum
 baseline while the parent runs the policies, on the machine's second core. The figures are
 `simulate()`'s exactly: the child computes `unlimited_outcome` and hands it back through a
 pipe, where it is cached as if computed here. The parent computes the baseline itself where
-forking is unsafe or pointless (not Linux, other threads running, one core, the baseline
+forking is unsafe or pointless (not Linux, other threads running, no idle core, the baseline
 cached already) or where the child fails.
 """
 
@@ -54,10 +54,19 @@ def simulate_beside(scenario: Scenario, configs: Sequence[Any]) -> list[RunResul
 
 def _may_fork() -> bool:
     """Fork only where it is cheap and safe: Linux (fork of a process with numba and LLVM
-    loaded), no other thread that could hold a lock in the child, two cores to run on."""
+    loaded), no other Python thread that could hold a lock in the child, and a core idle."""
     if sys.platform != "linux" or threading.active_count() > 1:
         return False
-    return len(os.sched_getaffinity(0)) > 1
+    return _a_core_is_idle()
+
+
+def _a_core_is_idle() -> bool:
+    """Whether a second core is there and mostly idle (the last minute's load average leaves
+    at least half a core free besides this process). On a busy machine the child would only
+    take turns with the parent: it costs CPU (its own kernel loads and draws), so the parent
+    then runs the baseline itself."""
+    cores = len(os.sched_getaffinity(0))
+    return cores > 1 and os.getloadavg()[0] < cores - 0.5
 
 
 class BaselineChild:
