@@ -35,12 +35,14 @@ from engine.unlimited import UnlimitedOutcome
 
 def simulate_beside(scenario: Scenario, configs: Sequence[Any]) -> list[RunResult]:
     """`[simulate(scenario, cfg, record=False) for cfg in configs]`, the same results, with
-    the baseline run in a forked child meanwhile where that is safe."""
+    the baseline run in a forked child beside the first run where that is safe (the others
+    start once it is known, each finished before the next is made, as simulate's are)."""
+    if not configs:
+        return []
     child = BaselineChild.start(scenario)
     try:
-        sims = [Simulation(scenario, cfg, record=False) for cfg in configs]
-        for sim in sims:
-            sim.run(until=sim.end_ns)
+        first = Simulation(scenario, configs[0], record=False)
+        first.run(until=first.end_ns)
     except BaseException:
         if child is not None:
             child.end()
@@ -49,7 +51,11 @@ def simulate_beside(scenario: Scenario, configs: Sequence[Any]) -> list[RunResul
     if outcome is not None:
         remember_unlimited_outcome(scenario, outcome)
     base = baseline_references(scenario)
-    return [sim.finish(base) for sim in sims]
+    results = [first.finish(base)]
+    del first  # its machine's arrays go before the next run's are made
+    for cfg in configs[1:]:
+        results.append(Simulation(scenario, cfg, record=False).run(baseline_refs=base))
+    return results
 
 
 def _may_fork() -> bool:

@@ -32,8 +32,8 @@ if mode == "child fails":
     def broken(s):
         raise RuntimeError("the child's baseline broke")
     baseline_beside.unlimited_outcome = broken
-if mode == "parent fails":
-    configs.append({"name": "no-such-policy"})
+if mode == "parent fails":  # the run beside the child fails
+    configs.insert(0, {"name": "no-such-policy"})
 try:
     beside = [r.to_json() for r in baseline_beside.simulate_beside(scenario, configs)]
 except Exception as exc:
@@ -44,7 +44,7 @@ try:
 except ChildProcessError:
     left = False
 simulator._BASELINE_CACHE = simulator.BoundedCache(simulator.BASELINE_CACHE_BYTES)  # afresh
-alone = [simulate(scenario, c, record=False).to_json() for c in configs[:2]]
+alone = [simulate(scenario, c, record=False).to_json() for c in configs[-2:]]
 error = beside if isinstance(beside, str) else ""
 print(json.dumps({"same": beside == alone, "forked": forked, "error": error, "left": left}))
 """
