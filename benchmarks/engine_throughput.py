@@ -15,7 +15,7 @@ The three contenders run in interleaved rounds (`--rounds`, default 3) and each 
 time, as timeit does: another process on the machine slows a round, never speeds one up.
 `--clock cpu` times the three in this process's CPU time instead (when the machine is shared:
 it leaves out the time another process held the CPU). The later figures are wall time always.
-Usage: python benchmarks/engine_throughput.py [--rounds N] [--clock wall|cpu]
+Usage: python benchmarks/engine_throughput.py [--rounds N] [--clock wall|cpu] [--only vmswap-run]
 """
 
 from __future__ import annotations
@@ -205,6 +205,19 @@ def run_against_old(rounds: int) -> tuple[float, float] | None:
     return new_s, old_s
 
 
+def print_against_old(rounds: int) -> None:
+    """Print the `vmswap run` line: here against OLD_COMMIT, best of rounds each."""
+    old = run_against_old(rounds)
+    if old is None:
+        print(f"vmswap run {EIGHT_VM} at {OLD_COMMIT}: not available (no git checkout), skipped")
+        return
+    new_s, old_s = old
+    print(
+        f"vmswap run nvme_8vm_2x           {new_s:7.2f} s here, {old_s:.2f} s at {OLD_COMMIT}: "
+        f"{old_s / new_s:.2f}x faster (target >= 5x); load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def best_of(rounds: int, fn: Callable[[], object]) -> float:
     """The best wall seconds of fn over rounds calls."""
     best = float("inf")
@@ -273,8 +286,17 @@ def main() -> None:
     parser.add_argument(
         "--clock", choices=["wall", "cpu"], default="wall", help="the three contenders' clock"
     )
+    parser.add_argument(
+        "--only",
+        choices=["vmswap-run"],
+        default=None,
+        help="measure one figure alone: vmswap-run is `vmswap run` here against " + OLD_COMMIT,
+    )
     args = parser.parse_args()
     rounds = max(1, args.rounds)
+    if args.only == "vmswap-run":
+        print_against_old(rounds)
+        return
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     eng_s = own_s = od_s = lcs_s = float("inf")
@@ -324,15 +346,7 @@ def main() -> None:
         f"nvme_8vm_2x with recording      {r8 / s8 / 1e6:7.2f} M refs/s of wall time: "
         f"{r8:,} refs in {s8:.2f} s; simulate() with its unlimited-memory baseline: {whole:.2f} s"
     )
-    old = run_against_old(rounds)
-    if old is None:
-        print(f"vmswap run {EIGHT_VM} at {OLD_COMMIT}: not available (no git checkout), skipped")
-    else:
-        new_s, old_s = old
-        print(
-            f"vmswap run nvme_8vm_2x           {new_s:7.2f} s here, {old_s:.2f} s at {OLD_COMMIT}: "
-            f"{old_s / new_s:.2f}x faster (target >= 5x)"
-        )
+    print_against_old(rounds)
     oracle_s, demand_s = oracle_over_demand(rounds)
     print(
         f"oracle / demand on nvme_8vm_2x   {oracle_s / demand_s:7.2f}x  "

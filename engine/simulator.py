@@ -448,15 +448,30 @@ def unlimited_outcome(scenario: Scenario) -> UnlimitedOutcome:
     It is the same whatever the policy and recording (nothing is ever evicted, so no policy
     decides anything), so those are left out of the cache key: comparing policies on one
     scenario, switching policy in the web app, or a run and its overcommit line, run it once."""
-    same_for_all = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
-    key = json.dumps(same_for_all, sort_keys=True)
 
     def unlimited() -> UnlimitedOutcome:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
         sim.run()
         return UnlimitedOutcome.of(sim.machine)
 
-    return _BASELINE_CACHE.get_or_compute(key, unlimited)
+    return _BASELINE_CACHE.get_or_compute(_baseline_key(scenario), unlimited)
+
+
+def _baseline_key(scenario: Scenario) -> str:
+    """The baseline cache's key: the scenario without its policy and recording."""
+    same_for_all = {k: v for k, v in scenario.to_dict().items() if k not in ("policy", "recording")}
+    return json.dumps(same_for_all, sort_keys=True)
+
+
+def known_unlimited_outcome(scenario: Scenario) -> UnlimitedOutcome | None:
+    """The scenario's unlimited-memory outcome if it is cached, without computing it."""
+    return _BASELINE_CACHE.get(_baseline_key(scenario))
+
+
+def remember_unlimited_outcome(scenario: Scenario, outcome: UnlimitedOutcome) -> None:
+    """Cache an outcome computed elsewhere (engine.baseline_beside: a forked child's) as if
+    `unlimited_outcome` had computed it here."""
+    _BASELINE_CACHE.put(_baseline_key(scenario), outcome)
 
 
 def baseline_references(scenario: Scenario) -> np.ndarray:

@@ -1,9 +1,15 @@
 """Small scenarios for fast tests, built through the schema like any user input, and a runner
-that holds a web view's work until the test runs it."""
+that holds a web view's work until the test runs it, and a fresh Python process that answers
+in JSON."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine import from_dict
@@ -59,3 +65,21 @@ class QueuedRunner:
             except BaseException as exc:  # handed to `done`, as the real runners do
                 result = exc
             done(result)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fresh_python_json(code: str, *args: str) -> Any:
+    """Run code in a fresh interpreter at the project's root (this checkout's engine first on
+    the path) and parse the last line it prints as JSON; a failure raises with its output."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(done.stdout.splitlines()[-1])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.baseline_beside import simulate_beside
 from engine.cli.common import add_scenario_arguments, fmt, header, load_with_overrides, print_json
 from engine.cli.switches import policy_config, split_overrides
-from engine.simulator import simulate
 
 TABLE_KEYS = (
     ("major_faults", "major faults", "{:,}"),
@@ -61,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         scenario = load_with_overrides(args.scenario, args.overrides)
         configs = [scenario.policy]
-    runs = [simulate(scenario, cfg, record=False) for cfg in configs]
+    # The same runs as simulate(scenario, cfg, record=False), the baseline beside them.
+    runs = simulate_beside(scenario, configs)
     if args.json:
         print_json({"scenario": scenario.name, "runs": [r.to_json() for r in runs]})
         return 0

@@ -1,0 +1,127 @@
+"""The unlimited-memory baseline computed in a forked process beside the policies' runs.
+
+A summary needs two simulations of a scenario: the policy's and the baseline's (unlimited
+memory, the denominator of slowdown), and neither reads the other before the summary. So
+`vmswap run`, a process of its own, forks once its modules are imported: the child runs the
+baseline while the parent runs the policies, on the machine's second core. The figures are
+`simulate()`'s exactly: the child computes `unlimited_outcome` and hands it back through a
+pipe, where it is cached as if computed here. The parent computes the baseline itself where
+forking is unsafe or pointless (not Linux, other threads running, no idle core, the baseline
+cached already) or where the child fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from engine.scenario import Scenario
+from engine.simulator import (
+    RunResult,
+    Simulation,
+    baseline_references,
+    known_unlimited_outcome,
+    remember_unlimited_outcome,
+    unlimited_outcome,
+)
+from engine.unlimited import UnlimitedOutcome
+
+
+def simulate_beside(scenario: Scenario, configs: Sequence[Any]) -> list[RunResult]:
+    """`[simulate(scenario, cfg, record=False) for cfg in configs]`, the same results, with
+    the baseline run in a forked child beside the first run where that is safe (the others
+    start once it is known, each finished before the next is made, as simulate's are)."""
+    if not configs:
+        return []
+    child = BaselineChild.start(scenario)
+    try:
+        first = Simulation(scenario, configs[0], record=False)
+        first.run(until=first.end_ns)
+    except BaseException:
+        if child is not None:
+            child.end()
+        raise
+    outcome = child.outcome() if child is not None else None
+    if outcome is not None:
+        remember_unlimited_outcome(scenario, outcome)
+    base = baseline_references(scenario)
+    results = [first.finish(base)]
+    del first  # its machine's arrays go before the next run's are made
+    for cfg in configs[1:]:
+        results.append(Simulation(scenario, cfg, record=False).run(baseline_refs=base))
+    return results
+
+
+def _may_fork() -> bool:
+    """Fork only where it is cheap and safe: Linux (fork of a process with numba and LLVM
+    loaded), no other Python thread that could hold a lock in the child, and a core idle."""
+    if sys.platform != "linux" or threading.active_count() > 1:
+        return False
+    return _a_core_is_idle()
+
+
+def _a_core_is_idle() -> bool:
+    """Whether a second core is there and mostly idle (the last minute's load average leaves
+    at least half a core free besides this process). On a busy machine the child would only
+    take turns with the parent: it costs CPU (its own kernel loads and draws), so the parent
+    then runs the baseline itself."""
+    cores = len(os.sched_getaffinity(0))
+    return cores > 1 and os.getloadavg()[0] < cores - 0.5
+
+
+class BaselineChild:
+    """A forked child computing one scenario's unlimited-memory outcome."""
+
+    def __init__(self, pid: int, read_fd: int):
+        self.pid, self.read_fd = pid, read_fd
+
+    @classmethod
+    def start(cls, scenario: Scenario) -> BaselineChild | None:
+        """Fork a child computing the outcome; None where the parent should compute it."""
+        if known_unlimited_outcome(scenario) is not None or not _may_fork():
+            return None
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, write, and end without the parent's exit handlers
+            code = 1
+            try:
+                os.close(read_fd)
+                outcome = unlimited_outcome(scenario)
+                data = pickle.dumps((outcome.references, outcome.touched_pages))
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        return cls(pid, read_fd)
+
+    def outcome(self) -> UnlimitedOutcome | None:
+        """The child's outcome once it is done (the child reaped); None if it failed, and the
+        parent then computes the baseline itself."""
+        try:
+            with os.fdopen(self.read_fd, "rb") as pipe:
+                data = pipe.read()
+            _, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            self.end()
+            raise
+        if not data or os.waitstatus_to_exitcode(status) != 0:
+            return None
+        references, touched = pickle.loads(data)
+        references.flags.writeable = False  # shared, as unlimited_outcome's own
+        return UnlimitedOutcome(references, int(touched))
+
+    def end(self) -> None:
+        """Stop the child and reap it (the parent's run failed: its figures are not needed)."""
+        with contextlib.suppress(OSError):  # it may have ended already
+            os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.read_fd)

@@ -1,0 +1,86 @@
+"""The baseline run in a forked child beside the policies' runs: simulate()'s figures exactly."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.helpers import fresh_python_json
+
+# Run in a fresh process: no other thread is running there, so the baseline may be forked.
+PROGRAM = """
+import json, os, sys
+from engine import baseline_beside, simulator
+from engine.simulator import simulate
+from tests.helpers import small_scenario
+
+mode = sys.argv[1]
+baseline_beside._a_core_is_idle = lambda: mode != "busy"  # whatever the machine's load
+scenario = small_scenario()
+configs = [{"name": "demand"}, {"name": "predictive"}]
+forked = []
+start = baseline_beside.BaselineChild.start
+
+def recorded(s):
+    child = start(s)
+    forked.append(child is not None)
+    return child
+
+baseline_beside.BaselineChild.start = recorded
+if mode == "child fails":
+    def broken(s):
+        raise RuntimeError("the child's baseline broke")
+    baseline_beside.unlimited_outcome = broken
+if mode == "parent fails":  # the run beside the child fails
+    configs.insert(0, {"name": "no-such-policy"})
+try:
+    beside = [r.to_json() for r in baseline_beside.simulate_beside(scenario, configs)]
+except Exception as exc:
+    beside = repr(exc)
+try:
+    os.waitpid(-1, os.WNOHANG)
+    left = True
+except ChildProcessError:
+    left = False
+simulator._BASELINE_CACHE = simulator.BoundedCache(simulator.BASELINE_CACHE_BYTES)  # afresh
+alone = [simulate(scenario, c, record=False).to_json() for c in configs[-2:]]
+error = beside if isinstance(beside, str) else ""
+print(json.dumps({"same": beside == alone, "forked": forked, "error": error, "left": left}))
+"""
+
+
+def _run(mode: str) -> dict:
+    return fresh_python_json(PROGRAM, mode)
+
+
+def test_runs_with_the_baseline_beside_them_are_simulates_runs() -> None:
+    """Two policies run while a forked child computes the baseline: each result is the one
+    simulate() gives (slowdown included), and the child is reaped."""
+    if sys.platform != "linux":
+        pytest.skip("the baseline is forked on Linux only")
+    got = _run("ok")
+    assert got["forked"] == [True]
+    assert got["same"] is True and got["left"] is False
+
+
+def test_a_child_that_fails_leaves_the_baseline_to_the_parent() -> None:
+    """A child whose baseline raises gives no outcome; the parent computes it: same results."""
+    got = _run("child fails")
+    assert got["same"] is True and got["left"] is False
+
+
+def test_a_run_that_fails_ends_the_child() -> None:
+    """A policy that cannot be built raises its error in the parent, and the child computing
+    the baseline is stopped and reaped, not left behind."""
+    got = _run("parent fails")
+    assert "no-such-policy" in got["error"]
+    assert got["left"] is False
+
+
+def test_on_a_busy_machine_the_parent_runs_the_baseline_itself() -> None:
+    """With no idle core nothing is forked (the child would only take turns with the parent),
+    and the results are simulate()'s."""
+    got = _run("busy")
+    assert got["forked"] == [False]
+    assert got["same"] is True and got["left"] is False
