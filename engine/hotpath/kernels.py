@@ -174,6 +174,14 @@ def run_references(
     # and a store per fault to each of them cost more than the fault's own bookkeeping.
     free_frames = scalars[S_FREE_FRAMES]
     n_minor = n_major = n_read = n_used = stall_ns = read_busy_ns = 0
+    # A one-page read that starts once the other lanes' work seen at the last boundary is over
+    # shares the device with nothing, so its service time is one figure, worked out once
+    # (boundary_busy does not change within a call).
+    shared_until = -(1 << 62)
+    for other in range(boundary_busy.size):
+        if other != lane:
+            shared_until = max(shared_until, boundary_busy[other])
+    lone_read_ns = demand_service_ns(device, boundary_busy, lane, shared_until, 1)
     why = GO_ON
     n = 0
     # References the burst has room for (it lasts while any of it is left), and the window's.
@@ -235,7 +243,10 @@ def run_references(
                         n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
                     # device_time.demand_read_ns, its statistics kept in locals
                     start = max(t, busy_until[lane])
-                    service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
+                    if n_extra == 0 and start >= shared_until:
+                        service = lone_read_ns
+                    else:
+                        service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
                     done = start + service
                     busy_until[lane] = done
                     if n_extra:
@@ -266,7 +277,9 @@ def run_references(
             n_used += 1
             state[u] = CLEAN
             s = CLEAN
-        if writes[np.uint64(n)] and s == CLEAN:
+        # The write flag first, and both tests in one (&, not and): a stream's write flags
+        # are far more predictable than whether a page it reads is clean or dirty.
+        if writes[np.uint64(n)] & (s == CLEAN):
             state[u] = DIRTY
             scalars[S_FREE_SLOTS] += 1
         t = t + cost + cpu_ns
