@@ -48,7 +48,7 @@ def oldest_pages(
     packed = np.empty(n_cand, dtype=np.int64)
     lo = hi = keys_now[cand[0]]
     for i in range(n_cand):
-        key = keys_now[cand[i]]
+        key = keys_now[np.uint64(cand[i])]  # unsigned: no wraparound of negative indices
         packed[i] = key
         lo = min(lo, key)
         hi = max(hi, key)

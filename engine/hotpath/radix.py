@@ -40,7 +40,7 @@ def sort_bits_above(values: np.ndarray, scratch: np.ndarray, low_bit: int, bits:
     for i in range(n):
         v = values[i] >> low_bit
         for k in range(passes):
-            counts[k, (v >> (k * digit_bits)) & mask] += 1
+            counts[k, np.uint64((v >> (k * digit_bits)) & mask)] += 1
     src, dst = values, scratch
     for k in range(passes):
         shift = low_bit + k * digit_bits
@@ -57,8 +57,9 @@ def sort_bits_above(values: np.ndarray, scratch: np.ndarray, low_bit: int, bits:
         if moves:
             for i in range(n):
                 v = src[i]
-                d = (v >> shift) & mask
-                dst[starts[d]] = v
-                starts[d] += 1
+                # Unsigned indices (never negative): no wraparound of negative ones per value.
+                digit = np.uint64((v >> shift) & mask)
+                dst[np.uint64(starts[digit])] = v
+                starts[digit] += 1
             src, dst = dst, src
     return src
