@@ -56,6 +56,7 @@ from engine.hotpath.stream_fault import read_stream_ahead
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
+assert DIRTY == CLEAN + 1  # run_references makes a written clean page dirty by adding one
 
 
 @njit(cache=True, nogil=True)
@@ -173,7 +174,16 @@ def run_references(
     # the compiler cannot keep an array's slots in registers (it may alias the pool's arrays),
     # and a store per fault to each of them cost more than the fault's own bookkeeping.
     free_frames = scalars[S_FREE_FRAMES]
+    slots_freed = 0  # by writes to clean pages (their swap copy is stale), stored with the rest
     n_minor = n_major = n_read = n_used = stall_ns = read_busy_ns = 0
+    # A one-page read that starts once the other lanes' work seen at the last boundary is over
+    # shares the device with nothing, so its service time is one figure, worked out once
+    # (boundary_busy does not change within a call).
+    shared_until = -(1 << 62)
+    for other in range(boundary_busy.size):
+        if other != lane:
+            shared_until = max(shared_until, boundary_busy[other])
+    lone_read_ns = demand_service_ns(device, boundary_busy, lane, shared_until, 1)
     why = GO_ON
     n = 0
     # References the burst has room for (it lasts while any of it is left), and the window's.
@@ -192,6 +202,8 @@ def run_references(
         if s in (UNTOUCHED, SWAPPED):
             if free_frames < 1:
                 scalars[S_FREE_FRAMES] = free_frames
+                scalars[S_FREE_SLOTS] += slots_freed
+                slots_freed = 0
                 why = direct_reclaim(
                     reclaim, kept_pages, kept_keys, keys_now, vm_of, wasted, refused,
                     victims, ops, op_pages, t, state, scalars, busy_until, device,
@@ -215,7 +227,7 @@ def run_references(
             if s == UNTOUCHED:
                 cost = minor_ns
                 n_minor += 1
-                state[u] = DIRTY
+                s = DIRTY
                 free_frames -= 1
             else:
                 if python_on_major:
@@ -235,7 +247,10 @@ def run_references(
                         n_extra = min(count_extra(state, g, vm_lo, vm_hi, cluster), room)
                     # device_time.demand_read_ns, its statistics kept in locals
                     start = max(t, busy_until[lane])
-                    service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
+                    if n_extra == 0 and start >= shared_until:
+                        service = lone_read_ns
+                    else:
+                        service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
                     done = start + service
                     busy_until[lane] = done
                     if n_extra:
@@ -250,7 +265,6 @@ def run_references(
                 if evicted_for_prefetch.size and evicted_for_prefetch[u]:
                     delta[D_POLLUTION] += 1
                     evicted_for_prefetch[u] = False
-                state[u] = CLEAN
                 s = CLEAN
                 cost = done - t
                 stall_ns += cost
@@ -258,17 +272,18 @@ def run_references(
         elif s == WRITING:  # swap-cache hit: rescued before its write ended
             cost = minor_ns
             n_minor += 1
-            state[u] = DIRTY
+            s = DIRTY
             scalars[S_FREE_SLOTS] += 1
             scalars[S_WRITING_PENDING] -= 1
             scalars[S_RESCUES] += 1
         elif s == PREFETCHED:
             n_used += 1
-            state[u] = CLEAN
             s = CLEAN
-        if writes[np.uint64(n)] and s == CLEAN:
-            state[u] = DIRTY
-            scalars[S_FREE_SLOTS] += 1
+        # s is the page's state now; a write makes a clean page dirty. Without a branch: whether
+        # a page is clean or dirty is unpredictable, and the store is to a line just read.
+        dirtied = writes[np.uint64(n)] & (s == CLEAN)
+        state[u] = s + dirtied  # DIRTY == CLEAN + 1
+        slots_freed += dirtied
         t = t + cost + cpu_ns
         last_use_ns[u] = t
         ref_bit[u] = True
@@ -282,6 +297,7 @@ def run_references(
                 counts[1] += 1
         n += 1
     scalars[S_FREE_FRAMES] = free_frames
+    scalars[S_FREE_SLOTS] += slots_freed
     delta[D_MINOR] += n_minor
     delta[D_FAULT_CPU_NS] += n_minor * minor_ns
     delta[D_PREFETCH_USED] += n_used

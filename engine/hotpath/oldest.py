@@ -2,7 +2,8 @@
 done by Python's background reclaim and, inside the per-reference kernel, by direct reclaim.
 
 The pages come out in (key, page) order, as `victims.smallest` gives them: packed into one
-int64 each and sorted by radix. Where the keys span too much to pack (hours of simulated
+int64 each, in page order, and sorted by radix on the key bits alone (a stable sort keeps the
+pages of one key in page order). Where the keys span too much to pack (hours of simulated
 time), the caller falls back to Python's selection, which gives the same order.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.radix import radix_sort
+from engine.hotpath.radix import sort_bits_above
 from engine.page_states import CLEAN, PREFETCHED
 
 TOO_WIDE = -1  # the keys do not pack: let victims.smallest select
@@ -44,23 +45,24 @@ def oldest_pages(
         n_cand += (s >= CLEAN) & (s <= PREFETCHED)
     if want <= 0 or n_cand == 0:
         return 0
+    packed = np.empty(n_cand, dtype=np.int64)
     lo = hi = keys_now[cand[0]]
-    for i in range(1, n_cand):
-        key = keys_now[cand[i]]
+    for i in range(n_cand):
+        key = keys_now[np.uint64(cand[i])]  # unsigned: no wraparound of negative indices
+        packed[i] = key
         lo = min(lo, key)
         hi = max(hi, key)
     page_bits = max(1, bit_length(cand[n_cand - 1]))
     key_bits = bit_length(hi - lo)
     if key_bits + page_bits > 62:
         return TOO_WIDE
-    packed = np.empty(n_cand, dtype=np.int64)
     for i in range(n_cand):
-        packed[i] = ((keys_now[cand[i]] - lo) << page_bits) | cand[i]
-    ordered = radix_sort(packed, key_bits + page_bits)
+        packed[i] = ((packed[i] - lo) << page_bits) | cand[i]
+    ordered = sort_bits_above(packed, cand[:n_cand], page_bits, key_bits + page_bits)
     n = min(want, n_cand)
     mask = (1 << page_bits) - 1
     for i in range(n):
-        page = ordered[i] & mask
-        out_pages[i] = page
-        out_keys[i] = keys_now[page]
+        value = ordered[i]
+        out_pages[i] = value & mask
+        out_keys[i] = (value >> page_bits) + lo
     return n

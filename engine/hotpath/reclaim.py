@@ -106,9 +106,10 @@ def take_kept(
     i = head
     while i < kept_pages.size and found < n:
         page = kept_pages[i]
-        s = state[page]
-        if s >= CLEAN and s <= PREFETCHED and keys_now[page] == kept_keys[i]:
-            out[found] = page
+        u = np.uint64(page)  # an unsigned index: no wraparound of negative indices (kernels)
+        s = state[u]
+        if s >= CLEAN and s <= PREFETCHED and keys_now[u] == kept_keys[i]:
+            out[np.uint64(found)] = page
             found += 1
         i += 1
     if found < n or kept_keys[i - 1] >= before_ns:
@@ -142,7 +143,8 @@ def evict_pages(
     dirty = np.empty(victims.size, dtype=np.int64)
     for i in range(victims.size):
         page = victims[i]
-        s = state[page]
+        u = np.uint64(page)  # an unsigned index: no wraparound of negative indices (kernels)
+        s = state[u]
         if s < CLEAN or s > PREFETCHED:
             continue
         if s == DIRTY:
@@ -150,11 +152,11 @@ def evict_pages(
                 dirty[n_dirty] = page
                 n_dirty += 1
             else:
-                refused[vm_of[page]] += 1  # no free slot: it stays resident, not lost
+                refused[vm_of[u]] += 1  # no free slot: it stays resident, not lost
         else:
             if s == PREFETCHED:
-                wasted[vm_of[page]] += 1
-            state[page] = SWAPPED
+                wasted[vm_of[u]] += 1
+            state[u] = SWAPPED
             freed += 1
     scalars[S_FREE_FRAMES] += freed
     if n_dirty == 0:
