@@ -13,13 +13,15 @@ cached already) or where the child fails.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import pickle
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from engine.scenario import Scenario
 from engine.simulator import (
@@ -93,9 +95,10 @@ class BaselineChild:
             try:
                 os.close(read_fd)
                 outcome = unlimited_outcome(scenario)
-                data = pickle.dumps((outcome.references, outcome.touched_pages))
                 with os.fdopen(write_fd, "wb") as out:
-                    out.write(data)
+                    # Plain arrays in numpy's format, no pickle: the parent reads numbers only.
+                    np.save(out, outcome.references, allow_pickle=False)
+                    np.save(out, np.int64(outcome.touched_pages), allow_pickle=False)
                 code = 0
             finally:
                 os._exit(code)
@@ -114,7 +117,9 @@ class BaselineChild:
             raise
         if not data or os.waitstatus_to_exitcode(status) != 0:
             return None
-        references, touched = pickle.loads(data)
+        stream = io.BytesIO(data)
+        references = np.load(stream, allow_pickle=False)
+        touched = np.load(stream, allow_pickle=False)
         references.flags.writeable = False  # shared, as unlimited_outcome's own
         return UnlimitedOutcome(references, int(touched))
 
