@@ -18,13 +18,12 @@ victims are exactly those of timing every candidate (`farthest_pages`, the refer
 
 from __future__ import annotations
 
-import heapq
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import param
 
-from engine.device import PREFETCH_READ, WRITE_TO_FREE
+from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
 from engine.hotpath.lookahead import advance_next_use, link_window
@@ -45,6 +44,7 @@ from engine.hotpath.next_use import (
 from engine.hotpath.prefetch_order import by_use_then_page
 from engine.hotpath.strict_order import grows_strictly
 from engine.policies.base import Policy
+from engine.policies.oracle_reads import FAR, PrefetchReads
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
 from engine.settings import Section
@@ -52,7 +52,6 @@ from engine.settings import Section
 if TYPE_CHECKING:
     from engine.policies.context import PolicyContext
 
-FAR = 1 << 61  # the key of a page never used again (its stream ends first)
 FAULT_SCAN_REFS = 4096  # how far a fault read looks for the next swapped pages
 _NO_PAGES = np.zeros(0, dtype=np.int64)
 
@@ -142,15 +141,9 @@ class Oracle(Policy):
         self.seen_pos = [-1] * len(ctx.vcpus)
         self.ahead = [0] * len(ctx.vcpus)  # stream position up to which prefetch was decided
         self.share = max(1.0, len(ctx.vcpus) / ctx.n_pcpus)
-        dev = self.machine.device
-        spare = [lane for lane in dev.background_lanes if lane not in dev.demand_lanes]
-        if not spare:  # every lane serves demand reads: a prefetch would delay faults
-            self.prefetch_ns = 0
-        self.spare_lanes = np.asarray(spare, dtype=np.int64)
-        # Prefetch reads in service at once: enough that their transfers outweigh their
-        # latencies (the bandwidth mostly used), no more (each slows every demand read).
-        transfer = self.batch * dev.page_transfer_ns
-        self.streams = max(1, min(len(spare), -(-dev.latency_ns // transfer)))
+        self.reads = PrefetchReads(ctx, self.batch)
+        if self.reads.spare_lanes.size == 0:  # every lane serves demand reads: a prefetch
+            self.prefetch_ns = 0  # would delay faults
         self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
         self._maps_key: tuple[int, int] = (-1, -1)
         # _maps_of's arrays by the vCPUs asked for, made from the maps of _flat_for (a new
@@ -408,64 +401,6 @@ class Oracle(Policy):
             most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
             self.machine.write_back(dirty[vms == most][:batch], now_ns)
 
-    def _stream_times(self, n_ops: int, now_ns: int, step_end_ns: int) -> np.ndarray:
-        """When each of the next n prefetch reads (in issue order) would start, on the device
-        as it is. At most `streams` of them are in service at once, one after another on each
-        stream (a read alone already moves most of what the bandwidth allows; each one more
-        in service slows every demand read in flight). Reads that could not start within this
-        step start never (FAR): their pages are looked at again next step."""
-        dev = self.machine.device
-        busy = sorted(
-            op.done_ns
-            for _, _, op in dev.in_flight
-            if op.cls == PREFETCH_READ and op.done_ns > now_ns
-        )
-        free = [now_ns] * max(0, self.streams - len(busy)) + busy[-self.streams :]
-        free.sort()
-        service = self._read_ns(now_ns)
-        starts = np.full(n_ops, FAR, dtype=np.int64)
-        for i in range(n_ops):
-            t = free[0]
-            if t >= step_end_ns:
-                break
-            starts[i] = t
-            heapq.heapreplace(free, t + service)
-        return starts
-
-    def _read_ns(self, now_ns: int) -> int:
-        """Service time of one prefetch read beside the other streams and every other
-        operation in service now or queued to start now (writes to free frames start first):
-        the device's bandwidth is shared by all of them."""
-        dev = self.machine.device
-        reading = sum(
-            1
-            for _, _, op in dev.in_flight
-            if op.cls == PREFETCH_READ and op.start_ns <= now_ns < op.done_ns
-        )
-        queued = sum(
-            1 for q in dev.queues for op in q if op.cls != PREFETCH_READ and not op.cancelled
-        )
-        others = int(np.count_nonzero(dev.busy_until > now_ns)) - reading + queued
-        return dev.service_ns(self.batch, min(dev.channels, others + self.streams))
-
-    def _landing(self, n_pages: int, now_ns: int, step_end_ns: int) -> np.ndarray:
-        """When each of the next n prefetched pages (in issue order, batch by batch) would
-        land: its read's start, its service beside the others in service, and a step for the
-        completion to be seen (FAR: its read cannot start within this step)."""
-        op = np.arange(n_pages, dtype=np.int64) // self.batch
-        starts = self._stream_times(-(-n_pages // self.batch), now_ns, step_end_ns)
-        land = starts[op] + self._read_ns(now_ns) + self.ctx.step_ns
-        return np.where(starts[op] >= FAR, FAR, land)
-
-    def _startable_reads(self, now_ns: int, step_end_ns: int) -> int:
-        """How many prefetch reads can start within this step (`_stream_times`' count)."""
-        per_stream = -(-max(0, step_end_ns - now_ns) // self._read_ns(now_ns)) + 1
-        return int(
-            np.count_nonzero(
-                self._stream_times(self.streams * per_stream, now_ns, step_end_ns) < FAR
-            )
-        )
-
     def _scan_limit(self, v: int, now_ns: int, refs: int, carried: int) -> int:
         """How many swapped pages of a vCPU's next `refs` references prefetch needs to see:
         all of them, or, while its use time strictly grows with the position, carried + 1.
@@ -479,41 +414,6 @@ class Oracle(Policy):
             return refs
         return min(refs, carried + 1)
 
-    def _first_few(
-        self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Of the pages wanted (and their uses), those that can come first in issue order
-        (by use, then page) among as many as the reads that can start within this step
-        carry: every page past them lands never (`_landing`), so it is not sorted. All of
-        them that share the last use kept go along (the order among them is by page)."""
-        n_reads = -(-pages.size // self.batch)
-        startable = self.batch * int(
-            np.count_nonzero(self._stream_times(n_reads, now_ns, step_end_ns) < FAR)
-        )
-        if startable >= pages.size or int(uses.max()) >= FAR:  # a FAR use is never late
-            return pages, uses
-        if startable == 0:
-            return pages[:0], uses[:0]
-        last = np.partition(uses, startable - 1)[startable - 1]
-        keep = uses <= last
-        return pages[keep], uses[keep]
-
-    def _issue(self, pages: np.ndarray, uses: np.ndarray, now_ns: int, step_end_ns: int) -> None:
-        """Read the pages in, one VM's pages per read, reads in order of their first use and
-        each issued for when its stream is free (so no more than `streams` are in service)."""
-        vms = self.machine.pool.vm_of[pages]
-        ops: list[tuple[int, int, np.ndarray]] = []
-        for vm in np.unique(vms).tolist():
-            mine = np.flatnonzero(vms == vm)
-            for lo in range(0, mine.size, self.batch):
-                part = mine[lo : lo + self.batch]
-                ops.append((int(uses[part].min()), vm, pages[part]))
-        ops.sort(key=lambda o: o[0])
-        starts = self._stream_times(len(ops), now_ns, step_end_ns)
-        for (_, vm, part), start in zip(ops, starts.tolist(), strict=True):
-            if start < FAR:
-                self.machine.prefetch(vm, part, start, batch=self.batch)
-
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         self._measure_rates()
@@ -526,7 +426,7 @@ class Oracle(Policy):
         uses: list[np.ndarray] = []
         span: dict[int, int] = {}
         # No more pages than the reads that can start this step carry can be read in now.
-        carried = self.batch * self._startable_reads(now_ns, step_end_ns)
+        carried = self.batch * self.reads.startable_reads(now_ns, step_end_ns)
         for v, vc in enumerate(ctx.vcpus):
             starts, cum, cpu = self._time_map(v, now_ns)
             inside = np.flatnonzero(starts < horizon)
@@ -560,12 +460,12 @@ class Oracle(Policy):
         want = np.concatenate(pages)
         use = np.concatenate(uses)
         wanted = want
-        want, use = self._first_few(want, use, now_ns, step_end_ns)
+        want, use = self.reads.first_few(want, use, now_ns, step_end_ns)
         order = by_use_then_page(use, want)
         want, use = want[order], use[order]
         # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
         # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
-        on_time = use >= self._landing(int(want.size), now_ns, step_end_ns)
+        on_time = use >= self.reads.landing(int(want.size), now_ns, step_end_ns)
         want, use = want[on_time], use[on_time]
         # The earliest uses first; past the free frames, a page comes in only in place of a
         # resident page used later than it (Belady-consistent prefetching).
@@ -580,7 +480,7 @@ class Oracle(Policy):
             self.machine.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
             self._rescan(victims[:n_ok])
             take += n_ok
-        self._issue(want[:take], use[:take], now_ns, step_end_ns)
+        self.reads.issue(want[:take], use[:take], now_ns, step_end_ns)
         # References whose pages are still out (not read, or held back) are looked at again
         # next step.
         pool = self.machine.pool

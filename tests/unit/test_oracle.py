@@ -9,7 +9,8 @@ import numpy as np
 
 from engine.device import PREFETCH_READ
 from engine.policies import validate_policy
-from engine.policies.oracle import FAR, Oracle, _Window
+from engine.policies.oracle import Oracle, _Window
+from engine.policies.oracle_reads import FAR, PrefetchReads
 from engine.pool import DIRTY
 from engine.scenario import from_dict, load_scenario, with_overrides
 from engine.simulator import Simulation, baseline_references
@@ -140,7 +141,7 @@ def test_prefetch_reads_run_as_a_few_streams() -> None:
     begin = np.array([s for s, _ in spans])
     end = np.array([e for _, e in spans])
     most = max(int(np.count_nonzero((begin <= t) & (end > t))) for t in begin.tolist())
-    assert 1 <= most <= oracle.streams < oracle.spare_lanes.size // 8
+    assert 1 <= most <= oracle.reads.streams < oracle.reads.spare_lanes.size // 8
     c = sim.counters
     assert c.prefetch_late.sum() < 0.01 * c.prefetch_issued.sum()
 
@@ -169,7 +170,7 @@ def test_pruned_prefetch_planning_decides_as_the_whole_one(monkeypatch) -> None:
     pruned = run()
     monkeypatch.setattr(Oracle, "_scan_limit", lambda self, v, now_ns, refs, carried: refs)
     monkeypatch.setattr(
-        Oracle, "_first_few", lambda self, pages, uses, now_ns, end_ns: (pages, uses)
+        PrefetchReads, "first_few", lambda self, pages, uses, now_ns, end_ns: (pages, uses)
     )
     whole = run()
     assert pruned[2] > 1000  # the planning was put to work
