@@ -1,14 +1,16 @@
 """Calls into a session's Bokeh document: the player's and controller's timers, and posts from
-worker threads, all made on the server's event loop and never on a destroyed document.
+worker threads, all made on the server's event loop and never on a destroyed document, and
+none letting an exception out through Bokeh's curdoc patch.
 
-Why both rules: Bokeh runs a document's change callbacks inside `patch_curdoc`, which pushes
+Why these rules: Bokeh runs a document's change callbacks inside `patch_curdoc`, which pushes
 the document on a process-wide stack (`bokeh.io.doc._PATCHED_CURDOCS`) and pops it only when
 the callbacks return. Adding or removing a callback of a destroyed document (its callback
 tables deleted) raises inside that push, so the stack keeps a stale entry; a worker thread
-pushing and popping beside the event loop mixes two threads' entries. Either way Panel, building
-the next session, finds no live current document, makes the new one Bokeh's process-wide
-document and never puts the old one back: that session's document, controller and runs
-(~0.9 GB for the heaviest link) stayed in the server after it closed.
+pushing and popping beside the event loop mixes two threads' entries; an exception escaping
+through the push skips its pop. Any way Panel, building the next session, finds no live
+current document, makes the new one Bokeh's process-wide document and never puts the old one
+back: that session's document, controller and runs (~0.9 GB for the heaviest link) stayed in
+the server after it closed.
 
 They live in a module of their own, not in the served script: Panel clears the script's
 module (`bokeh_app_<uuid>`) when it destroys the session, and the session's close callbacks,
@@ -18,12 +20,27 @@ which cancel these timers, run after that (and after Bokeh destroyed the documen
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from bokeh.io.doc import patch_curdoc
 from panel.io.state import set_curdoc
 from tornado.ioloop import IOLoop
+
+log = logging.getLogger(__name__)
+
+
+def _call_as_curdoc(doc: Any, fn: Callable[[], None]) -> None:
+    """fn with doc as Panel's and Bokeh's current document. An exception fn raises is logged
+    here, inside Bokeh's `patch_curdoc`, whose pop is not in a `finally`: one escaping through
+    it would leave doc on Bokeh's process-wide stack, as a stale entry."""
+    with set_curdoc(doc), patch_curdoc(doc):
+        try:
+            fn()
+        except Exception:
+            log.exception("a call into session %s failed", getattr(doc.session_context, "id", "?"))
 
 
 def destroyed(doc: Any) -> bool:
@@ -43,11 +60,10 @@ class DocTimers:
         if destroyed(self.doc):
             return None
 
-        def run() -> None:
-            with set_curdoc(self.doc):
-                fn()
-
-        return self.doc.add_timeout_callback(run, max(0, int(delay_s * 1000)))
+        doc = self.doc
+        return doc.add_timeout_callback(
+            lambda: _call_as_curdoc(doc, fn), max(0, int(delay_s * 1000))
+        )
 
     def cancel(self, handle: Any) -> None:
         """Cancel a timer, unless it ran already or its document was destroyed with it."""
@@ -61,26 +77,35 @@ class DocTimers:
 
 
 class LoopPoster:
-    """`post(fn)` from any thread: fn runs on the server's event loop, in a next-tick callback
-    of the session's document (with the document locked), or not at all once the document is
-    destroyed (the session is gone). The worker thread only hands fn to the loop (tornado's
-    add_callback, its one thread-safe call); everything that touches the document happens on
-    the loop. Made on the loop (while the session is built), whose IOLoop it keeps."""
+    """`post(fn)` from any thread: fn runs on the server's event loop, with the session's
+    document locked and as the current document, or not at all once the document is destroyed
+    (the session is gone). Posts run in the order they were made.
+
+    One callback on the loop, not two: the worker thread only hands the post to the loop
+    (tornado's add_callback, its one thread-safe call), and there the post's coroutine waits
+    for the session's document lock itself (`with_locked_document`, the lock Bokeh's own
+    next-tick callbacks take) instead of adding a next-tick callback that the loop would queue
+    again. With 20 sessions playing the loop's queue is long, and that second wait in it cost
+    each session frames.
+    Holding the lock is what lets the session send fn's document changes to the browser
+    (Bokeh's ServerSession refuses a change made without it). Made on the loop (while the
+    session is built), whose IOLoop it keeps."""
 
     def __init__(self, doc: Any, loop: IOLoop | None = None):
         self.doc = doc
         self.loop = loop if loop is not None else IOLoop.current()
 
     def __call__(self, fn: Callable[[], None]) -> None:
-        self.loop.add_callback(self._schedule, fn)
+        self.loop.add_callback(self._run, fn)
 
-    def _schedule(self, fn: Callable[[], None]) -> None:
+    async def _run(self, fn: Callable[[], None]) -> None:
         if destroyed(self.doc):
             return
         doc = self.doc
 
-        def run() -> None:
-            with set_curdoc(doc):
-                fn()
+        async def locked(_: Any) -> None:
+            # The lock may have been waited for while the session closed.
+            if not destroyed(doc):
+                _call_as_curdoc(doc, fn)
 
-        doc.add_next_tick_callback(run)
+        await doc.session_context.with_locked_document(locked)

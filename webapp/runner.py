@@ -94,8 +94,8 @@ def background_yield(cancel: threading.Event) -> None:
 
 class ThreadRunner:
     """One worker thread per session, computing in one of the server's COMPUTE_SLOTS; `post(fn)`
-    must run fn on the session's event loop (Bokeh's add_next_tick_callback is the
-    thread-safe way in).
+    must run fn on the session's event loop (webapp.doc_timers.LoopPoster, through tornado's
+    thread-safe add_callback).
 
     Nothing it hands over outlives `shutdown`: a result (or a run's exception, whose traceback
     holds the run's frames and so its whole simulation) posted to the loop but not delivered
