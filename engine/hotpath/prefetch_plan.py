@@ -15,10 +15,10 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.lookahead import advance_next_use
-from engine.hotpath.next_use import first_swapped, use_times
 from engine.hotpath.prefetch_order import by_use_then_page
 from engine.hotpath.read_starts import first_few, landing
 from engine.hotpath.strict_order import grows_strictly
+from engine.hotpath.swapped_scan import swapped_in_spans
 
 
 @njit(cache=True, nogil=True)
@@ -91,6 +91,7 @@ def plan_prefetch(
     win_start: np.ndarray,
     rels: np.ndarray,
     vcpu_base: np.ndarray,
+    alone: np.ndarray,
     state: np.ndarray,
     swapped: int,
     seen: np.ndarray,
@@ -108,6 +109,7 @@ def plan_prefetch(
     free_ns: np.ndarray,
     service_ns: int,
     step_ns: int,
+    now_ns: int,
     step_end_ns: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pages, uses, wanted): of the swapped pages the vCPUs use in their spans (vcpu_base:
@@ -121,38 +123,27 @@ def plan_prefetch(
     grows with the position is scanned for carried + 1 swapped pages only: a page past those
     is used later than each of them, so it cannot come among the `carried` first in issue
     order (by use, then page) nor tie with the last of them, and the one page more keeps its
-    VM marked as having pages still out. And only the first few in issue order are sorted
-    (`first_few`): every page past them cannot start this step, so it lands never."""
+    VM marked as having pages still out; where its VM has no other vCPU, it is scanned only
+    as far in time as the plan can need (engine.hotpath.swapped_scan), and `wanted` holds a
+    part of those pages that still says the same of its VM. And only the first few in issue
+    order are sorted (`first_few`): every page past them cannot start this step, so it lands
+    never. `alone`: per vCPU, whether its VM has no other vCPU."""
     n = pos.size
-    found_pages = []
-    found_uses = []
-    total = 0
+    limit = span_hi - span_lo
+    by_time = np.zeros(n, dtype=np.bool_)
     for v in range(n):
-        lo, hi = span_lo[v], span_hi[v]
-        if hi <= lo:
-            continue
         a = slot_off[v]
         b = a + seg_len[v]
-        limit = hi - lo
-        if prune and grows_strictly(starts[a:b], cum[a:b], cpu_ns[v], share, unplanned_ns):
-            limit = min(limit, carried + 1)
-        w0 = win_start[v]
-        g, at = first_swapped(
-            rels[v], lo - w0, hi - w0, vcpu_base[v], state, swapped, -1, limit, seen
-        )
-        at += lo - pos[v]
-        found_pages.append(g)
-        found_uses.append(use_times(at, starts[a:b], cum[a:b], cpu_ns[v], share, unplanned_ns, far))
-        total += g.size
-        ahead[v] = hi
-    wanted = np.empty(total, dtype=np.int64)
-    use = np.empty(total, dtype=np.int64)
-    k = 0
-    for i in range(len(found_pages)):
-        m = found_pages[i].size
-        wanted[k : k + m] = found_pages[i]
-        use[k : k + m] = found_uses[i]
-        k += m
+        if limit[v] > 0:
+            ahead[v] = span_hi[v]
+            if prune and grows_strictly(starts[a:b], cum[a:b], cpu_ns[v], share, unplanned_ns):
+                limit[v] = min(limit[v], carried + 1)
+                by_time[v] = alone[v]
+    wanted, use = swapped_in_spans(
+        span_lo, span_hi, limit, by_time, pos, win_start, rels, vcpu_base, state, swapped,
+        seen, slot_off, seg_len, starts, cum, cpu_ns, share, unplanned_ns, far, carried, now_ns,
+        now_ns + step_ns,
+    )  # fmt: skip
     want = wanted
     if prune:
         want, use = first_few(want, use, batch, free_ns, service_ns, step_end_ns, far)

@@ -165,6 +165,7 @@ class Oracle(Policy):
         self.vcpu_vm = np.array([vc.vm for vc in ctx.vcpus], dtype=np.int64)
         self.vcpu_base = pool.base[self.vcpu_vm].astype(np.int64)
         self.vcpu_cpu_ns = np.array([vc.cpu_ns for vc in ctx.vcpus], dtype=np.int64)
+        self.vcpu_alone = np.array([len(self.vm_vcpus[vc.vm]) == 1 for vc in ctx.vcpus])
         self.share = max(1.0, len(ctx.vcpus) / ctx.n_pcpus)
         self.reads = PrefetchReads(ctx, self.batch)
         if self.reads.spare_lanes.size == 0:  # every lane serves demand reads: a prefetch
@@ -401,10 +402,10 @@ class Oracle(Policy):
             self._refresh(v, until=int(self.span_hi[v]))
         want, use, wanted = plan_prefetch(
             self.span_lo, self.span_hi, pos, self.ahead, self.win_start, self.win_rels,
-            self.vcpu_base, m.pool.state, SWAPPED, self._seen, maps.slot_off, maps.seg_len,
-            maps.starts, maps.cum, self.ns_per_ref, float(self.share),
+            self.vcpu_base, self.vcpu_alone, m.pool.state, SWAPPED, self._seen, maps.slot_off,
+            maps.seg_len, maps.starts, maps.cum, self.ns_per_ref, float(self.share),
             now_ns + ctx.plan_horizon_ns, FAR, carried, self.prune, self.batch, free_ns,
-            read_ns, ctx.step_ns, step_end_ns,
+            read_ns, ctx.step_ns, now_ns, step_end_ns,
         )  # fmt: skip
         # The earliest uses first; past the free frames, a page comes in only in place of a
         # resident page used later than it (Belady-consistent prefetching).
