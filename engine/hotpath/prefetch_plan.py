@@ -5,9 +5,9 @@ in issue order.
 
 Two calls a step: `reach_horizon` (each vCPU's span of references and its look-ahead window
 moved on where that needs no new window; a new one is drawn from the stream in Python), then
-`plan_prefetch`. They make the same calls of the same compiled pieces as the per-vCPU loop
-they replace (first_swapped, use_times, grows_strictly, the read start times), in the same
-order, so the pages, use times and order are the same."""
+`plan_prefetch`. They choose what the per-vCPU loop they replace chose (tests/unit/
+test_prefetch_plan.py keeps that loop): the same spans, pages, use times, order and reads.
+"""
 
 from __future__ import annotations
 

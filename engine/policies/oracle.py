@@ -147,7 +147,7 @@ class Oracle(Policy):
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
-        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
+        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_into's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         n_vcpus = len(ctx.vcpus)
