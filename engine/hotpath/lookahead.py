@@ -16,8 +16,17 @@ def link_window(
     stream position of the next reference to the same page (far: none in rel); and the
     indices of the first reference to each page, ascending. `last`: scratch of at least
     max(rel) + 1 entries, any content (left dirty)."""
+    next_same = np.empty(rel.size, dtype=np.int64)
+    return next_same, link_into(rel, start, far, last, next_same)
+
+
+@njit(cache=True, nogil=True)
+def link_into(
+    rel: np.ndarray, start: int, far: int, last: np.ndarray, next_same: np.ndarray
+) -> np.ndarray:
+    """link_window with next_same written into the given array (at least rel's size, so a
+    window can live in a row kept for it); returns first."""
     size = rel.size
-    next_same = np.empty(size, dtype=np.int64)
     for i in range(size):  # only the pages of rel need a clean slot
         last[rel[i]] = far
     for i in range(size - 1, -1, -1):
@@ -35,7 +44,7 @@ def link_window(
         if is_first[i]:
             first[j] = i
             j += 1
-    return next_same, first
+    return first
 
 
 @njit(cache=True, nogil=True)

@@ -26,7 +26,7 @@ import param
 from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
-from engine.hotpath.lookahead import advance_next_use, link_window
+from engine.hotpath.lookahead import advance_next_use, link_into
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -37,13 +37,12 @@ from engine.hotpath.next_use import (
     N_COLUMNS,
     first_swapped,
     lower_to_next_use,
-    planned_segments,
-    use_times,
     vms_with_candidates,
 )
-from engine.hotpath.prefetch_order import by_use_then_page
-from engine.hotpath.strict_order import grows_strictly
+from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
+from engine.hotpath.time_maps import measure_rates
 from engine.policies.base import Policy
+from engine.policies.oracle_maps import TimeMaps
 from engine.policies.oracle_reads import FAR, PrefetchReads
 from engine.policies.registry import register
 from engine.pool import DIRTY, SWAPPED
@@ -82,14 +81,25 @@ class _Window:
     """One vCPU's next references, each position linked to the next use of the same page, so
     that moving the stream position on updates only the pages just referenced."""
 
-    def __init__(self, start: int, rel: np.ndarray, last: np.ndarray | None = None):
-        """`last`: scratch of at least max(rel) + 1 entries (made here when None)."""
+    def __init__(
+        self,
+        start: int,
+        rel: np.ndarray,
+        last: np.ndarray | None = None,
+        rows: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        """`last`: scratch of at least max(rel) + 1 entries (made here when None); `rows`:
+        where to keep the references and their links (each at least rel's size; made here
+        when None), so that the compiled planning finds every vCPU's window in one array."""
         self.start = start
         self.size = int(rel.size)
-        self.rel = np.ascontiguousarray(rel, dtype=np.int64).copy()
+        if rows is None:
+            rows = np.empty(self.size, dtype=np.int64), np.empty(self.size, dtype=np.int64)
+        self.rel, self.next_same = rows[0][: self.size], rows[1][: self.size]
+        self.rel[:] = rel
         if last is None:
             last = np.empty(int(rel.max()) + 1 if rel.size else 0, dtype=np.int64)
-        self.next_same, self.first = link_window(self.rel, start, FAR, last)
+        self.first = link_into(self.rel, start, FAR, last, self.next_same)
 
     def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
         """(pages, stream position of each one's first use in the window)."""
@@ -111,6 +121,9 @@ class Oracle(Policy):
     menu_rank = 3
     Params = OracleParams
     vector_readahead = False  # a fault reads the pages the stream uses next, not a cluster
+    # Prefetch plans over only the pages a step's reads can carry: the same choice as over
+    # every swapped page of the horizon (plan_prefetch says why), in far less time.
+    prune = True
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)
@@ -134,25 +147,33 @@ class Oracle(Policy):
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
-        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
+        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_into's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
-        self.windows: list[_Window | None] = [None] * len(ctx.vcpus)
-        self.seen_pos = [-1] * len(ctx.vcpus)
-        self.ahead = [0] * len(ctx.vcpus)  # stream position up to which prefetch was decided
+        n_vcpus = len(ctx.vcpus)
+        self.windows: list[_Window | None] = [None] * n_vcpus
+        # The windows' references and links, row v for vCPU v (as wide as the widest window
+        # so far), with each window's start and size (-1: none), for the compiled planning.
+        self.win_rels = np.empty((n_vcpus, 0), dtype=np.int64)
+        self.win_links = np.empty((n_vcpus, 0), dtype=np.int64)
+        self.win_start = np.zeros(n_vcpus, dtype=np.int64)
+        self.win_size = np.full(n_vcpus, -1, dtype=np.int64)
+        self.seen_pos = np.full(n_vcpus, -1, dtype=np.int64)
+        self.ahead = np.zeros(n_vcpus, dtype=np.int64)  # stream position prefetch decided to
+        self.span_lo = np.zeros(n_vcpus, dtype=np.int64)  # references a step's plan looks at
+        self.span_hi = np.zeros(n_vcpus, dtype=np.int64)
+        self.vcpu_vm = np.array([vc.vm for vc in ctx.vcpus], dtype=np.int64)
+        self.vcpu_base = pool.base[self.vcpu_vm].astype(np.int64)
+        self.vcpu_cpu_ns = np.array([vc.cpu_ns for vc in ctx.vcpus], dtype=np.int64)
+        self.vcpu_alone = np.array([len(self.vm_vcpus[vc.vm]) == 1 for vc in ctx.vcpus])
         self.share = max(1.0, len(ctx.vcpus) / ctx.n_pcpus)
         self.reads = PrefetchReads(ctx, self.batch)
         if self.reads.spare_lanes.size == 0:  # every lane serves demand reads: a prefetch
             self.prefetch_ns = 0  # would delay faults
-        self._maps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
-        self._maps_key: tuple[int, int] = (-1, -1)
-        # _maps_of's arrays by the vCPUs asked for, made from the maps of _flat_for (a new
-        # dict whenever the maps are made afresh).
-        self._flat: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
-        self._flat, self._flat_for = {}, self._maps
         # Each VM's measured time per reference while running (CPU, faults, stalls): a VM
         # that stalls on every reference reaches "k references from now" that much later.
         self.ns_per_ref = np.array([max(1, vc.cpu_ns) for vc in ctx.vcpus], dtype=np.int64)
+        self.maps = TimeMaps(ctx, self.ns_per_ref)
         self.vm_ns_per_ref = np.zeros(ctx.n_vms, dtype=np.float64)
         self._last_refs = np.zeros(ctx.n_vms, dtype=np.int64)
         self._last_busy = np.zeros(ctx.n_vms, dtype=np.int64)
@@ -170,7 +191,8 @@ class Oracle(Policy):
         nxt = self.next_pos[v]
         if win is None or short or pos - win.start > win.size * 3 // 4:
             rel, _ = vc.stream.take(pos, self.window_refs)
-            win = self.windows[v] = _Window(pos, rel, self._last)
+            win = self.windows[v] = _Window(pos, rel, self._last, self._rows(v, rel.size))
+            self.win_start[v], self.win_size[v] = win.start, win.size
             nxt[:] = FAR
             pages, at = win.first_uses()
             nxt[pages] = at
@@ -178,66 +200,31 @@ class Oracle(Policy):
             win.advance(self.seen_pos[v], pos, nxt)
         self.seen_pos[v] = pos
 
+    def _rows(self, v: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """vCPU v's rows for a window of `size` references (every row widened to fit)."""
+        if size > self.win_rels.shape[1]:
+            rels = np.empty((self.win_rels.shape[0], size), dtype=np.int64)
+            links = np.empty_like(rels)
+            for w, win in enumerate(self.windows):
+                if win is not None:
+                    rels[w, : win.size], links[w, : win.size] = win.rel, win.next_same
+                    win.rel, win.next_same = rels[w, : win.size], links[w, : win.size]
+            self.win_rels, self.win_links = rels, links
+        return self.win_rels[v], self.win_links[v]
+
     def _time_map(self, v: int, now_ns: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(segment starts, cumulative reference capacity, ns per reference) of a vCPU's
         planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
-        key = (id(self.ctx.boundary_plan), now_ns)
-        if key != self._maps_key:
-            self._maps, self._maps_key = {}, key
-        if v in self._maps:
-            return self._maps[v]
-        ctx = self.ctx
-        cpu = int(self.ns_per_ref[v])
-        runs = v in ctx.running
-        begin = end = 0
-        if runs:
-            # pCPUs run one after another within a step: this vCPU's position is where its
-            # pCPU's clock is (the caller's own clock may be up to a step ahead of it).
-            p = ctx.running.index(v)
-            end = ctx.slice_end[p]
-            begin = ctx.pcpu_time[p] if ctx.pcpu_time[p] > 0 else now_ns
-        plan = ctx.boundary_plan
-        starts, cum = planned_segments(
-            v, now_ns, cpu, runs, begin, end, ctx.plan_tolerance_ns, plan.vcpu, plan.start_ns,
-            plan.end_ns, plan.made_ns,
-        )  # fmt: skip
-        out = (starts, cum, cpu)
-        self._maps[v] = out
-        return out
+        return self.maps.of(v, now_ns)
 
     def _maps_of(
         self, vcpus: list[int], now_ns: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
         (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
-        the other vCPUs get no segments. Only those asked for are made, as `keys` makes
-        them: a map is kept for the rest of its (plan, time) once made, and so are these
-        arrays (victims are asked for several times a step)."""
-        key = (id(self.ctx.boundary_plan), now_ns)
-        asked = tuple(vcpus)
-        if key == self._maps_key and self._flat_for is self._maps and asked in self._flat:
-            return self._flat[asked]
-        maps = {v: self._time_map(v, now_ns) for v in vcpus}
-        none = (_NO_PAGES, _NO_PAGES, 1)
-        every = [maps.get(v, none) for v in range(len(self.ctx.vcpus))]
-        sizes = [m[0].size for m in every]
-        flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (
-            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            np.concatenate([m[0] for m in every]).astype(np.int64),
-            np.concatenate([m[1] for m in every]).astype(np.int64),
-            np.array([m[2] for m in every], dtype=np.int64),
-        )
-        if self._flat_for is not self._maps:
-            self._flat, self._flat_for = {}, self._maps
-        self._flat[asked] = flat
-        return flat
-
-    def _use_time(self, v: int, ahead_refs: np.ndarray, now_ns: int) -> np.ndarray:
-        """When a vCPU reaches each number of references from now (FAR stays FAR)."""
-        starts, cum, cpu = self._time_map(v, now_ns)
-        unplanned_ns = now_ns + self.ctx.plan_horizon_ns
-        refs = np.ascontiguousarray(ahead_refs, dtype=np.int64)
-        return use_times(refs, starts, cum, cpu, float(self.share), unplanned_ns, FAR)
+        the other vCPUs get no segments. Kept for the rest of the maps' (plan, time, rates)
+        (victims are asked for several times a step)."""
+        return self.maps.packed(vcpus, now_ns)
 
     def keys(self, pages: np.ndarray, now_ns: int) -> np.ndarray:
         """Predicted next-use time of each page; pages must be ascending (as candidates are).
@@ -369,20 +356,11 @@ class Oracle(Policy):
         """Update each VM's time per reference from what it executed since the last step
         (half weight to the newest step), never below its references' CPU cost."""
         c = self.machine.counters
-        busy = c.cpu_ns + c.stall_ns + c.fault_cpu_ns
-        d_refs = c.references - self._last_refs
-        d_busy = busy - self._last_busy
-        self._last_refs = c.references.copy()
-        self._last_busy = busy.copy()
-        ran = d_refs > 0
-        if not ran.any():
-            return
-        rate = d_busy[ran] / d_refs[ran]
-        old = self.vm_ns_per_ref[ran]
-        self.vm_ns_per_ref[ran] = np.where(old > 0, (old + rate) / 2, rate)
-        for v, vc in enumerate(self.ctx.vcpus):
-            self.ns_per_ref[v] = max(vc.cpu_ns, 1, round(float(self.vm_ns_per_ref[vc.vm])))
-        self._maps_key = (-1, -1)  # the time maps change with the rates
+        if measure_rates(
+            c.references, c.cpu_ns + c.stall_ns + c.fault_cpu_ns, self._last_refs,
+            self._last_busy, self.vm_ns_per_ref, self.vcpu_vm, self.vcpu_cpu_ns, self.ns_per_ref,
+        ):  # fmt: skip
+            self.maps.rates_changed()  # the time maps change with the rates
 
     def _clean_ahead(self, now_ns: int) -> None:
         """While the device is idle and frames are short, write back the dirty pages among the
@@ -401,75 +379,36 @@ class Oracle(Policy):
             most = int(np.bincount(vms).argmax())  # one write operation's worth, one VM
             self.machine.write_back(dirty[vms == most][:batch], now_ns)
 
-    def _scan_limit(self, v: int, now_ns: int, refs: int, carried: int) -> int:
-        """How many swapped pages of a vCPU's next `refs` references prefetch needs to see:
-        all of them, or, while its use time strictly grows with the position, carried + 1.
-        Then a page past those is used later than each of them, so it cannot come among
-        the `carried` first in issue order (by use, then page) nor tie with the last of
-        them, and the one page more keeps its VM marked as having pages still out (no more
-        than `carried` are read)."""
-        starts, cum, cpu = self._time_map(v, now_ns)
-        unplanned_ns = now_ns + self.ctx.plan_horizon_ns
-        if not grows_strictly(starts, cum, cpu, float(self.share), unplanned_ns):
-            return refs
-        return min(refs, carried + 1)
-
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         self._measure_rates()
         self._clean_ahead(now_ns)
         if self.prefetch_ns <= 0:
             return
-        ctx = self.ctx
-        horizon = now_ns + self.prefetch_ns
-        pages: list[np.ndarray] = []
-        uses: list[np.ndarray] = []
-        span: dict[int, int] = {}
+        ctx, m = self.ctx, self.machine
+        free_ns, read_ns = self.reads.snapshot(now_ns)
         # No more pages than the reads that can start this step carry can be read in now.
-        carried = self.batch * self.reads.startable_reads(now_ns, step_end_ns)
-        for v, vc in enumerate(ctx.vcpus):
-            starts, cum, cpu = self._time_map(v, now_ns)
-            inside = np.flatnonzero(starts < horizon)
-            if inside.size == 0:
-                continue
-            # References the vCPU executes by the horizon, at most half its window.
-            j = int(inside[-1])
-            before = int(cum[j - 1]) if j > 0 else 0
-            k_max = min(int(cum[j]), before + max(0, horizon - int(starts[j])) // cpu)
-            k_max = min(k_max, self.window_refs // 2)
-            lo = max(self.ahead[v], vc.pos)
-            hi = vc.pos + k_max
-            if hi <= lo:
-                continue
-            self._refresh(v, until=hi)
-            win = self.windows[v]
-            assert win is not None
-            # Its swapped pages in the order it first uses them (the order of the lists does
-            # not matter: they are sorted by use time and page below).
-            pool = self.machine.pool
-            g, at = first_swapped(
-                win.rel, lo - win.start, hi - win.start, int(pool.base[vc.vm]), pool.state,
-                SWAPPED, -1, self._scan_limit(v, now_ns, hi - lo, carried), self._seen,
-            )  # fmt: skip
-            pages.append(g)
-            uses.append(self._use_time(v, at + (lo - vc.pos), now_ns))
-            span[v] = lo
-            self.ahead[v] = hi
-        if not pages:
-            return
-        want = np.concatenate(pages)
-        use = np.concatenate(uses)
-        wanted = want
-        want, use = self.reads.first_few(want, use, now_ns, step_end_ns)
-        order = by_use_then_page(use, want)
-        want, use = want[order], use[order]
-        # Only what lands before its use, on lanes no pCPU reads from: a late prefetch holds
-        # its toucher for the whole batch, and one on a pCPU's lane delays its faults.
-        on_time = use >= self.reads.landing(int(want.size), now_ns, step_end_ns)
-        want, use = want[on_time], use[on_time]
+        carried = self.batch * self.reads.startable_reads(free_ns, read_ns, now_ns, step_end_ns)
+        maps = self.maps
+        maps.ensure_all(now_ns)
+        pos = np.array([vc.pos for vc in ctx.vcpus], dtype=np.int64)
+        needs_window = reach_horizon(
+            now_ns + self.prefetch_ns, self.window_refs, pos, self.ahead, self.seen_pos,
+            self.win_start, self.win_size, maps.slot_off, maps.seg_len, maps.starts, maps.cum,
+            self.ns_per_ref, self.win_rels, self.win_links, self.next_flat, self.next_off,
+            self.span_lo, self.span_hi,
+        )  # fmt: skip
+        for v in np.flatnonzero(needs_window).tolist():
+            self._refresh(v, until=int(self.span_hi[v]))
+        want, use, wanted = plan_prefetch(
+            self.span_lo, self.span_hi, pos, self.ahead, self.win_start, self.win_rels,
+            self.vcpu_base, self.vcpu_alone, m.pool.state, SWAPPED, self._seen, maps.slot_off,
+            maps.seg_len, maps.starts, maps.cum, self.ns_per_ref, float(self.share),
+            now_ns + ctx.plan_horizon_ns, FAR, carried, self.prune, self.batch, free_ns,
+            read_ns, ctx.step_ns, now_ns, step_end_ns,
+        )  # fmt: skip
         # The earliest uses first; past the free frames, a page comes in only in place of a
         # resident page used later than it (Belady-consistent prefetching).
-        m = self.machine
         room = max(0, m.pool.free_frames - m.low_wm - m.writing_pending)
         short = int(want.size) - room
         take = min(room, int(want.size))
@@ -477,15 +416,11 @@ class Oracle(Policy):
             victims, keys = self._farthest(short, now_ns, False)
             later = keys > use[room : room + keys.size]
             n_ok = int(np.argmin(later)) if not later.all() else int(later.size)
-            self.machine.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
+            m.evict(victims[:n_ok], now_ns, WRITE_TO_FREE, for_prefetch=True)
             self._rescan(victims[:n_ok])
             take += n_ok
         self.reads.issue(want[:take], use[:take], now_ns, step_end_ns)
-        # References whose pages are still out (not read, or held back) are looked at again
-        # next step.
-        pool = self.machine.pool
-        still_out = np.zeros(ctx.n_vms, dtype=np.bool_)
-        still_out[pool.vm_of[wanted[pool.state[wanted] == SWAPPED]]] = True
-        for v, lo in span.items():
-            if still_out[ctx.vcpus[v].vm]:
-                self.ahead[v] = lo
+        settle_ahead(
+            wanted, m.pool.state, SWAPPED, m.pool.vm_of, self.vcpu_vm, self.span_lo,
+            self.span_hi, self.ahead, ctx.n_vms,
+        )  # fmt: skip
