@@ -20,24 +20,39 @@ baseline_beside._a_core_is_idle = lambda: mode != "busy"  # whatever the machine
 scenario = small_scenario()
 configs = [{"name": "demand"}, {"name": "predictive"}]
 forked = []
+from_child = []
 start = baseline_beside.BaselineChild.start
+outcome = baseline_beside.BaselineChild.outcome
 
-def recorded(s):
-    child = start(s)
+def recorded(s, beside):
+    child = start(s, beside)
     forked.append(child is not None)
     return child
 
+def answered(child):
+    got = outcome(child)
+    from_child.append(got is not None)
+    return got
+
 baseline_beside.BaselineChild.start = recorded
+baseline_beside.BaselineChild.outcome = answered
 if mode == "child fails":
     def broken(s):
         raise RuntimeError("the child's baseline broke")
     baseline_beside.unlimited_outcome = broken
-if mode == "parent fails":  # the run beside the child fails
-    configs.insert(0, {"name": "no-such-policy"})
+parent = os.getpid()
+own_run = simulator.Simulation.run
+if mode == "parent fails":  # the run beside the child fails (in the parent only)
+    def broken_run(self, *args, **kwargs):
+        if os.getpid() == parent:
+            raise RuntimeError("the parent's run broke")
+        return own_run(self, *args, **kwargs)
+    simulator.Simulation.run = broken_run
 try:
     beside = [r.to_json() for r in baseline_beside.simulate_beside(scenario, configs)]
 except Exception as exc:
     beside = repr(exc)
+simulator.Simulation.run = own_run
 try:
     os.waitpid(-1, os.WNOHANG)
     left = True
@@ -46,7 +61,10 @@ except ChildProcessError:
 simulator._BASELINE_CACHE = simulator.BoundedCache(simulator.BASELINE_CACHE_BYTES)  # afresh
 alone = [simulate(scenario, c, record=False).to_json() for c in configs[-2:]]
 error = beside if isinstance(beside, str) else ""
-print(json.dumps({"same": beside == alone, "forked": forked, "error": error, "left": left}))
+print(json.dumps({
+    "same": beside == alone, "forked": forked, "from_child": from_child, "error": error,
+    "left": left,
+}))
 """
 
 
@@ -61,20 +79,23 @@ def test_runs_with_the_baseline_beside_them_are_simulates_runs() -> None:
         pytest.skip("the baseline is forked on Linux only")
     got = _run("ok")
     assert got["forked"] == [True]
+    assert got["from_child"] == [True]  # the child's outcome, not the parent's own
     assert got["same"] is True and got["left"] is False
 
 
 def test_a_child_that_fails_leaves_the_baseline_to_the_parent() -> None:
     """A child whose baseline raises gives no outcome; the parent computes it: same results."""
     got = _run("child fails")
+    assert got["from_child"] == [False]
     assert got["same"] is True and got["left"] is False
 
 
 def test_a_run_that_fails_ends_the_child() -> None:
-    """A policy that cannot be built raises its error in the parent, and the child computing
-    the baseline is stopped and reaped, not left behind."""
+    """A run beside the child that fails raises its error in the parent, and the child
+    computing the baseline (and drawing blocks for that run) is stopped and reaped."""
     got = _run("parent fails")
-    assert "no-such-policy" in got["error"]
+    assert "the parent's run broke" in got["error"]
+    assert got["forked"] == [True]
     assert got["left"] is False
 
 
