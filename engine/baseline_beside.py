@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.hotpath.cached_load import ready_runtime
 from engine.scenario import Scenario
 from engine.simulator import (
     RunResult,
@@ -85,19 +86,6 @@ def _a_core_is_idle() -> bool:
     return cores > 1 and os.getloadavg()[0] < cores - 0.5
 
 
-def stream_feed(sim: Simulation) -> BlockFeed:
-    """A feed of the blocks of sim's streams, each up to the references its vCPU can make in
-    the run (one per reference's CPU time, at most the stream's own end)."""
-    streams: dict[int, tuple[Any, int]] = {}
-    for vc in sim.vcpus:
-        most = -(-sim.end_ns // max(1, vc.cpu_ns))
-        if vc.refs_limit is not None:
-            most = min(most, vc.refs_limit)
-        known = streams.get(id(vc.stream.blocks))
-        streams[id(vc.stream.blocks)] = (vc.stream.blocks, max(most, known[1] if known else 0))
-    return BlockFeed([b for b, _ in streams.values()], [n for _, n in streams.values()])
-
-
 class BaselineChild:
     """A forked child computing one scenario's unlimited-memory outcome, and drawing the blocks
     of the streams of the parent's run beside it."""
@@ -111,7 +99,12 @@ class BaselineChild:
         (made, not run yet); None where the parent should compute the outcome."""
         if known_unlimited_outcome(scenario) is not None or not _may_fork():
             return None
-        feed = stream_feed(beside)
+        # The blocks of the streams of the run beside the child (each stream once).
+        feed = BlockFeed(
+            list({id(vc.stream.blocks): vc.stream.blocks for vc in beside.vcpus}.values())
+        )
+        # Started here, the child starts drawing at once (the parent needs it started too).
+        ready_runtime()
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: compute, write, and end without the parent's exit handlers

@@ -29,6 +29,7 @@ from typing import Any
 from numba.core import environment
 from numba.core.caching import Cache
 from numba.core.environment import Environment, lookup_environment
+from numba.core.registry import cpu_target
 from numba.core.runtime import nrt
 
 # numba's own load (refresh, then load) and environment rebuild, kept for the tests.
@@ -42,6 +43,12 @@ def _load_without_refresh(self: Any, sig: Any, target_context: Any) -> Any:
     nrt.rtsys.initialize(target_context)
     with self._guard_against_spurious_io_errors():
         return self._load_overload(sig, target_context)
+
+
+def ready_runtime() -> None:
+    """Start numba's runtime now, as the first load would (compiling its few functions: about
+    20 ms): a process that forks children which load kernels starts it once for them all."""
+    nrt.rtsys.initialize(cpu_target.target_context)
 
 
 def _rebuild_env_unimported(modname: str, consts: list[Any], env_name: str) -> Any:

@@ -65,6 +65,10 @@ class Blocks:
         with self.lock:
             if i < len(self.kept):
                 return self.kept[i]
+            if i > len(self.kept) and self.on_drawn is not None:
+                # A jump would move the generators past blocks still to be handed on
+                # (engine.workloads.feed): the stream that jumps draws a private copy.
+                return None
             while len(self.kept) < i:
                 self.kept.append(None)
             drawn = self.feed.take(self.feed_index, i) if self.feed is not None else None
