@@ -103,8 +103,12 @@ class BaselineChild:
         feed = BlockFeed(
             list({id(vc.stream.blocks): vc.stream.blocks for vc in beside.vcpus}.values())
         )
-        # Started here, the child starts drawing at once (the parent needs it started too).
+        # Started here, the child starts drawing at once (the parent needs it started too),
+        # and the first block of each stream is drawn here, the child's to keep too: a child
+        # takes tens of milliseconds to get going, which the parent would spend waiting.
         ready_runtime()
+        for blocks in feed.streams:
+            blocks.block(0)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: compute, write, and end without the parent's exit handlers
@@ -112,7 +116,10 @@ class BaselineChild:
             try:
                 os.close(read_fd)
                 feed.serve_in_child()
-                outcome = unlimited_outcome(scenario)
+                # A few blocks of each stream first (the parent is about to read them), then,
+                # between the steps of the baseline, the child keeps ahead of the parent's run.
+                feed.keep_ahead()
+                outcome = unlimited_outcome(scenario, on_step=feed.keep_ahead)
                 # Plain arrays in numpy's format, no pickle: the parent reads numbers only.
                 # Saved to memory first: numpy saves an array to a file through its position,
                 # which a pipe does not have.

@@ -37,7 +37,7 @@ def answered(child):
 baseline_beside.BaselineChild.start = recorded
 baseline_beside.BaselineChild.outcome = answered
 if mode == "child fails":
-    def broken(s):
+    def broken(s, **kwargs):
         raise RuntimeError("the child's baseline broke")
     baseline_beside.unlimited_outcome = broken
 parent = os.getpid()
