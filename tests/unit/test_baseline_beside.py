@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from engine import baseline_beside
 from tests.helpers import fresh_python_json
 
 # Run in a fresh process: no other thread is running there, so the baseline may be forked.
@@ -105,3 +106,23 @@ def test_on_a_busy_machine_the_parent_runs_the_baseline_itself() -> None:
     got = _run("busy")
     assert got["forked"] == [False]
     assert got["same"] is True and got["left"] is False
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "runnable", "idle"),
+    [
+        (2, 0.2, 1, True),  # only this process runs: the second core is free
+        (2, 0.2, None, True),  # not known now: the load average decides
+        (2, 0.2, 2, False),  # another task runs now
+        (2, 1.6, 1, False),  # busy over the last minute
+        (1, 0.0, 1, False),  # no second core
+    ],
+)
+def test_a_child_is_forked_only_beside_an_idle_core(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, runnable: int | None, idle: bool
+) -> None:
+    """The baseline is forked only where a core is free now and was over the last minute."""
+    monkeypatch.setattr(baseline_beside.os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    monkeypatch.setattr(baseline_beside.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(baseline_beside, "_runnable_now", lambda: runnable)
+    assert baseline_beside._a_core_is_idle() is idle
