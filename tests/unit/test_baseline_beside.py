@@ -14,6 +14,7 @@ PROGRAM = """
 import json, os, sys
 from engine import baseline_beside, simulator
 from engine.simulator import simulate
+from engine.workloads import feed, forget_kept_blocks
 from tests.helpers import small_scenario
 
 mode = sys.argv[1]
@@ -35,8 +36,17 @@ def answered(child):
     from_child.append(got is not None)
     return got
 
+fed = [0]
+take = feed.BlockFeed.take
+
+def counted(self, s, i):
+    got = take(self, s, i)
+    fed[0] += got is not None
+    return got
+
 baseline_beside.BaselineChild.start = recorded
 baseline_beside.BaselineChild.outcome = answered
+feed.BlockFeed.take = counted
 if mode == "child fails":
     def broken(s, **kwargs):
         raise RuntimeError("the child's baseline broke")
@@ -60,11 +70,12 @@ try:
 except ChildProcessError:
     left = False
 simulator._BASELINE_CACHE = simulator.BoundedCache(simulator.BASELINE_CACHE_BYTES)  # afresh
+forget_kept_blocks()  # and every block drawn afresh, here
 alone = [simulate(scenario, c, record=False).to_json() for c in configs[-2:]]
 error = beside if isinstance(beside, str) else ""
 print(json.dumps({
     "same": beside == alone, "forked": forked, "from_child": from_child, "error": error,
-    "left": left,
+    "left": left, "fed": fed[0],
 }))
 """
 
@@ -74,13 +85,15 @@ def _run(mode: str) -> dict:
 
 
 def test_runs_with_the_baseline_beside_them_are_simulates_runs() -> None:
-    """Two policies run while a forked child computes the baseline: each result is the one
-    simulate() gives (slowdown included), and the child is reaped."""
+    """Two policies run while a forked child computes the baseline and draws blocks for the
+    first: each result is the one simulate() gives with every block drawn afresh (slowdown
+    included), and the child is reaped."""
     if sys.platform != "linux":
         pytest.skip("the baseline is forked on Linux only")
     got = _run("ok")
     assert got["forked"] == [True]
     assert got["from_child"] == [True]  # the child's outcome, not the parent's own
+    assert got["fed"] > 0  # blocks the child drew for the parent's run
     assert got["same"] is True and got["left"] is False
 
 
