@@ -10,10 +10,11 @@ forking is unsafe or pointless (not Linux, other threads running, no idle core, 
 cached already) or where the child fails.
 
 Both runs read the same reference streams, so the child draws their blocks for both
-(engine.workloads.feed): it hands the parent each block it draws, and once its baseline is
-done it draws on ahead of the parent's first run. The parent's run then waits for the child's
-blocks where it would have drawn them (on nvme_8vm_2x about a third of its time after the
-imports); a block the child does not draw the parent draws itself, the same block.
+(engine.workloads.feed): it hands the parent each block it draws, and keeps a few blocks
+ahead of the parent's first run between the steps of its baseline, more once that is done.
+The parent's run takes the child's blocks where it would have drawn them (on nvme_8vm_2x a
+third of its time after the imports); a block the child does not draw the parent draws
+itself, the same block.
 """
 
 from __future__ import annotations
@@ -124,7 +125,13 @@ class BaselineChild:
         for blocks in feed.streams:
             blocks.block(0)
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had: the parent computes the baseline itself
+            for fd in (read_fd, write_fd, feed.notes_w, feed.stop_r):
+                os.close(fd)
+            feed.close()
+            return None
         if pid == 0:  # the child: compute, write, and end without the parent's exit handlers
             code = 1
             try:

@@ -51,6 +51,11 @@ if mode == "child fails":
     def broken(s, **kwargs):
         raise RuntimeError("the child's baseline broke")
     baseline_beside.unlimited_outcome = broken
+if mode == "fork fails":
+    def no_fork():
+        raise BlockingIOError("no process to be had")
+    os.fork = no_fork
+open_before = len(os.listdir("/proc/self/fd"))
 parent = os.getpid()
 own_run = simulator.Simulation.run
 if mode == "parent fails":  # the run beside the child fails (in the parent only)
@@ -64,6 +69,7 @@ try:
 except Exception as exc:
     beside = repr(exc)
 simulator.Simulation.run = own_run
+fds_left = len(os.listdir("/proc/self/fd")) - open_before
 try:
     os.waitpid(-1, os.WNOHANG)
     left = True
@@ -75,7 +81,7 @@ alone = [simulate(scenario, c, record=False).to_json() for c in configs[-2:]]
 error = beside if isinstance(beside, str) else ""
 print(json.dumps({
     "same": beside == alone, "forked": forked, "from_child": from_child, "error": error,
-    "left": left, "fed": fed[0],
+    "left": left, "fed": fed[0], "fds_left": fds_left,
 }))
 """
 
@@ -94,7 +100,7 @@ def test_runs_with_the_baseline_beside_them_are_simulates_runs() -> None:
     assert got["forked"] == [True]
     assert got["from_child"] == [True]  # the child's outcome, not the parent's own
     assert got["fed"] > 0  # blocks the child drew for the parent's run
-    assert got["same"] is True and got["left"] is False
+    assert got["same"] is True and got["left"] is False and got["fds_left"] == 0
 
 
 def test_a_child_that_fails_leaves_the_baseline_to_the_parent() -> None:
@@ -111,6 +117,15 @@ def test_a_run_that_fails_ends_the_child() -> None:
     assert "the parent's run broke" in got["error"]
     assert got["forked"] == [True]
     assert got["left"] is False
+
+
+def test_where_no_process_can_be_forked_the_parent_runs_the_baseline_itself() -> None:
+    """A fork that fails leaves the baseline to the parent, same results, no pipe left open."""
+    if sys.platform != "linux":
+        pytest.skip("the baseline is forked on Linux only")
+    got = _run("fork fails")
+    assert got["forked"] == [False]
+    assert got["same"] is True and got["fds_left"] == 0
 
 
 def test_on_a_busy_machine_the_parent_runs_the_baseline_itself() -> None:
