@@ -119,11 +119,12 @@ class BaselineChild:
             list({id(vc.stream.blocks): vc.stream.blocks for vc in beside.vcpus}.values())
         )
         # Started here, the child starts drawing at once (the parent needs it started too),
-        # and the first block of each stream is drawn here, the child's to keep too: a child
-        # takes tens of milliseconds to get going, which the parent would spend waiting.
+        # and each stream's first block is read here (the child keeps it too, where it is
+        # kept): a child takes tens of milliseconds to get going, which the parent would
+        # spend waiting.
         ready_runtime()
-        for blocks in feed.streams:
-            blocks.block(0)
+        for vc in beside.vcpus:
+            vc.stream.take(vc.pos, 1)
         read_fd, write_fd = os.pipe()
         try:
             pid = os.fork()
