@@ -441,17 +441,20 @@ BASELINE_CACHE_BYTES = 8 * 1024 * 1024
 _BASELINE_CACHE: BoundedCache[UnlimitedOutcome] = BoundedCache(BASELINE_CACHE_BYTES)
 
 
-def unlimited_outcome(scenario: Scenario) -> UnlimitedOutcome:
+def unlimited_outcome(
+    scenario: Scenario, on_step: Callable[[int], None] | None = None
+) -> UnlimitedOutcome:
     """The scenario run with unlimited memory: each VM's useful work (the denominator of
     slowdown) and the distinct pages touched (engine.overcommit's figure), from one run.
 
     It is the same whatever the policy and recording (nothing is ever evicted, so no policy
     decides anything), so those are left out of the cache key: comparing policies on one
-    scenario, switching policy in the web app, or a run and its overcommit line, run it once."""
+    scenario, switching policy in the web app, or a run and its overcommit line, run it once.
+    `on_step` hears the clock after each step of that run, if it is made here."""
 
     def unlimited() -> UnlimitedOutcome:
         sim = Simulation(scenario, {"name": "demand"}, record=False, unlimited_memory=True)
-        sim.run()
+        sim.run(on_step=on_step)
         return UnlimitedOutcome.of(sim.machine)
 
     return _BASELINE_CACHE.get_or_compute(_baseline_key(scenario), unlimited)

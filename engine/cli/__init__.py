@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from engine.errors import VmswapError
 
@@ -56,16 +59,49 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2; results go to stdout. Without
-    argv it runs the process's own command line (`vmswap`, `python -m engine.cli`), and the
-    process ends when it returns."""
+    argv it runs the process's own command line (`vmswap`, `python -m engine.cli`), and ends
+    the process with the command's exit status."""
     code = run_command(sys.argv[1:] if argv is None else argv, own_process=argv is None)
     if argv is None:
-        # The objects still alive (numba's typing tables and compiled code, param's classes)
-        # would be collected and finalised one by one at interpreter exit: about 0.25 s of
-        # CPU, a sixth of `vmswap run` on nvme_8vm_2x. Frozen, the collector leaves them to
-        # the end of the process; atexit handlers and the flush of stdout still run.
-        gc.freeze()
+        end_process(code)
     return code
+
+
+def end_process(code: int) -> NoReturn:
+    """End this process at once with status code, its output flushed. Python's own exit
+    would first run the libraries' exit handlers (numba's compiled libraries taken out of
+    LLVM one by one) and free every module's objects: 20-50 ms of `vmswap run`, none of it
+    for the command, whose files are closed and whose children are reaped by now."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader closed stdout (`| head`): Python's own exit says 120 too
+        code = 120
+    os._exit(code)
+
+
+# The file numba reads its settings from, in the working directory, where PyYAML is installed.
+NUMBA_CONFIG_FILE = ".numba_config.yaml"
+
+
+@contextlib.contextmanager
+def numba_config_unread() -> Iterator[None]:
+    """numba imports PyYAML when it starts only to read NUMBA_CONFIG_FILE (about 10 ms of
+    `vmswap run`). Where there is no such file, PyYAML is hidden while numba is imported, so
+    numba finds it has nothing to read, and shown again after: the process imports it only
+    if something else asks for it. Where the file is there, numba reads it as always."""
+    hide = (
+        "numba" not in sys.modules
+        and "yaml" not in sys.modules
+        and not os.path.exists(NUMBA_CONFIG_FILE)
+    )
+    if hide:
+        sys.modules["yaml"] = None  # type: ignore[assignment]  # an import of it fails
+    try:
+        yield
+    finally:
+        if hide and "yaml" in sys.modules and sys.modules["yaml"] is None:
+            del sys.modules["yaml"]
 
 
 def run_command(argv: Sequence[str], own_process: bool = False) -> int:
@@ -77,7 +113,8 @@ def run_command(argv: Sequence[str], own_process: bool = False) -> int:
         # the end) are imported next; the collector's passes among them would free nothing.
         gc.disable()
     # A known command first: its parser alone. Anything else (help, a typo) sees them all.
-    parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
+    with numba_config_unread() if own_process else contextlib.nullcontext():
+        parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
     args = parser.parse_args(words)
     if own_process:
         # Every module the command needs is imported now: out of the collector's generations,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +24,13 @@ BLOCK_REFS = 1 << 16
 # follows its unlimited-memory baseline, or another policy on the same scenario and seed),
 # across all sessions of a served app; bounded by the bytes they hold.
 STREAM_CACHE_BYTES = 128 * 1024 * 1024
+
+
+class BlockSupply(Protocol):
+    """Blocks drawn elsewhere (engine.workloads.feed: by a forked child)."""
+
+    def take(self, s: int, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Block i of stream s, or None where the stream must draw it itself."""
 
 
 class Blocks:
@@ -40,6 +49,13 @@ class Blocks:
         self.page_dtype = np.min_scalar_type(max(0, vm_pages - 1))
         self.shared = shared
         self.kept: list[tuple[np.ndarray, np.ndarray] | None] = []
+        # The block the generators stand at: len(kept), but for blocks a feed gave.
+        self.rng_block = 0
+        # Where blocks drawn by another process come from (engine.workloads.feed), and the
+        # hook that hands each block drawn here to another process.
+        self.feed: BlockSupply | None = None
+        self.feed_index = 0
+        self.on_drawn: Callable[[int, np.ndarray, np.ndarray], None] | None = None
         self.lock = threading.Lock()
 
     def block(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -49,10 +65,21 @@ class Blocks:
         with self.lock:
             if i < len(self.kept):
                 return self.kept[i]
+            if i > len(self.kept) and self.on_drawn is not None:
+                # A jump would move the generators past blocks still to be handed on
+                # (engine.workloads.feed): the stream that jumps draws a private copy.
+                return None
             while len(self.kept) < i:
-                self._skip(len(self.kept) * BLOCK_REFS)
                 self.kept.append(None)
-            drawn = self._draw(i * BLOCK_REFS)
+            drawn = self.feed.take(self.feed_index, i) if self.feed is not None else None
+            if drawn is None:
+                while self.rng_block < i:
+                    self._skip(self.rng_block * BLOCK_REFS)
+                    self.rng_block += 1
+                drawn = self._draw(i * BLOCK_REFS)
+                self.rng_block = i + 1
+                if self.on_drawn is not None:
+                    self.on_drawn(i, *drawn)
             self.kept.append(self._keep(drawn) if self.shared else None)
             return drawn
 
@@ -60,7 +87,7 @@ class Blocks:
         pages, writes = drawn
         if pages.size and int(pages.max()) > np.iinfo(self.page_dtype).max:
             return None  # never for pages below the span; a guard against a silent wrap
-        pages = pages.astype(self.page_dtype)
+        pages = pages.astype(self.page_dtype, copy=False)  # a fed block's are already
         if not _CACHE.reserve(pages.nbytes + writes.nbytes):
             return None
         pages.flags.writeable = False

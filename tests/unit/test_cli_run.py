@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import json
+import os
 import subprocess
 import sys
 
@@ -163,15 +163,64 @@ def test_help_lists_every_command(capsys):
         assert command in out
 
 
-def test_the_program_leaves_its_objects_to_the_end_of_the_process(monkeypatch):
-    """main() run as the program (no argv) freezes what is alive at its end, so exit does
-    not collect it object by object; called with argv (from code, as here) it does not."""
-    before = gc.get_freeze_count()
+AS_THE_PROGRAM = """
+import atexit, sys
+from engine.cli import main
+atexit.register(lambda: print("exit handlers ran"))
+sys.argv = ["vmswap", *sys.argv[1:]]
+main()
+print("main returned")
+"""
+
+
+@pytest.mark.parametrize(("file", "status"), [(QUICK, 0), ("nope.toml", 2)])
+def test_the_program_ends_its_process_with_the_commands_status(file, status):
+    """main() run as the program (no argv) ends the process with the command's exit status
+    and its output flushed, without Python's exit handlers; from code (with argv) it returns."""
+    proc = subprocess.run(
+        [sys.executable, "-c", AS_THE_PROGRAM, "validate", file],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == status
+    assert ("overcommit" in proc.stdout) == (status == 0)
+    assert "main returned" not in proc.stdout
+    assert "exit handlers ran" not in proc.stdout
     assert main(["validate", QUICK]) == 0
-    assert gc.get_freeze_count() == before
-    monkeypatch.setattr(sys, "argv", ["vmswap", "validate", QUICK])
-    try:
-        assert main() == 0
-        assert gc.get_freeze_count() > before
-    finally:
-        gc.unfreeze()
+
+
+NUMBA_CONFIG_PROBE = """
+import json, sys
+from engine.cli import run_command
+code = run_command(["validate", sys.argv[1]], own_process=True)
+from numba.core import config
+yaml_hidden_then = "yaml" not in sys.modules
+import yaml  # shown again: importable as ever
+print(json.dumps({"code": code, "numba_read_yaml": config._HAVE_YAML,
+                  "yaml_hidden_then": yaml_hidden_then}))
+"""
+
+
+@pytest.mark.parametrize("config_file", [False, True])
+def test_numba_imports_yaml_only_where_it_has_a_config_file_to_read(tmp_path, config_file):
+    """A command run as the program imports PyYAML with numba only where numba has its
+    config file in the working directory to read; yaml stays importable either way."""
+    if config_file:
+        (tmp_path / ".numba_config.yaml").write_text("DEBUG_CACHE: 0\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", NUMBA_CONFIG_PROBE, QUICK],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got == {
+        "code": 0,
+        "numba_read_yaml": config_file,
+        "yaml_hidden_then": not config_file,
+    }
