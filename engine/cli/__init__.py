@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NoReturn
 
 from engine.errors import VmswapError
@@ -80,30 +79,6 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-# The file numba reads its settings from, in the working directory, where PyYAML is installed.
-NUMBA_CONFIG_FILE = ".numba_config.yaml"
-
-
-@contextlib.contextmanager
-def numba_config_unread() -> Iterator[None]:
-    """numba imports PyYAML when it starts only to read NUMBA_CONFIG_FILE (about 10 ms of
-    `vmswap run`). Where there is no such file, PyYAML is hidden while numba is imported, so
-    numba finds it has nothing to read, and shown again after: the process imports it only
-    if something else asks for it. Where the file is there, numba reads it as always."""
-    hide = (
-        "numba" not in sys.modules
-        and "yaml" not in sys.modules
-        and not os.path.exists(NUMBA_CONFIG_FILE)
-    )
-    if hide:
-        sys.modules["yaml"] = None  # type: ignore[assignment]  # an import of it fails
-    try:
-        yield
-    finally:
-        if hide and "yaml" in sys.modules and sys.modules["yaml"] is None:
-            del sys.modules["yaml"]
-
-
 def run_command(argv: Sequence[str], own_process: bool = False) -> int:
     """Parse argv and run its command; the exit status. With own_process (the command is
     all this process does) the objects made by the imports are frozen before it runs."""
@@ -113,8 +88,7 @@ def run_command(argv: Sequence[str], own_process: bool = False) -> int:
         # the end) are imported next; the collector's passes among them would free nothing.
         gc.disable()
     # A known command first: its parser alone. Anything else (help, a typo) sees them all.
-    with numba_config_unread() if own_process else contextlib.nullcontext():
-        parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
+    parser = build_parser(words[:1] if words[:1] and words[0] in COMMANDS else COMMANDS)
     args = parser.parse_args(words)
     if own_process:
         # Every module the command needs is imported now: out of the collector's generations,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -189,38 +188,3 @@ def test_the_program_ends_its_process_with_the_commands_status(file, status):
     assert "main returned" not in proc.stdout
     assert "exit handlers ran" not in proc.stdout
     assert main(["validate", QUICK]) == 0
-
-
-NUMBA_CONFIG_PROBE = """
-import json, sys
-from engine.cli import run_command
-code = run_command(["validate", sys.argv[1]], own_process=True)
-from numba.core import config
-yaml_hidden_then = "yaml" not in sys.modules
-import yaml  # shown again: importable as ever
-print(json.dumps({"code": code, "numba_read_yaml": config._HAVE_YAML,
-                  "yaml_hidden_then": yaml_hidden_then}))
-"""
-
-
-@pytest.mark.parametrize("config_file", [False, True])
-def test_numba_imports_yaml_only_where_it_has_a_config_file_to_read(tmp_path, config_file):
-    """A command run as the program imports PyYAML with numba only where numba has its
-    config file in the working directory to read; yaml stays importable either way."""
-    if config_file:
-        (tmp_path / ".numba_config.yaml").write_text("DEBUG_CACHE: 0\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", NUMBA_CONFIG_PROBE, QUICK],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.splitlines()[-1])
-    assert got == {
-        "code": 0,
-        "numba_read_yaml": config_file,
-        "yaml_hidden_then": not config_file,
-    }
