@@ -55,12 +55,15 @@ def test_the_warm_module_compiles_every_kernel():
         fewest_writes,
         first_touch,
         key_cut,
+        lookahead,
         next_use,
         oldest,
+        prefetch_plan,
+        read_starts,
         reclaim,
         sampling,
         steps,
-        strict_order,
+        time_maps,
     )
     from engine.hotpath import kernels as k
     from engine.hotpath.warm import warm
@@ -69,9 +72,15 @@ def test_the_warm_module_compiles_every_kernel():
     # (next_use.lower_to_next_use serves only Oracle.keys, the readable model tests compare to;
     # next_use.farthest_pages is key_cut's reference)
     streams = (sampling.zipf_ranks, sampling.mixture_parts, first_touch.run_first_touches)
-    oracle = (next_use.use_times, key_cut.farthest_above_cut, next_use.first_swapped)
-    oracle = (*oracle, next_use.planned_segments, fewest_writes.fewest_writes)
-    oracle = (*oracle, strict_order.grows_strictly)
+    # (next_use.use_times and planned_segments are the references of the compiled time maps
+    # and prefetch plan, off the run path)
+    oracle = (key_cut.farthest_above_cut, next_use.first_swapped, fewest_writes.fewest_writes)
+    oracle = (*oracle, lookahead.link_into)  # (grows_strictly: compiled into plan_prefetch)
+    oracle = (*oracle, *(getattr(time_maps, n) for n in ("build_time_maps", "pack_maps")))
+    oracle = (*oracle, time_maps.measure_rates, time_maps.slot_offsets)
+    plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead")
+    oracle = (*oracle, *(getattr(prefetch_plan, n) for n in plans))
+    oracle = (*oracle, read_starts.start_times, read_starts.count_startable)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
