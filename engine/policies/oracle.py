@@ -7,13 +7,13 @@ cannot foresee when a VM with random activity falls asleep: it knows references,
 
 What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
 kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
-so an unreferenced page's next use is still right). Victims come from one compiled pass over
-the pool (`farthest_above_cut`) that times only the pages whose key can reach a cut near the
-last call's: while a vCPU's use time never decreases with the position, those are the pages
-used at or after one position (where a VM has several vCPUs, or its time can go back, all of
-its candidates are timed). When n of them reach the cut, the n farthest overall are among
-them, ties with the n-th included; else the pass is made again over every candidate. So the
-victims are exactly those of timing every candidate (`farthest_pages`, the reference).
+so an unreferenced page's next use is still right). While a vCPU's use time never decreases
+with the position, the pages whose key reaches a cut are those used at or after one position:
+victims come from compiled integer passes over the pool (`farthest_by_position`) that find the
+exact cut n candidates reach from a histogram of positions and time only about n pages. Where
+a VM has several vCPUs, or its time can go back, one pass (`farthest_above_cut`) times all of
+its candidates. Either way the victims are exactly those of timing every candidate
+(`farthest_pages`, the reference).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from engine.hotpath.next_use import (
     use_times,
     vms_with_candidates,
 )
+from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
 from engine.hotpath.prefetch_order import by_use_then_page
 from engine.hotpath.strict_order import grows_strictly
 from engine.policies.base import Policy
@@ -133,6 +134,9 @@ class Oracle(Policy):
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
+        self._hints: dict[int, int] = {}  # farthest_by_position's, by bit length of n
+        self._counts = np.zeros(histogram_shape(ctx.n_vms), dtype=np.int64)  # and its scratch
+        self._mark = np.zeros(-(-pool.state.size // 8) * 8, dtype=np.uint8)
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_window's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
@@ -325,8 +329,9 @@ class Oracle(Policy):
         later next use). Among equal keys the lower page first, except at the n-th key,
         where the least recently used of the pages that share it go first.
 
-        One compiled pass over the pool (farthest_above_cut) computes the same keys as `keys`
-        from the same next-use positions and time maps, so it chooses the same pages."""
+        The compiled selection (farthest_by_position, else farthest_above_cut) computes the
+        same keys as `keys` from the same next-use positions and time maps, so it chooses the
+        same pages."""
         if n <= 0:
             return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
@@ -356,9 +361,16 @@ class Oracle(Policy):
             self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
             FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
         )  # fmt: skip
-        # From the cut the last call of about this size left; below it all when too few
-        # candidates reach it.
+        # From the hint the last call of about this size left (all candidates when too few
+        # reach it); VMs of several vCPUs or with a time that can go back the general way.
         size = n.bit_length()
+        pages, keys, done, hint = farthest_by_position(
+            n, self._hints.get(size, NO_CUT), *args[:-1], self.window_refs, self._counts,
+            self._mark, self._work,
+        )  # fmt: skip
+        self._hints[size] = hint
+        if done:
+            return pages, keys
         pages, keys, chosen, cut = farthest_above_cut(n, self._key_cuts.get(size, -FAR), *args)
         if not chosen:
             pages, keys, chosen, cut = farthest_above_cut(n, -FAR, *args)

@@ -57,6 +57,7 @@ def test_the_warm_module_compiles_every_kernel():
         key_cut,
         next_use,
         oldest,
+        position_cut,
         reclaim,
         sampling,
         steps,
@@ -71,7 +72,7 @@ def test_the_warm_module_compiles_every_kernel():
     streams = (sampling.zipf_ranks, sampling.mixture_parts, first_touch.run_first_touches)
     oracle = (next_use.use_times, key_cut.farthest_above_cut, next_use.first_swapped)
     oracle = (*oracle, next_use.planned_segments, fewest_writes.fewest_writes)
-    oracle = (*oracle, strict_order.grows_strictly)
+    oracle = (*oracle, strict_order.grows_strictly, position_cut.farthest_by_position)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
