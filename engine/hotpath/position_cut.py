@@ -36,10 +36,17 @@ from engine.pool import CLEAN, DIRTY, PREFETCHED
 # Buckets of positions per VM and kind (one more holds the uses that never come): fine
 # enough that the cut's buckets hold few pages beside those that reach it.
 N_BUCKETS = 1024
-# The next call's hint leaves room for this many pages more than twice the victims asked
-# for: this call's victims leave, and the others' uses move on.
+# The next call's hint is reached by a quarter more pages than the victims asked for and
+# this many: this call's victims leave (reclaim takes an eighth of them), the others' uses
+# move on. A hint too few reach costs a pass over every candidate.
 HINT_MARGIN = 256
 NO_CUT = np.iinfo(np.int64).min  # a hint of none: every candidate is collected
+
+
+@njit(cache=True, nogil=True)
+def hint_reach(n: int) -> int:
+    """How many candidates the next hint of a call for n victims is reached by."""
+    return n + n // 4 + HINT_MARGIN
 
 
 def histogram_shape(n_vms: int) -> tuple[int, int]:
@@ -74,8 +81,8 @@ def farthest_by_position(
     """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
     the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
-    for none); the next hint is the cut about 2n + HINT_MARGIN candidates reach. `counts`:
-    scratch of histogram_shape; `mark`: a byte per page of scratch (a multiple of 8 long);
+    for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
+    histogram_shape (left so); `mark`: a byte per page of scratch (a multiple of 8 long);
     `work`: two rows of scratch as long as the pool."""
     n_vms = vm_base.size - 1
     if n <= 0:
@@ -101,7 +108,7 @@ def farthest_by_position(
     pages_of, at_of = work[0], work[1]
     vm_first = _collect_marked(mark, pages_of, at_of, vm_base, vm_vcpu_off, vm_vcpus,
                                vcpu_rows, next_pos)  # fmt: skip
-    cut, next_cut = _cuts_reached(n, 2 * n + HINT_MARGIN, counts, pages_of, at_of, vm_first,
+    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, pages_of, at_of, vm_first,
                                   state, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                                   unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
     cut = max(cut, hint)  # every collected page reaches the hint, and n of them did
@@ -150,11 +157,14 @@ def _mark_reaching(
     vcpu_rows: np.ndarray, next_pos: np.ndarray,
 ) -> int:  # fmt: skip
     """mark[p] = whether page p, of a VM of one vCPU, is a candidate used (window-clamped)
-    at or after its VM's from_pos (clean, dirty); returns how many are marked."""
+    at or after its VM's from_pos (clean, dirty); returns how many are marked. Every other
+    byte of mark is cleared."""
     count = 0
+    mark[vm_base[-1] :] = 0  # the padding to whole words
     for vm in range(vm_base.size - 1):
         lo, hi = vm_base[vm], vm_base[vm + 1]
         if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
+            mark[lo:hi] = 0
             continue
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
         nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
@@ -189,25 +199,29 @@ def _collect_marked(
     """Write the pages _mark_reaching marked to pages_of, in page order, and their clamped
     next-use positions to at_of; returns where each VM's start (and their end)."""
     n_vms = vm_base.size - 1
+    off = np.zeros(n_vms, dtype=np.int64)  # page p's next use: next_pos[off[vm] + p]
+    end = np.full(n_vms, np.iinfo(np.int64).max, dtype=np.int64)  # and its window's end
+    for vm in range(n_vms):
+        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1:  # (no page of the others is marked)
+            row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+            off[vm] = row[C_NEXT_OFF] - vm_base[vm]
+            if row[C_WINDOW_END] >= 0:
+                end[vm] = row[C_WINDOW_END]
     vm_first = np.zeros(n_vms + 1, dtype=np.int64)
     words = mark.view(np.uint64)  # eight pages at a time: most have none marked
-    n_kept = 0
-    for vm in range(n_vms):
-        vm_first[vm] = n_kept
-        lo, hi, row = vm_base[vm], vm_base[vm + 1], vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
-        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
-            continue  # _mark_reaching marks none of its pages
-        end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
-        off = row[C_NEXT_OFF] - lo
-        for w in range(lo // 8, (hi + 7) // 8):
-            if words[w] == 0:
-                continue
-            for p in range(max(lo, 8 * w), min(hi, 8 * w + 8)):
-                if mark[p]:
-                    pages_of[n_kept] = p
-                    at_of[n_kept] = min(next_pos[off + p], end)
-                    n_kept += 1
-    vm_first[n_vms] = n_kept
+    n_kept = vm = 0
+    for w in range(words.size):
+        if words[w] == 0:
+            continue
+        for p in range(8 * w, 8 * w + 8):
+            if mark[p]:
+                while p >= vm_base[vm + 1]:
+                    vm += 1
+                    vm_first[vm] = n_kept
+                pages_of[n_kept] = p
+                at_of[n_kept] = min(next_pos[off[vm] + p], end[vm])
+                n_kept += 1
+    vm_first[vm + 1 :] = n_kept
     return vm_first
 
 
@@ -276,10 +290,41 @@ def _cuts_reached(
 ) -> tuple[int, int]:  # fmt: skip
     """The latest keys that at least n, and at least n_next, of the collected pages are sure
     to reach (each bucket's pages reach its least key); NO_CUT where there are fewer. The
-    groups' buckets (VM and kind) are walked together, the latest least key first."""
+    groups' buckets (VM and kind) are walked together, the latest least key first. `counts`
+    is all zeros on entry and left so (only the buckets used are cleared)."""
     n_groups, n_far = counts.shape[0], counts.shape[1] - 1
     shift = max(0, bit_length(window_refs) - bit_length(n_far - 1))  # n_far buckets span it
-    counts[:, :] = 0
+    cuts = _walk(n, n_next, counts, shift, at_of, vm_first, state, pages_of, vm_vcpu_off,
+                 vm_vcpus, vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns)  # fmt: skip
+    for vm in range(n_groups // 2):  # clear what was counted: the rest is zero still
+        if vm_first[vm + 1] == vm_first[vm]:
+            continue
+        pos = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]][C_POS]
+        for i in range(vm_first[vm], vm_first[vm + 1]):
+            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            counts[g, _bucket(at_of[i], pos, far, shift, n_far)] = 0
+    return cuts
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(at: int, pos: int, far: int, shift: int, n_far: int) -> int:
+    """The bucket of a next use at position `at` by a vCPU at `pos`: n_far for one that
+    never comes, else by its distance (the last bucket takes all beyond)."""
+    k = at - pos
+    if at >= far or k >= far // 2:
+        return n_far
+    return min(max(k, 0) >> shift, n_far - 1)
+
+
+@njit(cache=True, nogil=True)
+def _walk(
+    n: int, n_next: int, counts: np.ndarray, shift: int, at_of: np.ndarray,
+    vm_first: np.ndarray, state: np.ndarray, pages_of: np.ndarray, vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float, unplanned_ns: int, far: int, dirty_ns: int,
+) -> tuple[int, int]:  # fmt: skip
+    """_cuts_reached's count and walk, over buckets of 2**shift positions."""
+    n_groups, n_far = counts.shape[0], counts.shape[1] - 1
     head = np.full(n_groups, -1, dtype=np.int64)  # each group's next bucket down
     key = np.zeros(n_groups, dtype=np.int64)  # and its least key
     low_at = np.zeros(n_groups, dtype=np.int64)
@@ -290,20 +335,15 @@ def _cuts_reached(
         pos = row[C_POS]
         low = pos
         for i in range(vm_first[vm], vm_first[vm + 1]):
-            at = at_of[i]
-            k = at - pos
-            if at >= far or k >= far // 2:
-                b = n_far
-            else:
-                b = min(max(k, 0) >> shift, n_far - 1)
-                low = min(low, at)
-            counts[2 * vm + int(state[pages_of[i]] == DIRTY), b] += 1
+            b = _bucket(at_of[i], pos, far, shift, n_far)
+            if b < n_far:
+                low = min(low, at_of[i])
+            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            counts[g, b] += 1
+            head[g] = max(head[g], b)
         for g in (2 * vm, 2 * vm + 1):
             low_at[g] = low
-            b = n_far
-            while b >= 0 and counts[g, b] == 0:
-                b -= 1
-            head[g] = b
+            b = head[g]
             if b >= 0:
                 key[g] = _least_key(g % 2, b, n_far, shift, low, row, starts, cum, share,
                                     unplanned_ns, far, dirty_ns)  # fmt: skip

@@ -319,7 +319,7 @@ class Oracle(Policy):
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        for vm in np.unique(self.machine.pool.vm_of[evicted]).tolist():
+        for vm in set(self.machine.pool.vm_of[evicted].tolist()):
             for v in self.vm_vcpus[vm]:
                 self.ahead[v] = 0
 
