@@ -477,14 +477,14 @@ def latest_keys(n: int, pages: np.ndarray, keys: np.ndarray, last_use_ns: np.nda
     kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
     above = np.flatnonzero(keys > kth)
     above = above[np.argsort(-keys[above])]
-    _ascending_within_equal(above, keys)  # equal times by page
+    ascending_within_equal(above, keys)  # equal times by page
     tie = np.flatnonzero(keys == kth)
     tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
     return np.concatenate((above, tied))
 
 
 @njit(cache=True, nogil=True)
-def _ascending_within_equal(order: np.ndarray, keys: np.ndarray) -> None:
+def ascending_within_equal(order: np.ndarray, keys: np.ndarray) -> None:
     """Sort each run of order whose keys are equal ascending, in place: what a stable sort
     of the keys would give, after a quicksort (several times faster than numba's mergesort
     on a few thousand keys, and runs of equal keys are short)."""

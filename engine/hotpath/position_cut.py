@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.next_use import (
     C_NEXT_OFF,
     C_POS,
@@ -77,13 +78,16 @@ def farthest_by_position(
     counts: np.ndarray,
     mark: np.ndarray,
     work: np.ndarray,
+    keep: int,
+    vm_of: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, bool, int]:
     """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
     the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
     for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
     histogram_shape (left so); `mark`: a byte per page of scratch (a multiple of 8 long);
-    `work`: two rows of scratch as long as the pool."""
+    `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
+    that fewest_writes takes (by each page's VM, vm_of), in its order."""
     n_vms = vm_base.size - 1
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy(), True, hint
@@ -131,7 +135,10 @@ def farthest_by_position(
         pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
         cum, share, unplanned_ns, far, dirty_ns,
     )  # fmt: skip
-    chosen = latest_keys(n, pages, keys, last_use_ns)
+    if keep > 0:
+        chosen = fewest_writes_of_latest(keep, n, pages, keys, last_use_ns, state, vm_of)
+    else:
+        chosen = latest_keys(n, pages, keys, last_use_ns)
     return pages[chosen], keys[chosen], True, next_hint
 
 

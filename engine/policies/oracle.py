@@ -311,9 +311,8 @@ class Oracle(Policy):
 
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
-        chosen = self._farthest(8 * n, now_ns, clean_only)[0]
-        pool = self.machine.pool
-        chosen = fewest_writes(chosen, n, pool.state, pool.vm_of)
+        """Of the 8n farthest, the n that need the fewest write operations (fewest_writes)."""
+        chosen = self._farthest(8 * n, now_ns, clean_only, keep=n)[0]
         self._rescan(chosen)
         return chosen
 
@@ -323,11 +322,14 @@ class Oracle(Policy):
             for v in self.vm_vcpus[vm]:
                 self.ahead[v] = 0
 
-    def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _farthest(
+        self, n: int, now_ns: int, clean_only: bool, keep: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Up to n evictable pages, farthest next use first, and their keys (those of `keys`,
         a dirty page's brought forward by the write its eviction costs: it goes only for a
         later next use). Among equal keys the lower page first, except at the n-th key,
-        where the least recently used of the pages that share it go first.
+        where the least recently used of the pages that share it go first. With keep > 0,
+        only the keep of them that fewest_writes takes, in its order (with their keys).
 
         The compiled selection (farthest_by_position, else farthest_above_cut) computes the
         same keys as `keys` from the same next-use positions and time maps, so it chooses the
@@ -366,7 +368,7 @@ class Oracle(Policy):
         size = n.bit_length()
         pages, keys, done, hint = farthest_by_position(
             n, self._hints.get(size, NO_CUT), *args[:-1], self.window_refs, self._counts,
-            self._mark, self._work,
+            self._mark, self._work, keep, pool.vm_of,
         )  # fmt: skip
         self._hints[size] = hint
         if done:
@@ -375,6 +377,11 @@ class Oracle(Policy):
         if not chosen:
             pages, keys, chosen, cut = farthest_above_cut(n, -FAR, *args)
         self._key_cuts[size] = cut
+        if keep > 0:
+            kept = fewest_writes(pages, keep, pool.state, pool.vm_of)
+            by_page = np.argsort(pages)
+            keys = keys[by_page[np.searchsorted(pages, kept, sorter=by_page)]]
+            pages = kept
         return pages, keys
 
     def _measure_rates(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.next_use import C_SEG_HI, C_SEG_LO, _monotone, farthest_pages
 from engine.hotpath.position_cut import (
     NO_CUT,
@@ -18,15 +19,18 @@ from tests.unit.test_next_use import FAR, _numpy_farthest, random_victim_case
 
 
 def _by_position(n, hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos,
-                 starts, cum, share, unplanned, dirty_ns, last_use, window_refs):  # fmt: skip
+                 starts, cum, share, unplanned, dirty_ns, last_use, window_refs,
+                 keep=0):  # fmt: skip
     """farthest_by_position with fresh scratch arrays (the counts all zero, as it leaves
-    them)."""
+    them); keep > 0: fewest_writes' keep of the n."""
+    vm_of = np.repeat(np.arange(vm_base.size - 1), np.diff(vm_base)).astype(np.int16)
     counts = np.zeros(histogram_shape(vm_base.size - 1), dtype=np.int64)
     mark = np.full(-(-state.size // 8) * 8, 7, dtype=np.uint8)  # stale marks must not count
     work = np.empty((2, state.size), dtype=np.int64)
     out = farthest_by_position(
         n, hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts,
-        cum, share, unplanned, FAR, dirty_ns, last_use, window_refs, counts, mark, work,
+        cum, share, unplanned, FAR, dirty_ns, last_use, window_refs, counts, mark, work, keep,
+        vm_of,
     )  # fmt: skip
     assert not counts.any()  # left as found, for the next call
     return out
@@ -130,3 +134,27 @@ def test_a_page_used_earlier_but_at_the_same_time_still_ties_for_the_last_victim
             0, 0, last_use, 16,
         )  # fmt: skip
         assert done and pages.tolist() == [1] and keys.tolist() == [1_090]
+
+
+@pytest.mark.parametrize("case", [2, 4, 8])  # VMs of one vCPU, time never going back
+def test_keeping_some_gives_fewest_writes_over_the_selection(case: int) -> None:
+    """Asked to keep k of the n, the victims are fewest_writes' k of the selection over every
+    candidate, in its order, with their keys."""
+    (
+        rng, state, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
+        share, unplanned, dirty_ns, last_use,
+    ) = random_victim_case(case)  # fmt: skip
+    vm_of = np.repeat(np.arange(vm_base.size - 1), np.diff(vm_base)).astype(np.int16)
+    common = (vm_base, vm_vcpus, rows, next_pos, starts, cum, share, unplanned, dirty_ns)
+    for n, keep in ((8, 1), (200, 25), (1_000, 125), (5_000, 625)):
+        ranked, ranked_keys = _numpy_farthest(n, state, False, *common, last_use)
+        want = fewest_writes(ranked, keep, state, vm_of)
+        for hint in (NO_CUT, int(rng.integers(0, 10**9))):
+            pages, keys, done, _ = _by_position(
+                n, hint, state, False, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos,
+                starts, cum, share, unplanned, dirty_ns, last_use, 4096, keep,
+            )  # fmt: skip
+            assert done
+            np.testing.assert_array_equal(pages, want)
+            key_of = dict(zip(ranked.tolist(), ranked_keys.tolist(), strict=True))
+            assert keys.tolist() == [key_of[p] for p in want.tolist()]
