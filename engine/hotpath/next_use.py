@@ -476,7 +476,23 @@ def latest_keys(n: int, pages: np.ndarray, keys: np.ndarray, last_use_ns: np.nda
         return np.zeros(0, dtype=np.int64)
     kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
     above = np.flatnonzero(keys > kth)
-    above = above[np.argsort(-keys[above], kind="mergesort")]  # stable: equal times by page
+    above = above[np.argsort(-keys[above])]
+    ascending_within_equal(above, keys)  # equal times by page
     tie = np.flatnonzero(keys == kth)
     tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
     return np.concatenate((above, tied))
+
+
+@njit(cache=True, nogil=True)
+def ascending_within_equal(order: np.ndarray, keys: np.ndarray) -> None:
+    """Sort each run of order whose keys are equal ascending, in place: what a stable sort
+    of the keys would give, after a quicksort (several times faster than numba's mergesort
+    on a few thousand keys, and runs of equal keys are short)."""
+    i = 0
+    while i < order.size:
+        j = i + 1
+        while j < order.size and keys[order[j]] == keys[order[i]]:
+            j += 1
+        if j - i > 1:
+            order[i:j] = np.sort(order[i:j])
+        i = j

@@ -7,13 +7,13 @@ cannot foresee when a VM with random activity falls asleep: it knows references,
 
 What keeps it affordable: each vCPU's next-use position of every page of its VM is an index
 kept up to date as the stream moves (`_Window.advance` touches only the pages just referenced,
-so an unreferenced page's next use is still right). Victims come from one compiled pass over
-the pool (`farthest_above_cut`) that times only the pages whose key can reach a cut near the
-last call's: while a vCPU's use time never decreases with the position, those are the pages
-used at or after one position (where a VM has several vCPUs, or its time can go back, all of
-its candidates are timed). When n of them reach the cut, the n farthest overall are among
-them, ties with the n-th included; else the pass is made again over every candidate. So the
-victims are exactly those of timing every candidate (`farthest_pages`, the reference).
+so an unreferenced page's next use is still right). While a vCPU's use time never decreases
+with the position, the pages whose key reaches a cut are those used at or after one position:
+victims come from compiled integer passes over the pool (`farthest_by_position`) that find the
+exact cut n candidates reach from a histogram of positions and time only about n pages. Where
+a VM has several vCPUs, or its time can go back, one pass (`farthest_above_cut`) times all of
+its candidates. Either way the victims are exactly those of timing every candidate
+(`farthest_pages`, the reference).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from engine.hotpath.next_use import (
     lower_to_next_use,
     vms_with_candidates,
 )
+from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
 from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
 from engine.hotpath.time_maps import measure_rates
 from engine.policies.base import Policy
@@ -146,6 +147,9 @@ class Oracle(Policy):
         ]
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
+        self._hints: dict[int, int] = {}  # farthest_by_position's, by bit length of n
+        self._counts = np.zeros(histogram_shape(ctx.n_vms), dtype=np.int64)  # and its scratch
+        self._mark = np.zeros(-(-pool.state.size // 8) * 8, dtype=np.uint8)
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_into's
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
@@ -294,26 +298,29 @@ class Oracle(Policy):
 
     # -- victims: farthest next use first ----------------------------------------------------------
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
-        chosen = self._farthest(8 * n, now_ns, clean_only)[0]
-        pool = self.machine.pool
-        chosen = fewest_writes(chosen, n, pool.state, pool.vm_of)
+        """Of the 8n farthest, the n that need the fewest write operations (fewest_writes)."""
+        chosen = self._farthest(8 * n, now_ns, clean_only, keep=n)[0]
         self._rescan(chosen)
         return chosen
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        for vm in np.unique(self.machine.pool.vm_of[evicted]).tolist():
+        for vm in set(self.machine.pool.vm_of[evicted].tolist()):
             for v in self.vm_vcpus[vm]:
                 self.ahead[v] = 0
 
-    def _farthest(self, n: int, now_ns: int, clean_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _farthest(
+        self, n: int, now_ns: int, clean_only: bool, keep: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Up to n evictable pages, farthest next use first, and their keys (those of `keys`,
         a dirty page's brought forward by the write its eviction costs: it goes only for a
         later next use). Among equal keys the lower page first, except at the n-th key,
-        where the least recently used of the pages that share it go first.
+        where the least recently used of the pages that share it go first. With keep > 0,
+        only the keep of them that fewest_writes takes, in its order (with their keys).
 
-        One compiled pass over the pool (farthest_above_cut) computes the same keys as `keys`
-        from the same next-use positions and time maps, so it chooses the same pages."""
+        The compiled selection (farthest_by_position, else farthest_above_cut) computes the
+        same keys as `keys` from the same next-use positions and time maps, so it chooses the
+        same pages."""
         if n <= 0:
             return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
@@ -343,13 +350,25 @@ class Oracle(Policy):
             self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
             FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
         )  # fmt: skip
-        # From the cut the last call of about this size left; below it all when too few
-        # candidates reach it.
+        # From the hint the last call of about this size left (all candidates when too few
+        # reach it); VMs of several vCPUs or with a time that can go back the general way.
         size = n.bit_length()
+        pages, keys, done, hint = farthest_by_position(
+            n, self._hints.get(size, NO_CUT), *args[:-1], self.window_refs, self._counts,
+            self._mark, self._work, keep, pool.vm_of,
+        )  # fmt: skip
+        self._hints[size] = hint
+        if done:
+            return pages, keys
         pages, keys, chosen, cut = farthest_above_cut(n, self._key_cuts.get(size, -FAR), *args)
         if not chosen:
             pages, keys, chosen, cut = farthest_above_cut(n, -FAR, *args)
         self._key_cuts[size] = cut
+        if keep > 0:
+            kept = fewest_writes(pages, keep, pool.state, pool.vm_of)
+            by_page = np.argsort(pages)
+            keys = keys[by_page[np.searchsorted(pages, kept, sorter=by_page)]]
+            pages = kept
         return pages, keys
 
     def _measure_rates(self) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.hotpath.fewest_writes import fewest_writes
+from engine.hotpath.fewest_writes import fewest_writes, fewest_writes_of_latest
+from engine.hotpath.next_use import latest_keys
 from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 
@@ -36,3 +37,27 @@ def test_the_choice_is_the_numpy_rules(seed: int) -> None:
         ranked = rng.permutation(2_000)[:size].astype(np.int64)
         got = fewest_writes(ranked, n, state, vm_of)
         np.testing.assert_array_equal(got, _numpy_fewest_writes(ranked, n, state, vm_of, n_vms))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_straight_from_the_keys_it_is_the_choice_over_the_ranking(seed: int) -> None:
+    """fewest_writes_of_latest picks the same pages in the same order as fewest_writes over
+    latest_keys' ranking of the m latest: with many equal keys (ties at the m-th key broken
+    by least recent use, equal uses by page), all-clean, all-dirty and mixed, m below, at and
+    above n and past the number of pages."""
+    rng = np.random.default_rng(50 + seed)
+    n_pages = 1_500
+    vm_of = rng.integers(0, 1 + seed % 5, size=n_pages).astype(np.int16)
+    share_dirty = (0.0, 1.0, 0.5, 0.9)[seed % 4]
+    state = np.where(
+        rng.random(n_pages) < share_dirty, DIRTY, rng.choice([CLEAN, PREFETCHED], size=n_pages)
+    ).astype(np.int8)
+    last_use = rng.integers(0, 20, size=n_pages).astype(np.int64)  # many equal
+    for size, n, m in ((0, 3, 24), (5, 8, 64), (40, 5, 40), (600, 75, 600), (900, 75, 600),
+                       (1_200, 150, 1_200), (700, 1, 8), (300, 299, 2_392)):  # fmt: skip
+        pages = np.sort(rng.permutation(n_pages)[:size]).astype(np.int64)
+        keys = rng.integers(0, 40, size=size).astype(np.int64)  # many equal
+        ranked = pages[latest_keys(m, pages, keys, last_use)]
+        want = fewest_writes(ranked, n, state, vm_of)
+        got = fewest_writes_of_latest(n, m, pages, keys, last_use, state, vm_of)
+        np.testing.assert_array_equal(pages[got], want)

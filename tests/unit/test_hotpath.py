@@ -58,6 +58,7 @@ def test_the_warm_module_compiles_every_kernel():
         lookahead,
         next_use,
         oldest,
+        position_cut,
         prefetch_plan,
         read_starts,
         reclaim,
@@ -81,6 +82,7 @@ def test_the_warm_module_compiles_every_kernel():
     plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead")
     oracle = (*oracle, *(getattr(prefetch_plan, n) for n in plans))
     oracle = (*oracle, read_starts.start_times, read_starts.count_startable)
+    oracle = (*oracle, position_cut.farthest_by_position)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)

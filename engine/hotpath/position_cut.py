@@ -1,0 +1,379 @@
+"""The oracle's victims by next-use position (compiled): the exact key cut of a call found by
+integer passes, so only about the n farthest pages get their times.
+
+In a VM with one vCPU whose use time never decreases with the stream position, a page's key
+is a non-decreasing function of its (window-clamped) next-use position: the same function for
+its clean pages and, less the write a dirty page costs, for its dirty ones. So the pages whose
+key reaches a cut are those used at or after one position per VM and kind, and a pass over
+the pool counts or collects them without timing any (vectorised when it only counts).
+
+A call starts from a hint (a cut the last call of about this size left): when at least n
+candidates reach it, only those are collected, else every candidate is. The collected pages
+are counted in buckets of positions per VM and kind; a bucket's least key is the time of its
+lowest position. Walking all buckets from the latest least key down until n pages are
+counted gives a cut that at least n candidates reach; every candidate at or past it (ties
+with the n-th key included) is among the collected, so the choice over those is the choice
+over every candidate (`farthest_pages`' exactly). Where a VM with candidates has several
+vCPUs or a time that can go back, nothing is chosen: the caller selects the general way."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.hotpath.fewest_writes import fewest_writes_of_latest
+from engine.hotpath.next_use import (
+    C_NEXT_OFF,
+    C_POS,
+    C_WINDOW_END,
+    _monotone,
+    _time_at,
+    keys_of,
+    latest_keys,
+)
+from engine.hotpath.oldest import bit_length
+from engine.pool import CLEAN, DIRTY, PREFETCHED
+
+# Buckets of positions per VM and kind (one more holds the uses that never come): fine
+# enough that the cut's buckets hold few pages beside those that reach it.
+N_BUCKETS = 1024
+# The next call's hint is reached by a quarter more pages than the victims asked for and
+# this many: this call's victims leave (reclaim takes an eighth of them), the others' uses
+# move on. A hint too few reach costs a pass over every candidate.
+HINT_MARGIN = 256
+NO_CUT = np.iinfo(np.int64).min  # a hint of none: every candidate is collected
+
+
+@njit(cache=True, nogil=True)
+def hint_reach(n: int) -> int:
+    """How many candidates the next hint of a call for n victims is reached by."""
+    return n + n // 4 + HINT_MARGIN
+
+
+def histogram_shape(n_vms: int) -> tuple[int, int]:
+    """The shape of the counts array farthest_by_position works in: a row per VM and kind
+    (clean, dirty), a column per bucket and one for uses that never come."""
+    return 2 * n_vms, N_BUCKETS + 1
+
+
+@njit(cache=True, nogil=True)
+def farthest_by_position(
+    n: int,
+    hint: int,
+    state: np.ndarray,
+    clean_only: bool,
+    vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray,
+    next_pos: np.ndarray,
+    starts: np.ndarray,
+    cum: np.ndarray,
+    share: float,
+    unplanned_ns: int,
+    far: int,
+    dirty_ns: int,
+    last_use_ns: np.ndarray,
+    window_refs: int,
+    counts: np.ndarray,
+    mark: np.ndarray,
+    work: np.ndarray,
+    keep: int,
+    vm_of: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
+    when a VM with a candidate has several vCPUs or a use time that can go back (not done:
+    the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
+    for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
+    histogram_shape (left so); `mark`: a byte per page of scratch (a multiple of 8 long);
+    `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
+    that fewest_writes takes (by each page's VM, vm_of), in its order."""
+    n_vms = vm_base.size - 1
+    if n <= 0:
+        return work[0, :0].copy(), work[0, :0].copy(), True, hint
+    for vm in range(n_vms):
+        one_vcpu = vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]] if one_vcpu else 0]
+        general = not (one_vcpu and _monotone(row, starts, cum, share))
+        if general and _any_candidate(state[vm_base[vm] : vm_base[vm + 1]], clean_only):
+            return work[0, :0].copy(), work[0, :0].copy(), False, hint
+    # Where each VM's clean and dirty pages reach the hint: [clean, dirty] per VM.
+    from_pos = np.full((n_vms, 2), NO_CUT, dtype=np.int64)
+    if hint > NO_CUT:
+        _positions_reaching(hint, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum,
+                            share, unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    if _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
+                      vcpu_rows, next_pos) < n and hint > NO_CUT:  # fmt: skip
+        hint = NO_CUT  # too few reach it: every candidate is collected
+        from_pos[:, :] = NO_CUT
+        _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
+                       vcpu_rows, next_pos)  # fmt: skip
+    # The marked candidates, in page order, and their positions.
+    pages_of, at_of = work[0], work[1]
+    vm_first = _collect_marked(mark, pages_of, at_of, vm_base, vm_vcpu_off, vm_vcpus,
+                               vcpu_rows, next_pos)  # fmt: skip
+    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, pages_of, at_of, vm_first,
+                                  state, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
+                                  unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    cut = max(cut, hint)  # every collected page reaches the hint, and n of them did
+    next_hint = max(next_cut, hint)
+    # The shortlist: the collected pages that reach the cut (overwriting those read).
+    _positions_reaching(cut, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
+                        unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    n_out = 0
+    for vm in range(n_vms):
+        first = vm_first[vm]
+        vm_first[vm] = n_out
+        for i in range(first, vm_first[vm + 1]):
+            p = pages_of[i]
+            if at_of[i] >= from_pos[vm, int(state[p] == DIRTY)]:
+                pages_of[n_out] = p
+                n_out += 1
+    vm_first[n_vms] = n_out
+    pages = pages_of[:n_out].copy()
+    keys = keys_of(
+        pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
+        cum, share, unplanned_ns, far, dirty_ns,
+    )  # fmt: skip
+    if keep > 0:
+        chosen = fewest_writes_of_latest(keep, n, pages, keys, last_use_ns, state, vm_of)
+    else:
+        chosen = latest_keys(n, pages, keys, last_use_ns)
+    return pages[chosen], keys[chosen], True, next_hint
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _candidate(s: int, clean_only: bool) -> bool:
+    """_evictable without a branch (so that the loops calling it vectorise)."""
+    return (s >= CLEAN) & (s <= PREFETCHED) & ((not clean_only) | (s != DIRTY))
+
+
+@njit(cache=True, nogil=True)
+def _any_candidate(state: np.ndarray, clean_only: bool) -> bool:
+    """Whether any of the pages is a candidate."""
+    i = 0
+    while i < state.size and not _candidate(state[i], clean_only):
+        i += 1
+    return i < state.size
+
+
+@njit(cache=True, nogil=True)
+def _mark_reaching(
+    mark: np.ndarray, from_pos: np.ndarray, state: np.ndarray, clean_only: bool,
+    vm_base: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, next_pos: np.ndarray,
+) -> int:  # fmt: skip
+    """mark[p] = whether page p, of a VM of one vCPU, is a candidate used (window-clamped)
+    at or after its VM's from_pos (clean, dirty); returns how many are marked. Every other
+    byte of mark is cleared."""
+    count = 0
+    mark[vm_base[-1] :] = 0  # the padding to whole words
+    for vm in range(vm_base.size - 1):
+        lo, hi = vm_base[vm], vm_base[vm + 1]
+        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
+            mark[lo:hi] = 0
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
+        count += _mark_vm(mark[lo:hi], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
+                          from_pos[vm, 1], clean_only)  # fmt: skip
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _mark_vm(
+    mark: np.ndarray, state: np.ndarray, next_pos: np.ndarray, window_end: int,
+    clean_from: int, dirty_from: int, clean_only: bool,
+) -> int:  # fmt: skip
+    """_mark_reaching over one VM's pages (their states and their next uses by its vCPU).
+    Branch-free, so that it vectorises."""
+    end = window_end if window_end >= 0 else np.iinfo(np.int64).max
+    count = 0
+    for i in range(state.size):
+        s = state[i]
+        at = min(next_pos[i], end)
+        keep = _candidate(s, clean_only) & (at >= (dirty_from if s == DIRTY else clean_from))
+        mark[i] = keep
+        count += keep
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _collect_marked(
+    mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray, vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, next_pos: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Write the pages _mark_reaching marked to pages_of, in page order, and their clamped
+    next-use positions to at_of; returns where each VM's start (and their end)."""
+    n_vms = vm_base.size - 1
+    off = np.zeros(n_vms, dtype=np.int64)  # page p's next use: next_pos[off[vm] + p]
+    end = np.full(n_vms, np.iinfo(np.int64).max, dtype=np.int64)  # and its window's end
+    for vm in range(n_vms):
+        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1:  # (no page of the others is marked)
+            row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+            off[vm] = row[C_NEXT_OFF] - vm_base[vm]
+            if row[C_WINDOW_END] >= 0:
+                end[vm] = row[C_WINDOW_END]
+    vm_first = np.zeros(n_vms + 1, dtype=np.int64)
+    words = mark.view(np.uint64)  # eight pages at a time: most have none marked
+    n_kept = vm = 0
+    for w in range(words.size):
+        if words[w] == 0:
+            continue
+        for p in range(8 * w, 8 * w + 8):
+            if mark[p]:
+                while p >= vm_base[vm + 1]:
+                    vm += 1
+                    vm_first[vm] = n_kept
+                pages_of[n_kept] = p
+                at_of[n_kept] = min(next_pos[off[vm] + p], end[vm])
+                n_kept += 1
+    vm_first[vm + 1 :] = n_kept
+    return vm_first
+
+
+@njit(cache=True, nogil=True)
+def _first_position_reaching(
+    cut: int, row: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, window_refs: int,
+) -> int:  # fmt: skip
+    """The least position whose use time reaches cut, among those a page's next use can
+    be (up to window_refs past the vCPU's, or a use that never comes, timed far); far + 1
+    when none does. The time never decreases with the position."""
+    lo, hi = 0, row[C_POS] + window_refs
+    if _time_at(hi, row, starts, cum, share, unplanned_ns, far) < cut:
+        return far if far >= cut else far + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _time_at(mid, row, starts, cum, share, unplanned_ns, far) >= cut:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _positions_reaching(
+    cut: int, out: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
+) -> None:  # fmt: skip
+    """out[vm] = [clean, dirty]: the least next-use position from which a clean (dirty) page
+    of the VM has a key of at least cut. Only for VMs of one vCPU whose use time never
+    decreases (the others have no candidates here)."""
+    for vm in range(out.shape[0]):
+        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        args = (row, starts, cum, share, unplanned_ns, far, window_refs)
+        out[vm, 0] = _first_position_reaching(cut, *args)
+        out[vm, 1] = _first_position_reaching(cut + dirty_ns, *args)
+
+
+@njit(cache=True, nogil=True)
+def _least_key(
+    dirty: int, b: int, n_far: int, shift: int, low_at: int, row: np.ndarray,
+    starts: np.ndarray, cum: np.ndarray, share: float, unplanned_ns: int, far: int,
+    dirty_ns: int,
+) -> int:  # fmt: skip
+    """The least key a page of one VM's group (clean or dirty) in bucket b can have: the
+    time of the bucket's lowest position (bucket 0: of the group's lowest, low_at), less the
+    write for dirty pages."""
+    if b == n_far:
+        t = far
+    elif b == 0:
+        t = _time_at(low_at, row, starts, cum, share, unplanned_ns, far)
+    else:
+        t = _time_at(row[C_POS] + (b << shift), row, starts, cum, share, unplanned_ns, far)
+    return t - dirty_ns * dirty
+
+
+@njit(cache=True, nogil=True)
+def _cuts_reached(
+    n: int, n_next: int, counts: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
+    vm_first: np.ndarray, state: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
+) -> tuple[int, int]:  # fmt: skip
+    """The latest keys that at least n, and at least n_next, of the collected pages are sure
+    to reach (each bucket's pages reach its least key); NO_CUT where there are fewer. The
+    groups' buckets (VM and kind) are walked together, the latest least key first. `counts`
+    is all zeros on entry and left so (only the buckets used are cleared)."""
+    n_groups, n_far = counts.shape[0], counts.shape[1] - 1
+    shift = max(0, bit_length(window_refs) - bit_length(n_far - 1))  # n_far buckets span it
+    cuts = _walk(n, n_next, counts, shift, at_of, vm_first, state, pages_of, vm_vcpu_off,
+                 vm_vcpus, vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns)  # fmt: skip
+    for vm in range(n_groups // 2):  # clear what was counted: the rest is zero still
+        if vm_first[vm + 1] == vm_first[vm]:
+            continue
+        pos = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]][C_POS]
+        for i in range(vm_first[vm], vm_first[vm + 1]):
+            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            counts[g, _bucket(at_of[i], pos, far, shift, n_far)] = 0
+    return cuts
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(at: int, pos: int, far: int, shift: int, n_far: int) -> int:
+    """The bucket of a next use at position `at` by a vCPU at `pos`: n_far for one that
+    never comes, else by its distance (the last bucket takes all beyond)."""
+    k = at - pos
+    if at >= far or k >= far // 2:
+        return n_far
+    return min(max(k, 0) >> shift, n_far - 1)
+
+
+@njit(cache=True, nogil=True)
+def _walk(
+    n: int, n_next: int, counts: np.ndarray, shift: int, at_of: np.ndarray,
+    vm_first: np.ndarray, state: np.ndarray, pages_of: np.ndarray, vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float, unplanned_ns: int, far: int, dirty_ns: int,
+) -> tuple[int, int]:  # fmt: skip
+    """_cuts_reached's count and walk, over buckets of 2**shift positions."""
+    n_groups, n_far = counts.shape[0], counts.shape[1] - 1
+    head = np.full(n_groups, -1, dtype=np.int64)  # each group's next bucket down
+    key = np.zeros(n_groups, dtype=np.int64)  # and its least key
+    low_at = np.zeros(n_groups, dtype=np.int64)
+    for vm in range(n_groups // 2):
+        if vm_first[vm] == vm_first[vm + 1]:
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        pos = row[C_POS]
+        low = pos
+        for i in range(vm_first[vm], vm_first[vm + 1]):
+            b = _bucket(at_of[i], pos, far, shift, n_far)
+            if b < n_far:
+                low = min(low, at_of[i])
+            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            counts[g, b] += 1
+            head[g] = max(head[g], b)
+        for g in (2 * vm, 2 * vm + 1):
+            low_at[g] = low
+            b = head[g]
+            if b >= 0:
+                key[g] = _least_key(g % 2, b, n_far, shift, low, row, starts, cum, share,
+                                    unplanned_ns, far, dirty_ns)  # fmt: skip
+    reached = 0
+    cut = NO_CUT
+    while True:
+        top = -1
+        for g in range(n_groups):
+            if head[g] >= 0 and (top < 0 or key[g] > key[top]):
+                top = g
+        if top < 0:
+            return cut, NO_CUT
+        reached += counts[top, head[top]]
+        if cut == NO_CUT and reached >= n:
+            cut = key[top]
+        if reached >= n_next:
+            return cut, key[top]
+        b = head[top] - 1
+        while b >= 0 and counts[top, b] == 0:
+            b -= 1
+        head[top] = b
+        if b >= 0:
+            vm = top // 2
+            row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+            key[top] = _least_key(top % 2, b, n_far, shift, low_at[top], row, starts, cum,
+                                  share, unplanned_ns, far, dirty_ns)  # fmt: skip
