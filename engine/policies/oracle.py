@@ -152,6 +152,9 @@ class Oracle(Policy):
         self._mark = np.zeros(-(-pool.state.size // 8) * 8, dtype=np.uint8)
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
         self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_into's
+        # farthest_by_position's table of the vCPUs (a row each; next_pos' offsets fixed).
+        self._victim_rows = np.zeros((len(ctx.vcpus), N_COLUMNS), dtype=np.int64)
+        self._victim_rows[:, C_NEXT_OFF] = self.next_off[:-1]
         self.vm_vcpu_off = np.cumsum([0] + [len(vs) for vs in self.vm_vcpus], dtype=np.int64)
         self.vm_vcpu_ids = np.array([v for vs in self.vm_vcpus for v in vs], dtype=np.int64)
         n_vcpus = len(ctx.vcpus)
@@ -324,27 +327,24 @@ class Oracle(Policy):
         if n <= 0:
             return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
-        # Windows move on only where `keys` would look: the VMs with candidates.
-        looked_at = [
-            v
-            for vm in np.flatnonzero(vms_with_candidates(pool.state, pool.base, clean_only))
-            for v in self.vm_vcpus[vm]
-        ]
-        vcpus, seen = self.ctx.vcpus, self.seen_pos
-        for v in looked_at:
-            if vcpus[v].pos != seen[v]:  # else _refresh has nothing to do
-                self._refresh(v)
-        seg_off, starts, cum, cpu = self._maps_of(looked_at, now_ns)
-        rows = np.empty((len(self.ctx.vcpus), N_COLUMNS), dtype=np.int64)
-        rows[:, C_NEXT_OFF] = self.next_off[:-1]
-        rows[:, C_WINDOW_END] = [
-            w.start + w.size if w is not None and w.size >= self.window_refs else -1
-            for w in self.windows
-        ]
-        rows[:, C_POS] = [vc.pos for vc in self.ctx.vcpus]
-        rows[:, C_SEG_LO] = seg_off[:-1]
-        rows[:, C_SEG_HI] = seg_off[1:]
-        rows[:, C_CPU_NS] = cpu
+        # Windows move on only where `keys` would look: the vCPUs of the VMs with candidates.
+        looked_at = vms_with_candidates(pool.state, pool.base, clean_only)[self.vcpu_vm]
+        rows = self._victim_rows
+        pos = rows[:, C_POS]
+        pos[:] = np.fromiter((vc.pos for vc in self.ctx.vcpus), np.int64, len(self.ctx.vcpus))
+        for v in np.flatnonzero(looked_at & (pos != self.seen_pos)).tolist():
+            self._refresh(v)  # (the others have nothing to do)
+        # The compiled selection reads the time maps where they are kept: the looked-at
+        # vCPUs' segments, none for the others.
+        maps = self.maps
+        maps.ensure(looked_at, now_ns)
+        starts, cum = maps.starts, maps.cum
+        rows[:, C_WINDOW_END] = np.where(
+            self.win_size >= self.window_refs, self.win_start + self.win_size, -1
+        )
+        rows[:, C_SEG_LO] = maps.slot_off[:-1]
+        rows[:, C_SEG_HI] = maps.slot_off[:-1] + np.where(looked_at, maps.seg_len, 0)
+        rows[:, C_CPU_NS] = np.where(looked_at, self.ns_per_ref, 1)
         args = (
             pool.state, clean_only, pool.base, self.vm_vcpu_off, self.vm_vcpu_ids, rows,
             self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
