@@ -26,25 +26,33 @@ def link_into(
 ) -> np.ndarray:
     """link_window with next_same written into the given array (at least rel's size, so a
     window can live in a row kept for it); returns first."""
-    size = rel.size
+    return link_copy(rel, start, far, last, rel, next_same)
+
+
+@njit(cache=True, nogil=True)
+def link_copy(
+    src: np.ndarray, start: int, far: int, last: np.ndarray, rel: np.ndarray,
+    next_same: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """link_into of the references src, copied into rel (at least src's size; may be src)
+    on the way: a window drawn into its row reads the stream once, not twice."""
+    size = src.size
     for i in range(size):  # only the pages of rel need a clean slot
-        last[rel[i]] = far
+        p = src[i]
+        rel[i] = p
+        last[p] = far
     for i in range(size - 1, -1, -1):
         p = rel[i]
         next_same[i] = last[p]
         last[p] = start + i
-    is_first = np.empty(size, dtype=np.bool_)
+    # A page's first reference is where `last` still points; there are no more of them than
+    # pages `last` has room for (one spare slot: the write below runs one ahead of the count).
+    first = np.empty(min(size, last.size) + 1, dtype=np.int64)
     n_first = 0
-    for i in range(size):  # a page's first reference is where `last` still points
-        is_first[i] = last[rel[i]] == start + i
-        n_first += is_first[i]
-    first = np.empty(n_first, dtype=np.int64)
-    j = 0
     for i in range(size):
-        if is_first[i]:
-            first[j] = i
-            j += 1
-    return first
+        first[n_first] = i
+        n_first += last[rel[i]] == start + i
+    return first[:n_first].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -26,7 +26,7 @@ import param
 from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
-from engine.hotpath.lookahead import advance_next_use, link_into
+from engine.hotpath.lookahead import advance_next_use, link_copy
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -97,10 +97,9 @@ class _Window:
         if rows is None:
             rows = np.empty(self.size, dtype=np.int64), np.empty(self.size, dtype=np.int64)
         self.rel, self.next_same = rows[0][: self.size], rows[1][: self.size]
-        self.rel[:] = rel
         if last is None:
             last = np.empty(int(rel.max()) + 1 if rel.size else 0, dtype=np.int64)
-        self.first = link_into(self.rel, start, FAR, last, self.next_same)
+        self.first = link_copy(rel, start, FAR, last, self.rel, self.next_same)
 
     def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
         """(pages, stream position of each one's first use in the window)."""
@@ -151,7 +150,7 @@ class Oracle(Policy):
         self._counts = np.zeros(histogram_shape(ctx.n_vms), dtype=np.int64)  # and its scratch
         self._mark = np.zeros(-(-pool.state.size // 8) * 8, dtype=np.uint8)
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
-        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_into's
+        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_copy's
         # farthest_by_position's table of the vCPUs (a row each; next_pos' offsets fixed).
         self._victim_rows = np.zeros((len(ctx.vcpus), N_COLUMNS), dtype=np.int64)
         self._victim_rows[:, C_NEXT_OFF] = self.next_off[:-1]
