@@ -82,28 +82,6 @@ def build_time_maps(
 
 
 @njit(cache=True, nogil=True)
-def pack_maps(
-    asked: np.ndarray, slot_off: np.ndarray, seg_len: np.ndarray, starts: np.ndarray,
-    cum: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(segment offsets by vCPU, starts, cum) with the maps of the vCPUs asked for one after
-    another and no segments for the others: the layout the victim selection reads."""
-    n = asked.size
-    seg_off = np.zeros(n + 1, dtype=np.int64)
-    for v in range(n):
-        seg_off[v + 1] = seg_off[v] + (seg_len[v] if asked[v] else 0)
-    out_starts = np.empty(seg_off[n], dtype=np.int64)
-    out_cum = np.empty(seg_off[n], dtype=np.int64)
-    for v in range(n):
-        if asked[v]:
-            a, k = slot_off[v], seg_off[v]
-            for j in range(seg_len[v]):
-                out_starts[k + j] = starts[a + j]
-                out_cum[k + j] = cum[a + j]
-    return seg_off, out_starts, out_cum
-
-
-@njit(cache=True, nogil=True)
 def measure_rates(
     references: np.ndarray,
     busy_ns: np.ndarray,

@@ -223,15 +223,6 @@ class Oracle(Policy):
         planned CPU time from now: the rest of its slice if it runs, then its planned slices."""
         return self.maps.of(v, now_ns)
 
-    def _maps_of(
-        self, vcpus: list[int], now_ns: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The time maps of the given vCPUs in flat arrays, for the compiled victim selection
-        (segment offsets by vCPU, segment starts, cumulative capacities, ns per reference);
-        the other vCPUs get no segments. Kept for the rest of the maps' (plan, time, rates)
-        (victims are asked for several times a step)."""
-        return self.maps.packed(vcpus, now_ns)
-
     def keys(self, pages: np.ndarray, now_ns: int) -> np.ndarray:
         """Predicted next-use time of each page; pages must be ascending (as candidates are).
 

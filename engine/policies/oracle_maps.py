@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.hotpath.time_maps import build_time_maps, pack_maps, slot_offsets
+from engine.hotpath.time_maps import build_time_maps, slot_offsets
 
 if TYPE_CHECKING:
     from engine.policies.context import PolicyContext
     from engine.scheduler import Plan
-
-FlatMaps = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class TimeMaps:
@@ -40,7 +38,6 @@ class TimeMaps:
         self.starts = np.zeros(0, dtype=np.int64)
         self.cum = np.zeros(0, dtype=np.int64)
         self._all = np.ones(self.n, dtype=np.bool_)
-        self._packed: dict[tuple[int, ...], FlatMaps] = {}
 
     def rates_changed(self) -> None:
         """ns_per_ref moved: every map is made afresh when next asked for."""
@@ -60,7 +57,6 @@ class TimeMaps:
             self.cum = np.empty(size, dtype=np.int64)
         self._made_for = key
         self.built[:] = False
-        self._packed = {}
 
     def ensure(self, want: np.ndarray, now_ns: int) -> None:
         """Make the maps of the vCPUs in `want` (a flag each) that are not made yet."""
@@ -99,20 +95,3 @@ class TimeMaps:
         lo = int(self.slot_off[v])
         hi = lo + int(self.seg_len[v])
         return self.starts[lo:hi], self.cum[lo:hi], int(self.ns_per_ref[v])
-
-    def packed(self, vcpus: list[int], now_ns: int) -> FlatMaps:
-        """The maps of the given vCPUs one after another (segment offsets by vCPU, starts,
-        cumulative capacities, ns per reference); the other vCPUs get no segments."""
-        self._current(now_ns)
-        asked = tuple(vcpus)
-        flat = self._packed.get(asked)
-        if flat is not None:
-            return flat
-        want = np.zeros(self.n, dtype=np.bool_)
-        want[list(vcpus)] = True
-        self.ensure(want, now_ns)
-        seg_off, starts, cum = pack_maps(want, self.slot_off, self.seg_len, self.starts, self.cum)
-        cpu = np.where(want, self.ns_per_ref, 1).astype(np.int64)
-        flat = (seg_off, starts, cum, cpu)
-        self._packed[asked] = flat
-        return flat

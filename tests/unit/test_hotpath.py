@@ -76,8 +76,7 @@ def test_the_warm_module_compiles_every_kernel():
     # (next_use.use_times and planned_segments are the references of the compiled time maps
     # and prefetch plan, off the run path)
     oracle = (key_cut.farthest_above_cut, next_use.first_swapped, fewest_writes.fewest_writes)
-    # (grows_strictly: compiled into plan_prefetch; time_maps.pack_maps serves only
-    # Oracle._maps_of, off the run path since the victims read the maps where they are kept)
+    # (grows_strictly: compiled into plan_prefetch)
     oracle = (*oracle, lookahead.link_copy, time_maps.build_time_maps)
     oracle = (*oracle, time_maps.measure_rates, time_maps.slot_offsets)
     plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.hotpath.next_use import planned_segments
-from engine.hotpath.time_maps import build_time_maps, measure_rates, pack_maps, slot_offsets
+from engine.hotpath.time_maps import build_time_maps, measure_rates, slot_offsets
 
 
 def _random_plan(rng, n_vcpus: int, n_slices: int, now_ns: int):
@@ -49,15 +49,6 @@ def test_each_map_is_planned_segments_whatever_is_made_first(seed: int) -> None:
         assert seg_len[v] <= slot_off[v + 1] - lo  # within its own slots
         np.testing.assert_array_equal(starts[lo : lo + seg_len[v]], want_s)
         np.testing.assert_array_equal(cum[lo : lo + seg_len[v]], want_c)
-    # Packed for some vCPUs only: theirs one after another, none for the others.
-    asked = rng.random(n) < 0.5
-    seg_off, p_starts, p_cum = pack_maps(asked, slot_off, seg_len, starts, cum)
-    for v in range(n):
-        a, b = int(seg_off[v]), int(seg_off[v + 1])
-        lo = int(slot_off[v])
-        assert b - a == (seg_len[v] if asked[v] else 0)
-        np.testing.assert_array_equal(p_starts[a:b], starts[lo : lo + b - a])
-        np.testing.assert_array_equal(p_cum[a:b], cum[lo : lo + b - a])
 
 
 def test_rates_follow_the_numpy_formula() -> None:
