@@ -22,10 +22,13 @@ class RefStream:
         self.blocks = stream_blocks(w, vm_pages, seed)
         self.source = self.blocks.source
         self.cpu_ns = int(w.cpu_ns_per_ref)
-        self.base = 0  # position of buf[0]
+        self.base = 0  # stream position of the buffers' entry `lo`
         self.generated = 0
+        # The references [base, base + hi - lo) are entries [lo, hi) of the buffers; past hi
+        # is room for the next blocks (_room_for).
         self.pages_buf = np.empty(0, dtype=np.int64)
         self.writes_buf = np.empty(0, dtype=bool)
+        self.lo = self.hi = 0
 
     def _generate_block(self) -> tuple[np.ndarray, np.ndarray]:
         i = self.generated // BLOCK_REFS
@@ -40,24 +43,55 @@ class RefStream:
         self.generated += BLOCK_REFS
         return got
 
+    def _room_for(self, n: int) -> None:
+        """Room past hi for n more references. The references kept move to the front of the
+        buffers when the room before them is at least as large (views handed out by an
+        earlier take may see them move: their contract ends at the next take); else the
+        buffers are replaced by ones twice as large as needed. Either way each reference is
+        copied about once however far ahead the stream is read, where joining the blocks
+        copied the whole buffer on every block, into new memory that had to be paged in."""
+        if self.hi + n <= self.pages_buf.size:
+            return
+        kept = self.hi - self.lo
+        if kept + n <= self.lo:  # (the two parts do not overlap)
+            self.pages_buf[:kept] = self.pages_buf[self.lo : self.hi]
+            self.writes_buf[:kept] = self.writes_buf[self.lo : self.hi]
+        else:
+            size = 2 * (kept + n)
+            pages = np.empty(size, dtype=np.int64)
+            writes = np.empty(size, dtype=bool)
+            pages[:kept] = self.pages_buf[self.lo : self.hi]
+            writes[:kept] = self.writes_buf[self.lo : self.hi]
+            self.pages_buf, self.writes_buf = pages, writes
+        self.lo, self.hi = 0, kept
+
     def take(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Pages and write flags of references [pos, pos + n); pos never goes backwards.
         Whole blocks before pos that were never read are skipped, not drawn."""
+        lo = self.lo + pos - self.base
+        if pos < self.base or pos - self.base >= BLOCK_REFS or lo + n > self.hi:
+            self._move_to(pos, n)  # (most calls read what is buffered: no call)
+            lo = self.lo + pos - self.base
+        hi = min(lo + n, self.hi)
+        return self.pages_buf[lo:hi], self.writes_buf[lo:hi]
+
+    def _move_to(self, pos: int, n: int) -> None:
+        """The buffers from pos's block on (the blocks before it dropped) and through
+        pos + n."""
         if pos < self.base:
             raise ValueError("a reference stream cannot go backwards")
         drop = pos - self.base
-        if drop > 0 and drop >= BLOCK_REFS:
-            keep_from = min(drop, self.pages_buf.size)
-            self.pages_buf = self.pages_buf[keep_from:]
-            self.writes_buf = self.writes_buf[keep_from:]
+        if drop >= BLOCK_REFS:
+            keep_from = min(drop, self.hi - self.lo)
+            self.lo += keep_from
             self.base += keep_from
         first = pos - pos % BLOCK_REFS
         if first > self.generated:  # nothing buffered: start at pos's block
             self.base = self.generated = first
-        need = pos + n - (self.base + self.pages_buf.size)
-        if need > 0:
-            blocks = [self._generate_block() for _ in range(-(-need // BLOCK_REFS))]
-            self.pages_buf = np.concatenate([self.pages_buf, *[b[0] for b in blocks]])
-            self.writes_buf = np.concatenate([self.writes_buf, *[b[1] for b in blocks]])
-        lo = pos - self.base
-        return self.pages_buf[lo : lo + n], self.writes_buf[lo : lo + n]
+        need = pos + n - (self.base + self.hi - self.lo)
+        for _ in range(-(-need // BLOCK_REFS) if need > 0 else 0):
+            pages, writes = self._generate_block()
+            self._room_for(pages.size)
+            self.pages_buf[self.hi : self.hi + pages.size] = pages
+            self.writes_buf[self.hi : self.hi + pages.size] = writes
+            self.hi += pages.size

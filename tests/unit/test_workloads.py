@@ -37,6 +37,36 @@ def test_position_holds_same_reference_however_consumed(kind):
     assert np.array_equal(np.concatenate(parts_w), whole_w)
 
 
+def test_reading_far_ahead_from_a_moving_position_gives_the_same_references():
+    """Long reads ahead of a position that moves on (as a look-ahead window reads) see the
+    same references as one big read, across the buffer's growth and its compactions."""
+    total = 12 * BLOCK_REFS
+    whole_p, whole_w = (a.copy() for a in _stream(kind="zipf").take(0, total))
+    s = _stream(kind="zipf")
+    rng = np.random.default_rng(1)
+    pos = 0
+    while pos < total - 3 * BLOCK_REFS:
+        n = int(rng.integers(1, 3 * BLOCK_REFS))
+        p, w = s.take(pos, n)
+        assert np.array_equal(p, whole_p[pos : pos + n])
+        assert np.array_equal(w, whole_w[pos : pos + n])
+        pos += int(rng.integers(0, BLOCK_REFS // 2))
+
+
+def test_a_stream_read_ahead_keeps_a_bounded_buffer():
+    """A stream read a window ahead of a moving position keeps a buffer a few times the
+    window, reused in place, instead of growing or being remade for every block."""
+    s = _stream(kind="uniform")
+    window = 4 * BLOCK_REFS
+    buffer, n_buffers = None, 0
+    for pos in range(0, 40 * BLOCK_REFS, BLOCK_REFS // 4):
+        s.take(pos, window)
+        if s.pages_buf is not buffer:
+            buffer, n_buffers = s.pages_buf, n_buffers + 1
+        assert s.pages_buf.size <= 4 * (window + BLOCK_REFS)
+    assert n_buffers <= 4
+
+
 def test_stream_cannot_go_backwards():
     """Streams are consumed forwards only; going back is a programming error, said plainly."""
     s = _stream(kind="uniform")
