@@ -64,3 +64,38 @@ def advance_next_use(
     their next use)."""
     for i in range(lo, hi):  # a later reference to the same page overwrites an earlier one
         next_pos[rel[i]] = next_same[i]
+
+
+# draw_window's mark in its scratch `last` of a page met in the forward pass (a stream position
+# is never negative).
+_MET = -1
+
+
+@njit(cache=True, nogil=True)
+def draw_window(
+    src: np.ndarray, start: int, far: int, last: np.ndarray, rel: np.ndarray,
+    next_same: np.ndarray, next_pos: np.ndarray,
+) -> None:  # fmt: skip
+    """link_copy's copy and links of the references src (from stream position start), with
+    each page's first use written into next_pos (every other page far) where link_copy lists
+    the first uses: two passes over the window, not three and a scatter. `last`: every entry
+    far on entry, and so again on return (only the pages met are put back)."""
+    next_pos[:] = far
+    size = src.size
+    met = np.empty(min(size, last.size), dtype=np.int64)
+    n_met = 0
+    for i in range(size):
+        p = src[i]
+        rel[i] = p
+        if last[p] == far:
+            next_pos[p] = start + i
+            last[p] = _MET
+            met[n_met] = p
+            n_met += 1
+    for i in range(size - 1, -1, -1):
+        p = rel[i]
+        at = last[p]
+        next_same[i] = far if at < 0 else at
+        last[p] = start + i
+    for k in range(n_met):
+        last[met[k]] = far

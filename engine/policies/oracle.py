@@ -26,7 +26,7 @@ import param
 from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
-from engine.hotpath.lookahead import advance_next_use, link_copy
+from engine.hotpath.lookahead import advance_next_use, draw_window
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -85,25 +85,23 @@ class _Window:
     def __init__(
         self,
         start: int,
-        rel: np.ndarray,
+        src: np.ndarray,
+        next_pos: np.ndarray,
         last: np.ndarray | None = None,
         rows: tuple[np.ndarray, np.ndarray] | None = None,
     ):
-        """`last`: scratch of at least max(rel) + 1 entries (made here when None); `rows`:
-        where to keep the references and their links (each at least rel's size; made here
-        when None), so that the compiled planning finds every vCPU's window in one array."""
-        self.start = start
-        self.size = int(rel.size)
+        """The window of the references src from stream position start; next_pos (per page)
+        gets each page's first use in it (FAR: none). `last`: scratch of at least max(src) + 1
+        entries, all FAR (made here when None; left so); `rows`: where to keep the references
+        and their links (each at least src's size; made here when None), so that the compiled
+        planning finds every vCPU's window in one array."""
+        self.start, self.size = start, int(src.size)
         if rows is None:
             rows = np.empty(self.size, dtype=np.int64), np.empty(self.size, dtype=np.int64)
-        self.rel, self.next_same = rows[0][: self.size], rows[1][: self.size]
         if last is None:
-            last = np.empty(int(rel.max()) + 1 if rel.size else 0, dtype=np.int64)
-        self.first = link_copy(rel, start, FAR, last, self.rel, self.next_same)
-
-    def first_uses(self) -> tuple[np.ndarray, np.ndarray]:
-        """(pages, stream position of each one's first use in the window)."""
-        return self.rel[self.first], self.start + self.first
+            last = np.full(int(src.max()) + 1 if src.size else 0, FAR, dtype=np.int64)
+        draw_window(src, start, FAR, last, rows[0], rows[1], next_pos)
+        self.rel, self.next_same = rows[0][: self.size], rows[1][: self.size]
 
     def advance(self, old_pos: int, pos: int, next_pos: np.ndarray) -> None:
         """The stream moved from old_pos to pos: next_pos (per page, its next use) gets the
@@ -150,7 +148,7 @@ class Oracle(Policy):
         self._counts = np.zeros(histogram_shape(ctx.n_vms), dtype=np.int64)  # and its scratch
         self._mark = np.zeros(-(-pool.state.size // 8) * 8, dtype=np.uint8)
         self._seen = np.zeros(pool.state.size, dtype=np.bool_)  # first_swapped's scratch
-        self._last = np.empty(int(pool.vm_pages.max()), dtype=np.int64)  # link_copy's
+        self._last = np.full(int(pool.vm_pages.max()), FAR, dtype=np.int64)  # windows' scratch
         # farthest_by_position's table of the vCPUs (a row each; next_pos' offsets fixed).
         self._victim_rows = np.zeros((len(ctx.vcpus), N_COLUMNS), dtype=np.int64)
         self._victim_rows[:, C_NEXT_OFF] = self.next_off[:-1]
@@ -196,12 +194,9 @@ class Oracle(Policy):
             return
         nxt = self.next_pos[v]
         if win is None or short or pos - win.start > win.size * 3 // 4:
-            rel, _ = vc.stream.take(pos, self.window_refs)
-            win = self.windows[v] = _Window(pos, rel, self._last, self._rows(v, rel.size))
+            src, _ = vc.stream.take(pos, self.window_refs)
+            win = self.windows[v] = _Window(pos, src, nxt, self._last, self._rows(v, src.size))
             self.win_start[v], self.win_size[v] = win.start, win.size
-            nxt[:] = FAR
-            pages, at = win.first_uses()
-            nxt[pages] = at
         else:
             win.advance(self.seen_pos[v], pos, nxt)
         self.seen_pos[v] = pos

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.hotpath.lookahead import advance_next_use, link_copy, link_window
+from engine.hotpath.lookahead import advance_next_use, draw_window, link_copy, link_window
 
 FAR = 1 << 61
 
@@ -55,3 +55,26 @@ def test_advancing_sets_the_next_use_of_the_pages_passed_only() -> None:
             assert next_pos[page] == (230 + int(later[0]) if later.size else FAR)
         else:
             assert next_pos[page] == -7
+
+
+@pytest.mark.parametrize("pages", [1, 40, 5_000])
+def test_a_drawn_window_has_link_copys_rows_and_each_pages_first_use(pages: int) -> None:
+    """draw_window writes link_copy's references and links into the (longer) rows, sets each
+    page's next use to its first use in the window (FAR: none) whatever next_pos held, and
+    leaves its all-FAR scratch all FAR, over windows drawn one after another."""
+    rng = np.random.default_rng(pages + 2)
+    last = np.full(pages + 3, FAR, dtype=np.int64)
+    rel = np.full(3_500, -5, dtype=np.int64)
+    links = np.full(3_500, -6, dtype=np.int64)
+    for start, size in ((0, 3_000), (2_000, 2_500), (9_000, 0), (9_000, 1)):
+        src = rng.integers(0, pages, size=size).astype(np.int64)
+        want_links, want_first = link_window(src, start, FAR, np.empty(pages, dtype=np.int64))
+        next_pos = np.full(pages + 3, -7, dtype=np.int64)
+        draw_window(src, start, FAR, last, rel, links, next_pos)
+        np.testing.assert_array_equal(rel[:size], src)
+        np.testing.assert_array_equal(links[:size], want_links)
+        want_next = np.full(pages + 3, FAR, dtype=np.int64)
+        want_next[src[want_first]] = start + want_first
+        np.testing.assert_array_equal(next_pos, want_next)
+        assert (last == FAR).all()
+        assert (rel[3_000:] == -5).all() and (links[3_000:] == -6).all()

@@ -25,15 +25,15 @@ def test_window_next_uses_match_a_scan() -> None:
         rel = rng.integers(0, pages, size=2000)
         if pages > 50:
             rel[::7] = rng.integers(0, 50, size=rel[::7].size)  # some pages recur
-        win = _Window(1000, rel)
+        nxt = np.full(pages, -3, dtype=np.int64)  # a new window sets every page's next use
+        win = _Window(1000, rel, nxt)
 
         def scan(page: int, pos: int, rel: np.ndarray = rel) -> int:
             hits = np.flatnonzero(rel[pos - 1000 :] == page)
             return pos + int(hits[0]) if hits.size else FAR
 
-        nxt = np.full(pages, FAR, dtype=np.int64)
-        got, at = win.first_uses()
-        nxt[got] = at
+        for page in range(pages):
+            assert nxt[page] == scan(page, 1000)
         old = 1000
         for pos in (1000, 1001, 1500, 1501, 2200, 2999):
             win.advance(old, pos, nxt)
