@@ -104,19 +104,35 @@ class Workspace:
             self.reclaim[sl.R_KEEP] = self.oldest.keep
             self.list_pages = np.empty(max(self.batch, self.oldest.keep), dtype=np.int64)
             self.list_keys = np.empty_like(self.list_pages)
-        # What run_window reads and books at every call, looked up once.
+        # What run_window reads and books at every call, looked up once (as Python values
+        # where they are fixed for the run: a numpy element costs more to read than a list's).
         self.pool, self.dev, self.counters = sim.pool, sim.device, sim.counters
         self.delta_counters = [getattr(sim.counters, name) for name in sl.DELTA_COUNTERS]
+        self.stream_reads = [(int(r), int(p)) for r, p in self.stream_read.tolist()]
+        self.vm_lo = [int(b) for b in sim.pool.base.tolist()]
 
 
 _WORKSPACES: weakref.WeakKeyDictionary[Machine, Workspace] = weakref.WeakKeyDictionary()
 
 
+# The last simulation that asked and its Workspace (weakly held, read in one go: threads may
+# run simulations side by side).
+_last: tuple[weakref.ref[Machine], weakref.ref[Workspace]] | None = None
+
+
 def workspace(sim: Machine) -> Workspace:
-    """The simulation's Workspace, made on first use."""
+    """The simulation's Workspace, made on first use (the last one asked for is found
+    without a lookup: a simulation asks thousands of times in a row)."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is sim:
+        ws = last[1]()
+        if ws is not None:
+            return ws
     ws = _WORKSPACES.get(sim)
     if ws is None:
         ws = _WORKSPACES[sim] = Workspace(sim)
+    _last = (weakref.ref(sim), weakref.ref(ws))
     return ws
 
 
@@ -166,7 +182,7 @@ def paging_state_in(sim: Machine, ws: Workspace) -> None:
     """The pool's and paging's scalars and the device's demand-read figures into the arrays
     the kernels update (the other scalars zeroed)."""
     pool, dev, scalars, device = ws.pool, ws.dev, ws.scalars, ws.device
-    scalars[:] = 0
+    scalars.fill(0)
     scalars[sl.S_FREE_FRAMES] = pool.free_frames
     scalars[sl.S_FREE_SLOTS] = pool.free_slots
     scalars[sl.S_RESCUES] = pool.rescues
@@ -181,17 +197,18 @@ def paging_state_in(sim: Machine, ws: Workspace) -> None:
 
 def paging_state_out(sim: Machine, ws: Workspace) -> None:
     """What the kernels left in those arrays back into the pool, paging and the device."""
-    pool, dev, scalars, device = ws.pool, ws.dev, ws.scalars, ws.device
-    pool.free_frames = int(scalars[sl.S_FREE_FRAMES])
-    pool.free_slots = int(scalars[sl.S_FREE_SLOTS])
-    pool.rescues = int(scalars[sl.S_RESCUES])
-    sim.writing_pending = int(scalars[sl.S_WRITING_PENDING])
+    pool, dev = ws.pool, ws.dev
+    scalars, device = ws.scalars.tolist(), ws.device.tolist()  # one read each, as ints
+    pool.free_frames = scalars[sl.S_FREE_FRAMES]
+    pool.free_slots = scalars[sl.S_FREE_SLOTS]
+    pool.rescues = scalars[sl.S_RESCUES]
+    sim.writing_pending = scalars[sl.S_WRITING_PENDING]
     dev.pages_done[DEMAND_READ] = device[sl.V_PAGES_DONE]
     dev.busy_ns[DEMAND_READ] = device[sl.V_BUSY_NS]
     dev.ops_done[DEMAND_READ] = device[sl.V_OPS_DONE]
-    dev.demand_ops = int(device[sl.V_DEMAND_OPS])
+    dev.demand_ops = device[sl.V_DEMAND_OPS]
     dev.busy_ns[WRITE_TO_FREE] = device[sl.V_WRITE_BUSY_NS]
-    dev.seq = int(device[sl.V_SEQ])
+    dev.seq = device[sl.V_SEQ]
 
 
 def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
@@ -205,19 +222,19 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     n_time = -(-(t_end - t) // cpu)
     n_burst = -(-vc.burst_left_ns // cpu)
     w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
-    scan_refs, scan_pages = ws.stream_read[vm].tolist()
+    scan_refs, scan_pages = ws.stream_reads[vm]
     ahead, writes = vc.stream.take(vc.pos, w + scan_refs)  # a fault read scans past w
     rel, writes = ahead[:w], writes[:w]
     scalars, device, delta, counts = ws.scalars, ws.device, ws.delta, ws.counts
     paging_state_in(sim, ws)
     scalars[sl.S_LIST_END] = -1  # no list made yet
-    delta[:] = 0
-    counts[:] = 0
+    delta.fill(0)
+    counts.fill(0)
     collect = ws.collect
     touched, majors = ws.touched, ws.majors
     oldest = ws.oldest
     reclaim = reclaim_args(ws, sim.now_ns)
-    vm_lo = int(pool.base[vm])
+    vm_lo = ws.vm_lo[vm]
     n, t_new, why = k.run_references(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
         int(sim.ra_cluster[vm]), ws.python_on_major and scan_refs == 0, ahead, scan_refs,

@@ -122,3 +122,19 @@ def test_reclaim_in_the_kernel_agrees_with_the_model(monkeypatch, victims):
     assert [(x.pcpu, x.vcpu, x.start_ns, x.end_ns) for x in fast.slices] == [
         (x.pcpu, x.vcpu, x.start_ns, x.end_ns) for x in ref.slices
     ]
+
+
+def test_each_simulation_keeps_its_own_workspace_however_they_alternate():
+    """The executor's buffers are found per simulation: two simulations asking in turn (the
+    last one asked for is remembered) each get their own, every time."""
+    from engine.hotpath.window import workspace
+    from engine.simulator import Simulation
+
+    a = Simulation(small_scenario(duration_ms=5.0), "demand", record=False).machine
+    b = Simulation(small_scenario(duration_ms=5.0), "oracle", record=False).machine
+    first_a, first_b = workspace(a), workspace(b)
+    assert first_a is not first_b
+    for _ in range(3):
+        assert workspace(a) is first_a and workspace(a) is first_a
+        assert workspace(b) is first_b
+    assert first_a.pool is a.pool and first_b.pool is b.pool
