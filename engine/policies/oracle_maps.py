@@ -38,6 +38,13 @@ class TimeMaps:
         self.starts = np.zeros(0, dtype=np.int64)
         self.cum = np.zeros(0, dtype=np.int64)
         self._all = np.ones(self.n, dtype=np.bool_)
+        # What `built` holds, known without looking: none (just forgotten) or all (ensure_all
+        # made them); else some, and a look decides.
+        self._none_built, self._all_built = True, False
+        # build_time_maps' view of the pCPUs, filled afresh for each call.
+        self._runs = np.zeros(self.n, dtype=np.bool_)
+        self._begin = np.zeros(self.n, dtype=np.int64)
+        self._end = np.zeros(self.n, dtype=np.int64)
 
     def rates_changed(self) -> None:
         """ns_per_ref moved: every map is made afresh when next asked for."""
@@ -46,8 +53,8 @@ class TimeMaps:
     def _current(self, now_ns: int) -> None:
         """Forget the maps made under another (plan, time, rates)."""
         plan = self.ctx.boundary_plan
-        key = (plan, now_ns, self._rates)
-        if key[0] is self._made_for[0] and key[1:] == self._made_for[1:]:
+        made = self._made_for
+        if plan is made[0] and now_ns == made[1] and self._rates == made[2]:
             return
         if plan is not self._plan:
             self._plan = plan
@@ -55,18 +62,20 @@ class TimeMaps:
             size = int(self.slot_off[-1])
             self.starts = np.empty(size, dtype=np.int64)
             self.cum = np.empty(size, dtype=np.int64)
-        self._made_for = key
+        self._made_for = (plan, now_ns, self._rates)
         self.built[:] = False
+        self._none_built, self._all_built = True, False
 
     def ensure(self, want: np.ndarray, now_ns: int) -> None:
         """Make the maps of the vCPUs in `want` (a flag each) that are not made yet."""
         self._current(now_ns)
-        if self.built[want].all():
+        if self._all_built or (not self._none_built and self.built[want].all()):
             return
         ctx = self.ctx
-        runs = np.zeros(self.n, dtype=np.bool_)
-        begin = np.zeros(self.n, dtype=np.int64)
-        end = np.zeros(self.n, dtype=np.int64)
+        runs, begin, end = self._runs, self._begin, self._end
+        runs.fill(False)
+        begin.fill(0)
+        end.fill(0)
         for p, v in enumerate(ctx.running):
             if v >= 0 and not runs[v]:
                 # pCPUs run one after another within a step: this vCPU's position is where
@@ -80,6 +89,8 @@ class TimeMaps:
             plan.vcpu, plan.start_ns, plan.end_ns, plan.made_ns, self.slot_off, self.seg_len,
             self.starts, self.cum,
         )  # fmt: skip
+        self._none_built = False  # (or still none, if none was wanted: a look will tell)
+        self._all_built = want is self._all
 
     def ensure_all(self, now_ns: int) -> None:
         """Make every vCPU's map (the prefetch planning reads them all)."""

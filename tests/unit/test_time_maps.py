@@ -97,3 +97,48 @@ def test_rates_round_half_to_even_as_python_does() -> None:
             refs, busy, zero.copy(), zero.copy(), vm_rate, zero, np.ones(1, dtype=np.int64), per_ref
         )
         assert vm_rate[0] == rate and per_ref[0] == want == round(rate)
+
+
+def test_the_oracles_kept_maps_are_those_made_afresh_whatever_was_asked_before() -> None:
+    """TimeMaps keeps the maps made under one (plan, time, rates): asked for some vCPUs, then
+    all, then again, or after the time or the rates moved, each vCPU's map is exactly what a
+    fresh TimeMaps makes for all at once; a new time or new rates make them afresh."""
+    from engine.policies.oracle import Oracle
+    from engine.policies.oracle_maps import TimeMaps
+    from engine.simulator import Simulation
+    from tests.helpers import small_scenario
+
+    sim = Simulation(small_scenario(duration_ms=20.0), "oracle", record=False)
+    sim.run(until=10 * sim.step_ns)
+    oracle: Oracle = sim.policy  # type: ignore[assignment]
+    ctx = oracle.ctx
+    rates = oracle.ns_per_ref.copy()
+    maps = TimeMaps(ctx, rates)
+    n = len(ctx.vcpus)
+
+    def same_as_fresh(now_ns: int) -> None:
+        fresh = TimeMaps(ctx, rates.copy())
+        fresh.ensure_all(now_ns)
+        for v in range(n):
+            got_starts, got_cum, _ = maps.of(v, now_ns)
+            want_starts, want_cum, _ = fresh.of(v, now_ns)
+            np.testing.assert_array_equal(got_starts, want_starts)
+            np.testing.assert_array_equal(got_cum, want_cum)
+
+    now = sim.now_ns
+    some = np.zeros(n, dtype=np.bool_)
+    some[::2] = True
+    maps.ensure(some, now)
+    assert maps.built.tolist() == some.tolist()
+    maps.ensure(np.zeros(n, dtype=np.bool_), now)
+    maps.ensure_all(now)
+    assert maps.built.all()
+    same_as_fresh(now)
+    maps.ensure(some, now + 1)  # a new time: only those asked for are made
+    assert maps.built.tolist() == some.tolist()
+    maps.ensure_all(now + 1)
+    same_as_fresh(now + 1)
+    rates *= 3
+    maps.rates_changed()
+    maps.ensure_all(now + 1)
+    same_as_fresh(now + 1)
