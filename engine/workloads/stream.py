@@ -45,19 +45,19 @@ class RefStream:
 
     def _room_for(self, n: int) -> None:
         """Room past hi for n more references. The references kept move to the front of the
-        buffers when the room before them is at least as large (views handed out by an
-        earlier take may see them move: their contract ends at the next take); else the
-        buffers are replaced by ones twice as large as needed. Either way each reference is
-        copied about once however far ahead the stream is read, where joining the blocks
-        copied the whole buffer on every block, into new memory that had to be paged in."""
+        buffers when they fit there with the n (views handed out by an earlier take may see
+        them move: their contract ends at the next take); else the buffers are replaced by
+        ones with half as much again as that room. So a stream read far ahead copies each
+        reference about twice, where joining the blocks copied the whole buffer on every
+        block, and its buffers are allocated a few times a run, not at every block."""
         if self.hi + n <= self.pages_buf.size:
             return
         kept = self.hi - self.lo
-        if kept + n <= self.lo:  # (the two parts do not overlap)
-            self.pages_buf[:kept] = self.pages_buf[self.lo : self.hi]
-            self.writes_buf[:kept] = self.writes_buf[self.lo : self.hi]
+        if kept + n <= self.pages_buf.size:
+            self.pages_buf[:kept] = self.pages_buf[self.lo : self.hi]  # (numpy copies
+            self.writes_buf[:kept] = self.writes_buf[self.lo : self.hi]  # overlaps right)
         else:
-            size = 2 * (kept + n)
+            size = kept + n + max(BLOCK_REFS, kept // 2)
             pages = np.empty(size, dtype=np.int64)
             writes = np.empty(size, dtype=bool)
             pages[:kept] = self.pages_buf[self.lo : self.hi]
