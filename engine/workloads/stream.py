@@ -9,6 +9,14 @@ from engine.scenario.schema import Workload
 from engine.workloads.blocks import BLOCK_REFS, Blocks, stream_blocks
 
 
+def _to_front(buf: np.ndarray, lo: int, hi: int) -> None:
+    """buf[lo:hi] moved to buf[:hi - lo], in pieces no longer than lo: no piece overlaps its
+    destination, so none needs the temporary copy (fresh memory) numpy makes for overlaps."""
+    for at in range(0, hi - lo, lo):
+        size = min(lo, hi - lo - at)
+        buf[at : at + size] = buf[lo + at : lo + at + size]
+
+
 class RefStream:
     """The references of one vCPU: pages (relative to its VM) and write flags, by position.
 
@@ -49,13 +57,14 @@ class RefStream:
         them move: their contract ends at the next take); else the buffers are replaced by
         ones with half as much again as that room. So a stream read far ahead copies each
         reference about twice, where joining the blocks copied the whole buffer on every
-        block, and its buffers are allocated a few times a run, not at every block."""
+        block, and its buffers are allocated a few times a run, not at every block. (When
+        they move, lo > 0: hi + n is past the end, so the part kept is shorter than hi.)"""
         if self.hi + n <= self.pages_buf.size:
             return
         kept = self.hi - self.lo
         if kept + n <= self.pages_buf.size:
-            self.pages_buf[:kept] = self.pages_buf[self.lo : self.hi]  # (numpy copies
-            self.writes_buf[:kept] = self.writes_buf[self.lo : self.hi]  # overlaps right)
+            _to_front(self.pages_buf, self.lo, self.hi)
+            _to_front(self.writes_buf, self.lo, self.hi)
         else:
             size = kept + n + max(BLOCK_REFS, kept // 2)
             pages = np.empty(size, dtype=np.int64)

@@ -53,6 +53,18 @@ def test_reading_far_ahead_from_a_moving_position_gives_the_same_references():
         pos += int(rng.integers(0, BLOCK_REFS // 2))
 
 
+@pytest.mark.parametrize(("lo", "hi"), [(1, 10), (3, 10), (5, 10), (7, 10), (9, 10), (4, 4)])
+def test_moving_the_kept_part_to_the_front_keeps_it_whole(lo: int, hi: int) -> None:
+    """The buffer's kept part [lo, hi) lands at its front unchanged, however much it overlaps
+    where it goes."""
+    from engine.workloads.stream import _to_front
+
+    buf = np.arange(12, dtype=np.int64) * 10
+    want = buf[lo:hi].copy()
+    _to_front(buf, lo, hi)
+    np.testing.assert_array_equal(buf[: hi - lo], want)
+
+
 def test_a_stream_read_ahead_keeps_a_bounded_buffer():
     """A stream read a window ahead of a moving position keeps a buffer a few times the
     window, reused in place, instead of growing or being remade for every block."""
