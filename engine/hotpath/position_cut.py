@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.next_use import (
@@ -85,33 +86,76 @@ def farthest_by_position(
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
     the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
     for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
-    histogram_shape (left so); `mark`: a byte per page of scratch (a multiple of 8 long);
-    `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
+    histogram_shape (left so); `mark`: a byte per page of the largest VM and seven more, of
+    scratch; `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
     that fewest_writes takes (by each page's VM, vm_of), in its order."""
-    n_vms = vm_base.size - 1
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy(), True, hint
-    for vm in range(n_vms):
+    if general_has_candidates(state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows,
+                              starts, cum, share):  # fmt: skip
+        return work[0, :0].copy(), work[0, :0].copy(), False, hint
+    # Where each VM's clean and dirty pages reach the hint: [clean, dirty] per VM.
+    from_pos = hint_positions(hint, vm_base.size - 1, vm_vcpu_off, vm_vcpus, vcpu_rows, starts,
+                              cum, share, unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    # The candidates reaching it, in page order, and their positions.
+    vm_first = np.zeros(vm_base.size, dtype=np.int64)
+    args = (state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, mark,
+            work[0], work[1], vm_first)  # fmt: skip
+    if collect_reaching(from_pos, *args) < n and hint > NO_CUT:
+        hint = NO_CUT  # too few reach it: every candidate is collected
+        from_pos[:, :] = NO_CUT
+        collect_reaching(from_pos, *args)
+    return choose_collected(n, hint, from_pos, vm_first, work, state, vm_base, vm_vcpu_off,
+                            vm_vcpus, vcpu_rows, next_pos, starts, cum, share, unplanned_ns, far,
+                            dirty_ns, last_use_ns, window_refs, counts, keep, vm_of)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def general_has_candidates(
+    state: np.ndarray, clean_only: bool, vm_base: np.ndarray, vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float,
+) -> bool:  # fmt: skip
+    """Whether a VM with a candidate has several vCPUs or a use time that can go back (its
+    pages are not ordered by position: the caller selects the general way)."""
+    for vm in range(vm_base.size - 1):
         one_vcpu = vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]] if one_vcpu else 0]
         general = not (one_vcpu and _monotone(row, starts, cum, share))
         if general and _any_candidate(state[vm_base[vm] : vm_base[vm + 1]], clean_only):
-            return work[0, :0].copy(), work[0, :0].copy(), False, hint
-    # Where each VM's clean and dirty pages reach the hint: [clean, dirty] per VM.
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def hint_positions(
+    hint: int, n_vms: int, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
+) -> np.ndarray:  # fmt: skip
+    """[clean, dirty] per VM: the least next-use position from which its pages of each kind
+    reach the hint (NO_CUT for every one when the hint is NO_CUT)."""
     from_pos = np.full((n_vms, 2), NO_CUT, dtype=np.int64)
     if hint > NO_CUT:
         _positions_reaching(hint, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum,
                             share, unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
-    if _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
-                      vcpu_rows, next_pos) < n and hint > NO_CUT:  # fmt: skip
-        hint = NO_CUT  # too few reach it: every candidate is collected
-        from_pos[:, :] = NO_CUT
-        _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
-                       vcpu_rows, next_pos)  # fmt: skip
-    # The marked candidates, in page order, and their positions.
+    return from_pos
+
+
+@njit(cache=True, nogil=True)
+def choose_collected(
+    n: int, hint: int, from_pos: np.ndarray, vm_first: np.ndarray, work: np.ndarray,
+    state: np.ndarray, vm_base: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, next_pos: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float, unplanned_ns: int, far: int, dirty_ns: int, last_use_ns: np.ndarray,
+    window_refs: int, counts: np.ndarray, keep: int, vm_of: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, bool, int]:  # fmt: skip
+    """farthest_by_position's choice from the collected candidates: those reaching the hint
+    (at least n of them), or every candidate (hint NO_CUT), in page order in work[0] with
+    their window-clamped next-use positions in work[1], VM vm's at vm_first[vm]:vm_first[vm
+    + 1] (from_pos: where each VM's reach the hint; both overwritten)."""
+    n_vms = vm_base.size - 1
     pages_of, at_of = work[0], work[1]
-    vm_first = _collect_marked(mark, pages_of, at_of, vm_base, vm_vcpu_off, vm_vcpus,
-                               vcpu_rows, next_pos)  # fmt: skip
     cut, next_cut = _cuts_reached(n, hint_reach(n), counts, pages_of, at_of, vm_first,
                                   state, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                                   unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
@@ -158,26 +202,45 @@ def _any_candidate(state: np.ndarray, clean_only: bool) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _mark_reaching(
-    mark: np.ndarray, from_pos: np.ndarray, state: np.ndarray, clean_only: bool,
-    vm_base: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
-    vcpu_rows: np.ndarray, next_pos: np.ndarray,
+def collect_reaching(
+    from_pos: np.ndarray, state: np.ndarray, clean_only: bool, vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray,
+    next_pos: np.ndarray, mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
+    vm_first: np.ndarray,
 ) -> int:  # fmt: skip
-    """mark[p] = whether page p, of a VM of one vCPU, is a candidate used (window-clamped)
-    at or after its VM's from_pos (clean, dirty); returns how many are marked. Every other
-    byte of mark is cleared."""
-    count = 0
-    mark[vm_base[-1] :] = 0  # the padding to whole words
+    """Write the candidates of the VMs of one vCPU used (window-clamped) at or after their
+    VM's from_pos (clean, dirty) to pages_of, in page order, their clamped next-use positions
+    to at_of, and where each VM's start to vm_first (and their end); returns how many.
+
+    A VM at a time: its pages are marked by a pass that vectorises, and the marked ones
+    collected at once, while its next uses are still in cache. `mark`: a byte per page of
+    the largest VM and up to seven more, of scratch."""
+    n_kept = 0
     for vm in range(vm_base.size - 1):
-        lo, hi = vm_base[vm], vm_base[vm + 1]
+        vm_first[vm] = n_kept
         if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
-            mark[lo:hi] = 0
             continue
+        lo, hi = vm_base[vm], vm_base[vm + 1]
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
         nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
-        count += _mark_vm(mark[lo:hi], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
-                          from_pos[vm, 1], clean_only)  # fmt: skip
-    return count
+        vm_mark = mark[: -(-(hi - lo) // 8) * 8]
+        vm_mark[hi - lo :] = 0  # the padding to whole words
+        if _mark_vm(vm_mark[: hi - lo], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
+                    from_pos[vm, 1], clean_only) == 0:  # fmt: skip
+            continue
+        end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
+        words = vm_mark.view(np.uint64)  # eight pages at a time: most have none marked
+        for w in range(words.size):
+            word = words[w]
+            while word:  # a marked page's byte is 1: one bit of the word each
+                # (a numba intrinsic: mypy sees its typing signature, not the call)
+                i = 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
+                word &= word - np.uint64(1)
+                pages_of[n_kept] = lo + i
+                at_of[n_kept] = min(nxt[i], end)
+                n_kept += 1
+    vm_first[vm_base.size - 1] = n_kept
+    return n_kept
 
 
 @njit(cache=True, nogil=True)
@@ -185,8 +248,9 @@ def _mark_vm(
     mark: np.ndarray, state: np.ndarray, next_pos: np.ndarray, window_end: int,
     clean_from: int, dirty_from: int, clean_only: bool,
 ) -> int:  # fmt: skip
-    """_mark_reaching over one VM's pages (their states and their next uses by its vCPU).
-    Branch-free, so that it vectorises."""
+    """mark[i] = whether page i of a VM (of its states and next uses by its one vCPU) is a
+    candidate used (window-clamped) at or after clean_from (dirty_from for a dirty page);
+    returns how many are marked. Branch-free, so that it vectorises."""
     end = window_end if window_end >= 0 else np.iinfo(np.int64).max
     count = 0
     for i in range(state.size):
@@ -196,40 +260,6 @@ def _mark_vm(
         mark[i] = keep
         count += keep
     return count
-
-
-@njit(cache=True, nogil=True)
-def _collect_marked(
-    mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray, vm_base: np.ndarray,
-    vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, next_pos: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """Write the pages _mark_reaching marked to pages_of, in page order, and their clamped
-    next-use positions to at_of; returns where each VM's start (and their end)."""
-    n_vms = vm_base.size - 1
-    off = np.zeros(n_vms, dtype=np.int64)  # page p's next use: next_pos[off[vm] + p]
-    end = np.full(n_vms, np.iinfo(np.int64).max, dtype=np.int64)  # and its window's end
-    for vm in range(n_vms):
-        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1:  # (no page of the others is marked)
-            row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
-            off[vm] = row[C_NEXT_OFF] - vm_base[vm]
-            if row[C_WINDOW_END] >= 0:
-                end[vm] = row[C_WINDOW_END]
-    vm_first = np.zeros(n_vms + 1, dtype=np.int64)
-    words = mark.view(np.uint64)  # eight pages at a time: most have none marked
-    n_kept = vm = 0
-    for w in range(words.size):
-        if words[w] == 0:
-            continue
-        for p in range(8 * w, 8 * w + 8):
-            if mark[p]:
-                while p >= vm_base[vm + 1]:
-                    vm += 1
-                    vm_first[vm] = n_kept
-                pages_of[n_kept] = p
-                at_of[n_kept] = min(next_pos[off[vm] + p], end[vm])
-                n_kept += 1
-    vm_first[vm + 1 :] = n_kept
-    return vm_first
 
 
 @njit(cache=True, nogil=True)
