@@ -61,6 +61,7 @@ def histogram_shape(n_vms: int) -> tuple[int, int]:
 def farthest_by_position(
     n: int,
     hint: int,
+    lower_hint: int,
     state: np.ndarray,
     clean_only: bool,
     vm_base: np.ndarray,
@@ -85,10 +86,12 @@ def farthest_by_position(
     """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
     the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
-    for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
-    histogram_shape (left so); `mark`: a byte per page of the largest VM and seven more, of
-    scratch; `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
-    that fewest_writes takes (by each page's VM, vm_of), in its order."""
+    for none), and `lower_hint` one to try when fewer than n candidates reach it (before
+    every candidate is collected; any value); the next hint is a cut hint_reach(n)
+    candidates reach. `counts`: zeros of histogram_shape (left so); `mark`: a byte per
+    page of the largest VM and seven more, of scratch; `work`: three rows of scratch as long
+    as the pool. With keep > 0, of the n only the keep that fewest_writes takes (by each
+    page's VM, vm_of), in its order."""
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy(), True, hint
     if general_has_candidates(state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows,
@@ -100,9 +103,16 @@ def farthest_by_position(
     # The candidates reaching it, in page order, and their positions.
     vm_first = np.zeros(vm_base.size, dtype=np.int64)
     args = (state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, mark,
-            work[0], work[1], vm_first)  # fmt: skip
-    if collect_reaching(from_pos, *args) < n and hint > NO_CUT:
-        hint = NO_CUT  # too few reach it: every candidate is collected
+            work[0], work[1], work[2], vm_first)  # fmt: skip
+    reached = collect_reaching(from_pos, *args)
+    if reached < n and NO_CUT < lower_hint < hint:  # too few reach it: a lower one
+        hint = lower_hint
+        from_pos = hint_positions(hint, vm_base.size - 1, vm_vcpu_off, vm_vcpus, vcpu_rows,
+                                  starts, cum, share, unplanned_ns, far, dirty_ns,
+                                  window_refs)  # fmt: skip
+        reached = collect_reaching(from_pos, *args)
+    if reached < n and hint > NO_CUT:
+        hint = NO_CUT  # too few reach either: every candidate is collected
         from_pos[:, :] = NO_CUT
         collect_reaching(from_pos, *args)
     return choose_collected(n, hint, from_pos, vm_first, work, state, vm_base, vm_vcpu_off,
@@ -152,12 +162,13 @@ def choose_collected(
 ) -> tuple[np.ndarray, np.ndarray, bool, int]:  # fmt: skip
     """farthest_by_position's choice from the collected candidates: those reaching the hint
     (at least n of them), or every candidate (hint NO_CUT), in page order in work[0] with
-    their window-clamped next-use positions in work[1], VM vm's at vm_first[vm]:vm_first[vm
-    + 1] (from_pos: where each VM's reach the hint; both overwritten)."""
+    their window-clamped next-use positions in work[1] and whether each is dirty in work[2],
+    VM vm's at vm_first[vm]:vm_first[vm + 1] (from_pos: where each VM's reach the hint;
+    both overwritten)."""
     n_vms = vm_base.size - 1
-    pages_of, at_of = work[0], work[1]
-    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, pages_of, at_of, vm_first,
-                                  state, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
+    pages_of, at_of, dirty_of = work[0], work[1], work[2]
+    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, at_of, dirty_of, vm_first,
+                                  vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                                   unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
     cut = max(cut, hint)  # every collected page reaches the hint, and n of them did
     next_hint = max(next_cut, hint)
@@ -169,9 +180,8 @@ def choose_collected(
         first = vm_first[vm]
         vm_first[vm] = n_out
         for i in range(first, vm_first[vm + 1]):
-            p = pages_of[i]
-            if at_of[i] >= from_pos[vm, int(state[p] == DIRTY)]:
-                pages_of[n_out] = p
+            if at_of[i] >= from_pos[vm, dirty_of[i]]:
+                pages_of[n_out] = pages_of[i]
                 n_out += 1
     vm_first[n_vms] = n_out
     pages = pages_of[:n_out].copy()
@@ -206,11 +216,12 @@ def collect_reaching(
     from_pos: np.ndarray, state: np.ndarray, clean_only: bool, vm_base: np.ndarray,
     vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray,
     next_pos: np.ndarray, mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
-    vm_first: np.ndarray,
+    dirty_of: np.ndarray, vm_first: np.ndarray,
 ) -> int:  # fmt: skip
     """Write the candidates of the VMs of one vCPU used (window-clamped) at or after their
     VM's from_pos (clean, dirty) to pages_of, in page order, their clamped next-use positions
-    to at_of, and where each VM's start to vm_first (and their end); returns how many.
+    to at_of, whether each is dirty to dirty_of, and where each VM's start to vm_first (and
+    their end); returns how many.
 
     A VM at a time: its pages are marked by a pass that vectorises, and the marked ones
     collected at once, while its next uses are still in cache. `mark`: a byte per page of
@@ -222,6 +233,8 @@ def collect_reaching(
             continue
         lo, hi = vm_base[vm], vm_base[vm + 1]
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        if 0 <= row[C_WINDOW_END] < from_pos[vm, 0]:
+            continue  # every use is clamped to the window's end: none reaches (nor a dirty)
         nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
         vm_mark = mark[: -(-(hi - lo) // 8) * 8]
         vm_mark[hi - lo :] = 0  # the padding to whole words
@@ -238,6 +251,7 @@ def collect_reaching(
                 word &= word - np.uint64(1)
                 pages_of[n_kept] = lo + i
                 at_of[n_kept] = min(nxt[i], end)
+                dirty_of[n_kept] = state[lo + i] == DIRTY
                 n_kept += 1
     vm_first[vm_base.size - 1] = n_kept
     return n_kept
@@ -320,26 +334,22 @@ def _least_key(
 
 @njit(cache=True, nogil=True)
 def _cuts_reached(
-    n: int, n_next: int, counts: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
-    vm_first: np.ndarray, state: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    n: int, n_next: int, counts: np.ndarray, at_of: np.ndarray, dirty_of: np.ndarray,
+    vm_first: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
     vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
     unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
 ) -> tuple[int, int]:  # fmt: skip
     """The latest keys that at least n, and at least n_next, of the collected pages are sure
     to reach (each bucket's pages reach its least key); NO_CUT where there are fewer. The
     groups' buckets (VM and kind) are walked together, the latest least key first. `counts`
-    is all zeros on entry and left so (only the buckets used are cleared)."""
+    is all zeros on entry and left so (only each group's span of buckets used is cleared)."""
     n_groups, n_far = counts.shape[0], counts.shape[1] - 1
     shift = max(0, bit_length(window_refs) - bit_length(n_far - 1))  # n_far buckets span it
-    cuts = _walk(n, n_next, counts, shift, at_of, vm_first, state, pages_of, vm_vcpu_off,
-                 vm_vcpus, vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns)  # fmt: skip
-    for vm in range(n_groups // 2):  # clear what was counted: the rest is zero still
-        if vm_first[vm + 1] == vm_first[vm]:
-            continue
-        pos = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]][C_POS]
-        for i in range(vm_first[vm], vm_first[vm + 1]):
-            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
-            counts[g, _bucket(at_of[i], pos, far, shift, n_far)] = 0
+    span = np.empty((n_groups, 2), dtype=np.int64)  # each group's lowest and highest bucket
+    cuts = _walk(n, n_next, counts, shift, at_of, dirty_of, vm_first, vm_vcpu_off, vm_vcpus,
+                 vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns, span)  # fmt: skip
+    for g in range(n_groups):  # clear what was counted: the rest is zero still
+        counts[g, span[g, 0] : span[g, 1] + 1] = 0
     return cuts
 
 
@@ -356,12 +366,15 @@ def _bucket(at: int, pos: int, far: int, shift: int, n_far: int) -> int:
 @njit(cache=True, nogil=True)
 def _walk(
     n: int, n_next: int, counts: np.ndarray, shift: int, at_of: np.ndarray,
-    vm_first: np.ndarray, state: np.ndarray, pages_of: np.ndarray, vm_vcpu_off: np.ndarray,
-    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
-    share: float, unplanned_ns: int, far: int, dirty_ns: int,
+    dirty_of: np.ndarray, vm_first: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, span: np.ndarray,
 ) -> tuple[int, int]:  # fmt: skip
-    """_cuts_reached's count and walk, over buckets of 2**shift positions."""
+    """_cuts_reached's count and walk, over buckets of 2**shift positions; span gets each
+    group's lowest and highest bucket counted in (an empty span for a group with none)."""
     n_groups, n_far = counts.shape[0], counts.shape[1] - 1
+    span[:, 0] = n_far + 1
+    span[:, 1] = -1
     head = np.full(n_groups, -1, dtype=np.int64)  # each group's next bucket down
     key = np.zeros(n_groups, dtype=np.int64)  # and its least key
     low_at = np.zeros(n_groups, dtype=np.int64)
@@ -375,10 +388,12 @@ def _walk(
             b = _bucket(at_of[i], pos, far, shift, n_far)
             if b < n_far:
                 low = min(low, at_of[i])
-            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            g = 2 * vm + dirty_of[i]
             counts[g, b] += 1
             head[g] = max(head[g], b)
+            span[g, 0] = min(span[g, 0], b)
         for g in (2 * vm, 2 * vm + 1):
+            span[g, 1] = head[g]
             low_at[g] = low
             b = head[g]
             if b >= 0:

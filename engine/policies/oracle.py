@@ -335,12 +335,15 @@ class Oracle(Policy):
             self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
             FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
         )  # fmt: skip
-        # From the hint the last call of about this size left (all candidates when too few
-        # reach it); VMs of several vCPUs or with a time that can go back the general way.
+        # From the hint the last call of about this size left (when too few reach it, the
+        # next lower one another size left, then all candidates); VMs of several vCPUs or
+        # with a time that can go back the general way.
         size = n.bit_length()
+        hint = self._hints.get(size, NO_CUT)
+        lower = max((h for h in self._hints.values() if NO_CUT < h < hint), default=NO_CUT)
         pages, keys, done, hint = farthest_by_position(
-            n, self._hints.get(size, NO_CUT), *args[:-1], self.window_refs, self._counts,
-            self._mark, self._work, keep, pool.vm_of,
+            n, hint, lower, *args[:-1], self.window_refs,
+            self._counts, self._mark, self._work, keep, pool.vm_of,
         )  # fmt: skip
         self._hints[size] = hint
         if done:
