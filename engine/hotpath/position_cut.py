@@ -24,12 +24,15 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.next_use import (
+    C_CPU_NS,
     C_NEXT_OFF,
     C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
     C_WINDOW_END,
     _monotone,
+    _next_use_time,
     _time_at,
-    keys_of,
     latest_keys,
 )
 from engine.hotpath.oldest import bit_length
@@ -175,20 +178,25 @@ def choose_collected(
     # The shortlist: the collected pages that reach the cut (overwriting those read).
     _positions_reaching(cut, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                         unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    # Their keys (keys_of's) from the positions collected: the time of each, a dirty page's
+    # less the write.
+    pages = np.empty(vm_first[n_vms], dtype=np.int64)
+    keys = np.empty(vm_first[n_vms], dtype=np.int64)
     n_out = 0
     for vm in range(n_vms):
-        first = vm_first[vm]
-        vm_first[vm] = n_out
-        for i in range(first, vm_first[vm + 1]):
+        if vm_first[vm] == vm_first[vm + 1]:
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        end, pos, seg_lo, seg_hi = row[C_WINDOW_END], row[C_POS], row[C_SEG_LO], row[C_SEG_HI]
+        cpu = row[C_CPU_NS]
+        for i in range(vm_first[vm], vm_first[vm + 1]):
             if at_of[i] >= from_pos[vm, dirty_of[i]]:
-                pages_of[n_out] = pages_of[i]
+                t = _next_use_time(at_of[i], end, pos, starts, cum, seg_lo, seg_hi, cpu, share,
+                                   unplanned_ns, far)  # fmt: skip
+                pages[n_out] = pages_of[i]
+                keys[n_out] = min(t, far) - dirty_ns * dirty_of[i]
                 n_out += 1
-    vm_first[n_vms] = n_out
-    pages = pages_of[:n_out].copy()
-    keys = keys_of(
-        pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
-        cum, share, unplanned_ns, far, dirty_ns,
-    )  # fmt: skip
+    pages, keys = pages[:n_out], keys[:n_out]
     if keep > 0:
         chosen = fewest_writes_of_latest(keep, n, pages, keys, last_use_ns, state, vm_of)
     else:
