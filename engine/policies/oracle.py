@@ -294,9 +294,9 @@ class Oracle(Policy):
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        for vm in set(self.machine.pool.vm_of[evicted].tolist()):
-            for v in self.vm_vcpus[vm]:
-                self.ahead[v] = 0
+        lost = np.zeros(self.ctx.n_vms, dtype=np.bool_)
+        lost[self.machine.pool.vm_of[evicted]] = True
+        self.ahead[lost[self.vcpu_vm]] = 0
 
     def _farthest(
         self, n: int, now_ns: int, clean_only: bool, keep: int = 0
