@@ -5,10 +5,12 @@ In a VM with one vCPU whose use time never decreases with the stream position, a
 is a non-decreasing function of its (window-clamped) next-use position: the same function for
 its clean pages and, less the write a dirty page costs, for its dirty ones. So the pages whose
 key reaches a cut are those used at or after one position per VM and kind, and a pass over
-the pool counts or collects them without timing any (vectorised when it only counts).
+the pool collects them without timing any (a VM at a time: a pass that vectorises marks its
+pages, and the marked ones are taken while its next uses are in cache).
 
 A call starts from a hint (a cut the last call of about this size left): when at least n
-candidates reach it, only those are collected, else every candidate is. The collected pages
+candidates reach it, only those are collected, else those reaching a lower hint the caller
+gives, else every candidate. The collected pages
 are counted in buckets of positions per VM and kind; a bucket's least key is the time of its
 lowest position. Walking all buckets from the latest least key down until n pages are
 counted gives a cut that at least n candidates reach; every candidate at or past it (ties
