@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.next_use import ascending_within_equal, latest_keys
+from engine.hotpath.oldest import bit_length
 from engine.page_states import DIRTY
 
 
@@ -67,14 +68,28 @@ def fewest_writes_of_latest(
         return np.zeros(0, dtype=np.int64)
     if m <= n:
         return latest_keys(m, pages, keys, last_use_ns)
-    kth = -np.partition(-keys, m - 1)[m - 1]  # the m-th latest key
-    above = np.flatnonzero(keys > kth)  # the m latest are these and some of the tied
-    tie = np.flatnonzero(keys == kth)
-    tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: m - above.size]
-    dirty_above = state[pages[above]] == DIRTY
-    clean_above = above[~dirty_above]
-    if clean_above.size >= n:  # the n latest clean pages
+    kth = np.partition(keys, keys.size - m)[keys.size - m]  # the m-th latest key
+    # The m latest are those above it and some of the tied: one pass sorts them out (in
+    # index order), the clean from the dirty above.
+    clean_above = np.empty(m, dtype=np.int64)  # (fewer than m keys are above the m-th)
+    dirty_idx = np.empty(m, dtype=np.int64)
+    tie = np.empty(keys.size, dtype=np.int64)
+    n_clean = n_dirty = n_tie = 0
+    for i in range(keys.size):
+        if keys[i] > kth:
+            if state[pages[i]] == DIRTY:
+                dirty_idx[n_dirty] = i
+                n_dirty += 1
+            else:
+                clean_above[n_clean] = i
+                n_clean += 1
+        elif keys[i] == kth:
+            tie[n_tie] = i
+            n_tie += 1
+    clean_above, dirty_idx, tie = clean_above[:n_clean], dirty_idx[:n_dirty], tie[:n_tie]
+    if n_clean >= n:  # the n latest clean pages
         return _ranked(_latest_of(n, clean_above, keys), keys)
+    tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: m - n_clean - n_dirty]
     out = np.empty(n, dtype=np.int64)
     k = clean_above.size
     out[:k] = _ranked(clean_above, keys)
@@ -86,7 +101,6 @@ def fewest_writes_of_latest(
         return out
     # Then each VM's dirty pages, the VM with most first: in rank order, those above the
     # m-th key before the tied; only those taken are sorted.
-    dirty_idx = above[dirty_above]
     dirty_vms = vm_of[pages[dirty_idx]]
     tied_dirty = tied[state[pages[tied]] == DIRTY]
     count = np.bincount(np.concatenate((dirty_vms, vm_of[pages[tied_dirty]])).astype(np.int64))
@@ -110,16 +124,40 @@ def fewest_writes_of_latest(
 
 @njit(cache=True, nogil=True)
 def _latest_of(n: int, idx: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The n of the (ascending) indices idx with the latest keys, equal keys by index."""
+    """The n of the (ascending) indices idx with the latest keys, equal keys by index: those
+    above the n-th latest key, then as many of those at it as are wanted, each in idx's
+    order."""
     k = keys[idx]
-    kth = -np.partition(-k, n - 1)[n - 1]
-    above = idx[k > kth]
-    return np.concatenate((above, idx[k == kth][: n - above.size]))
+    kth = np.partition(k, k.size - n)[k.size - n]
+    out = np.empty(n, dtype=np.int64)
+    j = 0
+    for i in range(idx.size):  # (fewer than n are above the n-th)
+        if k[i] > kth:
+            out[j] = idx[i]
+            j += 1
+    for i in range(idx.size):
+        if j == n:
+            break
+        if k[i] == kth:
+            out[j] = idx[i]
+            j += 1
+    return out
 
 
 @njit(cache=True, nogil=True)
 def _ranked(idx: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The indices idx by latest key first, equal keys by index (ascending)."""
-    out = idx[np.argsort(-keys[idx])]
+    """The indices idx (any order) by latest key first, equal keys by index. Where the keys'
+    span and the indices fit in one int64, one sort of (latest - key, index) packed does it;
+    else an argsort, each run of equal keys then put in index order."""
+    if idx.size == 0:
+        return idx.copy()
+    k = keys[idx]
+    latest, least = k.max(), k.min()
+    index_bits = bit_length(idx.max())
+    if latest - least < (1 << (62 - index_bits)):  # (the span itself cannot overflow: keys
+        packed = ((latest - k) << index_bits) | idx  # are times, far below 2**62 apart)
+        packed.sort()
+        return packed & ((1 << index_bits) - 1)
+    out = idx[np.argsort(-k)]
     ascending_within_equal(out, keys)
     return out

@@ -194,20 +194,6 @@ def _evictable(s: int, clean_only: bool) -> bool:
     return not (clean_only and s == DIRTY)
 
 
-@njit(cache=True, nogil=True)
-def vms_with_candidates(state: np.ndarray, vm_base: np.ndarray, clean_only: bool) -> np.ndarray:
-    """Per VM, whether any of its pages is evictable (clean or prefetched only if
-    clean_only); each VM's scan stops at its first such page."""
-    n_vms = vm_base.size - 1
-    out = np.zeros(n_vms, dtype=np.bool_)
-    for vm in range(n_vms):
-        for p in range(vm_base[vm], vm_base[vm + 1]):
-            if _evictable(state[p], clean_only):
-                out[vm] = True
-                break
-    return out
-
-
 # Columns of the per-vCPU table farthest_pages reads (one int64 row per vCPU).
 C_NEXT_OFF = 0  # where its next-use positions start in the flat next_pos array
 C_WINDOW_END = 1  # its window's end position (-1: the stream may end inside the window)

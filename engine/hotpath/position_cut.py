@@ -5,10 +5,12 @@ In a VM with one vCPU whose use time never decreases with the stream position, a
 is a non-decreasing function of its (window-clamped) next-use position: the same function for
 its clean pages and, less the write a dirty page costs, for its dirty ones. So the pages whose
 key reaches a cut are those used at or after one position per VM and kind, and a pass over
-the pool counts or collects them without timing any (vectorised when it only counts).
+the pool collects them without timing any (a VM at a time: a pass that vectorises marks its
+pages, and the marked ones are taken while its next uses are in cache).
 
 A call starts from a hint (a cut the last call of about this size left): when at least n
-candidates reach it, only those are collected, else every candidate is. The collected pages
+candidates reach it, only those are collected, else those reaching a lower hint the caller
+gives, else every candidate. The collected pages
 are counted in buckets of positions per VM and kind; a bucket's least key is the time of its
 lowest position. Walking all buckets from the latest least key down until n pages are
 counted gives a cut that at least n candidates reach; every candidate at or past it (ties
@@ -20,15 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.next_use import (
+    C_CPU_NS,
     C_NEXT_OFF,
     C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
     C_WINDOW_END,
     _monotone,
+    _next_use_time,
     _time_at,
-    keys_of,
     latest_keys,
 )
 from engine.hotpath.oldest import bit_length
@@ -60,6 +66,7 @@ def histogram_shape(n_vms: int) -> tuple[int, int]:
 def farthest_by_position(
     n: int,
     hint: int,
+    lower_hint: int,
     state: np.ndarray,
     clean_only: bool,
     vm_base: np.ndarray,
@@ -84,57 +91,114 @@ def farthest_by_position(
     """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
     the caller selects the general way). `hint`: a cut to start from (any value; NO_CUT
-    for none); the next hint is a cut hint_reach(n) candidates reach. `counts`: zeros of
-    histogram_shape (left so); `mark`: a byte per page of scratch (a multiple of 8 long);
-    `work`: two rows of scratch as long as the pool. With keep > 0, of the n only the keep
-    that fewest_writes takes (by each page's VM, vm_of), in its order."""
-    n_vms = vm_base.size - 1
+    for none), and `lower_hint` one to try when fewer than n candidates reach it (before
+    every candidate is collected; any value); the next hint is a cut hint_reach(n)
+    candidates reach. `counts`: zeros of histogram_shape (left so); `mark`: a byte per
+    page of the largest VM and seven more, of scratch; `work`: three rows of scratch as long
+    as the pool. With keep > 0, of the n only the keep that fewest_writes takes (by each
+    page's VM, vm_of), in its order."""
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy(), True, hint
-    for vm in range(n_vms):
+    if general_has_candidates(state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows,
+                              starts, cum, share):  # fmt: skip
+        return work[0, :0].copy(), work[0, :0].copy(), False, hint
+    # Where each VM's clean and dirty pages reach the hint: [clean, dirty] per VM.
+    from_pos = hint_positions(hint, vm_base.size - 1, vm_vcpu_off, vm_vcpus, vcpu_rows, starts,
+                              cum, share, unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    # The candidates reaching it, in page order, and their positions.
+    vm_first = np.zeros(vm_base.size, dtype=np.int64)
+    args = (state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, mark,
+            work[0], work[1], work[2], vm_first)  # fmt: skip
+    reached = collect_reaching(from_pos, *args)
+    if reached < n and NO_CUT < lower_hint < hint:  # too few reach it: a lower one
+        hint = lower_hint
+        from_pos = hint_positions(hint, vm_base.size - 1, vm_vcpu_off, vm_vcpus, vcpu_rows,
+                                  starts, cum, share, unplanned_ns, far, dirty_ns,
+                                  window_refs)  # fmt: skip
+        reached = collect_reaching(from_pos, *args)
+    if reached < n and hint > NO_CUT:
+        hint = NO_CUT  # too few reach either: every candidate is collected
+        from_pos[:, :] = NO_CUT
+        collect_reaching(from_pos, *args)
+    return choose_collected(n, hint, from_pos, vm_first, work, state, vm_base, vm_vcpu_off,
+                            vm_vcpus, vcpu_rows, next_pos, starts, cum, share, unplanned_ns, far,
+                            dirty_ns, last_use_ns, window_refs, counts, keep, vm_of)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def general_has_candidates(
+    state: np.ndarray, clean_only: bool, vm_base: np.ndarray, vm_vcpu_off: np.ndarray,
+    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float,
+) -> bool:  # fmt: skip
+    """Whether a VM with a candidate has several vCPUs or a use time that can go back (its
+    pages are not ordered by position: the caller selects the general way)."""
+    for vm in range(vm_base.size - 1):
         one_vcpu = vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]] if one_vcpu else 0]
         general = not (one_vcpu and _monotone(row, starts, cum, share))
         if general and _any_candidate(state[vm_base[vm] : vm_base[vm + 1]], clean_only):
-            return work[0, :0].copy(), work[0, :0].copy(), False, hint
-    # Where each VM's clean and dirty pages reach the hint: [clean, dirty] per VM.
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def hint_positions(
+    hint: int, n_vms: int, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
+) -> np.ndarray:  # fmt: skip
+    """[clean, dirty] per VM: the least next-use position from which its pages of each kind
+    reach the hint (NO_CUT for every one when the hint is NO_CUT)."""
     from_pos = np.full((n_vms, 2), NO_CUT, dtype=np.int64)
     if hint > NO_CUT:
         _positions_reaching(hint, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum,
                             share, unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
-    if _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
-                      vcpu_rows, next_pos) < n and hint > NO_CUT:  # fmt: skip
-        hint = NO_CUT  # too few reach it: every candidate is collected
-        from_pos[:, :] = NO_CUT
-        _mark_reaching(mark, from_pos, state, clean_only, vm_base, vm_vcpu_off, vm_vcpus,
-                       vcpu_rows, next_pos)  # fmt: skip
-    # The marked candidates, in page order, and their positions.
-    pages_of, at_of = work[0], work[1]
-    vm_first = _collect_marked(mark, pages_of, at_of, vm_base, vm_vcpu_off, vm_vcpus,
-                               vcpu_rows, next_pos)  # fmt: skip
-    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, pages_of, at_of, vm_first,
-                                  state, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
+    return from_pos
+
+
+@njit(cache=True, nogil=True)
+def choose_collected(
+    n: int, hint: int, from_pos: np.ndarray, vm_first: np.ndarray, work: np.ndarray,
+    state: np.ndarray, vm_base: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, next_pos: np.ndarray, starts: np.ndarray, cum: np.ndarray,
+    share: float, unplanned_ns: int, far: int, dirty_ns: int, last_use_ns: np.ndarray,
+    window_refs: int, counts: np.ndarray, keep: int, vm_of: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, bool, int]:  # fmt: skip
+    """farthest_by_position's choice from the collected candidates: those reaching the hint
+    (at least n of them), or every candidate (hint NO_CUT), in page order in work[0] with
+    their window-clamped next-use positions in work[1] and whether each is dirty in work[2],
+    VM vm's at vm_first[vm]:vm_first[vm + 1] (from_pos: where each VM's reach the hint;
+    both overwritten)."""
+    n_vms = vm_base.size - 1
+    pages_of, at_of, dirty_of = work[0], work[1], work[2]
+    cut, next_cut = _cuts_reached(n, hint_reach(n), counts, at_of, dirty_of, vm_first,
+                                  vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                                   unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
     cut = max(cut, hint)  # every collected page reaches the hint, and n of them did
     next_hint = max(next_cut, hint)
     # The shortlist: the collected pages that reach the cut (overwriting those read).
     _positions_reaching(cut, from_pos, vm_vcpu_off, vm_vcpus, vcpu_rows, starts, cum, share,
                         unplanned_ns, far, dirty_ns, window_refs)  # fmt: skip
+    # Their keys (keys_of's) from the positions collected: the time of each, a dirty page's
+    # less the write.
+    pages = np.empty(vm_first[n_vms], dtype=np.int64)
+    keys = np.empty(vm_first[n_vms], dtype=np.int64)
     n_out = 0
     for vm in range(n_vms):
-        first = vm_first[vm]
-        vm_first[vm] = n_out
-        for i in range(first, vm_first[vm + 1]):
-            p = pages_of[i]
-            if at_of[i] >= from_pos[vm, int(state[p] == DIRTY)]:
-                pages_of[n_out] = p
+        if vm_first[vm] == vm_first[vm + 1]:
+            continue
+        row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        end, pos, seg_lo, seg_hi = row[C_WINDOW_END], row[C_POS], row[C_SEG_LO], row[C_SEG_HI]
+        cpu = row[C_CPU_NS]
+        for i in range(vm_first[vm], vm_first[vm + 1]):
+            if at_of[i] >= from_pos[vm, dirty_of[i]]:
+                t = _next_use_time(at_of[i], end, pos, starts, cum, seg_lo, seg_hi, cpu, share,
+                                   unplanned_ns, far)  # fmt: skip
+                pages[n_out] = pages_of[i]
+                keys[n_out] = min(t, far) - dirty_ns * dirty_of[i]
                 n_out += 1
-    vm_first[n_vms] = n_out
-    pages = pages_of[:n_out].copy()
-    keys = keys_of(
-        pages, vm_first, state, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, starts,
-        cum, share, unplanned_ns, far, dirty_ns,
-    )  # fmt: skip
+    pages, keys = pages[:n_out], keys[:n_out]
     if keep > 0:
         chosen = fewest_writes_of_latest(keep, n, pages, keys, last_use_ns, state, vm_of)
     else:
@@ -158,26 +222,49 @@ def _any_candidate(state: np.ndarray, clean_only: bool) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _mark_reaching(
-    mark: np.ndarray, from_pos: np.ndarray, state: np.ndarray, clean_only: bool,
-    vm_base: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
-    vcpu_rows: np.ndarray, next_pos: np.ndarray,
+def collect_reaching(
+    from_pos: np.ndarray, state: np.ndarray, clean_only: bool, vm_base: np.ndarray,
+    vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray,
+    next_pos: np.ndarray, mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
+    dirty_of: np.ndarray, vm_first: np.ndarray,
 ) -> int:  # fmt: skip
-    """mark[p] = whether page p, of a VM of one vCPU, is a candidate used (window-clamped)
-    at or after its VM's from_pos (clean, dirty); returns how many are marked. Every other
-    byte of mark is cleared."""
-    count = 0
-    mark[vm_base[-1] :] = 0  # the padding to whole words
+    """Write the candidates of the VMs of one vCPU used (window-clamped) at or after their
+    VM's from_pos (clean, dirty) to pages_of, in page order, their clamped next-use positions
+    to at_of, whether each is dirty to dirty_of, and where each VM's start to vm_first (and
+    their end); returns how many.
+
+    A VM at a time: its pages are marked by a pass that vectorises, and the marked ones
+    collected at once, while its next uses are still in cache. `mark`: a byte per page of
+    the largest VM and up to seven more, of scratch."""
+    n_kept = 0
     for vm in range(vm_base.size - 1):
-        lo, hi = vm_base[vm], vm_base[vm + 1]
+        vm_first[vm] = n_kept
         if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] != 1:
-            mark[lo:hi] = 0
             continue
+        lo, hi = vm_base[vm], vm_base[vm + 1]
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
+        if 0 <= row[C_WINDOW_END] < from_pos[vm, 0]:
+            continue  # every use is clamped to the window's end: none reaches (nor a dirty)
         nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
-        count += _mark_vm(mark[lo:hi], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
-                          from_pos[vm, 1], clean_only)  # fmt: skip
-    return count
+        vm_mark = mark[: -(-(hi - lo) // 8) * 8]
+        vm_mark[hi - lo :] = 0  # the padding to whole words
+        if _mark_vm(vm_mark[: hi - lo], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
+                    from_pos[vm, 1], clean_only) == 0:  # fmt: skip
+            continue
+        end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
+        words = vm_mark.view(np.uint64)  # eight pages at a time: most have none marked
+        for w in range(words.size):
+            word = words[w]
+            while word:  # a marked page's byte is 1: one bit of the word each
+                # (a numba intrinsic: mypy sees its typing signature, not the call)
+                i = 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
+                word &= word - np.uint64(1)
+                pages_of[n_kept] = lo + i
+                at_of[n_kept] = min(nxt[i], end)
+                dirty_of[n_kept] = state[lo + i] == DIRTY
+                n_kept += 1
+    vm_first[vm_base.size - 1] = n_kept
+    return n_kept
 
 
 @njit(cache=True, nogil=True)
@@ -185,8 +272,9 @@ def _mark_vm(
     mark: np.ndarray, state: np.ndarray, next_pos: np.ndarray, window_end: int,
     clean_from: int, dirty_from: int, clean_only: bool,
 ) -> int:  # fmt: skip
-    """_mark_reaching over one VM's pages (their states and their next uses by its vCPU).
-    Branch-free, so that it vectorises."""
+    """mark[i] = whether page i of a VM (of its states and next uses by its one vCPU) is a
+    candidate used (window-clamped) at or after clean_from (dirty_from for a dirty page);
+    returns how many are marked. Branch-free, so that it vectorises."""
     end = window_end if window_end >= 0 else np.iinfo(np.int64).max
     count = 0
     for i in range(state.size):
@@ -196,40 +284,6 @@ def _mark_vm(
         mark[i] = keep
         count += keep
     return count
-
-
-@njit(cache=True, nogil=True)
-def _collect_marked(
-    mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray, vm_base: np.ndarray,
-    vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, next_pos: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """Write the pages _mark_reaching marked to pages_of, in page order, and their clamped
-    next-use positions to at_of; returns where each VM's start (and their end)."""
-    n_vms = vm_base.size - 1
-    off = np.zeros(n_vms, dtype=np.int64)  # page p's next use: next_pos[off[vm] + p]
-    end = np.full(n_vms, np.iinfo(np.int64).max, dtype=np.int64)  # and its window's end
-    for vm in range(n_vms):
-        if vm_vcpu_off[vm + 1] - vm_vcpu_off[vm] == 1:  # (no page of the others is marked)
-            row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
-            off[vm] = row[C_NEXT_OFF] - vm_base[vm]
-            if row[C_WINDOW_END] >= 0:
-                end[vm] = row[C_WINDOW_END]
-    vm_first = np.zeros(n_vms + 1, dtype=np.int64)
-    words = mark.view(np.uint64)  # eight pages at a time: most have none marked
-    n_kept = vm = 0
-    for w in range(words.size):
-        if words[w] == 0:
-            continue
-        for p in range(8 * w, 8 * w + 8):
-            if mark[p]:
-                while p >= vm_base[vm + 1]:
-                    vm += 1
-                    vm_first[vm] = n_kept
-                pages_of[n_kept] = p
-                at_of[n_kept] = min(next_pos[off[vm] + p], end[vm])
-                n_kept += 1
-    vm_first[vm + 1 :] = n_kept
-    return vm_first
 
 
 @njit(cache=True, nogil=True)
@@ -290,26 +344,22 @@ def _least_key(
 
 @njit(cache=True, nogil=True)
 def _cuts_reached(
-    n: int, n_next: int, counts: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
-    vm_first: np.ndarray, state: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    n: int, n_next: int, counts: np.ndarray, at_of: np.ndarray, dirty_of: np.ndarray,
+    vm_first: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
     vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
     unplanned_ns: int, far: int, dirty_ns: int, window_refs: int,
 ) -> tuple[int, int]:  # fmt: skip
     """The latest keys that at least n, and at least n_next, of the collected pages are sure
     to reach (each bucket's pages reach its least key); NO_CUT where there are fewer. The
     groups' buckets (VM and kind) are walked together, the latest least key first. `counts`
-    is all zeros on entry and left so (only the buckets used are cleared)."""
+    is all zeros on entry and left so (only each group's span of buckets used is cleared)."""
     n_groups, n_far = counts.shape[0], counts.shape[1] - 1
     shift = max(0, bit_length(window_refs) - bit_length(n_far - 1))  # n_far buckets span it
-    cuts = _walk(n, n_next, counts, shift, at_of, vm_first, state, pages_of, vm_vcpu_off,
-                 vm_vcpus, vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns)  # fmt: skip
-    for vm in range(n_groups // 2):  # clear what was counted: the rest is zero still
-        if vm_first[vm + 1] == vm_first[vm]:
-            continue
-        pos = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]][C_POS]
-        for i in range(vm_first[vm], vm_first[vm + 1]):
-            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
-            counts[g, _bucket(at_of[i], pos, far, shift, n_far)] = 0
+    span = np.empty((n_groups, 2), dtype=np.int64)  # each group's lowest and highest bucket
+    cuts = _walk(n, n_next, counts, shift, at_of, dirty_of, vm_first, vm_vcpu_off, vm_vcpus,
+                 vcpu_rows, starts, cum, share, unplanned_ns, far, dirty_ns, span)  # fmt: skip
+    for g in range(n_groups):  # clear what was counted: the rest is zero still
+        counts[g, span[g, 0] : span[g, 1] + 1] = 0
     return cuts
 
 
@@ -326,12 +376,15 @@ def _bucket(at: int, pos: int, far: int, shift: int, n_far: int) -> int:
 @njit(cache=True, nogil=True)
 def _walk(
     n: int, n_next: int, counts: np.ndarray, shift: int, at_of: np.ndarray,
-    vm_first: np.ndarray, state: np.ndarray, pages_of: np.ndarray, vm_vcpu_off: np.ndarray,
-    vm_vcpus: np.ndarray, vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray,
-    share: float, unplanned_ns: int, far: int, dirty_ns: int,
+    dirty_of: np.ndarray, vm_first: np.ndarray, vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray,
+    vcpu_rows: np.ndarray, starts: np.ndarray, cum: np.ndarray, share: float,
+    unplanned_ns: int, far: int, dirty_ns: int, span: np.ndarray,
 ) -> tuple[int, int]:  # fmt: skip
-    """_cuts_reached's count and walk, over buckets of 2**shift positions."""
+    """_cuts_reached's count and walk, over buckets of 2**shift positions; span gets each
+    group's lowest and highest bucket counted in (an empty span for a group with none)."""
     n_groups, n_far = counts.shape[0], counts.shape[1] - 1
+    span[:, 0] = n_far + 1
+    span[:, 1] = -1
     head = np.full(n_groups, -1, dtype=np.int64)  # each group's next bucket down
     key = np.zeros(n_groups, dtype=np.int64)  # and its least key
     low_at = np.zeros(n_groups, dtype=np.int64)
@@ -345,10 +398,12 @@ def _walk(
             b = _bucket(at_of[i], pos, far, shift, n_far)
             if b < n_far:
                 low = min(low, at_of[i])
-            g = 2 * vm + int(state[pages_of[i]] == DIRTY)
+            g = 2 * vm + dirty_of[i]
             counts[g, b] += 1
             head[g] = max(head[g], b)
+            span[g, 0] = min(span[g, 0], b)
         for g in (2 * vm, 2 * vm + 1):
+            span[g, 1] = head[g]
             low_at[g] = low
             b = head[g]
             if b >= 0:

@@ -28,20 +28,16 @@ from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
 from engine.hotpath.lookahead import advance_next_use, draw_window
 from engine.hotpath.next_use import (
-    C_CPU_NS,
     C_NEXT_OFF,
     C_POS,
-    C_SEG_HI,
-    C_SEG_LO,
-    C_WINDOW_END,
     N_COLUMNS,
     first_swapped,
     lower_to_next_use,
-    vms_with_candidates,
 )
 from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
 from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
 from engine.hotpath.time_maps import measure_rates
+from engine.hotpath.victim_rows import fill_rows, vcpus_to_look_at
 from engine.policies.base import Policy
 from engine.policies.oracle_maps import TimeMaps
 from engine.policies.oracle_reads import FAR, PrefetchReads
@@ -293,9 +289,9 @@ class Oracle(Policy):
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        for vm in set(self.machine.pool.vm_of[evicted].tolist()):
-            for v in self.vm_vcpus[vm]:
-                self.ahead[v] = 0
+        lost = np.zeros(self.ctx.n_vms, dtype=np.bool_)
+        lost[self.machine.pool.vm_of[evicted]] = True
+        self.ahead[lost[self.vcpu_vm]] = 0
 
     def _farthest(
         self, n: int, now_ns: int, clean_only: bool, keep: int = 0
@@ -313,34 +309,36 @@ class Oracle(Policy):
             return _NO_PAGES, _NO_PAGES
         pool = self.machine.pool
         # Windows move on only where `keys` would look: the vCPUs of the VMs with candidates.
-        looked_at = vms_with_candidates(pool.state, pool.base, clean_only)[self.vcpu_vm]
         rows = self._victim_rows
-        pos = rows[:, C_POS]
-        pos[:] = np.fromiter((vc.pos for vc in self.ctx.vcpus), np.int64, len(self.ctx.vcpus))
-        for v in np.flatnonzero(looked_at & (pos != self.seen_pos)).tolist():
+        rows[:, C_POS] = [vc.pos for vc in self.ctx.vcpus]
+        looked_at, behind = vcpus_to_look_at(
+            pool.state, pool.base, clean_only, self.vcpu_vm, rows, self.seen_pos
+        )
+        for v in behind.tolist():
             self._refresh(v)  # (the others have nothing to do)
         # The compiled selection reads the time maps where they are kept: the looked-at
         # vCPUs' segments, none for the others.
         maps = self.maps
         maps.ensure(looked_at, now_ns)
         starts, cum = maps.starts, maps.cum
-        rows[:, C_WINDOW_END] = np.where(
-            self.win_size >= self.window_refs, self.win_start + self.win_size, -1
-        )
-        rows[:, C_SEG_LO] = maps.slot_off[:-1]
-        rows[:, C_SEG_HI] = maps.slot_off[:-1] + np.where(looked_at, maps.seg_len, 0)
-        rows[:, C_CPU_NS] = np.where(looked_at, self.ns_per_ref, 1)
+        fill_rows(
+            rows, looked_at, self.win_start, self.win_size, self.window_refs, maps.slot_off,
+            maps.seg_len, self.ns_per_ref,
+        )  # fmt: skip
         args = (
             pool.state, clean_only, pool.base, self.vm_vcpu_off, self.vm_vcpu_ids, rows,
             self.next_flat, starts, cum, float(self.share), now_ns + self.ctx.plan_horizon_ns,
             FAR, self.machine.device.service_ns(1), pool.last_use_ns, self._work,
         )  # fmt: skip
-        # From the hint the last call of about this size left (all candidates when too few
-        # reach it); VMs of several vCPUs or with a time that can go back the general way.
+        # From the hint the last call of about this size left (when too few reach it, the
+        # next lower one another size left, then all candidates); VMs of several vCPUs or
+        # with a time that can go back the general way.
         size = n.bit_length()
+        hint = self._hints.get(size, NO_CUT)
+        lower = max((h for h in self._hints.values() if NO_CUT < h < hint), default=NO_CUT)
         pages, keys, done, hint = farthest_by_position(
-            n, self._hints.get(size, NO_CUT), *args[:-1], self.window_refs, self._counts,
-            self._mark, self._work, keep, pool.vm_of,
+            n, hint, lower, *args[:-1], self.window_refs,
+            self._counts, self._mark, self._work, keep, pool.vm_of,
         )  # fmt: skip
         self._hints[size] = hint
         if done:

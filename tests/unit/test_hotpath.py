@@ -65,6 +65,7 @@ def test_the_warm_module_compiles_every_kernel():
         sampling,
         steps,
         time_maps,
+        victim_rows,
     )
     from engine.hotpath import kernels as k
     from engine.hotpath.warm import warm
@@ -84,6 +85,7 @@ def test_the_warm_module_compiles_every_kernel():
     oracle = (*oracle, *(getattr(prefetch_plan, n) for n in plans))
     oracle = (*oracle, read_starts.start_times, read_starts.count_startable)
     oracle = (*oracle, position_cut.farthest_by_position)
+    oracle = (*oracle, victim_rows.vcpus_to_look_at, victim_rows.fill_rows)
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)

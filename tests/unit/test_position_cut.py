@@ -20,17 +20,17 @@ from tests.unit.test_next_use import FAR, _numpy_farthest, random_victim_case
 
 def _by_position(n, hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos,
                  starts, cum, share, unplanned, dirty_ns, last_use, window_refs,
-                 keep=0):  # fmt: skip
+                 keep=0, lower_hint=NO_CUT):  # fmt: skip
     """farthest_by_position with fresh scratch arrays (the counts all zero, as it leaves
     them); keep > 0: fewest_writes' keep of the n."""
     vm_of = np.repeat(np.arange(vm_base.size - 1), np.diff(vm_base)).astype(np.int16)
     counts = np.zeros(histogram_shape(vm_base.size - 1), dtype=np.int64)
     mark = np.full(-(-state.size // 8) * 8, 7, dtype=np.uint8)  # stale marks must not count
-    work = np.empty((2, state.size), dtype=np.int64)
+    work = np.empty((3, state.size), dtype=np.int64)
     out = farthest_by_position(
-        n, hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts,
-        cum, share, unplanned, FAR, dirty_ns, last_use, window_refs, counts, mark, work, keep,
-        vm_of,
+        n, hint, lower_hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows,
+        next_pos, starts, cum, share, unplanned, FAR, dirty_ns, last_use, window_refs, counts,
+        mark, work, keep, vm_of,
     )  # fmt: skip
     assert not counts.any()  # left as found, for the next call
     return out
@@ -52,9 +52,10 @@ def test_from_any_hint_the_victims_are_the_selection_over_every_candidate(
     case: int, window_refs: int
 ) -> None:
     """From any hint (none, below every key, at and around the n-th latest key, past every
-    key, the hint the call itself leaves), the victims are exactly the selection over every
-    candidate (pages, order and keys); where a VM with candidates has two vCPUs or a time
-    that goes back, nothing is chosen. Buckets of 2 and of 512 positions."""
+    key, the hint the call itself leaves), and any lower hint to try next, the victims are
+    exactly the selection over every candidate (pages, order and keys); where a VM with
+    candidates has two vCPUs or a time that goes back, nothing is chosen. Buckets of 2 and
+    of 512 positions."""
     (
         rng, state, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
         share, unplanned, dirty_ns, last_use,
@@ -71,10 +72,12 @@ def test_from_any_hint_the_victims_are_the_selection_over_every_candidate(
             want = _numpy_farthest(n, state, clean_only, *common, last_use)
             at = [latest[min(r, latest.size - 1)] for r in (0, n - 1, n, 2 * n)] if n else []
             hints = [NO_CUT, -FAR, *at, *(c + 1 for c in at), int(rng.integers(0, 10**9)), FAR + 1]
-            for hint in hints:
+            for i, hint in enumerate(hints):
+                lower = hints[(i + 3) % len(hints)]  # below the hint or not, reached or not
                 pages, keys, done, next_hint = _by_position(
                     n, int(hint), state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows,
                     next_pos, starts, cum, share, unplanned, dirty_ns, last_use, window_refs,
+                    lower_hint=int(lower),
                 )  # fmt: skip
                 assert done == (n == 0 or not general)
                 if not done:
