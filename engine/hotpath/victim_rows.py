@@ -1,11 +1,13 @@
 """The oracle's table of its vCPUs for a victim selection, compiled: which vCPUs to look at
-and their rows (C_* columns of next_use) filled in two calls, where numpy took a dozen."""
+(their next uses brought up to their positions on the way) and their rows (C_* columns of
+next_use) filled in two calls, where numpy and a Python loop over the vCPUs took a dozen."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from engine.hotpath.lookahead import advance_next_use
 from engine.hotpath.next_use import C_CPU_NS, C_POS, C_SEG_HI, C_SEG_LO, C_WINDOW_END, _evictable
 
 
@@ -34,6 +36,33 @@ def vcpus_to_look_at(
             behind[n_behind] = v
             n_behind += 1
     return looked_at, behind[:n_behind]
+
+
+@njit(cache=True, nogil=True)
+def look_and_catch_up(
+    state: np.ndarray, vm_base: np.ndarray, clean_only: bool, vcpu_vm: np.ndarray,
+    rows: np.ndarray, seen_pos: np.ndarray, win_start: np.ndarray, win_size: np.ndarray,
+    win_rels: np.ndarray, win_links: np.ndarray, next_flat: np.ndarray, next_off: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(looked_at, redraw): vcpus_to_look_at's vCPUs, with the next uses (next_flat at
+    next_off[v]) of each one behind moved on to its position (rows' C_POS) through its
+    window (row v of win_rels/win_links, from win_start[v], win_size[v] long; seen_pos
+    updated), as the oracle's _refresh does, in the same call; redraw: those behind whose
+    window must be drawn afresh first (none yet, or more than three quarters gone by),
+    left to the caller, which reads their streams."""
+    looked_at, behind = vcpus_to_look_at(state, vm_base, clean_only, vcpu_vm, rows, seen_pos)
+    redraw = np.empty(behind.size, dtype=np.int64)
+    n_redraw = 0
+    for v in behind:
+        pos, start, size = rows[v, C_POS], win_start[v], win_size[v]
+        if size < 0 or pos - start > size * 3 // 4:
+            redraw[n_redraw] = v
+            n_redraw += 1
+            continue
+        next_pos = next_flat[next_off[v] : next_off[v + 1]]
+        advance_next_use(next_pos, win_rels[v], win_links[v], seen_pos[v] - start, pos - start)
+        seen_pos[v] = pos
+    return looked_at, redraw[:n_redraw]
 
 
 @njit(cache=True, nogil=True)

@@ -37,7 +37,7 @@ from engine.hotpath.next_use import (
 from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
 from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
 from engine.hotpath.time_maps import measure_rates
-from engine.hotpath.victim_rows import fill_rows, vcpus_to_look_at
+from engine.hotpath.victim_rows import fill_rows, look_and_catch_up
 from engine.policies.base import Policy
 from engine.policies.oracle_maps import TimeMaps
 from engine.policies.oracle_reads import FAR, PrefetchReads
@@ -311,10 +311,13 @@ class Oracle(Policy):
         # Windows move on only where `keys` would look: the vCPUs of the VMs with candidates.
         rows = self._victim_rows
         rows[:, C_POS] = [vc.pos for vc in self.ctx.vcpus]
-        looked_at, behind = vcpus_to_look_at(
-            pool.state, pool.base, clean_only, self.vcpu_vm, rows, self.seen_pos
-        )
-        for v in behind.tolist():
+        # (a window moved on in the same compiled call, unless it must be drawn afresh)
+        looked_at, redraw = look_and_catch_up(
+            pool.state, pool.base, clean_only, self.vcpu_vm, rows, self.seen_pos,
+            self.win_start, self.win_size, self.win_rels, self.win_links, self.next_flat,
+            self.next_off,
+        )  # fmt: skip
+        for v in redraw.tolist():
             self._refresh(v)  # (the others have nothing to do)
         # The compiled selection reads the time maps where they are kept: the looked-at
         # vCPUs' segments, none for the others.

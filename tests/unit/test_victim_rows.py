@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.hotpath.next_use import C_CPU_NS, C_POS, C_SEG_HI, C_SEG_LO, C_WINDOW_END, N_COLUMNS
-from engine.hotpath.victim_rows import fill_rows, vcpus_to_look_at
+from engine.hotpath.victim_rows import fill_rows, look_and_catch_up, vcpus_to_look_at
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED
 
 
@@ -62,3 +62,51 @@ def test_the_rows_hold_window_ends_segments_and_costs(seed: int) -> None:
     assert rows[:, C_CPU_NS].tolist() == np.where(looked_at, ns_per_ref, 1).tolist()
     others = [c for c in range(N_COLUMNS) if c not in (C_WINDOW_END, C_SEG_LO, C_SEG_HI, C_CPU_NS)]
     assert (rows[:, others] == before[:, others]).all()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_vcpus_behind_are_caught_up_through_their_windows_or_left_to_redraw(
+    seed: int,
+) -> None:
+    """look_and_catch_up looks at the vCPUs vcpus_to_look_at does; each one behind whose
+    window reaches (drawn, at most three quarters gone by) has its next uses moved on as
+    advance_next_use moves them and its seen position set; the others behind come back,
+    ascending, untouched, to be drawn afresh; no vCPU not behind is touched."""
+    rng = np.random.default_rng(seed)
+    n_vms = int(rng.integers(1, 5))
+    vm_pages = 12
+    vm_base = np.arange(n_vms + 1, dtype=np.int64) * vm_pages
+    states = np.array([0, CLEAN, DIRTY, PREFETCHED, SWAPPED], dtype=np.int8)
+    state = rng.choice(states, size=int(vm_base[-1]), p=[0.4, 0.1, 0.1, 0.1, 0.3])
+    vcpu_vm = np.sort(rng.integers(0, n_vms, size=int(rng.integers(1, 7)))).astype(np.int64)
+    n, width = vcpu_vm.size, 40
+    next_off = np.arange(n + 1, dtype=np.int64) * vm_pages
+    win_start = rng.integers(0, 50, size=n).astype(np.int64)
+    win_size = rng.choice([-1, 8, 20, 40], size=n).astype(np.int64)
+    win_rels = rng.integers(0, vm_pages, size=(n, width)).astype(np.int64)
+    win_links = rng.integers(0, 1000, size=(n, width)).astype(np.int64)
+    seen_pos = win_start + rng.integers(0, 4, size=n)
+    rows = np.zeros((n, N_COLUMNS), dtype=np.int64)
+    rows[:, C_POS] = seen_pos + rng.choice([0, 1, 3, 6, 16, 31], size=n)
+    next_flat = rng.integers(0, 1000, size=int(next_off[-1])).astype(np.int64)
+    for clean_only in (False, True):
+        want_looked, behind = vcpus_to_look_at(state, vm_base, clean_only, vcpu_vm, rows, seen_pos)
+        want_next, want_seen, want_redraw = next_flat.copy(), seen_pos.copy(), []
+        for v in behind.tolist():
+            start, size, pos = int(win_start[v]), int(win_size[v]), int(rows[v, C_POS])
+            if size < 0 or pos - start > size * 3 // 4:
+                want_redraw.append(v)
+                continue
+            nxt = want_next[next_off[v] : next_off[v + 1]]
+            for i in range(int(seen_pos[v]) - start, pos - start):
+                nxt[win_rels[v, i]] = win_links[v, i]
+            want_seen[v] = pos
+        got = [a.copy() for a in (seen_pos, next_flat)]
+        looked_at, redraw = look_and_catch_up(
+            state, vm_base, clean_only, vcpu_vm, rows, got[0], win_start, win_size, win_rels,
+            win_links, got[1], next_off,
+        )  # fmt: skip
+        assert looked_at.tolist() == want_looked.tolist()
+        assert redraw.tolist() == want_redraw
+        assert got[0].tolist() == want_seen.tolist()
+        assert got[1].tolist() == want_next.tolist()
