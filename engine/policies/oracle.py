@@ -36,6 +36,7 @@ from engine.hotpath.next_use import (
 )
 from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
 from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
+from engine.hotpath.small_pages import small_page_empty
 from engine.hotpath.time_maps import measure_rates
 from engine.hotpath.victim_rows import fill_rows, look_and_catch_up
 from engine.policies.base import Policy
@@ -200,8 +201,9 @@ class Oracle(Policy):
     def _rows(self, v: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """vCPU v's rows for a window of `size` references (every row widened to fit)."""
         if size > self.win_rels.shape[1]:
-            rels = np.empty((self.win_rels.shape[0], size), dtype=np.int64)
-            links = np.empty_like(rels)
+            # (in small pages: a window is drawn into its rows as soon as they are made)
+            rels = small_page_empty((self.win_rels.shape[0], size), np.int64)
+            links = small_page_empty(rels.shape, np.int64)
             for w, win in enumerate(self.windows):
                 if win is not None:
                     rels[w, : win.size], links[w, : win.size] = win.rel, win.next_same
