@@ -212,3 +212,17 @@ def settle_ahead(
     for v in range(vcpu_vm.size):
         if span_hi[v] > span_lo[v] and still_out[vcpu_vm[v]]:
             ahead[v] = span_lo[v]
+
+
+@njit(cache=True, nogil=True)
+def forget_ahead(
+    evicted: np.ndarray, vm_of: np.ndarray, vcpu_vm: np.ndarray, ahead: np.ndarray, n_vms: int
+) -> None:
+    """A VM that loses pages has its coming references looked at again for prefetch: each
+    vCPU of a VM with an evicted page goes back to no position decided (ahead 0)."""
+    lost = np.zeros(n_vms, dtype=np.bool_)
+    for p in evicted:
+        lost[vm_of[p]] = True
+    for v in range(vcpu_vm.size):
+        if lost[vcpu_vm[v]]:
+            ahead[v] = 0

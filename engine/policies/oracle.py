@@ -35,7 +35,7 @@ from engine.hotpath.next_use import (
     lower_to_next_use,
 )
 from engine.hotpath.position_cut import NO_CUT, farthest_by_position, histogram_shape
-from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, settle_ahead
+from engine.hotpath.prefetch_plan import forget_ahead, plan_prefetch, reach_horizon, settle_ahead
 from engine.hotpath.small_pages import small_page_empty
 from engine.hotpath.time_maps import measure_rates
 from engine.hotpath.victim_rows import fill_rows, look_and_catch_up
@@ -291,9 +291,7 @@ class Oracle(Policy):
 
     def _rescan(self, evicted: np.ndarray) -> None:
         """A VM that loses pages has its coming references looked at again for prefetch."""
-        lost = np.zeros(self.ctx.n_vms, dtype=np.bool_)
-        lost[self.machine.pool.vm_of[evicted]] = True
-        self.ahead[lost[self.vcpu_vm]] = 0
+        forget_ahead(evicted, self.machine.pool.vm_of, self.vcpu_vm, self.ahead, self.ctx.n_vms)
 
     def _farthest(
         self, n: int, now_ns: int, clean_only: bool, keep: int = 0
@@ -389,6 +387,10 @@ class Oracle(Policy):
     # -- prefetch: exactly the pages the next prefetch_ms of execution will touch -----------------
     def on_step(self, now_ns: int, step_end_ns: int) -> None:
         self._measure_rates()
+        if self.prefetch_ns > 0:
+            # Every map the planning reads, made once, before _clean_ahead's victims read
+            # theirs (the same maps: nothing they depend on moves in between).
+            self.maps.ensure_all(now_ns)
         self._clean_ahead(now_ns)
         if self.prefetch_ns <= 0:
             return
@@ -397,7 +399,6 @@ class Oracle(Policy):
         # No more pages than the reads that can start this step carry can be read in now.
         carried = self.batch * self.reads.startable_reads(free_ns, read_ns, now_ns, step_end_ns)
         maps = self.maps
-        maps.ensure_all(now_ns)
         pos = np.array([vc.pos for vc in ctx.vcpus], dtype=np.int64)
         needs_window = reach_horizon(
             now_ns + self.prefetch_ns, self.window_refs, pos, self.ahead, self.seen_pos,

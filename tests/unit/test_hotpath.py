@@ -81,7 +81,7 @@ def test_the_warm_module_compiles_every_kernel():
     # (lookahead.link_copy and link_window: draw_window's references, off the run path)
     oracle = (*oracle, lookahead.draw_window, time_maps.build_time_maps)
     oracle = (*oracle, time_maps.measure_rates, time_maps.slot_offsets)
-    plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead")
+    plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead", "forget_ahead")
     oracle = (*oracle, *(getattr(prefetch_plan, n) for n in plans))
     oracle = (*oracle, read_starts.start_times, read_starts.count_startable)
     oracle = (*oracle, position_cut.farthest_by_position)

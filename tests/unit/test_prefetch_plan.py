@@ -9,7 +9,13 @@ import pytest
 from engine.hotpath.lookahead import advance_next_use, link_window
 from engine.hotpath.next_use import first_swapped, use_times
 from engine.hotpath.prefetch_order import by_use_then_page
-from engine.hotpath.prefetch_plan import plan_prefetch, reach_horizon, read_ops, settle_ahead
+from engine.hotpath.prefetch_plan import (
+    forget_ahead,
+    plan_prefetch,
+    reach_horizon,
+    read_ops,
+    settle_ahead,
+)
 from engine.hotpath.read_starts import count_startable, landing
 from engine.hotpath.strict_order import grows_strictly
 from engine.hotpath.time_maps import build_time_maps, slot_offsets
@@ -226,3 +232,21 @@ def test_reads_and_what_is_looked_at_again_are_the_loops(seed: int) -> None:
     for v in range(5):
         back = span_hi[v] > span_lo[v] and out[vcpu_vm[v]]
         assert ahead[v] == (span_lo[v] if back else 999)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_vm_that_loses_pages_has_its_vcpus_look_again(seed: int) -> None:
+    """forget_ahead sets ahead to 0 for exactly the vCPUs of the VMs with an evicted page
+    (what the numpy expressions it replaced set) and leaves the others' as they were."""
+    rng = np.random.default_rng(seed)
+    n_vms = int(rng.integers(1, 6))
+    vm_of = rng.integers(0, n_vms, size=50).astype(np.int64)
+    vcpu_vm = rng.integers(0, n_vms, size=int(rng.integers(1, 9))).astype(np.int64)
+    evicted = rng.choice(50, size=int(rng.integers(0, 6)), replace=False).astype(np.int64)
+    ahead = rng.integers(1, 1000, size=vcpu_vm.size).astype(np.int64)
+    want = ahead.copy()
+    lost = np.zeros(n_vms, dtype=np.bool_)
+    lost[vm_of[evicted]] = True
+    want[lost[vcpu_vm]] = 0
+    forget_ahead(evicted, vm_of, vcpu_vm, ahead, n_vms)
+    assert ahead.tolist() == want.tolist()
