@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.next_use import ascending_within_equal, latest_keys
-from engine.hotpath.oldest import bit_length
+from engine.hotpath.next_use import latest_keys, ranked
 from engine.page_states import DIRTY
 
 
@@ -88,11 +87,11 @@ def fewest_writes_of_latest(
             n_tie += 1
     clean_above, dirty_idx, tie = clean_above[:n_clean], dirty_idx[:n_dirty], tie[:n_tie]
     if n_clean >= n:  # the n latest clean pages
-        return _ranked(_latest_of(n, clean_above, keys), keys)
+        return ranked(_latest_of(n, clean_above, keys), keys)
     tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: m - n_clean - n_dirty]
     out = np.empty(n, dtype=np.int64)
     k = clean_above.size
-    out[:k] = _ranked(clean_above, keys)
+    out[:k] = ranked(clean_above, keys)
     for i in tied:  # the tied come after every page above them, least recent use first
         if k < n and state[pages[i]] != DIRTY:
             out[k] = i
@@ -109,9 +108,9 @@ def fewest_writes_of_latest(
             break
         mine = dirty_idx[dirty_vms == vm]
         if n - k <= mine.size:
-            out[k:] = _ranked(_latest_of(n - k, mine, keys), keys)
+            out[k:] = ranked(_latest_of(n - k, mine, keys), keys)
             return out
-        out[k : k + mine.size] = _ranked(mine, keys)
+        out[k : k + mine.size] = ranked(mine, keys)
         k += mine.size
         for i in tied_dirty:
             if k < n and vm_of[pages[i]] == vm:
@@ -141,23 +140,4 @@ def _latest_of(n: int, idx: np.ndarray, keys: np.ndarray) -> np.ndarray:
         if k[i] == kth:
             out[j] = idx[i]
             j += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _ranked(idx: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The indices idx (any order) by latest key first, equal keys by index. Where the keys'
-    span and the indices fit in one int64, one sort of (latest - key, index) packed does it;
-    else an argsort, each run of equal keys then put in index order."""
-    if idx.size == 0:
-        return idx.copy()
-    k = keys[idx]
-    latest, least = k.max(), k.min()
-    index_bits = bit_length(idx.max())
-    if latest - least < (1 << (62 - index_bits)):  # (the span itself cannot overflow: keys
-        packed = ((latest - k) << index_bits) | idx  # are times, far below 2**62 apart)
-        packed.sort()
-        return packed & ((1 << index_bits) - 1)
-    out = idx[np.argsort(-k)]
-    ascending_within_equal(out, keys)
     return out

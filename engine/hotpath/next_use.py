@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.hotpath.oldest import bit_length
 from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 
@@ -456,17 +457,27 @@ def keys_of(
 def latest_keys(n: int, pages: np.ndarray, keys: np.ndarray, last_use_ns: np.ndarray) -> np.ndarray:
     """Indices of the (ascending) pages with the n latest keys: the latest first, equal keys
     by page; of the pages whose key is the n-th latest, the least recently used, then the
-    lowest page."""
+    lowest page. One pass sorts out those above the n-th latest key (fewer than n) from those
+    at it, and only those above are ranked (ranked: one sort of packed keys)."""
     n = min(n, pages.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    kth = -np.partition(-keys, n - 1)[n - 1]  # the n-th latest time
-    above = np.flatnonzero(keys > kth)
-    above = above[np.argsort(-keys[above])]
-    ascending_within_equal(above, keys)  # equal times by page
-    tie = np.flatnonzero(keys == kth)
-    tied = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - above.size]
-    return np.concatenate((above, tied))
+    kth = np.partition(keys, keys.size - n)[keys.size - n]  # the n-th latest time
+    above = np.empty(n, dtype=np.int64)
+    tie = np.empty(keys.size, dtype=np.int64)
+    n_above = n_tie = 0
+    for i in range(keys.size):
+        if keys[i] > kth:
+            above[n_above] = i
+            n_above += 1
+        elif keys[i] == kth:
+            tie[n_tie] = i
+            n_tie += 1
+    out = np.empty(n, dtype=np.int64)
+    out[:n_above] = ranked(above[:n_above], keys)
+    tie = tie[:n_tie]
+    out[n_above:] = tie[np.argsort(last_use_ns[pages[tie]], kind="mergesort")][: n - n_above]
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -482,3 +493,22 @@ def ascending_within_equal(order: np.ndarray, keys: np.ndarray) -> None:
         if j - i > 1:
             order[i:j] = np.sort(order[i:j])
         i = j
+
+
+@njit(cache=True, nogil=True)
+def ranked(idx: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The indices idx (any order) by latest key first, equal keys by index. Where the keys'
+    span and the indices fit in one int64, one sort of (latest - key, index) packed does it;
+    else an argsort, each run of equal keys then put in index order."""
+    if idx.size == 0:
+        return idx.copy()
+    k = keys[idx]
+    latest, least = k.max(), k.min()
+    index_bits = bit_length(idx.max())
+    if latest - least < (1 << (62 - index_bits)):  # (the span itself cannot overflow: keys
+        packed = ((latest - k) << index_bits) | idx  # are times, far below 2**62 apart)
+        packed.sort()
+        return packed & ((1 << index_bits) - 1)
+    out = idx[np.argsort(-k)]
+    ascending_within_equal(out, keys)
+    return out

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.hotpath.fewest_writes import _ranked, fewest_writes, fewest_writes_of_latest
-from engine.hotpath.next_use import latest_keys
+from engine.hotpath.fewest_writes import fewest_writes, fewest_writes_of_latest
+from engine.hotpath.next_use import latest_keys, ranked
 from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 
@@ -65,7 +65,7 @@ def test_straight_from_the_keys_it_is_the_choice_over_the_ranking(seed: int) -> 
 
 @pytest.mark.parametrize("span", [40, 1 << 40, 1 << 61])
 def test_ranking_orders_any_indices_by_latest_key_then_index(span: int) -> None:
-    """_ranked puts indices given in any order latest key first, equal keys by index (a
+    """ranked puts indices given in any order latest key first, equal keys by index (a
     stable sort by key, latest first), whether the keys' span fits beside the indices in one
     int64 (one packed sort) or not (an argsort)."""
     rng = np.random.default_rng(span % 1000)
@@ -74,4 +74,4 @@ def test_ranking_orders_any_indices_by_latest_key_then_index(span: int) -> None:
     for size in (0, 1, 7, 300, 2_000):
         idx = rng.permutation(keys.size)[:size].astype(np.int64)
         want = np.sort(idx)[np.argsort(-keys[np.sort(idx)], kind="stable")]
-        np.testing.assert_array_equal(_ranked(idx, keys), want)
+        np.testing.assert_array_equal(ranked(idx, keys), want)

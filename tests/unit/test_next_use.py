@@ -15,6 +15,7 @@ from engine.hotpath.next_use import (
     N_COLUMNS,
     farthest_pages,
     first_swapped,
+    latest_keys,
     lower_to_next_use,
     planned_segments,
     use_times,
@@ -253,3 +254,29 @@ def test_planned_segments_match_the_python_loop(runs: bool) -> None:
         want = _python_segments(*args)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_latest_keys_are_ranked_latest_first_with_ties_by_least_recent_use(seed: int) -> None:
+    """latest_keys gives the n latest keys' indices: latest first, equal keys by page; at the
+    n-th latest key, the least recently used (equal uses: the lower page) of those sharing it,
+    as many as are wanted (the order of sorting every page by those rules)."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(0, 300))
+    pages = np.sort(rng.choice(5_000, size=size, replace=False)).astype(np.int64)
+    keys = rng.integers(0, int(rng.choice([3, 40, 10**9])), size=size).astype(np.int64)
+    if seed % 3 == 0:
+        keys[rng.random(size) < 0.2] = 1 << 61  # uses that never come, far apart from the rest
+    last_use = rng.integers(0, 5, size=5_000).astype(np.int64)
+    for n in (0, 1, size // 3 + 1, size, size + 5):
+        got = latest_keys(n, pages, keys, last_use)
+        k = min(n, size)
+        if k == 0:
+            assert got.size == 0
+            continue
+        kth = sorted(keys.tolist(), reverse=True)[k - 1]
+        above = sorted((i for i in range(size) if keys[i] > kth), key=lambda i: (-keys[i], i))
+        tied = sorted(
+            (i for i in range(size) if keys[i] == kth), key=lambda i: (last_use[pages[i]], i)
+        )
+        assert got.tolist() == [*above, *tied][:k]
