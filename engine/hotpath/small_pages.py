@@ -19,9 +19,10 @@ def small_page_empty(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarr
     would otherwise use them."""
     dt = np.dtype(dtype)
     n_bytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    if n_bytes == 0:
+    if n_bytes == 0 or not hasattr(mmap, "MAP_ANONYMOUS"):  # (no such mapping here)
         return np.empty(shape, dtype=dt)
-    buf = mmap.mmap(-1, n_bytes)
+    # Private, as malloc's memory is: a forked process gets its own copy on writing.
+    buf = mmap.mmap(-1, n_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
         buf.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(buf, dtype=dt).reshape(shape)

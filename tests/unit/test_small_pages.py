@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 
 import numpy as np
 import pytest
@@ -31,3 +32,18 @@ def test_arrays_in_small_pages_do_not_share_memory() -> None:
     b[:] = 2
     assert not np.shares_memory(a, b)
     assert (a == 1).all() and (b == 2).all()
+
+
+def test_an_array_in_small_pages_is_private_to_a_forked_process() -> None:
+    """What a forked process writes to the array is its own: the parent's stays as it was
+    (the memory is mapped private, as malloc's is)."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    a = small_page_empty((1024,), np.int64)
+    a[:] = 5
+    pid = os.fork()
+    if pid == 0:  # the child writes and leaves at once
+        a[:] = 9
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert (a == 5).all()
