@@ -4,7 +4,8 @@ run without the huge-page advice numpy gives allocations of 4 MiB or more.
 A huge page is faulted in whole on its first write, and when the machine's memory is
 fragmented the kernel may take milliseconds to find one; measured here for the oracle's
 window rows (two 2 MiB rows a vCPU, first written when its window is drawn): 10-50 ms a
-window in one run of two, against ~2 ms a window, steadily, in 4 KiB pages."""
+window in most runs on a busy machine (~1 ms where huge pages came cheap), against 2-4 ms a
+window, steadily, in 4 KiB pages."""
 
 from __future__ import annotations
 
