@@ -19,6 +19,7 @@ import numpy as np
 from engine.executor import run_fast
 from engine.hotpath import step_pcpus as sp
 from engine.hotpath.window import (
+    MAX_WINDOW,
     NO_FLAGS,
     NO_RECLAIM,
     Workspace,
@@ -33,11 +34,10 @@ from engine.quiet_steps import Simulation  # what the step loop reads and sets o
 def may_compile_pcpus(sim: Simulation) -> bool:
     """Whether the run's fixed settings let a step's pCPUs run in one call: the compiled
     executor with memory limited, and a kernel that never reclaims (the policy picks its
-    victims in Python) nor collects the pages each run touched for the policy."""
+    victims in Python, and no page leaves the pool while a call runs)."""
     if sim.run_vcpu is not run_fast or sim.unlimited:
         return False
-    ws = workspace(sim.machine)
-    return ws.oldest is None and not ws.collect
+    return workspace(sim.machine).oldest is None
 
 
 class CompiledPcpus:
@@ -52,6 +52,10 @@ class CompiledPcpus:
         self.lanes = [m.device.lane_of(p) for p in range(n_p)]
         # The vCPU whose fixed columns (VM, pages, cpu_ns, lane, fault read) each row holds.
         self.row_vcpu = [-1] * n_p
+        # Each pCPU's part of the pages touched and major-faulted, for the policy's after_run.
+        size = sp.CHUNK * MAX_WINDOW if self.ws.collect else 0
+        self.touched = np.zeros(size, dtype=np.int64)
+        self.majors = np.zeros(size, dtype=np.int64)
 
     def _windows(
         self, sim: Simulation, T: int, T_end: int, p_from: int, p_to: int
@@ -63,6 +67,9 @@ class CompiledPcpus:
         (the oracle reads ahead), which may move its buffer's contents."""
         ws, table = self.ws, self.table
         refs, writes = [NO_REFS] * sp.CHUNK, [NO_WRITES] * sp.CHUNK
+        # With after_run, a VM's pages run on one pCPU of a call only: its after_run, made
+        # once the call returns, reads the pool's figures of its pages as its run left them.
+        vms_ready: list[int] = []
         for k, p in enumerate(range(p_from, p_to)):
             row = table[p]
             v = sim.running[p]
@@ -74,10 +81,12 @@ class CompiledPcpus:
             slice_end = sim.slice_end[p]
             t_end = min(T_end, slice_end)
             left = vc.refs_left()
-            if t >= t_end or left <= 0 or vc.burst_left_ns <= 0:
+            vm = vc.vm
+            if t >= t_end or left <= 0 or vc.burst_left_ns <= 0 or vm in vms_ready:
                 row[sp.W_READY] = 0
                 continue
-            vm = vc.vm
+            if ws.collect:
+                vms_ready.append(vm)
             w = window_refs(vc, t, t_end)
             scan_refs, scan_pages = ws.stream_reads[vm]
             refs[k], writes[k] = vc.stream.take(vc.pos, w + scan_refs)
@@ -111,15 +120,20 @@ class CompiledPcpus:
                 pool.last_use_ns, pool.load_ns, pool.ref_bit,
                 pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
                 ws.scalars, ws.delta, *counters, ws.device, dev.busy_until, dev.boundary_busy,
-                m.mark, ws.touched, ws.majors, ws.counts, *NO_RECLAIM,
+                ws.collect, m.mark, self.touched, self.majors, ws.counts, *NO_RECLAIM,
             )  # fmt: skip
             paging_state_out(m, ws)
             booked = stop + 1 if stop < p_to and table[stop, sp.W_READY] else stop
-            for q, (n, t, _) in enumerate(outcome[p:booked].tolist(), start=p):
+            for q, (n, t, _, n_touched, n_major) in enumerate(outcome[p:booked].tolist(), start=p):
                 if n:
                     sim.vcpus[sim.running[q]].consume(n)
                 if q < stop:
                     sim.pcpu_time[q] = t
+                if n_touched:  # copies, as run_window hands them (the buffers are reused)
+                    at = (q - p) * MAX_WINDOW
+                    vm = int(table[q, sp.W_VM])
+                    touched = self.touched[at : at + n_touched].copy()
+                    sim.policy.after_run(vm, touched, self.majors[at : at + n_major].copy())
             if stop == p_to:
                 p = p_to
                 continue

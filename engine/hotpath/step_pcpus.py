@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.kernels import run_references
+from engine.hotpath.kernels import clear_marks, run_references
 from engine.hotpath.slots import (
     D_CPU_NS,
     D_FAULT_CPU_NS,
@@ -48,9 +48,10 @@ W_VM, W_VM_LO, W_VM_HI, W_CPU_NS, W_BURST_NS, W_LANE, W_START_NS, W_WINDOW = ran
 W_SCAN_REFS, W_SCAN_PAGES, W_PYTHON_ON_MAJOR, W_SLICE_END_NS, W_READY = range(8, 13)
 N_WINDOW_COLUMNS = 13
 
-# Columns of a pCPU's outcome: references done, the time it stopped at, and why.
-O_DONE, O_TIME_NS, O_WHY = range(3)
-N_OUTCOME_COLUMNS = 3
+# Columns of a pCPU's outcome: references done, the time it stopped at, and why; with collect,
+# the distinct pages it touched and those it major-faulted (in its part of touched and majors).
+O_DONE, O_TIME_NS, O_WHY, O_TOUCHED, O_MAJORS = range(5)
+N_OUTCOME_COLUMNS = 5
 
 
 @njit(cache=True, nogil=True)
@@ -91,6 +92,7 @@ def run_pcpus(
     device: np.ndarray,
     busy_until: np.ndarray,
     boundary_busy: np.ndarray,
+    collect: bool,
     mark: np.ndarray,
     touched: np.ndarray,
     majors: np.ndarray,
@@ -113,7 +115,10 @@ def run_pcpus(
     p_from + k's references ahead (its window and more) are ahead<k>, their write flags
     writes<k>. outcome's rows say what each pCPU run here did, that one's included where its
     row was ready. Each run's counters (slots.DELTA_COUNTERS, in delta) are added to its VM's
-    (the arrays after delta), as run_window books them."""
+    (the arrays after delta), as run_window books them. With collect, pCPU p_from + k's
+    pages for the policy's after_run are in touched and majors from k * (their size / CHUNK)
+    on (mark left all False); Python hands them over in pCPU order, each VM's pages as its
+    run left them, as the pCPUs of one call run vCPUs of different VMs."""
     for p in range(p_from, p_to):
         k = p - p_from
         if k == 0:
@@ -130,6 +135,10 @@ def run_pcpus(
             scalars[slot] = 0
         scalars[S_LIST_END] = -1
         delta[:] = 0
+        counts[:] = 0
+        part = touched.size // CHUNK
+        its_touched = touched[k * part : (k + 1) * part]
+        its_majors = majors[k * part : (k + 1) * part]
         vm, w = table[p, W_VM], table[p, W_WINDOW]
         n, t, why = run_references(
             ahead[:w], writes[:w], table[p, W_VM_LO], table[p, W_VM_HI],
@@ -137,11 +146,14 @@ def run_pcpus(
             table[p, W_BURST_NS], minor_ns, ra_cluster[vm], table[p, W_PYTHON_ON_MAJOR] != 0,
             ahead, table[p, W_SCAN_REFS], table[p, W_SCAN_PAGES], state, last_use_ns,
             load_ns, ref_bit, evicted_for_prefetch, scalars, delta, device, busy_until,
-            boundary_busy, table[p, W_LANE], False, mark, touched, majors, counts, reclaim,
-            kept_pages, kept_keys, list_pages, list_keys, keys_now, vm_of, wasted, refused,
-            victims, ops, op_pages,
+            boundary_busy, table[p, W_LANE], collect, mark, its_touched, its_majors, counts,
+            reclaim, kept_pages, kept_keys, list_pages, list_keys, keys_now, vm_of, wasted,
+            refused, victims, ops, op_pages,
         )  # fmt: skip
         outcome[p, O_DONE], outcome[p, O_TIME_NS], outcome[p, O_WHY] = n, t, why
+        outcome[p, O_TOUCHED], outcome[p, O_MAJORS] = counts[0], counts[1]
+        if collect:
+            clear_marks(mark, its_touched, counts[0])
         references[vm] += delta[D_REFERENCES]
         cpu_ns[vm] += delta[D_CPU_NS]
         minor_faults[vm] += delta[D_MINOR]

@@ -1,5 +1,6 @@
 """engine.compiled_pcpus: a step's pCPUs run in one compiled call give what each pCPU's
-_run_pcpu in Python gives, for a policy with a step hook."""
+_run_pcpu in Python gives, for policies with a step hook (the oracle; predictive and the
+schedule-oracle, which read the pages each run touched)."""
 
 from __future__ import annotations
 
@@ -33,16 +34,27 @@ def _figures(sim: Simulation) -> str:
     )
 
 
+TWO_VCPUS = [  # a VM with two vCPUs: its pages are never run on two pCPUs of one call
+    {"name": "a", "memory_mib": 4, "vcpus": 2, "workload": {"kind": "zipf", "zipf_alpha": 0.8}},
+    {"name": "b", "memory_mib": 4, "workload": {"kind": "scan", "pages": 700}},
+]
+
+
 @pytest.mark.parametrize(
-    "over",
+    ("policy", "over"),
     [
-        {},  # three VMs on two pCPUs, sleeps, slices of 5 ms
+        ("oracle", {}),  # three VMs on two pCPUs, sleeps, slices of 5 ms
         # More pCPUs than a call runs (CHUNK), an idle one now and then.
-        {"host": {"pcpus": 6}},
-        {"scheduler": {"kind": "rr", "slice_ms": 0.7}, "duration_ms": 40.0},
+        ("oracle", {"host": {"pcpus": 6}}),
+        ("oracle", {"scheduler": {"kind": "rr", "slice_ms": 0.7}, "duration_ms": 40.0}),
+        ("predictive", {}),
+        ("predictive", {"host": {"pcpus": 3}, "vms": TWO_VCPUS}),
+        ("schedule-oracle", {"host": {"pcpus": 6}}),
     ],
 )
-def test_compiled_pcpus_give_what_run_pcpu_gives(monkeypatch, over: dict[str, Any]) -> None:
+def test_compiled_pcpus_give_what_run_pcpu_gives(
+    monkeypatch, policy: str, over: dict[str, Any]
+) -> None:
     """Results, slices, every frame and the pool's final state are identical with the pCPUs
     run in one compiled call and each in Python; a call ran two pCPUs or more, one handed one
     over."""
@@ -56,9 +68,9 @@ def test_compiled_pcpus_give_what_run_pcpu_gives(monkeypatch, over: dict[str, An
 
     monkeypatch.setattr(sp, "run_pcpus", counting)
     scenario = small_scenario(**over)
-    compiled = Simulation(scenario, "oracle", record=True)
+    compiled = Simulation(scenario, policy, record=True)
     compiled.run(with_baseline=False)
-    plain = Simulation(scenario, "oracle", record=True, quiet_steps=False)
+    plain = Simulation(scenario, policy, record=True, quiet_steps=False)
     plain.run(with_baseline=False)
     assert isinstance(compiled._pcpus, CompiledPcpus) and plain._pcpus is None
     assert compiled.counters.major_faults.sum() > 50
@@ -67,10 +79,10 @@ def test_compiled_pcpus_give_what_run_pcpu_gives(monkeypatch, over: dict[str, An
     assert _figures(compiled) == _figures(plain)
 
 
-@pytest.mark.parametrize("policy", ["demand", "predictive", "leap"])
-def test_policies_whose_kernel_reclaims_or_collects_run_each_pcpu_in_python(policy: str) -> None:
-    """A kernel that reclaims from a kept list (demand, leap) or collects the pages each run
-    touched (predictive) is never run a step's pCPUs at a time."""
+@pytest.mark.parametrize("policy", ["demand", "leap"])
+def test_policies_whose_kernel_reclaims_run_each_pcpu_in_python(policy: str) -> None:
+    """A kernel that reclaims from a kept list (demand, leap) is never run a step's pCPUs at
+    a time (a page may leave the pool while a call runs)."""
     sim = Simulation(small_scenario(duration_ms=5.0), policy, record=False)
     sim.run(with_baseline=False)
     assert sim._pcpus is None
