@@ -22,6 +22,7 @@ from typing import Any, overload
 import numpy as np
 
 from engine.bounded_cache import BoundedCache
+from engine.compiled_pcpus import CompiledPcpus, may_compile_pcpus
 from engine.device import SwapDevice
 from engine.executor import BLOCK, DONE, RAN_TO_END, SLEEP, run_fast, run_reference
 from engine.machine import Machine
@@ -79,7 +80,8 @@ class Simulation:
         quiet_steps: bool = True,
     ):
         """`quiet_steps=False` runs every step in Python (engine.quiet_steps otherwise runs
-        the steps that need no Python in one compiled call, with the same results)."""
+        the steps that need no Python in one compiled call, and engine.compiled_pcpus the
+        pCPUs of a step whose boundary needed Python, with the same results)."""
         self.scenario = scenario
         s = scenario
         if policy is None:
@@ -164,6 +166,10 @@ class Simulation:
         if unlimited_memory and executor == "fast" and self._only_first_touches_cost():
             self.run_vcpu = UnlimitedExecutor(m).run
         self._quiet = QuietSteps(self) if quiet_steps and may_run_quiet(self) else None
+        # Made by the first step (as the kernels' workspace it reads: with the policy as it is
+        # then) where the run can use it.
+        self._pcpus: CompiledPcpus | None = None
+        self._pcpus_to_make = quiet_steps and self._quiet is None
 
     def _only_first_touches_cost(self) -> bool:
         """Whether, with unlimited memory, a reference can cost only CPU or a first touch:
@@ -344,8 +350,14 @@ class Simulation:
         quiet = self._quiet
         if until is not None and quiet is not None and quiet.advance(self, until, True):
             return True
-        for p in range(self.n_pcpus):
-            self._run_pcpu(p, T, T_end)
+        if self._pcpus_to_make:
+            self._pcpus_to_make = False
+            self._pcpus = CompiledPcpus(self) if may_compile_pcpus(self) else None
+        if self._pcpus is not None:
+            self._pcpus.run(self, T, T_end)
+        else:
+            for p in range(self.n_pcpus):
+                self._run_pcpu(p, T, T_end)
         self.now_ns = T_end
         return True
 

@@ -211,6 +211,15 @@ def paging_state_out(sim: Machine, ws: Workspace) -> None:
     dev.seq = device[sl.V_SEQ]
 
 
+def window_refs(vc: VCpu, t: int, t_end: int) -> int:
+    """The references run_window hands the kernel from t: no more than time, the burst and
+    the stream allow even if every reference were a hit (nor than MAX_WINDOW)."""
+    cpu = vc.cpu_ns
+    n_time = -(-(t_end - t) // cpu)
+    n_burst = -(-vc.burst_left_ns // cpu)
+    return int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
+
+
 def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[int, int]:
     """Run the vCPU's next references in the kernel from t; returns (new time, why it
     stopped: kernels.GO_ON, NEEDS_PYTHON or WAIT_FOR_FRAME). The window is no longer than
@@ -219,9 +228,7 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     ws = workspace(sim)
     pool, dev, vm = ws.pool, ws.dev, vc.vm
     cpu = vc.cpu_ns
-    n_time = -(-(t_end - t) // cpu)
-    n_burst = -(-vc.burst_left_ns // cpu)
-    w = int(min(n_time, n_burst, MAX_WINDOW, vc.refs_left()))
+    w = window_refs(vc, t, t_end)
     scan_refs, scan_pages = ws.stream_reads[vm]
     ahead, writes = vc.stream.take(vc.pos, w + scan_refs)  # a fault read scans past w
     rel, writes = ahead[:w], writes[:w]
