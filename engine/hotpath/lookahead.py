@@ -15,32 +15,12 @@ def link_window(
     """(next_same, first): for each position i of rel (stream position start + i), the
     stream position of the next reference to the same page (far: none in rel); and the
     indices of the first reference to each page, ascending. `last`: scratch of at least
-    max(rel) + 1 entries, any content (left dirty)."""
-    next_same = np.empty(rel.size, dtype=np.int64)
-    return next_same, link_into(rel, start, far, last, next_same)
-
-
-@njit(cache=True, nogil=True)
-def link_into(
-    rel: np.ndarray, start: int, far: int, last: np.ndarray, next_same: np.ndarray
-) -> np.ndarray:
-    """link_window with next_same written into the given array (at least rel's size, so a
-    window can live in a row kept for it); returns first."""
-    return link_copy(rel, start, far, last, rel, next_same)
-
-
-@njit(cache=True, nogil=True)
-def link_copy(
-    src: np.ndarray, start: int, far: int, last: np.ndarray, rel: np.ndarray,
-    next_same: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """link_into of the references src, copied into rel (at least src's size; may be src)
-    on the way: a window drawn into its row reads the stream once, not twice."""
-    size = src.size
+    max(rel) + 1 entries, any content (left dirty). The readable reference for draw_window,
+    which the oracle runs."""
+    size = rel.size
+    next_same = np.empty(size, dtype=np.int64)
     for i in range(size):  # only the pages of rel need a clean slot
-        p = src[i]
-        rel[i] = p
-        last[p] = far
+        last[rel[i]] = far
     for i in range(size - 1, -1, -1):
         p = rel[i]
         next_same[i] = last[p]
@@ -52,7 +32,7 @@ def link_copy(
     for i in range(size):
         first[n_first] = i
         n_first += last[rel[i]] == start + i
-    return first[:n_first].copy()
+    return next_same, first[:n_first].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -76,9 +56,9 @@ def draw_window(
     src: np.ndarray, start: int, far: int, last: np.ndarray, rel: np.ndarray,
     next_same: np.ndarray, next_pos: np.ndarray,
 ) -> None:  # fmt: skip
-    """link_copy's copy and links of the references src (from stream position start), with
-    each page's first use written into next_pos (every other page far) where link_copy lists
-    the first uses: two passes over the window, not three and a scatter. `last`: every entry
+    """The references src (from stream position start) copied into rel, with link_window's
+    links in next_same and each page's first use written into next_pos (every other page
+    far): two passes over the window, not three and a scatter. `last`: every entry
     far on entry, and so again on return (only the pages met are put back)."""
     next_pos[:] = far
     size = src.size

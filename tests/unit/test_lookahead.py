@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.hotpath.lookahead import advance_next_use, draw_window, link_copy, link_window
+from engine.hotpath.lookahead import advance_next_use, draw_window, link_window
 
 FAR = 1 << 61
 
@@ -25,22 +25,6 @@ def test_links_and_first_uses_are_a_scans(pages: int) -> None:
     np.testing.assert_array_equal(first, np.sort(want_first))
 
 
-@pytest.mark.parametrize("pages", [1, 40, 5_000])
-def test_a_window_drawn_into_a_row_copies_the_stream_and_links_as_link_window(pages: int) -> None:
-    """link_copy writes the references into the (longer) row and gives link_window's links
-    and first uses, whatever the row and the scratch held."""
-    rng = np.random.default_rng(pages + 1)
-    src = rng.integers(0, pages, size=3_000).astype(np.int64)
-    want_links, want_first = link_window(src, 900, FAR, np.empty(pages, dtype=np.int64))
-    rel = np.full(3_500, -5, dtype=np.int64)
-    links = np.full(3_500, -6, dtype=np.int64)
-    first = link_copy(src, 900, FAR, np.full(pages, 900, dtype=np.int64), rel, links)
-    np.testing.assert_array_equal(rel[: src.size], src)
-    np.testing.assert_array_equal(links[: src.size], want_links)
-    np.testing.assert_array_equal(first, want_first)
-    assert (rel[src.size :] == -5).all() and (links[src.size :] == -6).all()
-
-
 def test_advancing_sets_the_next_use_of_the_pages_passed_only() -> None:
     """Moving from index lo to hi gives each page referenced there its next use at or after
     hi; every other page keeps what it had."""
@@ -58,8 +42,8 @@ def test_advancing_sets_the_next_use_of_the_pages_passed_only() -> None:
 
 
 @pytest.mark.parametrize("pages", [1, 40, 5_000])
-def test_a_drawn_window_has_link_copys_rows_and_each_pages_first_use(pages: int) -> None:
-    """draw_window writes link_copy's references and links into the (longer) rows, sets each
+def test_a_drawn_window_has_link_windows_links_and_each_pages_first_use(pages: int) -> None:
+    """draw_window writes the references and link_window's links into the (longer) rows, sets each
     page's next use to its first use in the window (FAR: none) whatever next_pos held, and
     leaves its all-FAR scratch all FAR, over windows drawn one after another."""
     rng = np.random.default_rng(pages + 2)
