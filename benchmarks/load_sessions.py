@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import html
 import multiprocessing
 import re
@@ -280,9 +281,24 @@ class LoadSession:
     async def _drive(self, doc: Any) -> None:
         from bokeh.events import ButtonClick
 
+        found: dict[str, Any] = {}
+        scanned_at: dict[str, int] = {}
+
         def by_class(name: str) -> Any:
-            found = [m for m in doc.models if name in (getattr(m, "css_classes", None) or [])]
-            return found[0] if found else None
+            # Polled every 50 ms by twenty sessions of one process: a scan of the document's
+            # ~1,000 models each time cost the clients as much CPU as the server spent on all
+            # the pages, so a model found is kept and the models are scanned again only
+            # when their number changed (the editors arrive after the first frame).
+            kept = found.get(name)
+            if kept is not None and doc.get_model_by_id(kept.id) is not kept:
+                del found[name]  # replaced (a rebuilt editor): look again
+                scanned_at.pop(name, None)
+            if name not in found and scanned_at.get(name) != len(doc.models):
+                scanned_at[name] = len(doc.models)
+                hits = [m for m in doc.models if name in (getattr(m, "css_classes", None) or [])]
+                if hits:
+                    found[name] = hits[0]
+            return found.get(name)
 
         def on_frame(seq: int) -> None:
             now = time.perf_counter()
@@ -324,15 +340,21 @@ class LoadSession:
 
     @staticmethod
     def _share_seed(link_input: Any) -> int | None:
-        from webapp import urlcodec
+        return _seed_of_link(str(getattr(link_input, "value", "") or ""))
 
-        value = str(getattr(link_input, "value", "") or "")
-        if "run=" not in value:
-            return None
-        try:
-            return urlcodec.decode(value.split("run=", 1)[1]).scenario.seed
-        except urlcodec.LinkError:
-            return None
+
+@functools.lru_cache(maxsize=64)
+def _seed_of_link(value: str) -> int | None:
+    """The seed of a share link (None: not a link of a run). Cached: sessions poll their
+    link every 50 ms, and it changes only when their run does."""
+    from webapp import urlcodec
+
+    if "run=" not in value:
+        return None
+    try:
+        return urlcodec.decode(value.split("run=", 1)[1]).scenario.seed
+    except urlcodec.LinkError:
+        return None
 
 
 OPEN_AT_ONCE = 4
