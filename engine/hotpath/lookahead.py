@@ -36,6 +36,15 @@ def link_window(
 
 
 @njit(cache=True, nogil=True)
+def must_redraw(pos: int, start: int, size: int) -> bool:
+    """Whether a vCPU at stream position pos needs its window (from start, size references;
+    size -1: none) drawn afresh: it has none, or more than three quarters of it have gone by
+    (what is left would soon look ahead too little). One rule for the oracle's `_refresh`
+    and the compiled calls that move its windows on."""
+    return size < 0 or pos - start > size * 3 // 4
+
+
+@njit(cache=True, nogil=True)
 def advance_next_use(
     next_pos: np.ndarray, rel: np.ndarray, next_same: np.ndarray, lo: int, hi: int
 ) -> None:

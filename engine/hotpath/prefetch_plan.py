@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.lookahead import advance_next_use
+from engine.hotpath.lookahead import advance_next_use, must_redraw
 from engine.hotpath.prefetch_order import by_use_then_page
 from engine.hotpath.read_starts import first_few, landing
 from engine.hotpath.strict_order import grows_strictly
@@ -71,7 +71,7 @@ def reach_horizon(
         short = size >= 0 and hi > win_start[v] + size
         if pos[v] == seen_pos[v] and not short:
             continue
-        if size < 0 or short or pos[v] - win_start[v] > size * 3 // 4:
+        if short or must_redraw(pos[v], win_start[v], size):
             needs_window[v] = True
             continue
         advance_next_use(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.lookahead import advance_next_use
+from engine.hotpath.lookahead import advance_next_use, must_redraw
 from engine.hotpath.next_use import C_CPU_NS, C_POS, C_SEG_HI, C_SEG_LO, C_WINDOW_END, _evictable
 
 
@@ -55,7 +55,7 @@ def look_and_catch_up(
     n_redraw = 0
     for v in behind:
         pos, start, size = rows[v, C_POS], win_start[v], win_size[v]
-        if size < 0 or pos - start > size * 3 // 4:
+        if must_redraw(pos, start, size):
             redraw[n_redraw] = v
             n_redraw += 1
             continue

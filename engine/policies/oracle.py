@@ -26,7 +26,7 @@ import param
 from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
-from engine.hotpath.lookahead import advance_next_use, draw_window
+from engine.hotpath.lookahead import advance_next_use, draw_window, must_redraw
 from engine.hotpath.next_use import (
     C_NEXT_OFF,
     C_POS,
@@ -190,7 +190,7 @@ class Oracle(Policy):
         if pos == self.seen_pos[v] and not short:
             return
         nxt = self.next_pos[v]
-        if win is None or short or pos - win.start > win.size * 3 // 4:
+        if win is None or short or must_redraw(pos, win.start, win.size):
             src, _ = vc.stream.take(pos, self.window_refs)
             win = self.windows[v] = _Window(pos, src, nxt, self._last, self._rows(v, src.size))
             self.win_start[v], self.win_size[v] = win.start, win.size

@@ -80,7 +80,7 @@ def test_the_warm_module_compiles_every_kernel():
     oracle = (key_cut.farthest_above_cut, next_use.first_swapped, fewest_writes.fewest_writes)
     # (grows_strictly: compiled into plan_prefetch)
     # (lookahead.link_window: draw_window's reference, off the run path)
-    oracle = (*oracle, lookahead.draw_window, time_maps.build_time_maps)
+    oracle = (*oracle, lookahead.draw_window, lookahead.must_redraw, time_maps.build_time_maps)
     oracle = (*oracle, time_maps.measure_rates, time_maps.slot_offsets)
     plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead", "forget_ahead")
     oracle = (*oracle, *(getattr(prefetch_plan, n) for n in plans))
