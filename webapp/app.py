@@ -11,7 +11,7 @@ from typing import Any
 import panel as pn
 from panel.io.state import set_curdoc
 
-from webapp import priority, synced_refs, warmup
+from webapp import page_scripts, priority, synced_refs, warmup
 from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
 from webapp.doc_timers import DocTimers, LoopPoster
@@ -135,8 +135,13 @@ class _NoTimers:
         return time.monotonic()
 
 
-if pn.state.curdoc is not None and pn.state.served:
+# Served by `panel serve`: Panel runs this file as a module named bokeh_app_<uuid> per session.
+# (What `pn.state.served` checks, without its inspect.stack(): that reads the source of every
+# frame of the server's stack, ~0.2 s of a first page's build and ~50 ms of each later one.)
+SERVED = __name__.startswith("bokeh_app_")
+if pn.state.curdoc is not None and SERVED:
     synced_refs.install()  # each frame's message without a walk over every model of the page
+    page_scripts.install()  # no MathJax or WebGL bundle for a page that draws neither
     # Already done when the server ran webapp/warmup.py at start (--setup); else the first
     # session starts it, and its own run waits for the warm-up's rather than computing twice.
     warmup.start()

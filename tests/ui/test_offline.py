@@ -87,3 +87,14 @@ def test_no_request_leaves_the_server_in_any_tab_or_action(
     page.wait_for_timeout(1_000)  # what the tab shows on its return is fetched by now
     shot("offline-compare")
     assert outside == [], f"requests left the server: {outside}"
+
+
+def test_the_page_loads_no_mathjax_or_webgl_bundle(page: Page, app_url: str) -> None:
+    """The served page draws on canvases and shows no mathematics: it loads BokehJS and its
+    widgets, not the MathJax (1.8 MB) or WebGL bundles (webapp.page_scripts), and its first
+    frame still paints."""
+    open_app(page, app_url)
+    scripts = page.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
+    names = [urlsplit(src).path.rsplit("/", 1)[-1] for src in scripts]
+    assert "bokeh.min.js" in names and "bokeh-widgets.min.js" in names, names
+    assert not [n for n in names if n.startswith(("bokeh-mathjax", "bokeh-gl"))], names
