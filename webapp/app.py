@@ -34,6 +34,13 @@ def create_app() -> pn.template.BootstrapTemplate:
     """Build one session's state, controller, views and page."""
     doc = pn.state.curdoc
     served = doc is not None and getattr(doc, "session_context", None) is not None
+    # The visitor waits from now on, for this page and then for each new run's first frame:
+    # the server's background work pauses meanwhile (not while a run computes: it may be the
+    # very background run this session waits for). From the start of the build, which takes
+    # most of a second of the server's CPU: a simulation stepping beside it delayed the page.
+    waiting = priority.SessionHold()
+    if served:
+        waiting.start()
     state = SessionState()
     dashboard = Dashboard(doc if served else None)
     runner: Any = SyncRunner()
@@ -71,11 +78,6 @@ def create_app() -> pn.template.BootstrapTemplate:
 
     if served:
         clock = dashboard.clock
-        # The visitor waits for this page, then for each new run's first frame: the server's
-        # background work pauses meanwhile (not while a run computes: it may be the very
-        # background run this session waits for).
-        waiting = priority.SessionHold()
-        waiting.start()
         state.param.watch(lambda e: waiting.start(), "runs")
         state.param.watch(lambda e: waiting.end() if e.new else None, "busy")
 
