@@ -14,7 +14,7 @@ from panel.io.state import set_curdoc
 from webapp import page_scripts, priority, synced_refs, warmup
 from webapp.closed_pages import quiet_closed_page_writes
 from webapp.controller import Controller, SyncRunner, ThreadRunner
-from webapp.doc_timers import DocTimers, LoopPoster
+from webapp.doc_timers import DocTimers, LoopPoster, page_open
 from webapp.governor import GOVERNOR
 from webapp.layout import build
 from webapp.lifecycle import on_destroyed
@@ -81,13 +81,23 @@ def create_app() -> pn.template.BootstrapTemplate:
         state.param.watch(lambda e: waiting.start(), "runs")
         state.param.watch(lambda e: waiting.end() if e.new else None, "busy")
 
+        def populate_open_page() -> None:
+            # A page closed meanwhile (its session kept a while before Bokeh destroys it)
+            # gets no editors built for nobody: ~0.4 s of the loop that the next visitor's
+            # page waited behind. Looked at again each second until a page is back (never
+            # once the session is destroyed: its timers go with it).
+            if not page_open(doc):
+                timers.call_later(1.0, populate_open_page)
+                return
+            populate()
+
         def painted(attr: str, old: int, new: int) -> None:
             waiting.end()
             with set_curdoc(doc):
                 controller.painted(new)
             if not sidebar.populated:
                 # The first frame is on screen: now the rest of the page.
-                timers.call_later(0.05, populate)
+                timers.call_later(0.05, populate_open_page)
 
         def key(attr: str, old: str, new: str) -> None:
             with set_curdoc(doc):
@@ -117,7 +127,7 @@ def create_app() -> pn.template.BootstrapTemplate:
     if served:
         # ... and the editors at the latest a few seconds after the page is up (a failed
         # first run paints no frame).
-        pn.state.onload(lambda: timers.call_later(4.0, populate))
+        pn.state.onload(lambda: timers.call_later(4.0, populate_open_page))
     else:
         controller.request_run(delay=0.0)
     return template

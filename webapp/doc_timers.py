@@ -49,6 +49,18 @@ def destroyed(doc: Any) -> bool:
     return doc.session_context is None
 
 
+def page_open(doc: Any) -> bool:
+    """Whether a page is connected to this served session now (its websocket open). Bokeh
+    keeps a session whose page closed until its unused lifetime is up (15 s by default), so
+    work that only a page would show can wait for one. True where Bokeh's session is not
+    where this looks (then nothing waits); False once the document is destroyed."""
+    context = doc.session_context
+    if context is None:
+        return False
+    count = getattr(getattr(context, "session", None), "connection_count", None)
+    return True if count is None else count > 0
+
+
 class DocTimers:
     """Timers on the session's Bokeh document (callbacks run with the document locked)."""
 

@@ -27,7 +27,7 @@ from bokeh.server.contexts import BokehSessionContext
 from bokeh.server.session import ServerSession
 from tornado.ioloop import IOLoop
 
-from webapp.doc_timers import DocTimers, LoopPoster, destroyed
+from webapp.doc_timers import DocTimers, LoopPoster, destroyed, page_open
 
 
 class FakeSession:
@@ -384,3 +384,17 @@ def test_a_failing_timer_leaves_no_curdoc_behind(
         handle.callback()  # as the loop would, through Bokeh's own curdoc wrapper
     assert curdoc_stack == []
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [ValueError]
+
+
+def test_a_page_is_open_while_its_websocket_is_subscribed() -> None:
+    """page_open follows the session's connections: open with its page connected, closed once
+    the page's connection went (Bokeh keeps the session a while yet), open again when a page
+    reconnects, and closed for a document that was never served or whose session is gone."""
+    with served() as s:
+        assert on_loop(s.loop, lambda: page_open(s.doc))
+        on_loop(s.loop, lambda: s.session.unsubscribe(s.connection))  # type: ignore[arg-type]
+        assert not on_loop(s.loop, lambda: page_open(s.doc))
+        assert not s.session.destroyed
+        on_loop(s.loop, lambda: s.session.subscribe(s.connection))  # type: ignore[arg-type]
+        assert on_loop(s.loop, lambda: page_open(s.doc))
+    assert not page_open(Document())
