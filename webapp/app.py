@@ -82,10 +82,10 @@ def create_app() -> pn.template.BootstrapTemplate:
         state.param.watch(lambda e: waiting.end() if e.new else None, "busy")
 
         def populate_open_page() -> None:
-            # A page closed meanwhile (its session kept a while before Bokeh destroys it)
-            # gets no editors built for nobody: ~0.4 s of the loop that the next visitor's
-            # page waited behind. Looked at again each second until a page is back (never
-            # once the session is destroyed: its timers go with it).
+            # No editors for a page closed meanwhile (Bokeh keeps its session a while before
+            # destroying it): building them took ~0.4 s of the loop, and the next visitor's
+            # page waited behind that. Looked at again each second until a page is back
+            # (never once the session is destroyed: its timers go with it).
             if not page_open(doc):
                 timers.call_later(1.0, populate_open_page)
                 return
