@@ -25,7 +25,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _PATCHED = "_vmswap_page_scripts"
-WEBGL, MATHJAX = "bokeh-gl", "bokeh-mathjax"
+WEBGL = "bokeh-gl"  # the bundle name in Bokeh's resources (MathJax's is Panel's to drop)
 
 
 def _page_models(roots: Iterable[Any]) -> list[Any]:
