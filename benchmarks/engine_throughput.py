@@ -8,14 +8,16 @@ its Zipf stream as it goes is printed too. Then issue 14's other targets, each a
 in this run: `vmswap run scenarios/nvme_8vm_2x.toml` (its unlimited-memory baseline included)
 here against the same command at commit a244ee5 (checked out into a temporary git worktree; both
 run today's file, so both simulate the same host, each with its own model of it),
-the oracle's time over demand paging's on that scenario, and the peak memory of a 64 GiB host
-running 32 VMs of 4 GiB each (in a child process, ru_maxrss).
+the oracle's time over demand paging's on that scenario (and the time of its decisions replayed
+through the same engine path, choosing nothing: benchmarks/oracle_replay.py), and the peak
+memory of a 64 GiB host running 32 VMs of 4 GiB each (in a child process, ru_maxrss).
 
 The three contenders run in interleaved rounds (`--rounds`, default 3) and each keeps its best
 time, as timeit does: another process on the machine slows a round, never speeds one up.
 `--clock cpu` times the three in this process's CPU time instead (when the machine is shared:
 it leaves out the time another process held the CPU). The later figures are wall time always.
-Usage: python benchmarks/engine_throughput.py [--rounds N] [--clock wall|cpu] [--only vmswap-run]
+Usage: python benchmarks/engine_throughput.py [--rounds N] [--clock wall|cpu]
+    [--only vmswap-run|oracle]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.oracle_replay import recorded_run, replayed_run  # noqa: E402
 from engine import from_dict, load_scenario, simulate  # noqa: E402
 from engine.simulator import Simulation  # noqa: E402
 from engine.workloads import RefStream, forget_kept_blocks, stream_seed  # noqa: E402
@@ -238,6 +241,29 @@ def oracle_over_demand(rounds: int) -> tuple[float, float]:
     return oracle, demand
 
 
+def oracle_replayed(rounds: int) -> float:
+    """Best seconds of the oracle's run on nvme_8vm_2x with its decisions replayed (recorded
+    once, then replayed: benchmarks/oracle_replay.py): the engine path alone, no choosing."""
+    scenario = load_scenario(ROOT / EIGHT_VM)
+    expected, log = recorded_run(scenario)
+    return best_of(rounds, lambda: replayed_run(scenario, log, expected))
+
+
+def print_oracle(rounds: int) -> None:
+    """The oracle's time over demand's on nvme_8vm_2x, and its engine path's share of it."""
+    oracle_s, demand_s = oracle_over_demand(rounds)
+    print(
+        f"oracle / demand on nvme_8vm_2x   {oracle_s / demand_s:7.2f}x  "
+        f"({oracle_s:.2f} s against {demand_s:.2f} s; target <= 1.5x)"
+    )
+    floor_s = oracle_replayed(rounds)
+    print(
+        f"  its decisions replayed          {floor_s / demand_s:7.2f}x  "
+        f"({floor_s:.2f} s: the engine path alone; the oracle's own choosing "
+        f"{oracle_s - floor_s:.2f} s)"
+    )
+
+
 def eight_vm_rate() -> tuple[float, int, float]:
     """The scenario's own run, recording included; and, apart, its unlimited-memory baseline
     (which `simulate` also runs, once per scenario, for slowdown)."""
@@ -288,14 +314,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["vmswap-run"],
+        choices=["vmswap-run", "oracle"],
         default=None,
-        help="measure one figure alone: vmswap-run is `vmswap run` here against " + OLD_COMMIT,
+        help="measure one figure alone: vmswap-run is `vmswap run` here against "
+        + OLD_COMMIT
+        + "; oracle is the oracle's time over demand's, and its decisions replayed",
     )
     args = parser.parse_args()
     rounds = max(1, args.rounds)
     if args.only == "vmswap-run":
         print_against_old(rounds)
+        return
+    if args.only == "oracle":
+        print_oracle(rounds)
         return
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -347,11 +378,7 @@ def main() -> None:
         f"{r8:,} refs in {s8:.2f} s; simulate() with its unlimited-memory baseline: {whole:.2f} s"
     )
     print_against_old(rounds)
-    oracle_s, demand_s = oracle_over_demand(rounds)
-    print(
-        f"oracle / demand on nvme_8vm_2x   {oracle_s / demand_s:7.2f}x  "
-        f"({oracle_s:.2f} s against {demand_s:.2f} s; target <= 1.5x)"
-    )
+    print_oracle(rounds)
     peak_gib, secs, refs_big = big_host_peak()
     print(
         f"64 GiB host, 32 VMs x 4 GiB     peak memory {peak_gib:.2f} GiB (target < 2), "
