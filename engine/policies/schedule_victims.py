@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.hotpath.schedule_rank import ranked_pages
 from engine.policies import victims as pick
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class ScheduleVictims:
     next_starts: Callable[[int], np.ndarray]
     vm_clock: Callable[[int, int], int]
     vm_clocks: Callable[[int], np.ndarray]
+    _rank_work: np.ndarray | None = None  # ranked_pages' scratch: two rows as long as the pool
 
     def ranked_victims(
         self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
@@ -41,7 +43,25 @@ class ScheduleVictims:
         start: never evict for it a page needed sooner). Keys: an idle VM's pages, its next
         planned start (NEVER if not planned); a running VM that will then be inactive for
         long: the pages it will not need before its next slice, that start; every other page
-        of a running VM: PROTECTED."""
+        of a running VM: PROTECTED.
+
+        Chosen in one compiled call (engine.hotpath.schedule_rank.ranked_pages): the pages
+        and the order of `ranked_victims_reference`, which states the rule in numpy."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        pool = self.machine.pool
+        if self._rank_work is None:  # (made at first use: a mixin has no __init__ of its own)
+            self._rank_work = np.empty((2, pool.n_pages), dtype=np.int64)
+        return ranked_pages(
+            n, above, PROTECTED, now_ns, clean_only, pool.state, pool.base, self.running_vcpus,
+            self.next_starts(now_ns), self.run_until, self.period_start, self.vm_time,
+            self.touch_vns, self.ws_vns, self.min_idle_ns, self._rank_work,
+        )  # fmt: skip
+
+    def ranked_victims_reference(
+        self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
+    ) -> np.ndarray:
+        """ranked_victims' choice, stated in numpy (a VM and a key at a time)."""
         if n <= 0:
             return np.zeros(0, dtype=np.int64)
         pool = self.machine.pool

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.hotpath.touch_stamps import stamp_touches
 from engine.policies import victims as pick
 from engine.pool import PREFETCHED, SWAPPED
 
@@ -37,6 +38,19 @@ class WorkingSets:
     batch: int  # pages per restore read operation
 
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
+        """Stamp what the VM's run touched (engine.hotpath.touch_stamps, one compiled call:
+        the stamps of `after_run_reference`)."""
+        pool = self.machine.pool
+        cluster = int(self.machine.ra_cluster[vm])
+        with_readahead = major_pages.size > 0 and cluster > 1 and self.vector_readahead
+        stamp_touches(
+            pages, major_pages, self.history, self.touch_vns, self.touch_ns, pool.last_use_ns,
+            pool.state, pool.load_ns, int(self.period_start[vm]), int(self.vm_time[vm]),
+            cluster if with_readahead else 0, int(pool.base[vm]), int(pool.base[vm + 1]),
+        )  # fmt: skip
+
+    def after_run_reference(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
+        """after_run's stamps, stated in numpy."""
         pool = self.machine.pool
         self.history[pages] |= np.uint32(1)
         start, base = int(self.period_start[vm]), int(self.vm_time[vm])

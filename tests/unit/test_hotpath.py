@@ -63,9 +63,11 @@ def test_the_warm_module_compiles_every_kernel():
         read_starts,
         reclaim,
         sampling,
+        schedule_rank,
         step_pcpus,
         steps,
         time_maps,
+        touch_stamps,
         victim_rows,
     )
     from engine.hotpath import kernels as k
@@ -91,7 +93,8 @@ def test_the_warm_module_compiles_every_kernel():
     reclaim_kernels = (reclaim.take_kept, reclaim.evict_pages, reclaim.finish_writes)
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
-    victim_kernels = (clock.clock_victims, oldest.oldest_pages)
+    victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
+    predictive = (touch_stamps.stamp_touches,)
     for kernel in (
         k.run_references,
         k.clear_marks,
@@ -101,6 +104,7 @@ def test_the_warm_module_compiles_every_kernel():
         *victim_kernels,
         *streams,
         *oracle,
+        *predictive,
     ):
         assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"
 
