@@ -1,10 +1,12 @@
-"""`predictive`'s victims ranked by the scheduler's plan, compiled: one pass over the pool gives
-each evictable page its key (its VM's next planned start, or PROTECTED) and its age in its
-owner's clock, then each key's pages are taken oldest first, the farthest key first.
+"""`predictive`'s victims ranked by the scheduler's plan, compiled: each VM's key (its next
+planned start, or PROTECTED, or both, split by its pages' touch stamps) is known before any
+page is looked at, so the farthest key's VMs are scanned first and their oldest pages taken,
+then the next key's, until n are taken.
 
-The same pages, in the same order, as `ScheduleVictims.ranked_victims` made with a dozen numpy
-calls per VM and per key (~0.4 ms a call, ~1,600 calls on nvme_8vm_2x); the policy keeps that
-as the readable statement of the rule, and the tests compare the two call by call."""
+The same pages, in the same order, as `ScheduleVictims.ranked_victims_reference`, which makes
+them with a dozen numpy calls per VM and per key (~0.3 ms a call in a run, ~1,600 calls on
+nvme_8vm_2x); the policy keeps that as the readable statement of the rule, and the tests
+compare the two call by call."""
 
 from __future__ import annotations
 
