@@ -56,9 +56,10 @@ def warm() -> float:
     policies = [{"name": "demand", "victims": v} for v in ("lru", "fifo", "clock")]
     policies.append({"name": "predictive"})  # a policy that reads what each run touched
     policies.append({"name": "oracle"})  # its next-use times (engine/hotpath/next_use.py)
+    policies.append({"name": "schedule-oracle"})  # its next-period sets (period_sets.py)
     for policy in policies:
         data = dict(WARM_SCENARIO, policy=policy)
-        if policy["name"] == "predictive":
+        if policy["name"] in ("predictive", "schedule-oracle"):
             data["scheduler"] = TURNS_SCHEDULER
         simulate(from_dict(data), record=False)
     # Demand's steps in Python too: the compiled loop of quiet steps (engine.quiet_steps) does

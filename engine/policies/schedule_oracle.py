@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.executor import BLOCK
+from engine.hotpath.period_sets import slide_window
 from engine.policies import victims as pick
 from engine.policies.demand import DemandPaging
 from engine.policies.predictive import PredictivePaging
@@ -47,7 +48,15 @@ class ScheduleOracle(SetVictims, PredictivePaging):
         self.vm_vcpus: list[list[int]] = [[] for _ in range(ctx.n_vms)]
         for vc in ctx.vcpus:
             self.vm_vcpus[vc.vm].append(vc.index)
-        self._sets: dict[int, tuple[tuple[tuple[int, int], ...], np.ndarray]] = {}  # spans, mask
+        # Each VM's next-period set, kept up to date by engine.hotpath.period_sets: per page,
+        # how many references of its vCPUs' windows use it, and whether any does; the spans
+        # it is for; per vCPU, its window's references in a ring and [head, start, length].
+        lo_hi = [self.machine.pool.vm_range(vm) for vm in range(ctx.n_vms)]
+        self._set_counts = [np.zeros(hi - lo, dtype=np.int32) for lo, hi in lo_hi]
+        self._set_masks = [np.zeros(hi - lo, dtype=bool) for lo, hi in lo_hi]
+        self._set_spans: list[tuple[tuple[int, int], ...]] = [() for _ in range(ctx.n_vms)]
+        self._rings = [np.zeros(0, dtype=np.int64) for _ in ctx.vcpus]
+        self._windows = np.zeros((len(ctx.vcpus), 3), dtype=np.int64)
         n_vcpus = len(ctx.vcpus)
         # References each vCPU executed in its last slice (-1: none yet), and where it began.
         self.slice_refs = np.full(n_vcpus, -1, dtype=np.int64)
@@ -70,12 +79,11 @@ class ScheduleOracle(SetVictims, PredictivePaging):
             return DemandPaging.victims(self, n, now_ns, clean_only)
         return self.ranked_victims(n, now_ns, clean_only)
 
-    def next_period_mask(self, vm: int) -> np.ndarray:
-        """Per page of the VM (its range of the pool, in order): touched by its vCPUs in their
-        next slice of execution from where their streams stand. The slice's length in
-        references is SET_MARGIN times what the vCPU executed in its last slice (a VM's
-        progress depends on its faults, so no stream says it exactly), at most what a slice
-        holds at full speed. Kept until a vCPU of the VM moves on or ends a slice."""
+    def _spans(self, vm: int) -> tuple[tuple[int, int], ...]:
+        """(stream position, references) of the next slice of execution of each of the VM's
+        vCPUs: SET_MARGIN times what the vCPU executed in its last slice (a VM's progress
+        depends on its faults, so no stream says it exactly), at most what a slice holds at
+        full speed."""
         ctx = self.ctx
         slice_ns = int(ctx.slice_ns)
         spans = []
@@ -84,16 +92,47 @@ class ScheduleOracle(SetVictims, PredictivePaging):
             full = max(1, slice_ns // max(1, vc.cpu_ns))
             last = int(self.slice_refs[v])
             spans.append((vc.pos, full if last < 0 else min(full, max(1, int(last * SET_MARGIN)))))
-        key = tuple(spans)
-        cached = self._sets.get(vm)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        return tuple(spans)
+
+    def next_period_mask(self, vm: int) -> np.ndarray:
+        """Per page of the VM (its range of the pool, in order): touched by its vCPUs in their
+        next slice of execution from where their streams stand (`_spans`). Moved on with the
+        streams, only by the references that left or joined the windows
+        (engine.hotpath.period_sets): the set of `next_period_mask_reference`. The array is
+        the VM's own, updated in place: read it before the streams move."""
+        spans = self._spans(vm)
+        if spans == self._set_spans[vm]:
+            return self._set_masks[vm]
+        for v, (pos, n) in zip(self.vm_vcpus[vm], spans, strict=True):
+            rel, _ = self.ctx.vcpus[v].stream.take(pos, n)
+            if rel.size > self._rings[v].size:
+                self._rings[v] = self._regrown_ring(v, rel.size)
+            slide_window(
+                self._set_counts[vm], self._set_masks[vm], self._rings[v], self._windows[v],
+                pos, rel,
+            )  # fmt: skip
+        self._set_spans[vm] = spans
+        return self._set_masks[vm]
+
+    def _regrown_ring(self, v: int, size: int) -> np.ndarray:
+        """vCPU v's ring made large enough for size references, its window moved to the front
+        in order."""
+        ring, window = self._rings[v], self._windows[v]
+        head, _, length = (int(x) for x in window)
+        grown = np.zeros(max(size, 2 * ring.size), dtype=np.int64)
+        if length:
+            grown[:length] = ring[(head + np.arange(length)) % ring.size]
+        window[0] = 0
+        return grown
+
+    def next_period_mask_reference(self, vm: int) -> np.ndarray:
+        """next_period_mask's set, built afresh from the streams: a boolean mark per reference
+        of each vCPU's span."""
         lo, hi = self.machine.pool.vm_range(vm)
         mask = np.zeros(hi - lo, dtype=bool)
-        for v, (pos, n) in zip(self.vm_vcpus[vm], spans, strict=True):
-            rel, _ = ctx.vcpus[v].stream.take(pos, n)
-            mask[rel] = True  # a boolean mark per reference: no sort of a slice's references
-        self._sets[vm] = (key, mask)
+        for v, (pos, n) in zip(self.vm_vcpus[vm], self._spans(vm), strict=True):
+            rel, _ = self.ctx.vcpus[v].stream.take(pos, n)
+            mask[rel] = True
         return mask
 
     def next_period_pages(self, vm: int) -> np.ndarray:

@@ -58,6 +58,7 @@ def test_the_warm_module_compiles_every_kernel():
         lookahead,
         next_use,
         oldest,
+        period_sets,
         position_cut,
         prefetch_plan,
         read_starts,
@@ -94,7 +95,7 @@ def test_the_warm_module_compiles_every_kernel():
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
     victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
-    predictive = (touch_stamps.stamp_touches,)
+    predictive = (touch_stamps.stamp_touches, period_sets.slide_window)
     for kernel in (
         k.run_references,
         k.clear_marks,
