@@ -37,10 +37,8 @@ _NONE = object()  # an iterator's end, where None is a decision (no fault read)
 class DecisionLog:
     """Everything the oracle decided in one run, in the order the engine asked."""
 
-    victims: list[np.ndarray] = field(default_factory=list)
-    asked: list[tuple[int, bool]] = field(
-        default_factory=list
-    )  # each victims call's (n, clean_only)
+    # Each reclaim's question (n, clean_only) and the victims the oracle gave.
+    victims: list[tuple[tuple[int, bool], np.ndarray]] = field(default_factory=list)
     fault_reads: list[np.ndarray | None] = field(default_factory=list)
     steps: list[list[Call]] = field(default_factory=list)
 
@@ -84,8 +82,7 @@ class RecordingOracle(Oracle):
 
     def victims(self, n: int, now_ns: int, clean_only: bool = False) -> np.ndarray:
         chosen = super().victims(n, now_ns, clean_only)
-        self.log.victims.append(chosen.copy())
-        self.log.asked.append((n, clean_only))
+        self.log.victims.append(((n, clean_only), chosen.copy()))
         return chosen
 
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
@@ -107,7 +104,7 @@ class ReplayingOracle(Oracle):
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)
-        self._victims = iter(zip(self.log.asked, self.log.victims, strict=True))
+        self._victims = iter(self.log.victims)
         self._fault_reads = iter(self.log.fault_reads)
         self._steps = iter(self.log.steps)
 
