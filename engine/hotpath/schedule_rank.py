@@ -1,12 +1,13 @@
-"""`predictive`'s victims ranked by the scheduler's plan, compiled: each VM's key (its next
-planned start, or PROTECTED, or both, split by its pages' touch stamps) is known before any
+"""Victims ranked by the scheduler's plan, compiled: `predictive`'s (`ranked_pages`) and the
+schedule oracle's (`set_ranked_pages`). Each VM's keys (its next planned start, or PROTECTED,
+or both, its pages split by their touch stamps or by its next-period set) are known before any
 page is looked at, so the farthest key's VMs are scanned first and their oldest pages taken,
 then the next key's, until n are taken.
 
-The same pages, in the same order, as `ScheduleVictims.ranked_victims_reference`, which makes
-them with a dozen numpy calls per VM and per key (~0.3 ms a call in a run, ~1,600 calls on
-nvme_8vm_2x); the policy keeps that as the readable statement of the rule, and the tests
-compare the two call by call."""
+The same pages, in the same order, as `ScheduleVictims.ranked_victims_reference` and
+`SetVictims.ranked_victims_reference`, which make them with a dozen numpy calls per VM and per
+key (~0.3-0.4 ms a call in a run, ~1,500 calls on nvme_8vm_2x); the policies keep those as the
+readable statements of the rules, and the tests compare them call by call."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.oldest import bit_length
+from engine.hotpath.position_cut import _candidate
 from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 # A packed (age, page) value keeps its age in the bits above the page's: exact while both fit.
@@ -80,6 +82,80 @@ def ranked_pages(
                         clean_only, cold_below[vm], cold_part, warm_part, clock[vm])  # fmt: skip
         taken = _oldest(n - taken, pages, ages, m, out, taken)
     return out[:taken]
+
+
+@njit(cache=True, nogil=True)
+def set_ranked_pages(
+    n: int, above: int, protected: int, now_ns: int, clean_only: bool, state: np.ndarray,
+    vm_base: np.ndarray, running_vcpus: np.ndarray, next_start: np.ndarray,
+    period_start: np.ndarray, vm_time: np.ndarray, touch_vns: np.ndarray,
+    in_set: np.ndarray, work: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Up to n evictable pages (clean and prefetched only if clean_only) in the schedule
+    oracle's order: first the pages in no next-period set (in_set, a flag per page of the
+    pool), by their VM's next planned start, farthest first; then the pages of the sets, by
+    when each set is needed (a running VM's: `protected`; another's: its next start),
+    farthest first, only those needed after `above`. Within a key, by age in the owner's
+    clock (touch stamp less the VM's clock now), then page. `work`: two rows of scratch as
+    long as the pool."""
+    n_vms = vm_base.size - 1
+    clock = np.empty(n_vms, dtype=np.int64)
+    needed = np.empty(n_vms, dtype=np.int64)  # when each VM's set is needed
+    # Each VM's candidates out of its set, counted by a pass that vectorises: the sets
+    # usually hold every resident page, and a VM with none out of its set is not scanned for
+    # them.
+    n_out = np.empty(n_vms, dtype=np.int64)
+    for vm in range(n_vms):
+        running = running_vcpus[vm] > 0
+        clock[vm] = vm_time[vm] + (now_ns - period_start[vm] if running else 0)
+        needed[vm] = protected if running else next_start[vm]
+        lo, hi = vm_base[vm], vm_base[vm + 1]
+        n_out[vm] = _count_out_of_set(state[lo:hi], in_set[lo:hi], clean_only)
+    out = np.empty(n, dtype=np.int64)
+    taken = 0
+    for inside in (False, True):  # the pages out of every set first, then the sets'
+        keys = np.sort(needed if inside else next_start)[::-1]
+        for j in range(keys.size):
+            key = keys[j]
+            if taken >= n or (inside and key <= above):
+                return out[:taken]
+            if j > 0 and key == keys[j - 1]:
+                continue
+            pages, ages = work[0], work[1]
+            m = 0
+            for vm in range(n_vms):
+                if (needed[vm] if inside else next_start[vm]) == key and (inside or n_out[vm]):
+                    m = _gather_by_set(pages, ages, m, state, touch_vns, in_set, vm_base[vm],
+                                       vm_base[vm + 1], clean_only, inside, clock[vm])  # fmt: skip
+            taken = _oldest(n - taken, pages, ages, m, out, taken)
+    return out[:taken]
+
+
+@njit(cache=True, nogil=True)
+def _count_out_of_set(state: np.ndarray, in_set: np.ndarray, clean_only: bool) -> int:
+    """How many of the pages are evictable (clean and prefetched only if clean_only) and out
+    of the set."""
+    count = 0
+    for i in range(state.size):
+        count += _candidate(state[i], clean_only) & (not in_set[i])
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _gather_by_set(
+    pages: np.ndarray, ages: np.ndarray, m: int, state: np.ndarray, touch_vns: np.ndarray,
+    in_set: np.ndarray, lo: int, hi: int, clean_only: bool, inside: bool, clock: int,
+) -> int:  # fmt: skip
+    """Append the evictable pages of [lo, hi) in the set (inside) or out of it, with their
+    ages (touch stamp less clock), to pages and ages at m; returns their new length."""
+    for p in range(lo, hi):
+        s = state[p]
+        if s < CLEAN or s > PREFETCHED or (clean_only and s == DIRTY) or in_set[p] != inside:
+            continue
+        pages[m] = p
+        ages[m] = touch_vns[p] - clock
+        m += 1
+    return m
 
 
 @njit(cache=True, nogil=True)

@@ -51,9 +51,11 @@ class ScheduleOracle(SetVictims, PredictivePaging):
         # Each VM's next-period set, kept up to date by engine.hotpath.period_sets: per page,
         # how many references of its vCPUs' windows use it, and whether any does; the spans
         # it is for; per vCPU, its window's references in a ring and [head, start, length].
+        # The masks are views of one flag per page of the pool (`next_period_masks`).
         lo_hi = [self.machine.pool.vm_range(vm) for vm in range(ctx.n_vms)]
         self._set_counts = [np.zeros(hi - lo, dtype=np.int32) for lo, hi in lo_hi]
-        self._set_masks = [np.zeros(hi - lo, dtype=bool) for lo, hi in lo_hi]
+        self._set_flat = np.zeros(self.machine.pool.n_pages, dtype=bool)
+        self._set_masks = [self._set_flat[lo:hi] for lo, hi in lo_hi]
         self._set_spans: list[tuple[tuple[int, int], ...]] = [() for _ in range(ctx.n_vms)]
         self._rings = [np.zeros(0, dtype=np.int64) for _ in ctx.vcpus]
         self._windows = np.zeros((len(ctx.vcpus), 3), dtype=np.int64)
@@ -113,6 +115,13 @@ class ScheduleOracle(SetVictims, PredictivePaging):
             )  # fmt: skip
         self._set_spans[vm] = spans
         return self._set_masks[vm]
+
+    def next_period_masks(self) -> np.ndarray:
+        """Per page of the pool: in its VM's next-period set (every VM's next_period_mask,
+        moved on with the streams, in one array: read it before they move)."""
+        for vm in range(self.ctx.n_vms):
+            self.next_period_mask(vm)
+        return self._set_flat
 
     def _regrown_ring(self, v: int, size: int) -> np.ndarray:
         """vCPU v's ring made large enough for size references, its window moved to the front

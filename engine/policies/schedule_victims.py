@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.hotpath.schedule_rank import ranked_pages
+from engine.hotpath.schedule_rank import ranked_pages, set_ranked_pages
 from engine.policies import victims as pick
 
 if TYPE_CHECKING:
@@ -116,13 +116,34 @@ class SetVictims(ScheduleVictims):
     set is known, the order of references inside a period is not)."""
 
     next_period_mask: Callable[[int], np.ndarray]  # per page of the VM: in its next-period set
+    next_period_masks: Callable[[], np.ndarray]  # per page of the pool: in its VM's set
 
     def ranked_victims(
         self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
     ) -> np.ndarray:
         """Up to n evictable pages in the order above. `above` (a planned start) spares the
         set pages needed at or before it; a page in no set is needed by no coming period,
-        so it is always eligible."""
+        so it is always eligible.
+
+        Chosen in one compiled call (engine.hotpath.schedule_rank.set_ranked_pages): the
+        pages and the order of `ranked_victims_reference`, which states the rule in numpy.
+        It reads every VM's set, where the reference reads those of the VMs it reaches: the
+        sets are moved on with the streams either way, only at other times."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        pool = self.machine.pool
+        if self._rank_work is None:
+            self._rank_work = np.empty((2, pool.n_pages), dtype=np.int64)
+        return set_ranked_pages(
+            n, above, PROTECTED, now_ns, clean_only, pool.state, pool.base, self.running_vcpus,
+            self.next_starts(now_ns), self.period_start, self.vm_time, self.touch_vns,
+            self.next_period_masks(), self._rank_work,
+        )  # fmt: skip
+
+    def ranked_victims_reference(
+        self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
+    ) -> np.ndarray:
+        """ranked_victims' choice, stated in numpy (a tier, a key and a VM at a time)."""
         if n <= 0:
             return np.zeros(0, dtype=np.int64)
         nxt = self.next_starts(now_ns)

@@ -95,6 +95,7 @@ def test_the_warm_module_compiles_every_kernel():
     reclaim_kernels = (*reclaim_kernels, reclaim.reclaim_kept, device_time.dispatch_queued)
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
     victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
+    victim_kernels = (*victim_kernels, schedule_rank.set_ranked_pages)
     predictive = (touch_stamps.stamp_touches, period_sets.slide_window)
     for kernel in (
         k.run_references,

@@ -1,6 +1,7 @@
-"""predictive's victims ranked by the plan: the compiled selection (engine.hotpath.schedule_rank)
-gives the pages, in the order, of the numpy statement of the rule (`ranked_victims_reference`),
-call by call in real runs: reclaim's (every key), and a restore's (only keys past a start)."""
+"""Victims ranked by the plan, predictive's and the schedule oracle's: the compiled selections
+(engine.hotpath.schedule_rank) give the pages, in the order, of the numpy statements of the
+rules (`ranked_victims_reference`), call by call in real runs: reclaim's (every key), and a
+restore's (only keys past a start)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,37 @@ import numpy as np
 import pytest
 
 from engine import load_scenario, simulate
-from engine.hotpath.schedule_rank import ranked_pages
-from engine.policies.schedule_victims import PROTECTED, ScheduleVictims
-from engine.pool import CLEAN
+from engine.hotpath.schedule_rank import ranked_pages, set_ranked_pages
+from engine.policies.schedule_victims import PROTECTED, ScheduleVictims, SetVictims
+from engine.pool import CLEAN, DIRTY
 from engine.scenario.overrides import with_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+Asked = list[tuple[int, bool, int, int]]  # each call's n, clean_only, above and pages given
+
+
+def _checked_against_reference(
+    monkeypatch: pytest.MonkeyPatch, cls: type[ScheduleVictims]
+) -> Asked:
+    """Make cls.ranked_victims compare its choice with ranked_victims_reference's at every
+    call (the reference first: it reads the same state); returns the calls as they come."""
+    compiled = cls.ranked_victims
+    asked: Asked = []
+
+    def both(
+        self: ScheduleVictims, n: int, now_ns: int, clean_only: bool = False,
+        above: int = PROTECTED - 1,
+    ) -> np.ndarray:  # fmt: skip
+        expected = self.ranked_victims_reference(n, now_ns, clean_only, above)
+        chosen = compiled(self, n, now_ns, clean_only, above)
+        assert np.array_equal(chosen, expected), (n, now_ns, clean_only, above)
+        asked.append((n, clean_only, above, int(chosen.size)))
+        return chosen
+
+    monkeypatch.setattr(cls, "ranked_victims", both)
+    return asked
 
 
 @pytest.mark.parametrize(
@@ -25,20 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_compiled_ranking_is_the_reference_call_by_call(
     monkeypatch: pytest.MonkeyPatch, name: str, ms: int
 ) -> None:
-    compiled = ScheduleVictims.ranked_victims
-    asked: list[tuple[int, bool, int]] = []
-
-    def both(
-        self: ScheduleVictims, n: int, now_ns: int, clean_only: bool = False,
-        above: int = PROTECTED - 1,
-    ) -> np.ndarray:  # fmt: skip
-        chosen = compiled(self, n, now_ns, clean_only, above)
-        expected = self.ranked_victims_reference(n, now_ns, clean_only, above)
-        assert np.array_equal(chosen, expected), (n, now_ns, clean_only, above)
-        asked.append((n, clean_only, above))
-        return chosen
-
-    monkeypatch.setattr(ScheduleVictims, "ranked_victims", both)
+    asked = _checked_against_reference(monkeypatch, ScheduleVictims)
     scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     for seed in (1, 2):
         simulate(with_overrides(scenario, [f"seed={seed}", f"duration_ms={ms}"]), "predictive")
@@ -50,23 +63,11 @@ def test_restores_ask_for_keys_past_a_start_and_get_the_reference(
 ) -> None:
     """A restore asks only for pages whose key is past its start (`above`): the case of the
     ranking that stops early, met here in real runs."""
-    compiled = ScheduleVictims.ranked_victims
-    past_a_start = []
-
-    def both(
-        self: ScheduleVictims, n: int, now_ns: int, clean_only: bool = False,
-        above: int = PROTECTED - 1,
-    ) -> np.ndarray:  # fmt: skip
-        chosen = compiled(self, n, now_ns, clean_only, above)
-        assert np.array_equal(chosen, self.ranked_victims_reference(n, now_ns, clean_only, above))
-        if above > PROTECTED:
-            past_a_start.append(chosen.size)
-        return chosen
-
-    monkeypatch.setattr(ScheduleVictims, "ranked_victims", both)
+    asked = _checked_against_reference(monkeypatch, ScheduleVictims)
     for name in ("real_programs", "nvme_8vm_2x"):
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
         simulate(with_overrides(scenario, ["duration_ms=400"]), "predictive", record=False)
+    past_a_start = [given for _, _, above, given in asked if above > PROTECTED]
     assert past_a_start, "no restore asked for victims past its start"
     assert min(past_a_start) < max(past_a_start)  # some stopped short of n, some did not
 
@@ -104,3 +105,52 @@ def test_ages_too_far_apart_to_pack_are_ranked_the_same() -> None:
         40, PROTECTED - 1, PROTECTED, 0, False, state, vm_base, idle, starts, zeros, zeros,
         zeros, touch, 1, 1, work,
     ).tolist() == close.tolist()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "ms"), [("nvme_8vm_2x", 200), ("patent_demo", 300), ("real_programs", 400)]
+)
+def test_the_schedule_oracles_ranking_is_its_reference_call_by_call(
+    monkeypatch: pytest.MonkeyPatch, name: str, ms: int
+) -> None:
+    """The schedule oracle's victims (pages out of every next-period set first, then the sets'):
+    the compiled selection gives the reference's pages in its order, at every call of real runs,
+    the restores' calls past a start among them."""
+    asked = _checked_against_reference(monkeypatch, SetVictims)
+    scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+    for seed in (1, 2):
+        overrides = [f"seed={seed}", f"duration_ms={ms}"]
+        simulate(with_overrides(scenario, overrides), "schedule-oracle", record=False)
+    assert len(asked) > 20, f"{name}: ranked_victims was asked {len(asked)} times"
+    assert any(above > PROTECTED for _, _, above, _ in asked), "no call past a start"
+
+
+def test_the_schedule_oracles_ranking_by_hand() -> None:
+    """Two VMs, one running: the pages out of every set go first (the farther start's VM's
+    first, oldest first), then the idle VM's set, then the running VM's (PROTECTED) set; a
+    call past a start stops before the sets needed by then; clean_only passes dirty pages by.
+    The interpreted function (NUMBA_DISABLE_JIT's) chooses the same."""
+    state = np.full(8, CLEAN, dtype=np.int8)
+    state[1] = DIRTY
+    vm_base = np.array([0, 4, 8], dtype=np.int64)
+    running = np.array([1, 0], dtype=np.int64)  # VM 0 runs, VM 1 is idle
+    starts = np.array([900, 500], dtype=np.int64)  # VM 0's next start is the farther
+    period_start = np.array([100, 0], dtype=np.int64)
+    vm_time = np.array([1000, 2000], dtype=np.int64)
+    touch = np.array([1010, 1005, 1020, 1001, 1990, 1995, 1980, 1999], dtype=np.int64)
+    in_set = np.array([0, 0, 1, 1, 1, 0, 0, 1], dtype=np.bool_)
+    work = np.empty((2, 8), dtype=np.int64)
+
+    def rank(n: int, above: int, clean_only: bool, fn=set_ranked_pages) -> list[int]:
+        return fn(
+            n, above, PROTECTED, 200, clean_only, state, vm_base, running, starts,
+            period_start, vm_time, touch, in_set, work,
+        ).tolist()  # fmt: skip
+
+    # Out of the sets: VM 0's {0, 1} (start 900) by age, then VM 1's {5, 6} (start 500);
+    # then the sets: VM 1's {4, 7} (needed at 500), then VM 0's {2, 3} (PROTECTED).
+    assert rank(8, PROTECTED - 1, False) == [1, 0, 6, 5, 4, 7, 3, 2]
+    assert rank(8, 500, False) == [1, 0, 6, 5]  # the sets needed by 500 are spared
+    assert rank(8, PROTECTED - 1, True) == [0, 6, 5, 4, 7, 3, 2]  # no dirty page
+    assert rank(3, PROTECTED - 1, False) == [1, 0, 6]
+    assert rank(8, PROTECTED - 1, False, set_ranked_pages.py_func) == rank(8, PROTECTED - 1, False)
