@@ -60,8 +60,7 @@ class PlanBackOff:
         plan-driven mechanisms act now (before, and where it never can, the plan's accuracy)."""
         if not self.by_benefit:
             return
-        pages = np.flatnonzero(self.touch_ns >= self._shadow_since)
-        shadow = self.shadow.step(pages, self.touch_ns[pages], now_ns)
+        shadow = self.shadow.step_since(self.touch_ns, self._shadow_since, now_ns)
         self._shadow_since = now_ns
         c = self.machine.counters
         stall = int(c.stall_ns.sum())

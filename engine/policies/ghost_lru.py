@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NEVER_TOUCHED = -1
+from engine.hotpath.shadow_lru import NEVER_TOUCHED, shadow_step
+
+__all__ = ["NEVER_TOUCHED", "TRUSTED_OVERCOMMIT", "GhostLru"]
 # Where the shadow is trusted: touched pages at least this many times its frames. Measured, at
 # ~2x its faults are within ~5 % of demand paging's own; near 1x an LRU's misses hinge on a few
 # frames and on the order the VMs run in, and the shadow is off by tens of per cent (at 1.14x,
@@ -34,8 +36,10 @@ class GhostLru:
         self.key_ns = np.full(n_pages, NEVER_TOUCHED, dtype=np.int64)  # LRU key: use or load
         self.faults = np.zeros(self.base.size - 1, dtype=np.int64)  # per VM, so far
         self.touched = 0  # distinct pages touched so far
-        self._horizon = NEVER_TOUCHED  # the last horizon_ns: where the next search starts
-        self._advance = 0  # how far the last horizon moved from the one before
+        # The last horizon_ns (where the next search starts) and how far it moved from the
+        # one before, shared with the compiled step, which keeps a third figure of its own.
+        self._hint = np.array([NEVER_TOUCHED, 0, 0], dtype=np.int64)
+        self._work = np.empty((2, n_pages), dtype=np.int64)  # the compiled step's scratch
 
     def trusted(self) -> bool:
         """Whether the pages touched so far overcommit the shadow enough to trust its count."""
@@ -47,12 +51,12 @@ class GhostLru:
         only grow, so nearly always) it is the fit-th largest of those: their k-th smallest,
         k the few that fell out since. Those k lie below the last horizon plus twice its last
         advance whenever more than k keys do, so usually only those few are searched."""
-        last = self._horizon
+        last = int(self._hint[0])
         if last > NEVER_TOUCHED:
             above = self.key_ns >= last
             k = int(np.count_nonzero(above)) - self.fit
             if k >= 0:
-                near = self.key_ns[above & (self.key_ns < last + 2 * self._advance + 1)]
+                near = self.key_ns[above & (self.key_ns < last + 2 * int(self._hint[1]) + 1)]
                 keys = near if near.size > k else self.key_ns[above]
                 return self._moved_to(int(np.partition(keys, k)[k]))
         keys = self.key_ns[self.key_ns > NEVER_TOUCHED]
@@ -62,14 +66,25 @@ class GhostLru:
 
     def _moved_to(self, horizon: int) -> int:
         """Keep the new horizon and how far it moved: where the next search starts."""
-        if self._horizon > NEVER_TOUCHED:
-            self._advance = horizon - self._horizon
-        self._horizon = horizon
+        if self._hint[0] > NEVER_TOUCHED:
+            self._hint[1] = horizon - self._hint[0]
+        self._hint[0] = horizon
         return horizon
+
+    def step_since(self, touch_ns: np.ndarray, since_ns: int, now_ns: int) -> int:
+        """`step` of the pages whose last touch (touch_ns, per page) is at or after since_ns,
+        in one compiled call (engine.hotpath.shadow_lru): the same faults, keys and horizon."""
+        faults, first_touches = shadow_step(
+            self.key_ns, touch_ns, since_ns, now_ns, self.fit, self.cluster, self.base,
+            self.vm_of, self.faults, self._hint, self._work,
+        )  # fmt: skip
+        self.touched += first_touches
+        return faults
 
     def step(self, pages: np.ndarray, used_ns: np.ndarray, now_ns: int) -> int:
         """`pages` (distinct) were touched (last at `used_ns`) since the previous call; returns
-        the shadow's new major faults (a first touch is a minor fault and is not counted)."""
+        the shadow's new major faults (a first touch is a minor fault and is not counted).
+        The rule in numpy: runs call `step_since`, its compiled form."""
         if pages.size == 0:
             return 0
         horizon = self.horizon_ns()

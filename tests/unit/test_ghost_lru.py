@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
+import copy
+from pathlib import Path
 
+import numpy as np
+import pytest
+
+from engine import load_scenario, simulate
+from engine.hotpath.shadow_lru import shadow_step
 from engine.policies import validate_policy
 from engine.policies.ghost_lru import NEVER_TOUCHED, GhostLru
 from engine.scenario import from_dict
+from engine.scenario.overrides import with_overrides
 from engine.simulator import Simulation
 from tests.unit.test_predictive import mini
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pages(*ids: int) -> np.ndarray:
@@ -73,3 +82,73 @@ def test_horizon_is_always_the_fit_th_largest_key() -> None:
         keys = np.sort(ghost.key_ns[ghost.key_ns > NEVER_TOUCHED])
         expected = NEVER_TOUCHED if keys.size <= ghost.fit else int(keys[keys.size - ghost.fit])
         assert ghost.horizon_ns() == expected
+
+
+def _stepped_both_ways(steps: int, seed: int, interpreted: bool = False) -> int:
+    """Random steps given to a shadow as `step_since` takes them (the touch times of the
+    whole pool) and to a twin as `step` (the touched pages): the same faults, keys, counts and
+    horizon at every step. Returns the faults counted."""
+    rng = np.random.default_rng(seed)
+    base = np.array([0, 3_000, 5_000, 9_000], dtype=np.int64)
+    compiled, numpy = (GhostLru(base, fit_pages=2_500, cluster_pages=8) for _ in range(2))
+    touch = np.full(9_000, -1, dtype=np.int64)
+    now = since = 0
+    total = 0
+    for _ in range(steps):
+        now += int(rng.integers(1, 50_000))
+        pages = np.unique(rng.integers(0, 9_000, int(rng.integers(0, 400))))
+        touch[pages] = now - rng.integers(0, 1_000, pages.size)
+        if interpreted:
+            faults, first = shadow_step.py_func(
+                compiled.key_ns, touch, since, now, compiled.fit, compiled.cluster,
+                compiled.base, compiled.vm_of, compiled.faults, compiled._hint, compiled._work,
+            )  # fmt: skip
+            compiled.touched += first
+        else:
+            faults = compiled.step_since(touch, since, now)
+        touched = np.flatnonzero(touch >= since)
+        assert faults == numpy.step(touched, touch[touched], now)
+        since = now
+        assert np.array_equal(compiled.key_ns, numpy.key_ns)
+        assert np.array_equal(compiled.faults, numpy.faults)
+        assert compiled.touched == numpy.touched
+        assert compiled.horizon_ns() == numpy.horizon_ns()
+        total += faults
+    return total
+
+
+def test_the_compiled_step_is_the_numpy_step() -> None:
+    """step_since (engine.hotpath.shadow_lru) and step agree step by step, through steps that
+    touch nothing, first touches, misses and their blocks at each VM's end."""
+    assert _stepped_both_ways(300, seed=5) > 100
+
+
+def test_the_interpreted_step_is_the_numpy_step() -> None:
+    """The kernel as plain Python (NUMBA_DISABLE_JIT's) counts the same."""
+    assert _stepped_both_ways(60, seed=6, interpreted=True) > 10
+
+
+def test_runs_step_the_shadow_as_numpy_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In real runs of predictive and the schedule oracle, every step of the shadow counted by
+    the compiled call is what the numpy statement of the rule counts on a twin."""
+    compiled = GhostLru.step_since
+    twins: dict[int, GhostLru] = {}
+    steps = []
+
+    def both(self: GhostLru, touch_ns: np.ndarray, since_ns: int, now_ns: int) -> int:
+        twin = twins.setdefault(id(self), copy.deepcopy(self))
+        touched = np.flatnonzero(touch_ns >= since_ns)
+        expected = twin.step(touched, touch_ns[touched], now_ns)
+        faults = compiled(self, touch_ns, since_ns, now_ns)
+        assert faults == expected, now_ns
+        assert np.array_equal(self.key_ns, twin.key_ns), now_ns
+        assert self.touched == twin.touched
+        steps.append(faults)
+        return faults
+
+    monkeypatch.setattr(GhostLru, "step_since", both)
+    scenario = load_scenario(ROOT / "scenarios" / "nvme_8vm_2x.toml")
+    for policy in ("predictive", "schedule-oracle"):
+        simulate(with_overrides(scenario, ["duration_ms=300"]), policy, record=False)
+    assert len(twins) == 2
+    assert len(steps) > 500 and sum(steps) > 1000, (len(steps), sum(steps))

@@ -65,6 +65,7 @@ def test_the_warm_module_compiles_every_kernel():
         reclaim,
         sampling,
         schedule_rank,
+        shadow_lru,
         step_pcpus,
         steps,
         time_maps,
@@ -96,7 +97,7 @@ def test_the_warm_module_compiles_every_kernel():
     # (radix_sort is compiled into oldest_pages, its caller on these paths)
     victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
     victim_kernels = (*victim_kernels, schedule_rank.set_ranked_pages)
-    predictive = (touch_stamps.stamp_touches, period_sets.slide_window)
+    predictive = (touch_stamps.stamp_touches, period_sets.slide_window, shadow_lru.shadow_step)
     for kernel in (
         k.run_references,
         k.clear_marks,
