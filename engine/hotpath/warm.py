@@ -54,9 +54,11 @@ def warm() -> float:
     t0 = time.perf_counter()
     compileall.compile_dir(ENGINE_DIR, quiet=1)
     policies = [{"name": "demand", "victims": v} for v in ("lru", "fifo", "clock")]
-    policies.append({"name": "predictive"})  # a policy that reads what each run touched
+    # A policy that reads what each run touched, and restores working sets (restore_sets.py).
+    policies.append({"name": "predictive"})
     policies.append({"name": "oracle"})  # its next-use times (engine/hotpath/next_use.py)
-    policies.append({"name": "schedule-oracle"})  # its next-period sets (period_sets.py)
+    # Its next-period sets (period_sets.py), and the restore sets that put them first.
+    policies.append({"name": "schedule-oracle"})
     for policy in policies:
         data = dict(WARM_SCENARIO, policy=policy)
         if policy["name"] in ("predictive", "schedule-oracle"):

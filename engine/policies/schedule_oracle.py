@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.executor import BLOCK
 from engine.hotpath.period_sets import slide_window
+from engine.hotpath.restore_sets import set_first_restore, set_first_restore_size
 from engine.policies import victims as pick
 from engine.policies.demand import DemandPaging
 from engine.policies.predictive import PredictivePaging
@@ -153,25 +154,40 @@ class ScheduleOracle(SetVictims, PredictivePaging):
         first (the oracle knows the set, not the order of use), then what predictive would
         restore besides (pages the VM is likely to use in the periods after), capped.
         Restoring the set alone was measured worse at real 2x (seed 1: 4,770 ms lost against
-        4,481): what the guess adds keeps the VM's later periods from faulting."""
+        4,481): what the guess adds keeps the VM's later periods from faulting.
+
+        In recency order, chosen in one compiled call
+        (engine.hotpath.restore_sets.set_first_restore): the pages and order of
+        `restore_set_reference`, which states the rule in numpy."""
+        if self.params.get("restore_order", "recency") == "frequency":
+            return self.restore_set_reference(vm, now_ns)
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        return set_first_restore(
+            self.next_period_mask(vm), pool.state, self.touch_vns, self.ws_since(vm, now_ns),
+            self.vm_cap(vm), lo, hi, self.restore_work(),
+        )  # fmt: skip
+
+    def restore_set_reference(self, vm: int, now_ns: int) -> np.ndarray:
+        """restore_set's pages, stated in numpy."""
         cap = self.vm_cap(vm)
         pages = self.next_period_pages(vm)
         pages = pages[self.machine.pool.state[pages] == SWAPPED]
         pages = pick.smallest(-self.touch_vns[pages], pages, cap)  # most recent first
         # The guess holds swapped pages only, so those in the set are exactly the set's
         # swapped pages (all of them, not only the first cap taken above).
-        guess = super().restore_set(vm, now_ns)
+        guess = super().restore_set_reference(vm, now_ns)
         more = guess[~self.next_period_mask(vm)[guess - self.machine.pool.vm_range(vm)[0]]]
         return np.concatenate([pages, more])[:cap]
 
     def restore_set_size(self, vm: int, now_ns: int) -> int:
-        """restore_set(vm, now_ns).size: the cap when the set's swapped pages alone fill it,
-        else counted from the set itself."""
+        """restore_set(vm, now_ns).size, counted without ordering the pages (in either order:
+        engine.hotpath.restore_sets.set_first_restore_size says why the count is exact)."""
         lo, hi = self.machine.pool.vm_range(vm)
-        mask = self.next_period_mask(vm)
-        swapped = int(np.count_nonzero(mask & (self.machine.pool.state[lo:hi] == SWAPPED)))
-        cap = self.vm_cap(vm)
-        return cap if swapped >= cap else int(self.restore_set(vm, now_ns).size)
+        return set_first_restore_size(
+            self.next_period_mask(vm), self.machine.pool.state, self.touch_vns,
+            self.ws_since(vm, now_ns), self.vm_cap(vm), lo, hi,
+        )  # fmt: skip
 
     def working_set_size(self, vm: int, now_ns: int) -> int:
         own = int(np.count_nonzero(self.next_period_mask(vm)))

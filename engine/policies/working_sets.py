@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.hotpath.restore_sets import recent_swapped
 from engine.hotpath.touch_stamps import stamp_touches
 from engine.policies import victims as pick
 from engine.pool import PREFETCHED, SWAPPED
@@ -36,6 +37,7 @@ class WorkingSets:
     scale: np.ndarray  # per VM: the share of the cap its next restore may read
     cap_pages: int  # most pages one restore reads
     batch: int  # pages per restore read operation
+    _restore_work: np.ndarray | None = None  # the compiled restore sets' scratch
 
     def after_run(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
         """Stamp what the VM's run touched (engine.hotpath.touch_stamps, one compiled call:
@@ -70,11 +72,24 @@ class WorkingSets:
 
     def restore_set(self, vm: int, now_ns: int) -> np.ndarray:
         """The VM's swapped-out working-set pages (used in its last k periods of execution) in
-        restore order, capped."""
+        restore order, capped. In recency order, chosen in one compiled call
+        (engine.hotpath.restore_sets): the pages and order of `restore_set_reference`, which
+        states the rule in numpy and orders by frequency when asked."""
+        if self.params.get("restore_order", "recency") == "frequency":
+            return self.restore_set_reference(vm, now_ns)
+        pool = self.machine.pool
+        lo, hi = pool.vm_range(vm)
+        since = self.ws_since(vm, now_ns)
+        return recent_swapped(
+            pool.state, self.touch_vns, since, self.vm_cap(vm), lo, hi, self.restore_work()
+        )
+
+    def restore_set_reference(self, vm: int, now_ns: int) -> np.ndarray:
+        """restore_set's pages, stated in numpy."""
         pool = self.machine.pool
         lo, hi = pool.vm_range(vm)
         touched = self.touch_vns[lo:hi]
-        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        since = self.ws_since(vm, now_ns)
         idx = np.flatnonzero((touched >= since) & (pool.state[lo:hi] == SWAPPED))
         if idx.size == 0:
             return idx
@@ -90,9 +105,24 @@ class WorkingSets:
         """restore_set(vm, now_ns).size, counted without ordering the pages."""
         pool = self.machine.pool
         lo, hi = pool.vm_range(vm)
-        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        since = self.ws_since(vm, now_ns)
         n = np.count_nonzero((self.touch_vns[lo:hi] >= since) & (pool.state[lo:hi] == SWAPPED))
         return min(int(n), self.vm_cap(vm)) if n else 0
+
+    def restore_work(self) -> np.ndarray:
+        """The compiled restore sets' scratch: two rows as long as the largest VM (made at
+        first use: a mixin has no __init__ of its own)."""
+        if self._restore_work is None:
+            self._restore_work = np.empty(
+                (2, int(np.diff(self.machine.pool.base).max())), dtype=np.int64
+            )
+        return self._restore_work
+
+    def ws_since(self, vm: int, now_ns: int) -> int:
+        """The VM's clock when its working-set window began (k periods of its time ago): the
+        pages touched at or after it are its working set. At least 1: touch_vns is 0 for a
+        page never touched."""
+        return max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
 
     def vm_clock(self, vm: int, now_ns: int) -> int:
         """The VM's own time: its scheduled time so far."""
@@ -108,7 +138,7 @@ class WorkingSets:
 
     def working_set_size(self, vm: int, now_ns: int) -> int:
         lo, hi = self.machine.pool.vm_range(vm)
-        since = max(1, self.vm_clock(vm, now_ns) - self.ws_vns)
+        since = self.ws_since(vm, now_ns)
         return int(np.count_nonzero(self.touch_vns[lo:hi] >= since))
 
     def _score_restore(self, vm: int, now_ns: int) -> None:

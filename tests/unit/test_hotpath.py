@@ -63,6 +63,7 @@ def test_the_warm_module_compiles_every_kernel():
         prefetch_plan,
         read_starts,
         reclaim,
+        restore_sets,
         sampling,
         schedule_rank,
         shadow_lru,
@@ -98,6 +99,8 @@ def test_the_warm_module_compiles_every_kernel():
     victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
     victim_kernels = (*victim_kernels, schedule_rank.set_ranked_pages)
     predictive = (touch_stamps.stamp_touches, period_sets.slide_window, shadow_lru.shadow_step)
+    restores = ("recent_swapped", "set_first_restore", "set_first_restore_size")
+    predictive = (*predictive, *(getattr(restore_sets, n) for n in restores))
     for kernel in (
         k.run_references,
         k.clear_marks,
