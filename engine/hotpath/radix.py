@@ -14,6 +14,10 @@ import numpy as np
 from numba import njit
 
 MAX_DIGIT_BITS = 12
+# From this many packed values (an eighth of them wanted) a selection sorts them all by radix
+# (victims.smallest, the restore sets): a few passes over the key bits beat a comparison sort
+# of thousands.
+RADIX_FROM = 512
 
 
 @njit(cache=True, nogil=True)

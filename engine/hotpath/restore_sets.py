@@ -19,13 +19,9 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.oldest import bit_length
-from engine.hotpath.radix import sort_bits_above
+from engine.hotpath.radix import RADIX_FROM, sort_bits_above
 from engine.hotpath.schedule_rank import PACKED_BITS, _oldest
 from engine.page_states import SWAPPED
-
-# From this many pages (an eighth of them wanted) the packed values are sorted by radix, as
-# victims.smallest sorts them: a few passes over the key bits beat numba's sort of thousands.
-RADIX_FROM = 512
 
 
 @njit(cache=True, nogil=True)

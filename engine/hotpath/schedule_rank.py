@@ -16,7 +16,6 @@ from numba import njit
 
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.position_cut import _candidate
-from engine.pool import CLEAN, DIRTY, PREFETCHED
 
 # A packed (age, page) value keeps its age in the bits above the page's: exact while both fit.
 PACKED_BITS = 62
@@ -149,8 +148,7 @@ def _gather_by_set(
     """Append the evictable pages of [lo, hi) in the set (inside) or out of it, with their
     ages (touch stamp less clock), to pages and ages at m; returns their new length."""
     for p in range(lo, hi):
-        s = state[p]
-        if s < CLEAN or s > PREFETCHED or (clean_only and s == DIRTY) or in_set[p] != inside:
+        if not _candidate(state[p], clean_only) or in_set[p] != inside:
             continue
         pages[m] = p
         ages[m] = touch_vns[p] - clock
@@ -239,8 +237,7 @@ def _gather(
     `cold`, warm if `warm`, with their ages (touch stamp less clock), to pages and ages at m;
     returns their new length."""
     for p in range(lo, hi):
-        s = state[p]
-        if s < CLEAN or s > PREFETCHED or (clean_only and s == DIRTY):
+        if not _candidate(state[p], clean_only):
             continue
         touched = touch_vns[p]
         if cold if touched < cold_below else warm:

@@ -33,7 +33,7 @@ class ScheduleVictims:
     next_starts: Callable[[int], np.ndarray]
     vm_clock: Callable[[int, int], int]
     vm_clocks: Callable[[int], np.ndarray]
-    _rank_work: np.ndarray | None = None  # ranked_pages' scratch: two rows as long as the pool
+    _rank_work: np.ndarray | None = None  # the rankings' scratch (rank_work)
 
     def ranked_victims(
         self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
@@ -50,13 +50,18 @@ class ScheduleVictims:
         if n <= 0:
             return np.zeros(0, dtype=np.int64)
         pool = self.machine.pool
-        if self._rank_work is None:  # (made at first use: a mixin has no __init__ of its own)
-            self._rank_work = np.empty((2, pool.n_pages), dtype=np.int64)
         return ranked_pages(
             n, above, PROTECTED, now_ns, clean_only, pool.state, pool.base, self.running_vcpus,
             self.next_starts(now_ns), self.run_until, self.period_start, self.vm_time,
-            self.touch_vns, self.ws_vns, self.min_idle_ns, self._rank_work,
+            self.touch_vns, self.ws_vns, self.min_idle_ns, self.rank_work(),
         )  # fmt: skip
+
+    def rank_work(self) -> np.ndarray:
+        """The compiled rankings' scratch: two rows as long as the pool (made at first use: a
+        mixin has no __init__ of its own)."""
+        if self._rank_work is None:
+            self._rank_work = np.empty((2, self.machine.pool.n_pages), dtype=np.int64)
+        return self._rank_work
 
     def ranked_victims_reference(
         self, n: int, now_ns: int, clean_only: bool = False, above: int = PROTECTED - 1
@@ -132,12 +137,10 @@ class SetVictims(ScheduleVictims):
         if n <= 0:
             return np.zeros(0, dtype=np.int64)
         pool = self.machine.pool
-        if self._rank_work is None:
-            self._rank_work = np.empty((2, pool.n_pages), dtype=np.int64)
         return set_ranked_pages(
             n, above, PROTECTED, now_ns, clean_only, pool.state, pool.base, self.running_vcpus,
             self.next_starts(now_ns), self.period_start, self.vm_time, self.touch_vns,
-            self.next_period_masks(), self._rank_work,
+            self.next_period_masks(), self.rank_work(),
         )  # fmt: skip
 
     def ranked_victims_reference(

@@ -9,12 +9,9 @@ import numpy as np
 
 from engine.hotpath.clock import clock_victims
 from engine.hotpath.oldest import TOO_WIDE, oldest_pages
-from engine.hotpath.radix import radix_sort
+from engine.hotpath.radix import RADIX_FROM, radix_sort
 from engine.hotpath.reclaim import take_kept
 from engine.pool import CLEAN, PREFETCHED, PagePool
-
-# From this many pages (an eighth of them wanted) a selection sorts them all by radix.
-RADIX_FROM = 512
 
 
 def candidates(pool: PagePool, clean_only: bool = False, lo: int = 0, hi: int = -1) -> np.ndarray:
