@@ -202,7 +202,8 @@ C_POS = 2  # its stream position now
 C_SEG_LO = 3  # its planned segments: starts/cum[C_SEG_LO:C_SEG_HI]
 C_SEG_HI = 4
 C_CPU_NS = 5  # its time per reference
-N_COLUMNS = 6
+C_WIN_START = 6  # its window's start position (where its next uses' bytes count from)
+N_COLUMNS = 7
 
 
 @njit(cache=True, nogil=True, inline="always")

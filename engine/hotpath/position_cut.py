@@ -5,8 +5,10 @@ In a VM with one vCPU whose use time never decreases with the stream position, a
 is a non-decreasing function of its (window-clamped) next-use position: the same function for
 its clean pages and, less the write a dirty page costs, for its dirty ones. So the pages whose
 key reaches a cut are those used at or after one position per VM and kind, and a pass over
-the pool collects them without timing any (a VM at a time: a pass that vectorises marks its
-pages, and the marked ones are taken while its next uses are in cache).
+the pool collects them without timing any. The pass reads a byte of state and a byte of next
+use a page (each use's distance from its window's start, coarsened: engine.hotpath.lookahead),
+which vectorises thirty-two pages at a time; only the pages it marks have their next uses read
+and compared exactly.
 
 A call starts from a hint (a cut the last call of about this size left): when at least n
 candidates reach it, only those are collected, else those reaching a lower hint the caller
@@ -25,12 +27,14 @@ from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
+from engine.hotpath.lookahead import coarse_shift, coarse_use
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
     C_POS,
     C_SEG_HI,
     C_SEG_LO,
+    C_WIN_START,
     C_WINDOW_END,
     _monotone,
     _next_use_time,
@@ -87,6 +91,7 @@ def farthest_by_position(
     work: np.ndarray,
     keep: int,
     vm_of: np.ndarray,
+    coarse: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, bool, int]:
     """(pages, keys, done, next hint): farthest_pages' choice of n victims (done), or nothing
     when a VM with a candidate has several vCPUs or a use time that can go back (not done:
@@ -96,7 +101,8 @@ def farthest_by_position(
     candidates reach. `counts`: zeros of histogram_shape (left so); `mark`: a byte per
     page of the largest VM and seven more, of scratch; `work`: three rows of scratch as long
     as the pool. With keep > 0, of the n only the keep that fewest_writes takes (by each
-    page's VM, vm_of), in its order."""
+    page's VM, vm_of), in its order. `coarse`: each next use's byte (engine.hotpath.lookahead:
+    from its window's start, the rows' C_WIN_START, at coarse_shift(window_refs))."""
     if n <= 0:
         return work[0, :0].copy(), work[0, :0].copy(), True, hint
     if general_has_candidates(state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows,
@@ -108,7 +114,7 @@ def farthest_by_position(
     # The candidates reaching it, in page order, and their positions.
     vm_first = np.zeros(vm_base.size, dtype=np.int64)
     args = (state, clean_only, vm_base, vm_vcpu_off, vm_vcpus, vcpu_rows, next_pos, mark,
-            work[0], work[1], work[2], vm_first)  # fmt: skip
+            work[0], work[1], work[2], vm_first, coarse, coarse_shift(window_refs))  # fmt: skip
     reached = collect_reaching(from_pos, *args)
     if reached < n and NO_CUT < lower_hint < hint:  # too few reach it: a lower one
         hint = lower_hint
@@ -226,16 +232,17 @@ def collect_reaching(
     from_pos: np.ndarray, state: np.ndarray, clean_only: bool, vm_base: np.ndarray,
     vm_vcpu_off: np.ndarray, vm_vcpus: np.ndarray, vcpu_rows: np.ndarray,
     next_pos: np.ndarray, mark: np.ndarray, pages_of: np.ndarray, at_of: np.ndarray,
-    dirty_of: np.ndarray, vm_first: np.ndarray,
+    dirty_of: np.ndarray, vm_first: np.ndarray, coarse: np.ndarray, shift: int,
 ) -> int:  # fmt: skip
     """Write the candidates of the VMs of one vCPU used (window-clamped) at or after their
     VM's from_pos (clean, dirty) to pages_of, in page order, their clamped next-use positions
     to at_of, whether each is dirty to dirty_of, and where each VM's start to vm_first (and
     their end); returns how many.
 
-    A VM at a time: its pages are marked by a pass that vectorises, and the marked ones
-    collected at once, while its next uses are still in cache. `mark`: a byte per page of
-    the largest VM and up to seven more, of scratch."""
+    A VM at a time: a pass over a byte of state and a byte of next use a page (coarse, at
+    `shift`: engine.hotpath.lookahead), which vectorises, marks every candidate whose byte
+    reaches its position's, and only the marked ones have their next uses read and compared.
+    `mark`: a byte per page of the largest VM and up to seven more, of scratch."""
     n_kept = 0
     for vm in range(vm_base.size - 1):
         vm_first[vm] = n_kept
@@ -245,12 +252,15 @@ def collect_reaching(
         row = vcpu_rows[vm_vcpus[vm_vcpu_off[vm]]]
         if 0 <= row[C_WINDOW_END] < from_pos[vm, 0]:
             continue  # every use is clamped to the window's end: none reaches (nor a dirty)
-        nxt = next_pos[row[C_NEXT_OFF] : row[C_NEXT_OFF] + hi - lo]
+        off = row[C_NEXT_OFF]
+        nxt = next_pos[off : off + hi - lo]
+        clean_from, dirty_from = from_pos[vm, 0], from_pos[vm, 1]
+        start = row[C_WIN_START]
         vm_mark = mark[: -(-(hi - lo) // 8) * 8]
         vm_mark[hi - lo :] = 0  # the padding to whole words
-        if _mark_vm(vm_mark[: hi - lo], state[lo:hi], nxt, row[C_WINDOW_END], from_pos[vm, 0],
-                    from_pos[vm, 1], clean_only) == 0:  # fmt: skip
-            continue
+        _mark_vm(vm_mark[: hi - lo], state[lo:hi], coarse[off : off + hi - lo],
+                 coarse_use(clean_from, start, shift), coarse_use(dirty_from, start, shift),
+                 clean_only)  # fmt: skip
         end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
         words = vm_mark.view(np.uint64)  # eight pages at a time: most have none marked
         for w in range(words.size):
@@ -259,31 +269,30 @@ def collect_reaching(
                 # (a numba intrinsic: mypy sees its typing signature, not the call)
                 i = 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
                 word &= word - np.uint64(1)
-                pages_of[n_kept] = lo + i
-                at_of[n_kept] = min(nxt[i], end)
-                dirty_of[n_kept] = state[lo + i] == DIRTY
-                n_kept += 1
+                at = min(nxt[i], end)
+                dirty = state[lo + i] == DIRTY
+                if at >= (dirty_from if dirty else clean_from):
+                    pages_of[n_kept] = lo + i
+                    at_of[n_kept] = at
+                    dirty_of[n_kept] = dirty
+                    n_kept += 1
     vm_first[vm_base.size - 1] = n_kept
     return n_kept
 
 
 @njit(cache=True, nogil=True)
 def _mark_vm(
-    mark: np.ndarray, state: np.ndarray, next_pos: np.ndarray, window_end: int,
-    clean_from: int, dirty_from: int, clean_only: bool,
-) -> int:  # fmt: skip
-    """mark[i] = whether page i of a VM (of its states and next uses by its one vCPU) is a
-    candidate used (window-clamped) at or after clean_from (dirty_from for a dirty page);
-    returns how many are marked. Branch-free, so that it vectorises."""
-    end = window_end if window_end >= 0 else np.iinfo(np.int64).max
-    count = 0
+    mark: np.ndarray, state: np.ndarray, coarse: np.ndarray, clean_from: np.uint8,
+    dirty_from: np.uint8, clean_only: bool,
+) -> None:  # fmt: skip
+    """mark[i] = whether page i of a VM (of its states and next uses' bytes) is a candidate
+    whose byte reaches clean_from (dirty_from for a dirty page): every candidate used at or
+    after the positions those bytes are of, and some used a little before. Bytes compared
+    with bytes, branch-free, so that it vectorises."""
     for i in range(state.size):
         s = state[i]
-        at = min(next_pos[i], end)
-        keep = _candidate(s, clean_only) & (at >= (dirty_from if s == DIRTY else clean_from))
-        mark[i] = keep
-        count += keep
-    return count
+        reach = dirty_from if s == DIRTY else clean_from
+        mark[i] = _candidate(s, clean_only) & (coarse[i] >= reach)
 
 
 @njit(cache=True, nogil=True)

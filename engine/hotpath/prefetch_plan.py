@@ -39,14 +39,17 @@ def reach_horizon(
     next_same: np.ndarray,
     next_flat: np.ndarray,
     next_off: np.ndarray,
+    coarse: np.ndarray,
+    shift: int,
     span_lo: np.ndarray,
     span_hi: np.ndarray,
 ) -> np.ndarray:
     """Each vCPU's references to look at, [span_lo, span_hi) (empty: none): from where
     prefetch was decided up to (at most half its window) those it executes by horizon_ns on
     its time map (starts/cum at slot_off[v], seg_len[v] segments). Its next-use positions
-    move on to its position where its window (rels/next_same row v from win_start[v], of
-    win_size[v] references; -1: none) reaches span_hi and has not slid too far; else it is
+    move on to its position (with their bytes in coarse: advance_next_use) where its window
+    (rels/next_same row v from win_start[v], of win_size[v] references; -1: none) reaches
+    span_hi and has not slid too far; else it is
     flagged (returned True) for a new window, as the oracle's _refresh decides."""
     n = pos.size
     needs_window = np.zeros(n, dtype=np.bool_)
@@ -74,9 +77,10 @@ def reach_horizon(
         if short or must_redraw(pos[v], win_start[v], size):
             needs_window[v] = True
             continue
+        a, b = next_off[v], next_off[v + 1]
         advance_next_use(
-            next_flat[next_off[v] : next_off[v + 1]], rels[v, :size], next_same[v, :size],
-            seen_pos[v] - win_start[v], pos[v] - win_start[v],
+            next_flat[a:b], rels[v, :size], next_same[v, :size], seen_pos[v] - win_start[v],
+            pos[v] - win_start[v], coarse[a:b], win_start[v], shift,
         )  # fmt: skip
         seen_pos[v] = pos[v]
     return needs_window

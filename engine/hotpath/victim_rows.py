@@ -8,7 +8,15 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.lookahead import advance_next_use, must_redraw
-from engine.hotpath.next_use import C_CPU_NS, C_POS, C_SEG_HI, C_SEG_LO, C_WINDOW_END, _evictable
+from engine.hotpath.next_use import (
+    C_CPU_NS,
+    C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WIN_START,
+    C_WINDOW_END,
+    _evictable,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -43,9 +51,11 @@ def look_and_catch_up(
     state: np.ndarray, vm_base: np.ndarray, clean_only: bool, vcpu_vm: np.ndarray,
     rows: np.ndarray, seen_pos: np.ndarray, win_start: np.ndarray, win_size: np.ndarray,
     win_rels: np.ndarray, win_links: np.ndarray, next_flat: np.ndarray, next_off: np.ndarray,
+    coarse: np.ndarray, shift: int,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(looked_at, redraw): vcpus_to_look_at's vCPUs, with the next uses (next_flat at
-    next_off[v]) of each one behind moved on to its position (rows' C_POS) through its
+    next_off[v], and their bytes in coarse, as advance_next_use keeps them) of each one
+    behind moved on to its position (rows' C_POS) through its
     window (row v of win_rels/win_links, from win_start[v], win_size[v] long; seen_pos
     updated), as the oracle's _refresh does, in the same call; redraw: those behind whose
     window must be drawn afresh first (none yet, or more than three quarters gone by),
@@ -59,8 +69,9 @@ def look_and_catch_up(
             redraw[n_redraw] = v
             n_redraw += 1
             continue
-        next_pos = next_flat[next_off[v] : next_off[v + 1]]
-        advance_next_use(next_pos, win_rels[v], win_links[v], seen_pos[v] - start, pos - start)
+        lo, hi = next_off[v], next_off[v + 1]
+        advance_next_use(next_flat[lo:hi], win_rels[v], win_links[v], seen_pos[v] - start,
+                         pos - start, coarse[lo:hi], start, shift)  # fmt: skip
         seen_pos[v] = pos
     return looked_at, redraw[:n_redraw]
 
@@ -70,10 +81,11 @@ def fill_rows(
     rows: np.ndarray, looked_at: np.ndarray, win_start: np.ndarray, win_size: np.ndarray,
     window_refs: int, slot_off: np.ndarray, seg_len: np.ndarray, ns_per_ref: np.ndarray,
 ) -> None:  # fmt: skip
-    """Each vCPU's window end (-1 where its window is short: the stream may end inside),
-    its time map's segments (none for a vCPU not looked at) and time per reference (1 for
+    """Each vCPU's window start and end (-1 where its window is short: the stream may end
+    inside), its time map's segments (none for a vCPU not looked at) and time per reference (1 for
     one not looked at) into its row."""
     for v in range(rows.shape[0]):
+        rows[v, C_WIN_START] = win_start[v]
         rows[v, C_WINDOW_END] = win_start[v] + win_size[v] if win_size[v] >= window_refs else -1
         rows[v, C_SEG_LO] = slot_off[v]
         rows[v, C_SEG_HI] = slot_off[v] + (seg_len[v] if looked_at[v] else 0)

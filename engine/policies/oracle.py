@@ -26,7 +26,13 @@ import param
 from engine.device import WRITE_TO_FREE
 from engine.hotpath.fewest_writes import fewest_writes
 from engine.hotpath.key_cut import farthest_above_cut
-from engine.hotpath.lookahead import advance_next_use, draw_window, must_redraw
+from engine.hotpath.lookahead import (
+    COARSE_TOP,
+    advance_next_use,
+    coarse_shift,
+    draw_window,
+    must_redraw,
+)
 from engine.hotpath.next_use import (
     C_NEXT_OFF,
     C_POS,
@@ -86,18 +92,23 @@ class _Window:
         next_pos: np.ndarray,
         last: np.ndarray | None = None,
         rows: tuple[np.ndarray, np.ndarray] | None = None,
+        coarse: tuple[np.ndarray, int] | None = None,
     ):
         """The window of the references src from stream position start; next_pos (per page)
         gets each page's first use in it (FAR: none). `last`: scratch of at least max(src) + 1
         entries, all FAR (made here when None; left so); `rows`: where to keep the references
         and their links (each at least src's size; made here when None), so that the compiled
-        planning finds every vCPU's window in one array."""
+        planning finds every vCPU's window in one array; `coarse`: (bytes per page, shift)
+        where each next use's byte is kept (engine.hotpath.lookahead; made here when None)."""
         self.start, self.size = start, int(src.size)
         if rows is None:
             rows = np.empty(self.size, dtype=np.int64), np.empty(self.size, dtype=np.int64)
         if last is None:
             last = np.full(int(src.max()) + 1 if src.size else 0, FAR, dtype=np.int64)
-        draw_window(src, start, FAR, last, rows[0], rows[1], next_pos)
+        if coarse is None:
+            coarse = np.empty(next_pos.size, dtype=np.uint8), 0
+        self.coarse, self.shift = coarse
+        draw_window(src, start, FAR, last, rows[0], rows[1], next_pos, *coarse)
         self.rel, self.next_same = rows[0][: self.size], rows[1][: self.size]
 
     def advance(self, old_pos: int, pos: int, next_pos: np.ndarray) -> None:
@@ -105,7 +116,10 @@ class _Window:
         next use at or after pos of each page referenced in [old_pos, pos) (FAR if none in
         the window). Those are exactly the pages whose next use, as it stood at old_pos, has
         gone by."""
-        advance_next_use(next_pos, self.rel, self.next_same, old_pos - self.start, pos - self.start)
+        advance_next_use(
+            next_pos, self.rel, self.next_same, old_pos - self.start, pos - self.start,
+            self.coarse, self.start, self.shift,
+        )  # fmt: skip
 
 
 @register
@@ -139,6 +153,9 @@ class Oracle(Policy):
         self.next_pos = [
             self.next_flat[self.next_off[v] : self.next_off[v + 1]] for v in range(len(sizes))
         ]
+        # And each next use's byte (engine.hotpath.lookahead), which the victim pass compares.
+        self.next_coarse = np.full(self.next_flat.size, COARSE_TOP, dtype=np.uint8)
+        self.coarse_shift = int(coarse_shift(self.window_refs))
         self._work = np.empty((5, pool.state.size), dtype=np.int64)  # farthest_pages' scratch
         self._key_cuts: dict[int, int] = {}  # farthest_above_cut's, by bit length of n
         self._hints: dict[int, int] = {}  # farthest_by_position's, by bit length of n
@@ -192,7 +209,10 @@ class Oracle(Policy):
         nxt = self.next_pos[v]
         if win is None or short or must_redraw(pos, win.start, win.size):
             src, _ = vc.stream.take(pos, self.window_refs)
-            win = self.windows[v] = _Window(pos, src, nxt, self._last, self._rows(v, src.size))
+            off = self.next_off[v : v + 2]
+            coarse = self.next_coarse[off[0] : off[1]], self.coarse_shift
+            rows = self._rows(v, src.size)
+            win = self.windows[v] = _Window(pos, src, nxt, self._last, rows, coarse)
             self.win_start[v], self.win_size[v] = win.start, win.size
         else:
             win.advance(self.seen_pos[v], pos, nxt)
@@ -315,7 +335,7 @@ class Oracle(Policy):
         looked_at, redraw = look_and_catch_up(
             pool.state, pool.base, clean_only, self.vcpu_vm, rows, self.seen_pos,
             self.win_start, self.win_size, self.win_rels, self.win_links, self.next_flat,
-            self.next_off,
+            self.next_off, self.next_coarse, self.coarse_shift,
         )  # fmt: skip
         for v in redraw.tolist():
             self._refresh(v)  # (the others have nothing to do)
@@ -341,7 +361,7 @@ class Oracle(Policy):
         lower = max((h for h in self._hints.values() if NO_CUT < h < hint), default=NO_CUT)
         pages, keys, done, hint = farthest_by_position(
             n, hint, lower, *args[:-1], self.window_refs,
-            self._counts, self._mark, self._work, keep, pool.vm_of,
+            self._counts, self._mark, self._work, keep, pool.vm_of, self.next_coarse,
         )  # fmt: skip
         self._hints[size] = hint
         if done:
@@ -404,7 +424,7 @@ class Oracle(Policy):
             now_ns + self.prefetch_ns, self.window_refs, pos, self.ahead, self.seen_pos,
             self.win_start, self.win_size, maps.slot_off, maps.seg_len, maps.starts, maps.cum,
             self.ns_per_ref, self.win_rels, self.win_links, self.next_flat, self.next_off,
-            self.span_lo, self.span_hi,
+            self.next_coarse, self.coarse_shift, self.span_lo, self.span_hi,
         )  # fmt: skip
         for v in np.flatnonzero(needs_window).tolist():
             self._refresh(v, until=int(self.span_hi[v]))

@@ -11,6 +11,7 @@ from engine.hotpath.next_use import (
     C_POS,
     C_SEG_HI,
     C_SEG_LO,
+    C_WIN_START,
     C_WINDOW_END,
     N_COLUMNS,
     farthest_pages,
@@ -162,6 +163,7 @@ def random_victim_case(case: int):
         int(p) + 2_000 if rng.random() < 0.7 else -1 for p in pos
     ]  # a full window (ties at its end) or not
     rows[:, C_POS] = pos
+    rows[:, C_WIN_START] = pos - rng.integers(0, 600, size=len(sizes))  # (at or before it)
     rows[:, C_SEG_LO] = seg_off[:-1]
     rows[:, C_SEG_HI] = seg_off[1:]
     rows[:, C_CPU_NS] = rng.integers(1, 3_000, size=len(sizes))

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from engine.hotpath.fewest_writes import fewest_writes
-from engine.hotpath.next_use import C_SEG_HI, C_SEG_LO, _monotone, farthest_pages
+from engine.hotpath.lookahead import COARSE_TOP, coarse_shift
+from engine.hotpath.next_use import (
+    C_NEXT_OFF,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WIN_START,
+    _monotone,
+    farthest_pages,
+)
 from engine.hotpath.position_cut import (
     NO_CUT,
     farthest_by_position,
@@ -27,13 +35,28 @@ def _by_position(n, hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, 
     counts = np.zeros(histogram_shape(vm_base.size - 1), dtype=np.int64)
     mark = np.full(-(-state.size // 8) * 8, 7, dtype=np.uint8)  # stale marks must not count
     work = np.empty((3, state.size), dtype=np.int64)
+    coarse = _bytes_of(next_pos, rows, vm_base, vm_vcpu_off, vm_vcpu_ids, window_refs)
     out = farthest_by_position(
         n, hint, lower_hint, state, clean_only, vm_base, vm_vcpu_off, vm_vcpu_ids, rows,
         next_pos, starts, cum, share, unplanned, FAR, dirty_ns, last_use, window_refs, counts,
-        mark, work, keep, vm_of,
+        mark, work, keep, vm_of, coarse,
     )  # fmt: skip
     assert not counts.any()  # left as found, for the next call
     return out
+
+
+def _bytes_of(next_pos, rows, vm_base, vm_vcpu_off, vm_vcpu_ids, window_refs):
+    """Each vCPU's next uses' bytes as the oracle's windows keep them (engine.hotpath.lookahead),
+    from its row's window start, by numpy."""
+    shift = coarse_shift(window_refs)
+    coarse = np.full(next_pos.size, COARSE_TOP, dtype=np.uint8)
+    for vm in range(vm_base.size - 1):
+        for v in vm_vcpu_ids[vm_vcpu_off[vm] : vm_vcpu_off[vm + 1]]:
+            off, start = int(rows[v, C_NEXT_OFF]), int(rows[v, C_WIN_START])
+            nxt = next_pos[off : off + int(vm_base[vm + 1] - vm_base[vm])]
+            bytes_ = np.minimum((np.maximum(nxt, start) - start) >> shift, COARSE_TOP)
+            coarse[off : off + nxt.size] = bytes_
+    return coarse
 
 
 def _general_vm_has_candidates(state, clean_only, vm_base, vm_vcpus, rows, starts, cum, share):
@@ -55,7 +78,7 @@ def test_from_any_hint_the_victims_are_the_selection_over_every_candidate(
     key, the hint the call itself leaves), and any lower hint to try next, the victims are
     exactly the selection over every candidate (pages, order and keys); where a VM with
     candidates has two vCPUs or a time that goes back, nothing is chosen. Buckets of 2 and
-    of 512 positions."""
+    of 512 positions, and each use's byte counting 16 or 4,096 positions."""
     (
         rng, state, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
         share, unplanned, dirty_ns, last_use,
@@ -119,7 +142,7 @@ def test_a_page_used_earlier_but_at_the_same_time_still_ties_for_the_last_victim
     one and the less recently used of the two goes, whatever the hint (as farthest_pages)."""
     state = np.full(4, CLEAN, dtype=np.int8)
     next_pos = np.array([10, 9, 0, 1], dtype=np.int64)  # positions 9 and 10: both at 1,090 ns
-    rows = np.array([[0, -1, 0, 0, 2, 10]], dtype=np.int64)
+    rows = np.array([[0, -1, 0, 0, 2, 10, 0]], dtype=np.int64)
     starts = np.array([1_000, 1_090], dtype=np.int64)
     cum = np.array([10, 20], dtype=np.int64)
     last_use = np.array([50, 40, 0, 0], dtype=np.int64)

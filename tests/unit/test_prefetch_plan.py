@@ -69,6 +69,7 @@ class World:
         self.links = np.empty_like(self.rels)
         self.next_off = np.arange(N_VCPUS + 1, dtype=np.int64) * VM_PAGES
         self.next_flat = np.full(N_VCPUS * VM_PAGES, FAR, dtype=np.int64)
+        self.coarse = np.full(self.next_flat.size, 7, dtype=np.uint8)  # the uses' bytes
         for v in range(N_VCPUS):
             self.links[v], _ = link_window(
                 self.rels[v], int(self.win_start[v]), FAR, np.empty(VM_PAGES, np.int64)
@@ -83,8 +84,9 @@ class World:
 
 def _reference_spans(w: World, horizon: int):
     """The oracle's loop: each vCPU's span, and whether its window would be drawn anew,
-    moved on (its next uses advanced) or left."""
+    moved on (its next uses advanced, with their bytes at shift 5) or left."""
     spans, needs, next_flat = {}, np.zeros(N_VCPUS, bool), w.next_flat.copy()
+    coarse = w.coarse.copy()
     for v in range(N_VCPUS):
         starts, cum = w.map_of(v)
         inside = np.flatnonzero(starts < horizon)
@@ -105,9 +107,10 @@ def _reference_spans(w: World, horizon: int):
         if size < 0 or short or w.pos[v] - start > size * 3 // 4:
             needs[v] = True
             continue
-        nxt = next_flat[w.next_off[v] : w.next_off[v + 1]]
-        advance_next_use(nxt, w.rels[v], w.links[v], w.seen[v] - start, w.pos[v] - start)
-    return spans, needs, next_flat
+        a, b = w.next_off[v], w.next_off[v + 1]
+        advance_next_use(next_flat[a:b], w.rels[v], w.links[v], w.seen[v] - start,
+                         w.pos[v] - start, coarse[a:b], start, 5)  # fmt: skip
+    return spans, needs, next_flat, coarse
 
 
 def _reference_plan(w: World, spans: dict, carried: int, prune: bool):
@@ -154,15 +157,17 @@ def test_the_plan_is_the_per_vcpu_loops(seed: int, prune: bool) -> None:
     each as the per-vCPU loop gives."""
     w = World(seed)
     horizon = w.now + int(w.rng.integers(1_000_000, 30_000_000))
-    spans, needs, next_flat = _reference_spans(w, horizon)
+    spans, needs, next_flat, coarse = _reference_spans(w, horizon)
     span_lo, span_hi = np.zeros(N_VCPUS, np.int64), np.zeros(N_VCPUS, np.int64)
     seen = w.seen.copy()
     got_needs = reach_horizon(
         horizon, WINDOW, w.pos, w.ahead, seen, w.win_start, w.win_size, w.slot_off, w.seg_len,
-        w.starts, w.cum, w.cpu, w.rels, w.links, w.next_flat, w.next_off, span_lo, span_hi,
+        w.starts, w.cum, w.cpu, w.rels, w.links, w.next_flat, w.next_off, w.coarse, 5, span_lo,
+        span_hi,
     )  # fmt: skip
     np.testing.assert_array_equal(got_needs, needs)
     np.testing.assert_array_equal(w.next_flat, next_flat)
+    np.testing.assert_array_equal(w.coarse, coarse)
     assert {
         v: (int(span_lo[v]), int(span_hi[v])) for v in range(N_VCPUS) if span_hi[v] > span_lo[v]
     } == spans

@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.hotpath.next_use import C_CPU_NS, C_POS, C_SEG_HI, C_SEG_LO, C_WINDOW_END, N_COLUMNS
+from engine.hotpath.lookahead import coarse_use
+from engine.hotpath.next_use import (
+    C_CPU_NS,
+    C_POS,
+    C_SEG_HI,
+    C_SEG_LO,
+    C_WIN_START,
+    C_WINDOW_END,
+    N_COLUMNS,
+)
 from engine.hotpath.victim_rows import fill_rows, look_and_catch_up, vcpus_to_look_at
 from engine.pool import CLEAN, DIRTY, PREFETCHED, SWAPPED
 
@@ -40,9 +49,9 @@ def test_the_vcpus_looked_at_are_those_of_vms_with_a_candidate(seed: int) -> Non
 
 @pytest.mark.parametrize("seed", range(20))
 def test_the_rows_hold_window_ends_segments_and_costs(seed: int) -> None:
-    """Each row gets its window's end (-1 for a window shorter than the look-ahead), its
-    time map's segments and its time per reference; a vCPU not looked at gets no segments
-    and a cost of 1. The other columns are left alone."""
+    """Each row gets its window's start and end (-1 for a window shorter than the
+    look-ahead), its time map's segments and its time per reference; a vCPU not looked at
+    gets no segments and a cost of 1. The other columns are left alone."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 9))
     window_refs = 64
@@ -57,10 +66,12 @@ def test_the_rows_hold_window_ends_segments_and_costs(seed: int) -> None:
     fill_rows(rows, looked_at, win_start, win_size, window_refs, slot_off, seg_len, ns_per_ref)
     want_end = np.where(win_size >= window_refs, win_start + win_size, -1)
     assert rows[:, C_WINDOW_END].tolist() == want_end.tolist()
+    assert rows[:, C_WIN_START].tolist() == win_start.tolist()
     assert rows[:, C_SEG_LO].tolist() == slot_off[:-1].tolist()
     assert rows[:, C_SEG_HI].tolist() == (slot_off[:-1] + np.where(looked_at, seg_len, 0)).tolist()
     assert rows[:, C_CPU_NS].tolist() == np.where(looked_at, ns_per_ref, 1).tolist()
-    others = [c for c in range(N_COLUMNS) if c not in (C_WINDOW_END, C_SEG_LO, C_SEG_HI, C_CPU_NS)]
+    filled = (C_WIN_START, C_WINDOW_END, C_SEG_LO, C_SEG_HI, C_CPU_NS)
+    others = [c for c in range(N_COLUMNS) if c not in filled]
     assert (rows[:, others] == before[:, others]).all()
 
 
@@ -70,8 +81,9 @@ def test_the_vcpus_behind_are_caught_up_through_their_windows_or_left_to_redraw(
 ) -> None:
     """look_and_catch_up looks at the vCPUs vcpus_to_look_at does; each one behind whose
     window reaches (drawn, at most three quarters gone by) has its next uses moved on as
-    advance_next_use moves them and its seen position set; the others behind come back,
-    ascending, untouched, to be drawn afresh; no vCPU not behind is touched."""
+    advance_next_use moves them (their bytes too) and its seen position set; the others
+    behind come back, ascending, untouched, to be drawn afresh; no vCPU not behind is
+    touched."""
     rng = np.random.default_rng(seed)
     n_vms = int(rng.integers(1, 5))
     vm_pages = 12
@@ -89,24 +101,29 @@ def test_the_vcpus_behind_are_caught_up_through_their_windows_or_left_to_redraw(
     rows = np.zeros((n, N_COLUMNS), dtype=np.int64)
     rows[:, C_POS] = seen_pos + rng.choice([0, 1, 3, 6, 16, 31], size=n)
     next_flat = rng.integers(0, 1000, size=int(next_off[-1])).astype(np.int64)
+    coarse = rng.integers(0, 256, size=next_flat.size).astype(np.uint8)
     for clean_only in (False, True):
         want_looked, behind = vcpus_to_look_at(state, vm_base, clean_only, vcpu_vm, rows, seen_pos)
         want_next, want_seen, want_redraw = next_flat.copy(), seen_pos.copy(), []
+        want_coarse = coarse.copy()
         for v in behind.tolist():
             start, size, pos = int(win_start[v]), int(win_size[v]), int(rows[v, C_POS])
             if size < 0 or pos - start > size * 3 // 4:
                 want_redraw.append(v)
                 continue
             nxt = want_next[next_off[v] : next_off[v + 1]]
+            cv = want_coarse[next_off[v] : next_off[v + 1]]
             for i in range(int(seen_pos[v]) - start, pos - start):
                 nxt[win_rels[v, i]] = win_links[v, i]
+                cv[win_rels[v, i]] = coarse_use(int(win_links[v, i]), start, 2)
             want_seen[v] = pos
-        got = [a.copy() for a in (seen_pos, next_flat)]
+        got = [a.copy() for a in (seen_pos, next_flat, coarse)]
         looked_at, redraw = look_and_catch_up(
             state, vm_base, clean_only, vcpu_vm, rows, got[0], win_start, win_size, win_rels,
-            win_links, got[1], next_off,
+            win_links, got[1], next_off, got[2], 2,
         )  # fmt: skip
         assert looked_at.tolist() == want_looked.tolist()
         assert redraw.tolist() == want_redraw
         assert got[0].tolist() == want_seen.tolist()
         assert got[1].tolist() == want_next.tolist()
+        assert got[2].tolist() == want_coarse.tolist()
