@@ -18,10 +18,11 @@ from engine.pool import PREFETCHED
 def stamp_touches(
     pages: np.ndarray, major_pages: np.ndarray, history: np.ndarray, touch_vns: np.ndarray,
     touch_ns: np.ndarray, last_use_ns: np.ndarray, state: np.ndarray, load_ns: np.ndarray,
-    start_ns: int, vm_time: int, cluster: int, vm_lo: int, vm_hi: int,
+    start_ns: int, vm_time: int, cluster: int, vm_lo: int, vm_hi: int, recent: np.ndarray,
 ) -> None:  # fmt: skip
     """Stamp the pages a VM's run touched (in its period begun at start_ns, when the VM's own
-    clock read vm_time): bit 0 of history, the VM time and host time of their last use. With
+    clock read vm_time): bit 0 of history, the VM time and host time of their last use, and
+    their byte in `recent` (the shadow LRU's next step reads their touch times). With
     cluster > 0, each major fault's aligned cluster of `cluster` pages within the VM's
     [vm_lo, vm_hi): its pages still prefetched and loaded in this period are stamped with
     their VM time at load."""
@@ -31,6 +32,7 @@ def stamp_touches(
         used = last_use_ns[p]
         touch_vns[p] = vm_time + (used - start_ns)
         touch_ns[p] = used
+        recent[p] = 1
     if cluster <= 0:
         return
     for i in range(major_pages.size):

@@ -42,6 +42,7 @@ class PlanBackOff:
     judge: MeasuredBenefit
     shadow_trusted: bool  # the shadow is precise enough for the judge to decide
     touch_ns: np.ndarray  # per page: its last touch, host time
+    touch_recent: np.ndarray  # per page: 1 if its touch may be the shadow's next step's
     _shadow_since: int  # touches since then are the shadow's next step
     _stall_seen: int  # the host's stall booked so far
     stats: dict[str, int]
@@ -60,7 +61,9 @@ class PlanBackOff:
         plan-driven mechanisms act now (before, and where it never can, the plan's accuracy)."""
         if not self.by_benefit:
             return
-        shadow = self.shadow.step_since(self.touch_ns, self._shadow_since, now_ns)
+        shadow = self.shadow.step_since(
+            self.touch_ns, self.touch_recent, self._shadow_since, now_ns
+        )
         self._shadow_since = now_ns
         c = self.machine.counters
         stall = int(c.stall_ns.sum())

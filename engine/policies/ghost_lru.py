@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.hotpath.shadow_lru import NEVER_TOUCHED, shadow_step
+from engine.hotpath.shadow_lru import B_VALID, NEVER_TOUCHED, shadow_hint, shadow_step
 
 __all__ = ["NEVER_TOUCHED", "TRUSTED_OVERCOMMIT", "GhostLru"]
 # Where the shadow is trusted: touched pages at least this many times its frames. Measured, at
@@ -37,9 +37,10 @@ class GhostLru:
         self.faults = np.zeros(self.base.size - 1, dtype=np.int64)  # per VM, so far
         self.touched = 0  # distinct pages touched so far
         # The last horizon_ns (where the next search starts) and how far it moved from the
-        # one before, shared with the compiled step, which keeps a third figure of its own.
-        self._hint = np.array([NEVER_TOUCHED, 0, 0], dtype=np.int64)
-        self._work = np.empty((2, n_pages), dtype=np.int64)  # the compiled step's scratch
+        # one before, shared with the compiled step, which keeps figures of its own after them
+        # (engine.hotpath.shadow_lru: its band of the keys past the horizon).
+        self._hint = shadow_hint()
+        self._work = np.empty((4, n_pages), dtype=np.int64)  # the compiled step's scratch
 
     def trusted(self) -> bool:
         """Whether the pages touched so far overcommit the shadow enough to trust its count."""
@@ -71,11 +72,15 @@ class GhostLru:
         self._hint[0] = horizon
         return horizon
 
-    def step_since(self, touch_ns: np.ndarray, since_ns: int, now_ns: int) -> int:
+    def step_since(
+        self, touch_ns: np.ndarray, recent: np.ndarray, since_ns: int, now_ns: int
+    ) -> int:
         """`step` of the pages whose last touch (touch_ns, per page) is at or after since_ns,
-        in one compiled call (engine.hotpath.shadow_lru): the same faults, keys and horizon."""
+        in one compiled call (engine.hotpath.shadow_lru): the same faults, keys and horizon.
+        `recent` (a byte per page, in whole words of eight; updated) flags every page whose
+        touch may be that late (`shadow_step` says which: the stamper sets a page's byte)."""
         faults, first_touches = shadow_step(
-            self.key_ns, touch_ns, since_ns, now_ns, self.fit, self.cluster, self.base,
+            self.key_ns, touch_ns, recent, since_ns, now_ns, self.fit, self.cluster, self.base,
             self.vm_of, self.faults, self._hint, self._work,
         )  # fmt: skip
         self.touched += first_touches
@@ -87,6 +92,7 @@ class GhostLru:
         The rule in numpy: runs call `step_since`, its compiled form."""
         if pages.size == 0:
             return 0
+        self._hint[B_VALID] = 0  # keys change here unseen by the compiled step's band
         horizon = self.horizon_ns()
         before = self.key_ns[pages]
         self.touched += int(np.count_nonzero(before == NEVER_TOUCHED))

@@ -107,6 +107,8 @@ class PredictivePaging(
         self.touch_ns = np.full(
             self.machine.pool.n_pages, -1, dtype=np.int64
         )  # last touch, host time
+        # Which touches the shadow LRU's next step reads (a byte per page, whole words).
+        self.touch_recent = np.zeros(-(-self.machine.pool.n_pages // 8) * 8, dtype=np.uint8)
         slice_ns = self.ctx.slice_ns
         # The back-off on measured benefit: demand paging's faults on the same references (a
         # shadow LRU) against the host's own stall, judged by epochs.

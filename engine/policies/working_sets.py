@@ -31,6 +31,7 @@ class WorkingSets:
     running_vcpus: np.ndarray  # per VM: its vCPUs running now
     touch_vns: np.ndarray  # per page: its VM's own time at its last touch
     touch_ns: np.ndarray  # per page: its last touch, host time
+    touch_recent: np.ndarray  # per page: 1 if stamped since the shadow LRU's last step
     history: np.ndarray  # per page: bit i set if touched in its VM's i-th last period
     ws_vns: int  # the working-set window in VM time (k periods)
     restored: np.ndarray  # per page: restored and not yet scored
@@ -49,6 +50,7 @@ class WorkingSets:
             pages, major_pages, self.history, self.touch_vns, self.touch_ns, pool.last_use_ns,
             pool.state, pool.load_ns, int(self.period_start[vm]), int(self.vm_time[vm]),
             cluster if with_readahead else 0, int(pool.base[vm]), int(pool.base[vm + 1]),
+            self.touch_recent,
         )  # fmt: skip
 
     def after_run_reference(self, vm: int, pages: np.ndarray, major_pages: np.ndarray) -> None:
@@ -58,6 +60,7 @@ class WorkingSets:
         start, base = int(self.period_start[vm]), int(self.vm_time[vm])
         self.touch_vns[pages] = base + (pool.last_use_ns[pages] - start)
         self.touch_ns[pages] = pool.last_use_ns[pages]
+        self.touch_recent[pages] = 1
         cluster = int(self.machine.ra_cluster[vm])
         if major_pages.size and cluster > 1 and self.vector_readahead:
             # Readahead came in with these faults: it counts as used now, as LRU would see it.

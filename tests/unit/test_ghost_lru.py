@@ -86,28 +86,32 @@ def test_horizon_is_always_the_fit_th_largest_key() -> None:
 
 def _stepped_both_ways(steps: int, seed: int, interpreted: bool = False) -> int:
     """Random steps given to a shadow as `step_since` takes them (the touch times of the
-    whole pool) and to a twin as `step` (the touched pages): the same faults, keys, counts and
-    horizon at every step. Returns the faults counted."""
+    whole pool, the stamped pages flagged) and to a twin as `step` (the touched pages): the
+    same faults, keys, counts and horizon at every step. Some stamps reach past their
+    step's end: they count in the next step too. Returns the faults counted."""
     rng = np.random.default_rng(seed)
     base = np.array([0, 3_000, 5_000, 9_000], dtype=np.int64)
     compiled, numpy = (GhostLru(base, fit_pages=2_500, cluster_pages=8) for _ in range(2))
     touch = np.full(9_000, -1, dtype=np.int64)
+    recent = np.zeros(9_000, dtype=np.uint8)
     now = since = 0
     total = 0
     for _ in range(steps):
         now += int(rng.integers(1, 50_000))
         pages = np.unique(rng.integers(0, 9_000, int(rng.integers(0, 400))))
-        touch[pages] = now - rng.integers(0, 1_000, pages.size)
+        touch[pages] = now - rng.integers(-300, 1_000, pages.size)
+        recent[pages] = 1
+        touched = np.flatnonzero(touch >= since)
         if interpreted:
             faults, first = shadow_step.py_func(
-                compiled.key_ns, touch, since, now, compiled.fit, compiled.cluster,
+                compiled.key_ns, touch, recent, since, now, compiled.fit, compiled.cluster,
                 compiled.base, compiled.vm_of, compiled.faults, compiled._hint, compiled._work,
             )  # fmt: skip
             compiled.touched += first
         else:
-            faults = compiled.step_since(touch, since, now)
-        touched = np.flatnonzero(touch >= since)
+            faults = compiled.step_since(touch, recent, since, now)
         assert faults == numpy.step(touched, touch[touched], now)
+        assert np.array_equal(recent, touch >= now)  # (only stamps past the step's end)
         since = now
         assert np.array_equal(compiled.key_ns, numpy.key_ns)
         assert np.array_equal(compiled.faults, numpy.faults)
@@ -135,11 +139,13 @@ def test_runs_step_the_shadow_as_numpy_would(monkeypatch: pytest.MonkeyPatch) ->
     twins: dict[int, GhostLru] = {}
     steps = []
 
-    def both(self: GhostLru, touch_ns: np.ndarray, since_ns: int, now_ns: int) -> int:
+    def both(
+        self: GhostLru, touch_ns: np.ndarray, recent: np.ndarray, since_ns: int, now_ns: int
+    ) -> int:
         twin = twins.setdefault(id(self), copy.deepcopy(self))
         touched = np.flatnonzero(touch_ns >= since_ns)
         expected = twin.step(touched, touch_ns[touched], now_ns)
-        faults = compiled(self, touch_ns, since_ns, now_ns)
+        faults = compiled(self, touch_ns, recent, since_ns, now_ns)
         assert faults == expected, now_ns
         assert np.array_equal(self.key_ns, twin.key_ns), now_ns
         assert self.touched == twin.touched

@@ -16,7 +16,7 @@ from engine.pool import PREFETCHED
 from engine.scenario.overrides import with_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
-STAMPS = ("history", "touch_vns", "touch_ns")
+STAMPS = ("history", "touch_vns", "touch_ns", "touch_recent")
 
 
 @pytest.mark.parametrize(("name", "ms"), [("nvme_8vm_2x", 200), ("patent_demo", 300)])
@@ -58,11 +58,13 @@ def test_a_cluster_at_the_vms_end_stops_there_and_older_loads_keep_their_stamps(
     load_ns[9] = 900  # loaded before the period began at 1000
     pages = np.array([3], dtype=np.int64)
     majors = np.array([9], dtype=np.int64)  # cluster of 4 from page 8 of a VM [4, 11)
+    recent = np.zeros(n, dtype=np.uint8)
     stamp_touches(
         pages, majors, history, touch_vns, touch_ns, last_use, state, load_ns,
-        1000, 70, 4, 4, 11,
+        1000, 70, 4, 4, 11, recent,
     )  # fmt: skip
     assert history.tolist() == [0, 0, 0, 1] + [0] * 12
+    assert recent.tolist() == history.tolist()  # (the touched page's byte, not its cluster's)
     assert touch_ns[3] == 1030 and touch_vns[3] == 70 + 30
     assert touch_vns[8] == touch_vns[10] == 70 + 500  # landed in this period
     assert touch_vns[9] == -5  # loaded before it
