@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.position_cut import _candidate
@@ -39,7 +40,7 @@ def ranked_pages(
     (run_until), `protected` (below every start); another running VM's, its next start if
     the page is cold (not touched in the last ws_vns of the VM's clock, or, once the VM has
     run for longer than its slice has left, not in this period), else `protected`. A page's
-    age: its touch stamp (touch_vns, in its VM's clock) less its VM's clock now. `work`: two
+    age: its touch stamp (touch_vns, in its VM's clock) less its VM's clock now. `work`: three
     rows of scratch as long as the pool.
 
     The keys are known per VM before any page is looked at, so only the VMs of the keys
@@ -78,7 +79,8 @@ def ranked_pages(
             else:
                 continue
             m = _gather(pages, ages, m, state, touch_vns, vm_base[vm], vm_base[vm + 1],
-                        clean_only, cold_below[vm], cold_part, warm_part, clock[vm])  # fmt: skip
+                        clean_only, cold_below[vm], cold_part, warm_part, clock[vm],
+                        work[2].view(np.uint8))  # fmt: skip
         taken = _oldest(n - taken, pages, ages, m, out, taken)
     return out[:taken]
 
@@ -95,7 +97,7 @@ def set_ranked_pages(
     pool), by their VM's next planned start, farthest first; then the pages of the sets, by
     when each set is needed (a running VM's: `protected`; another's: its next start),
     farthest first, only those needed after `above`. Within a key, by age in the owner's
-    clock (touch stamp less the VM's clock now), then page. `work`: two rows of scratch as
+    clock (touch stamp less the VM's clock now), then page. `work`: three rows of scratch as
     long as the pool."""
     n_vms = vm_base.size - 1
     clock = np.empty(n_vms, dtype=np.int64)
@@ -125,7 +127,8 @@ def set_ranked_pages(
             for vm in range(n_vms):
                 if (needed[vm] if inside else next_start[vm]) == key and (inside or n_out[vm]):
                     m = _gather_by_set(pages, ages, m, state, touch_vns, in_set, vm_base[vm],
-                                       vm_base[vm + 1], clean_only, inside, clock[vm])  # fmt: skip
+                                       vm_base[vm + 1], clean_only, inside, clock[vm],
+                                       work[2].view(np.uint8))  # fmt: skip
             taken = _oldest(n - taken, pages, ages, m, out, taken)
     return out[:taken]
 
@@ -144,16 +147,18 @@ def _count_out_of_set(state: np.ndarray, in_set: np.ndarray, clean_only: bool) -
 def _gather_by_set(
     pages: np.ndarray, ages: np.ndarray, m: int, state: np.ndarray, touch_vns: np.ndarray,
     in_set: np.ndarray, lo: int, hi: int, clean_only: bool, inside: bool, clock: int,
+    mark: np.ndarray,
 ) -> int:  # fmt: skip
     """Append the evictable pages of [lo, hi) in the set (inside) or out of it, with their
-    ages (touch stamp less clock), to pages and ages at m; returns their new length."""
-    for p in range(lo, hi):
-        if not _candidate(state[p], clean_only) or in_set[p] != inside:
-            continue
-        pages[m] = p
-        ages[m] = touch_vns[p] - clock
-        m += 1
-    return m
+    ages (touch stamp less clock), to pages and ages at m; returns their new length. A pass
+    over bytes marks them (`mark` as _gather's), and only the marked are read again."""
+    size = hi - lo
+    vm_mark = mark[: -(-size // 8) * 8]
+    vm_mark[size:] = 0  # the padding to whole words
+    st, flags = state[lo:hi], in_set[lo:hi]
+    for i in range(size):
+        vm_mark[i] = _candidate(st[i], clean_only) & (flags[i] == inside)
+    return _take_marked(vm_mark, lo, touch_vns, clock, pages, ages, m)
 
 
 @njit(cache=True, nogil=True)
@@ -232,16 +237,39 @@ def _sift_down(heap: np.ndarray, i: int, size: int) -> None:
 def _gather(
     pages: np.ndarray, ages: np.ndarray, m: int, state: np.ndarray, touch_vns: np.ndarray,
     lo: int, hi: int, clean_only: bool, cold_below: int, cold: bool, warm: bool, clock: int,
+    mark: np.ndarray,
 ) -> int:  # fmt: skip
     """Append the evictable pages of [lo, hi) that are cold (touched before cold_below) if
     `cold`, warm if `warm`, with their ages (touch stamp less clock), to pages and ages at m;
-    returns their new length."""
-    for p in range(lo, hi):
-        if not _candidate(state[p], clean_only):
-            continue
-        touched = touch_vns[p]
-        if cold if touched < cold_below else warm:
+    returns their new length. A pass that vectorises marks them (`mark`: scratch of at least
+    hi - lo bytes and seven more), and only the marked are read again."""
+    size = hi - lo
+    vm_mark = mark[: -(-size // 8) * 8]
+    vm_mark[size:] = 0  # the padding to whole words
+    st, touched = state[lo:hi], touch_vns[lo:hi]
+    for i in range(size):
+        t = touched[i]
+        wanted = ((t < cold_below) & cold) | ((t >= cold_below) & warm)
+        vm_mark[i] = _candidate(st[i], clean_only) & wanted
+    return _take_marked(vm_mark, lo, touch_vns, clock, pages, ages, m)
+
+
+@njit(cache=True, nogil=True)
+def _take_marked(
+    mark: np.ndarray, lo: int, touch_vns: np.ndarray, clock: int, pages: np.ndarray,
+    ages: np.ndarray, m: int,
+) -> int:  # fmt: skip
+    """Append lo + i for each i marked (mark: zeros and ones, whole words of eight), in
+    order, with its age (touch stamp less clock), to pages and ages at m; returns their new
+    length."""
+    words = mark.view(np.uint64)  # eight pages at a time: many words have none marked
+    for w in range(words.size):
+        word = words[w]
+        while word:  # a marked page's byte is 1: one bit of the word each
+            # (a numba intrinsic: mypy sees its typing signature, not the call)
+            p = lo + 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
+            word &= word - np.uint64(1)
             pages[m] = p
-            ages[m] = touched - clock
+            ages[m] = touch_vns[p] - clock
             m += 1
     return m

@@ -57,10 +57,10 @@ class ScheduleVictims:
         )  # fmt: skip
 
     def rank_work(self) -> np.ndarray:
-        """The compiled rankings' scratch: two rows as long as the pool (made at first use: a
+        """The compiled rankings' scratch: three rows as long as the pool (made at first use: a
         mixin has no __init__ of its own)."""
         if self._rank_work is None:
-            self._rank_work = np.empty((2, self.machine.pool.n_pages), dtype=np.int64)
+            self._rank_work = np.empty((3, self.machine.pool.n_pages), dtype=np.int64)
         return self._rank_work
 
     def ranked_victims_reference(

@@ -84,7 +84,7 @@ def test_ages_too_far_apart_to_pack_are_ranked_the_same() -> None:
     idle = np.zeros(2, dtype=np.int64)
     starts = np.array([10**12, 5 * 10**11], dtype=np.int64)
     zeros = np.zeros(2, dtype=np.int64)
-    work = np.empty((2, n_pages), dtype=np.int64)
+    work = np.empty((3, n_pages), dtype=np.int64)
 
     def rank(stamps: np.ndarray) -> np.ndarray:
         return ranked_pages(
@@ -139,7 +139,7 @@ def test_the_schedule_oracles_ranking_by_hand() -> None:
     vm_time = np.array([1000, 2000], dtype=np.int64)
     touch = np.array([1010, 1005, 1020, 1001, 1990, 1995, 1980, 1999], dtype=np.int64)
     in_set = np.array([0, 0, 1, 1, 1, 0, 0, 1], dtype=np.bool_)
-    work = np.empty((2, 8), dtype=np.int64)
+    work = np.empty((3, 8), dtype=np.int64)
 
     def rank(n: int, above: int, clean_only: bool, fn=set_ranked_pages) -> list[int]:
         return fn(
