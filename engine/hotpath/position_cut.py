@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import trailing_zeros
 
+from engine.hotpath.bits import lowest_set_bit
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.lookahead import coarse_shift, coarse_use
+from engine.hotpath.marks import padded_marks
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -256,8 +257,7 @@ def collect_reaching(
         nxt = next_pos[off : off + hi - lo]
         clean_from, dirty_from = from_pos[vm, 0], from_pos[vm, 1]
         start = row[C_WIN_START]
-        vm_mark = mark[: -(-(hi - lo) // 8) * 8]
-        vm_mark[hi - lo :] = 0  # the padding to whole words
+        vm_mark = padded_marks(mark, hi - lo)
         _mark_vm(vm_mark[: hi - lo], state[lo:hi], coarse[off : off + hi - lo],
                  coarse_use(clean_from, start, shift), coarse_use(dirty_from, start, shift),
                  clean_only)  # fmt: skip
@@ -266,8 +266,7 @@ def collect_reaching(
         for w in range(words.size):
             word = words[w]
             while word:  # a marked page's byte is 1: one bit of the word each
-                # (a numba intrinsic: mypy sees its typing signature, not the call)
-                i = 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
+                i = 8 * w + (lowest_set_bit(word) >> 3)
                 word &= word - np.uint64(1)
                 at = min(nxt[i], end)
                 dirty = state[lo + i] == DIRTY

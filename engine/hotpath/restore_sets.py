@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.hotpath.marks import marked_pages, padded_marks
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.radix import RADIX_FROM, sort_bits_above
 from engine.hotpath.schedule_rank import PACKED_BITS, _oldest
@@ -31,11 +32,11 @@ def recent_swapped(
 ) -> np.ndarray:  # fmt: skip
     """`predictive`'s restore set in recency order: the swapped pages of [lo, hi) (a VM's
     range) touched at or after since_vns in the VM's clock (its working set), most recent
-    first, ties to the lower page, at most cap_pages. work: two rows of scratch at least
+    first, ties to the lower page, at most cap_pages. work: three rows of scratch at least
     hi - lo long."""
     out = np.empty(max(cap_pages, 0), dtype=np.int64)
     pages, keys = work[0], work[1]
-    m = _gather_recent(state, touch_vns, since_vns, lo, hi, pages, keys)
+    m = _gather_recent(state, touch_vns, since_vns, lo, hi, pages, keys, work[2].view(np.uint8))
     return out[: _most_recent(cap_pages, pages, keys, m, out, 0)]
 
 
@@ -47,10 +48,10 @@ def set_first_restore(
     """The schedule oracle's restore set, at most cap_pages: the swapped pages of the VM's
     next-period set (set_mask, per page of [lo, hi)) most recent first, then the pages of
     `recent_swapped`'s set (with the same cap) that are not in it, in its order. Ties to the
-    lower page. work: two rows of scratch at least hi - lo long."""
+    lower page. work: three rows of scratch at least hi - lo long."""
     out = np.empty(max(cap_pages, 0), dtype=np.int64)
     pages, keys = work[0], work[1]
-    m = _gather_in_set(set_mask, state, touch_vns, lo, hi, pages, keys)
+    m = _gather_in_set(set_mask, state, touch_vns, lo, hi, pages, keys, work[2].view(np.uint8))
     taken = _most_recent(cap_pages, pages, keys, m, out, 0)
     if taken >= cap_pages:  # the set's swapped pages alone fill the cap (or it is 0)
         return out
@@ -116,30 +117,41 @@ def _most_recent(need: int, pages: np.ndarray, keys: np.ndarray, m: int, out: np
 @njit(cache=True, nogil=True)
 def _gather_recent(
     state: np.ndarray, touch_vns: np.ndarray, since_vns: int, lo: int, hi: int,
-    pages: np.ndarray, keys: np.ndarray,
+    pages: np.ndarray, keys: np.ndarray, mark: np.ndarray,
 ) -> int:  # fmt: skip
     """Write the swapped pages of [lo, hi) touched at or after since_vns, ascending, to pages
-    and their keys (-touch_vns: the most recent is the least) to keys; returns how many."""
-    m = 0
-    for p in range(lo, hi):
-        if state[p] == SWAPPED and touch_vns[p] >= since_vns:
-            pages[m] = p
-            keys[m] = -touch_vns[p]
-            m += 1
-    return m
+    and their keys (-touch_vns: the most recent is the least) to keys; returns how many. A
+    pass that vectorises marks them (`mark`: scratch of hi - lo bytes and seven more), and
+    only the marked are read again."""
+    vm_mark = padded_marks(mark, hi - lo)
+    st, touched = state[lo:hi], touch_vns[lo:hi]
+    for i in range(hi - lo):
+        vm_mark[i] = (st[i] == SWAPPED) & (touched[i] >= since_vns)
+    return _take_marked(vm_mark, lo, touch_vns, pages, keys)
 
 
 @njit(cache=True, nogil=True)
 def _gather_in_set(
     set_mask: np.ndarray, state: np.ndarray, touch_vns: np.ndarray, lo: int, hi: int,
-    pages: np.ndarray, keys: np.ndarray,
+    pages: np.ndarray, keys: np.ndarray, mark: np.ndarray,
 ) -> int:  # fmt: skip
     """Write the swapped pages of [lo, hi) marked in set_mask (indexed from lo), ascending, to
-    pages and their keys (-touch_vns) to keys; returns how many."""
-    m = 0
-    for p in range(lo, hi):
-        if set_mask[p - lo] and state[p] == SWAPPED:
-            pages[m] = p
-            keys[m] = -touch_vns[p]
-            m += 1
+    pages and their keys (-touch_vns) to keys; returns how many. A pass over bytes marks
+    them (`mark` as _gather_recent's)."""
+    vm_mark = padded_marks(mark, hi - lo)
+    st = state[lo:hi]
+    for i in range(hi - lo):
+        vm_mark[i] = set_mask[i] & (st[i] == SWAPPED)
+    return _take_marked(vm_mark, lo, touch_vns, pages, keys)
+
+
+@njit(cache=True, nogil=True)
+def _take_marked(
+    marks: np.ndarray, lo: int, touch_vns: np.ndarray, pages: np.ndarray, keys: np.ndarray
+) -> int:
+    """Write the marked pages (engine.hotpath.marks), ascending, to pages and their keys
+    (-touch_vns) to keys; returns how many."""
+    m = marked_pages(marks, lo, pages, 0)
+    for j in range(m):
+        keys[j] = -touch_vns[pages[j]]
     return m

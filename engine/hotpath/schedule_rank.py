@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import trailing_zeros
 
+from engine.hotpath.marks import marked_pages, padded_marks
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.position_cut import _candidate
 
@@ -153,8 +153,7 @@ def _gather_by_set(
     ages (touch stamp less clock), to pages and ages at m; returns their new length. A pass
     over bytes marks them (`mark` as _gather's), and only the marked are read again."""
     size = hi - lo
-    vm_mark = mark[: -(-size // 8) * 8]
-    vm_mark[size:] = 0  # the padding to whole words
+    vm_mark = padded_marks(mark, size)
     st, flags = state[lo:hi], in_set[lo:hi]
     for i in range(size):
         vm_mark[i] = _candidate(st[i], clean_only) & (flags[i] == inside)
@@ -244,8 +243,7 @@ def _gather(
     returns their new length. A pass that vectorises marks them (`mark`: scratch of at least
     hi - lo bytes and seven more), and only the marked are read again."""
     size = hi - lo
-    vm_mark = mark[: -(-size // 8) * 8]
-    vm_mark[size:] = 0  # the padding to whole words
+    vm_mark = padded_marks(mark, size)
     st, touched = state[lo:hi], touch_vns[lo:hi]
     for i in range(size):
         t = touched[i]
@@ -256,20 +254,12 @@ def _gather(
 
 @njit(cache=True, nogil=True)
 def _take_marked(
-    mark: np.ndarray, lo: int, touch_vns: np.ndarray, clock: int, pages: np.ndarray,
+    marks: np.ndarray, lo: int, touch_vns: np.ndarray, clock: int, pages: np.ndarray,
     ages: np.ndarray, m: int,
 ) -> int:  # fmt: skip
-    """Append lo + i for each i marked (mark: zeros and ones, whole words of eight), in
-    order, with its age (touch stamp less clock), to pages and ages at m; returns their new
-    length."""
-    words = mark.view(np.uint64)  # eight pages at a time: many words have none marked
-    for w in range(words.size):
-        word = words[w]
-        while word:  # a marked page's byte is 1: one bit of the word each
-            # (a numba intrinsic: mypy sees its typing signature, not the call)
-            p = lo + 8 * w + (trailing_zeros(word) >> 3)  # type: ignore[call-arg]
-            word &= word - np.uint64(1)
-            pages[m] = p
-            ages[m] = touch_vns[p] - clock
-            m += 1
-    return m
+    """Append the marked pages (engine.hotpath.marks), ascending, with their ages (touch
+    stamp less clock), to pages and ages at m; returns their new length."""
+    n = marked_pages(marks, lo, pages, m)
+    for j in range(m, n):
+        ages[j] = touch_vns[pages[j]] - clock
+    return n

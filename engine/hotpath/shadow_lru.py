@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import leading_zeros
 
+from engine.hotpath.bits import bit_width
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.radix import sort_bits_above
 from engine.hotpath.schedule_rank import PACKED_BITS
@@ -214,8 +214,7 @@ def fit_th_latest(key_ns: np.ndarray, fit: int, hint: np.ndarray, keys: np.ndarr
 @njit(cache=True, nogil=True, inline="always")
 def _bit_length(x: int) -> int:
     """int.bit_length of a non-negative x, by the processor's count of leading zeros."""
-    # (a numba intrinsic: mypy sees its typing signature, not the call)
-    return 64 - leading_zeros(np.uint64(x))  # type: ignore[call-arg]
+    return bit_width(np.uint64(x))
 
 
 @njit(cache=True, nogil=True)

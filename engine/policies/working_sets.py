@@ -113,11 +113,11 @@ class WorkingSets:
         return min(int(n), self.vm_cap(vm)) if n else 0
 
     def restore_work(self) -> np.ndarray:
-        """The compiled restore sets' scratch: two rows as long as the largest VM (made at
+        """The compiled restore sets' scratch: three rows as long as the largest VM (made at
         first use: a mixin has no __init__ of its own)."""
         if self._restore_work is None:
             self._restore_work = np.empty(
-                (2, int(np.diff(self.machine.pool.base).max())), dtype=np.int64
+                (3, int(np.diff(self.machine.pool.base).max())), dtype=np.int64
             )
         return self._restore_work
 

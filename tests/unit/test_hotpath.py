@@ -39,11 +39,13 @@ def _interpreted(policy: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_interpreted_kernels_give_the_compiled_summary():
-    """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python and every figure is the same."""
-    compiled = simulate(small_scenario(duration_ms=30.0), "demand", record=False)
+@pytest.mark.parametrize("policy", ["demand", "oracle", "predictive", "schedule-oracle"])
+def test_interpreted_kernels_give_the_compiled_summary(policy: str) -> None:
+    """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python and every figure is the same,
+    for demand paging's and each policy's own kernels (their bit counts included)."""
+    compiled = simulate(small_scenario(duration_ms=30.0), policy, record=False)
     assert compiled.summary["major_faults"] > 0
-    assert _interpreted("demand") == json.loads(json.dumps(compiled.to_json(), sort_keys=True))
+    assert _interpreted(policy) == json.loads(json.dumps(compiled.to_json(), sort_keys=True))
 
 
 def test_the_warm_module_compiles_every_kernel():

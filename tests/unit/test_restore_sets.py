@@ -136,7 +136,7 @@ def _expected(mask: np.ndarray, state: np.ndarray, touch: np.ndarray, since: int
 def _restore(mask: np.ndarray, state: np.ndarray, touch: np.ndarray, since: int, cap: int,
              lo: int) -> list[int]:  # fmt: skip
     """set_first_restore's pages, checked against its size and its interpreted function."""
-    work = np.empty((2, state.size - lo), dtype=np.int64)
+    work = np.empty((3, state.size - lo), dtype=np.int64)
     args = (mask, state, touch, since, cap, lo, state.size)
     pages = set_first_restore(*args, work).tolist()
     assert set_first_restore.py_func(*args, work).tolist() == pages
@@ -164,7 +164,7 @@ def test_an_empty_set_and_no_working_set_give_nothing_and_the_guess_alone() -> N
     assert _restore(nothing, state, touch, 100, 16, 8) == []  # nothing touched since 100
     guess = _restore(nothing, state, touch, 6, 16, 8)
     assert guess == _expected(nothing, state, touch, 6, 16, 8) and len(guess) > 0
-    work = np.empty((2, 40), dtype=np.int64)
+    work = np.empty((3, 40), dtype=np.int64)
     assert recent_swapped(state, touch, 6, 16, 8, 48, work).tolist() == guess
     assert recent_swapped.py_func(state, touch, 6, 16, 8, 48, work).tolist() == guess
 
@@ -186,13 +186,17 @@ def test_stamps_too_far_apart_to_pack_are_ordered_the_same(cap: int) -> None:
 
 
 def test_the_interpreted_ordering_is_the_compiled_one() -> None:
-    """The ordering as plain Python (NUMBA_DISABLE_JIT's), by radix and by `_oldest`."""
+    """The gathering and ordering as plain Python (NUMBA_DISABLE_JIT's), by radix and by
+    `_oldest`."""
     state, touch = _one_vm(1200)
     for need in (3, 600):
         rows = {}
-        for way, order in (("compiled", _most_recent), ("interpreted", _most_recent.py_func)):
-            work = np.empty((2, 1200), dtype=np.int64)
-            m = _gather_recent(state, touch, 1, 8, 1208, work[0], work[1])
+        for way, order, gather in (
+            ("compiled", _most_recent, _gather_recent),
+            ("interpreted", _most_recent.py_func, _gather_recent.py_func),
+        ):
+            work = np.empty((3, 1200), dtype=np.int64)
+            m = gather(state, touch, 1, 8, 1208, work[0], work[1], work[2].view(np.uint8))
             out = np.empty(need, dtype=np.int64)
             rows[way] = out[: order(need, work[0], work[1], m, out, 0)].tolist()
         assert (
