@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.hotpath.next_start import next_planned_starts
+
 if TYPE_CHECKING:
     from engine.policies.context import PolicyContext
 
@@ -28,11 +30,23 @@ class PlannedStarts:
 
     def next_starts(self, now_ns: int) -> np.ndarray:
         """Each VM's next planned start within the horizon (a running VM: after its current
-        slice); NEVER when it is not in the plan. Cached per plan and step."""
+        slice); NEVER when it is not in the plan. Cached per plan and step; computed in one
+        compiled call (engine.hotpath.next_start): `next_starts_reference`'s starts."""
         plan = self.ctx.boundary_plan
         key = (id(plan), now_ns)
         if key == self._plan_key:
             return self._next
+        out = np.empty(self.ctx.n_vms, dtype=np.int64)
+        next_planned_starts(
+            plan.vcpu, plan.start_ns, self.vcpu_vm, self.running_vcpus, self.run_until,
+            self.tolerance_ns, now_ns, self.horizon_ns, NEVER, out,
+        )  # fmt: skip
+        self._plan_key, self._next = key, out
+        return out
+
+    def next_starts_reference(self, now_ns: int) -> np.ndarray:
+        """next_starts' rule, stated in numpy (uncached)."""
+        plan = self.ctx.boundary_plan
         out = np.full(self.ctx.n_vms, NEVER, dtype=np.int64)
         if plan.vcpu.size:
             vm = self.vcpu_vm[plan.vcpu]
@@ -42,5 +56,4 @@ class PlannedStarts:
             np.minimum.at(out, vm[ok], plan.start_ns[ok])
             planned = out < NEVER
             out[planned] = np.maximum(out[planned], now_ns)
-        self._plan_key, self._next = key, out
         return out

@@ -58,6 +58,7 @@ def test_the_warm_module_compiles_every_kernel():
         first_touch,
         key_cut,
         lookahead,
+        next_start,
         next_use,
         oldest,
         period_sets,
@@ -104,6 +105,7 @@ def test_the_warm_module_compiles_every_kernel():
     predictive = (touch_stamps.stamp_touches, period_sets.slide_window, shadow_lru.shadow_step)
     restores = ("recent_swapped", "set_first_restore", "set_first_restore_size")
     predictive = (*predictive, *(getattr(restore_sets, n) for n in restores))
+    predictive = (*predictive, next_start.next_planned_starts)
     for kernel in (
         k.run_references,
         k.clear_marks,
