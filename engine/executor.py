@@ -81,7 +81,7 @@ def step_one(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> int:
     major = False
 
     if s == READING:
-        op = sim.reading_op[g]
+        op = sim.reading_ops[int(sim.reading_seq[g])]
         c.prefetch_late[vm] += 1
         if op.start_ns < 0:  # still queued: cancel it and fault normally
             sim.cancel_ops([op], t)

@@ -71,7 +71,10 @@ class Machine(PagingServices):
         # A work array of the compiled executor (one flag per page), cleared after every use.
         self.mark = np.zeros(self.pool.n_pages, dtype=bool)
         self.writing_pending = 0
-        self.reading_op: dict[int, Op] = {}
+        # The prefetch reads in flight or queued, by seq, and which one each page awaits (a
+        # fault on a page being read waits for its read).
+        self.reading_seq = np.full(self.pool.n_pages, -1, dtype=np.int64)
+        self.reading_ops: dict[int, Op] = {}
         self.ra_cluster = np.ones(self.n_vms, dtype=np.int64)
         self.now_ns = 0  # the clock: the start of the current step
         self.recorder: Recorder | None = None

@@ -52,7 +52,8 @@ class PagingServices:
     write_batch_pages: int  # most pages per write operation (the host's setting, read once)
     ra_cluster: np.ndarray  # per VM: pages in its readahead cluster
     writing_pending: int  # pages being written to free their frames
-    reading_op: dict[int, Op]  # page -> the prefetch read bringing it in
+    reading_seq: np.ndarray  # per page: the seq of the prefetch read bringing it in (-1: none)
+    reading_ops: dict[int, Op]  # seq -> each prefetch read not yet applied or cancelled
 
     # -- services the executors and policies call ---------------------------------------------
     def reclaim(
@@ -160,8 +161,8 @@ class PagingServices:
             op = Op(PREFETCH_READ, vm, part, now_ns)
             self.device.submit(op)
             ops.append(op)
-            for pg in part.tolist():
-                self.reading_op[pg] = op
+            self.reading_seq[part] = op.seq
+            self.reading_ops[op.seq] = op
         self.counters.prefetch_issued[vm] += int(pages.size)
         return ops
 
@@ -190,8 +191,8 @@ class PagingServices:
                 continue
             op.cancelled = True
             self.pool.finish_prefetch(op, now_ns)
-            for pg in op.pages.tolist():
-                self.reading_op.pop(pg, None)
+            self.reading_seq[op.pages] = -1
+            self.reading_ops.pop(op.seq, None)
             self.counters.prefetch_issued[op.vm] -= int(op.pages.size)
             n += int(op.pages.size)
         return n
@@ -207,9 +208,9 @@ class PagingServices:
             self.pool.finish_prefetch(op, op.done_ns)
             if self.recorder is not None and not op.cancelled:
                 self.recorder.note_prefetch_landed(op.vm, int(op.pages.size))
-            for pg in op.pages.tolist():
-                if self.reading_op.get(pg) is op:
-                    del self.reading_op[pg]
+            mine = op.pages[self.reading_seq[op.pages] == op.seq]
+            self.reading_seq[mine] = -1
+            self.reading_ops.pop(op.seq, None)
         elif op.keep:
             # A write-back: pages untouched since it began are clean now (with a swap slot).
             pool = self.pool
