@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.hotpath.bits import bit_width
 from engine.hotpath.radix import sort_bits_above
 from engine.page_states import CLEAN, PREFETCHED
 
@@ -20,12 +21,9 @@ TOO_WIDE = -1  # the keys do not pack: let victims.smallest select
 
 @njit(cache=True, nogil=True)
 def bit_length(x: int) -> int:
-    """int.bit_length of a non-negative x."""
-    n = 0
-    while x > 0:
-        x >>= 1
-        n += 1
-    return n
+    """int.bit_length of a non-negative x (0 for any x below 1): the processor's count of
+    leading zeros (engine.hotpath.bits)."""
+    return bit_width(np.uint64(x)) if x > 0 else 0
 
 
 @njit(cache=True, nogil=True)

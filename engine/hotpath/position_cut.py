@@ -25,10 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.bits import lowest_set_bit
 from engine.hotpath.fewest_writes import fewest_writes_of_latest
 from engine.hotpath.lookahead import coarse_shift, coarse_use
-from engine.hotpath.marks import padded_marks
+from engine.hotpath.marks import marked_pages, padded_marks
 from engine.hotpath.next_use import (
     C_CPU_NS,
     C_NEXT_OFF,
@@ -262,19 +261,17 @@ def collect_reaching(
                  coarse_use(clean_from, start, shift), coarse_use(dirty_from, start, shift),
                  clean_only)  # fmt: skip
         end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
-        words = vm_mark.view(np.uint64)  # eight pages at a time: most have none marked
-        for w in range(words.size):
-            word = words[w]
-            while word:  # a marked page's byte is 1: one bit of the word each
-                i = 8 * w + (lowest_set_bit(word) >> 3)
-                word &= word - np.uint64(1)
-                at = min(nxt[i], end)
-                dirty = state[lo + i] == DIRTY
-                if at >= (dirty_from if dirty else clean_from):
-                    pages_of[n_kept] = lo + i
-                    at_of[n_kept] = at
-                    dirty_of[n_kept] = dirty
-                    n_kept += 1
+        # The marked pages, then those of them that reach, in place.
+        n_marked = marked_pages(vm_mark, lo, pages_of, n_kept)
+        for j in range(n_kept, n_marked):
+            page = pages_of[j]
+            at = min(nxt[page - lo], end)
+            dirty = state[page] == DIRTY
+            if at >= (dirty_from if dirty else clean_from):
+                pages_of[n_kept] = page
+                at_of[n_kept] = at
+                dirty_of[n_kept] = dirty
+                n_kept += 1
     vm_first[vm_base.size - 1] = n_kept
     return n_kept
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.hotpath.bits import bit_width
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.radix import sort_bits_above
 from engine.hotpath.schedule_rank import PACKED_BITS
@@ -182,7 +181,7 @@ def fit_th_latest(key_ns: np.ndarray, fit: int, hint: np.ndarray, keys: np.ndarr
         m = 0
         for key in key_ns:
             if key >= last:
-                b = _bit_length(key - last)
+                b = bit_length(key - last)
                 by_width[b] += 1
                 if b <= guess:
                     keys[m] = key
@@ -197,7 +196,7 @@ def fit_th_latest(key_ns: np.ndarray, fit: int, hint: np.ndarray, keys: np.ndarr
             if width > guess:
                 m = 0
                 for key in key_ns:
-                    if key >= last and _bit_length(key - last) <= width:
+                    if key >= last and bit_length(key - last) <= width:
                         keys[m] = key
                         m += 1
             return _moved_to(np.partition(keys[:m], k)[k], hint)
@@ -209,12 +208,6 @@ def fit_th_latest(key_ns: np.ndarray, fit: int, hint: np.ndarray, keys: np.ndarr
     if m <= fit:
         return NEVER_TOUCHED
     return _moved_to(np.partition(keys[:m], m - fit)[m - fit], hint)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bit_length(x: int) -> int:
-    """int.bit_length of a non-negative x, by the processor's count of leading zeros."""
-    return bit_width(np.uint64(x))
 
 
 @njit(cache=True, nogil=True)
