@@ -65,6 +65,7 @@ def create_app() -> pn.template.BootstrapTemplate:
         base_url,
         found_runner=SyncRunner() if served else None,
         batch=dashboard.batch,
+        page_open=partial(page_open, doc) if served else None,
     )
     link = pn.state.session_args.get(QUERY_KEY) if served else None
     if link:

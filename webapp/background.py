@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from webapp.runner import Cancelled, Runner, compute_seed
+from webapp.runner import Cancelled, PageClosed, PageOpen, Runner, compute_seed
 from webapp.seeds import SeedRecord
 
 log = logging.getLogger(__name__)
@@ -21,15 +21,18 @@ log = logging.getLogger(__name__)
 class BackgroundSeeds:
     """Runs a list of seeds of one (scenario, A, B), handing each record to `landed` on the
     session's event loop, and `failed(seed, error)` if one cannot run (the chain then stops).
-    `runner()` is asked at each seed: the session may swap its runner (a cached first run)."""
+    `runner()` is asked at each seed: the session may swap its runner (a cached first run).
+    `page_open()`: whether the session's page is open; the seeds wait while it is not."""
 
     def __init__(
         self,
         runner: Callable[[], Runner],
         landed: Callable[[SeedRecord], None],
         failed: Callable[[int, BaseException], None],
+        page_open: PageOpen | None = None,
     ):
         self.runner = runner
+        self.page_open = page_open
         self.landed = landed
         self.failed = failed
         self.generation = 0
@@ -89,7 +92,13 @@ class BackgroundSeeds:
         scenario, a, b = inputs
 
         def done(outcome: Any) -> None:
-            if generation != self.generation or isinstance(outcome, Cancelled):
+            if generation != self.generation:
+                return
+            if isinstance(outcome, PageClosed):  # again once the page is back
+                self.todo.insert(0, seed)
+                self._next(generation, inputs, cancel)
+                return
+            if isinstance(outcome, Cancelled):
                 return
             if isinstance(outcome, BaseException):
                 log.error("a background seed failed", exc_info=outcome)
@@ -101,4 +110,7 @@ class BackgroundSeeds:
             self.landed(outcome)
             self._next(generation, inputs, cancel)
 
-        self.runner().submit(lambda: compute_seed(scenario, a, b, seed, cancel), done)
+        page_open = self.page_open
+        self.runner().submit(
+            lambda: compute_seed(scenario, a, b, seed, cancel, page_open=page_open), done
+        )

@@ -26,6 +26,7 @@ from webapp.playback import Player, Timers
 from webapp.runner import (
     TRACE_ROOTS,
     Cancelled,
+    PageOpen,
     Progress,
     Runner,
     SyncRunner,
@@ -91,6 +92,7 @@ class Controller:
         base_url: str = "",
         found_runner: Runner | None = None,
         batch: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        page_open: PageOpen | None = None,
     ):
         self.state = state
         self.display = display
@@ -124,7 +126,10 @@ class Controller:
         self.runs_started = 0
         self.loaded_file = CUSTOM  # the shipped scenario loaded last ('reset' goes back to it)
         # Many seeds: the seeds done for the runs on display, and the others in the background.
-        self.seed_set = SeedSet(state, display, timers, lambda: self.runner, self.readable)
+        # (they wait while the page is closed: `page_open`, None where there is no page)
+        self.seed_set = SeedSet(
+            state, display, timers, lambda: self.runner, self.readable, page_open
+        )
         self.pending_seed: int | None = None  # the seed a link asks to show
         self.requested_seed: int | None = None  # the seed being fetched for display
         state.param.watch(self._on_frame, "frame")

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from webapp.background import BackgroundSeeds
 from webapp.playback import Timers
-from webapp.runner import Runner
+from webapp.runner import PageOpen, Runner
 from webapp.runs import RunPair
 from webapp.seeds import SeedRecord, pair_record, seed_list, seed_stats
 from webapp.state import SessionState
@@ -39,12 +39,13 @@ class SeedSet:
         timers: Timers,
         runner: Callable[[], Runner],
         readable: Callable[[BaseException], str],
+        page_open: PageOpen | None = None,
     ):
         self.state = state
         self.display = display
         self.timers = timers
         self.readable = readable
-        self.background = BackgroundSeeds(runner, self._landed, self._failed)
+        self.background = BackgroundSeeds(runner, self._landed, self._failed, page_open)
         self.records: dict[int, SeedRecord] = {}
         self.inputs: Inputs | None = None
         self.due = False  # the other seeds wait for the first paint

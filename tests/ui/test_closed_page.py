@@ -1,0 +1,61 @@
+"""A page closed while its statistics compute: the server stops computing them (Bokeh keeps the
+session up to half a minute after the page went, and its seeds kept a core busy for a page
+nobody saw), and the same link opened again completes its statistics at once, not after the
+closed page's session expires."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from engine import load_scenario
+from engine.policies import validate_policy
+from tests.served import served_app
+from tests.ui.test_app import FIRST_FRAME_MS, open_app
+from webapp import urlcodec
+from webapp.state import SCENARIO_DIR, default_policies
+
+pytestmark = pytest.mark.ui
+
+N_SEEDS = 6
+QUIET_S = 2.0  # how long the server's CPU is read after the page closed
+QUIET_CPU_S = 0.5  # of which it may spend this much (the chain took a core: ~2 s)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user and system) the process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_closed_page_stops_its_seeds_and_a_reopened_link_completes_them(
+    browser: Browser,
+) -> None:
+    """The quickstart with six seeds (a second or so each): the page closes once two are
+    in; for the next QUIET_S the server computes nothing; the same link opened again shows
+    all six seeds in (the closed page's seed in progress did not hold its run)."""
+    data = load_scenario(SCENARIO_DIR / "quickstart.toml").to_dict()
+    a, b = default_policies(data["policy"])
+    link = urlcodec.encode(data, validate_policy(a), validate_policy(b), n_seeds=N_SEEDS)
+    with served_app(name="closed-page-server", env={"VMSWAP_WARM": "none"}) as app:
+        url = f"{app.url}?run={link}"
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        open_app(page, url)
+        progress = page.locator(".vm-seeds-progress")
+        expect(progress).to_contain_text(f"seeds: 2 of {N_SEEDS}", timeout=FIRST_FRAME_MS)
+        page.close()
+        time.sleep(1.0)  # Bokeh hears the websocket close; a step in progress ends
+        before = cpu_s(app.proc.pid)
+        time.sleep(QUIET_S)
+        spent = cpu_s(app.proc.pid) - before
+        assert spent < QUIET_CPU_S, f"the server computed {spent:.2f} s for a closed page"
+        again = browser.new_page(viewport={"width": 1600, "height": 1000})
+        open_app(again, url)
+        expect(again.locator(".vm-seeds-progress")).to_have_text(
+            f"seeds: {N_SEEDS} of {N_SEEDS}", timeout=FIRST_FRAME_MS
+        )
+        again.close()
