@@ -13,11 +13,15 @@ from engine.hotpath.next_use import (
     C_SEG_HI,
     C_SEG_LO,
     C_WIN_START,
+    C_WINDOW_END,
     _monotone,
+    _time_at,
     farthest_pages,
 )
 from engine.hotpath.position_cut import (
+    ALL_KEYS_BELOW,
     NO_CUT,
+    _collected_keys,
     farthest_by_position,
     hint_reach,
     histogram_shape,
@@ -184,3 +188,62 @@ def test_keeping_some_gives_fewest_writes_over_the_selection(case: int) -> None:
             np.testing.assert_array_equal(pages, want)
             key_of = dict(zip(ranked.tolist(), ranked_keys.tolist(), strict=True))
             assert keys.tolist() == [key_of[p] for p in want.tolist()]
+
+
+@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_keys_worked_out_without_branches_are_the_next_use_times(
+    case: int, compiled: bool
+) -> None:
+    """_collected_keys (every segment's time worked out, one picked by selects) gives each
+    page the key _time_at's branches give: plans of none to three segments, uses past the
+    plan and beyond the window, uses that never come, dirty pages less the write. Compiled
+    and interpreted (NUMBA_DISABLE_JIT runs the latter)."""
+    (
+        rng, _, vm_base, vm_vcpus, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum,
+        share, unplanned, dirty_ns, _,
+    ) = random_victim_case(case)  # fmt: skip
+    n_vms = vm_base.size - 1
+    one = np.array([len(vs) == 1 for vs in vm_vcpus])
+    # Every page of each VM of one vCPU, at its window-clamped next use, as collect_reaching
+    # leaves them; with a use far past the plan's end now and then.
+    firsts, ats, dirties, want = [0], [], [], []
+    for vm in range(n_vms):
+        if one[vm]:
+            row = rows[vm_vcpu_ids[vm_vcpu_off[vm]]]
+            end = row[C_WINDOW_END] if row[C_WINDOW_END] >= 0 else np.iinfo(np.int64).max
+            off = int(row[C_NEXT_OFF])
+            nxt = next_pos[off : off + int(vm_base[vm + 1] - vm_base[vm])].copy()
+            nxt[rng.random(nxt.size) < 0.1] += 10**7
+            for at in np.minimum(nxt, end).tolist():
+                dirty = int(rng.random() < 0.5)
+                ats.append(at)
+                dirties.append(dirty)
+                t = _time_at(at, row, starts, cum, share, unplanned, FAR)
+                want.append(min(t, FAR) - dirty_ns * dirty)
+        firsts.append(len(ats))
+    keys_of = _collected_keys if compiled else _collected_keys.py_func
+    keys = keys_of(
+        n_vms, np.array(firsts), np.array(ats, dtype=np.int64), np.array(dirties),
+        vm_vcpu_off, vm_vcpu_ids, rows, starts, cum, share, unplanned, FAR, dirty_ns,
+    )  # fmt: skip
+    assert keys.tolist() == want
+    assert len(want) > 100
+
+
+def test_both_ways_of_shortlisting_are_taken() -> None:
+    """Calls with few candidates beside the n key them all; calls with many walk the
+    buckets: the tests above reach both (the same choice either way)."""
+    (
+        _, state, vm_base, _, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts, cum, share,
+        unplanned, dirty_ns, last_use,
+    ) = random_victim_case(2)  # fmt: skip
+    n_candidates = int(np.count_nonzero((state >= CLEAN) & (state <= PREFETCHED)))
+    few, many = n_candidates // ALL_KEYS_BELOW + 1, n_candidates // (4 * ALL_KEYS_BELOW)
+    assert n_candidates < ALL_KEYS_BELOW * few and n_candidates >= ALL_KEYS_BELOW * many
+    for n in (few, many):
+        _, keys, done, _ = _by_position(
+            n, NO_CUT, state, False, vm_base, vm_vcpu_off, vm_vcpu_ids, rows, next_pos, starts,
+            cum, share, unplanned, dirty_ns, last_use, 4096,
+        )  # fmt: skip
+        assert done and keys.size == n
