@@ -1,5 +1,6 @@
 """The seeds after the first, run in the background: one at a time on the session's runner
-(its one worker thread, inside the server's compute slots), each cancellable.
+(its one worker thread, inside the server's compute slots), each cancellable, and only while
+the session's page is open.
 
 The chain never runs two of its seeds at once, so a session holds at most one compute slot
 for statistics, and an edit (which stops the chain) frees the worker within a step.
@@ -12,17 +13,22 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from webapp.playback import Timers
 from webapp.runner import Cancelled, PageClosed, PageOpen, Runner, compute_seed
 from webapp.seeds import SeedRecord
 
 log = logging.getLogger(__name__)
+
+PAGE_POLL_S = 1.0  # while the session's page is closed, the chain looks this often if it is back
 
 
 class BackgroundSeeds:
     """Runs a list of seeds of one (scenario, A, B), handing each record to `landed` on the
     session's event loop, and `failed(seed, error)` if one cannot run (the chain then stops).
     `runner()` is asked at each seed: the session may swap its runner (a cached first run).
-    `page_open()`: whether the session's page is open; the seeds wait while it is not."""
+    `page_open()`: whether the session's page is open. While it is not, no seed starts: the
+    chain looks again every PAGE_POLL_S on `timers` (the session's loop, whose callbacks go
+    with the session), and a seed its page left mid-run (PageClosed) is put back first."""
 
     def __init__(
         self,
@@ -30,9 +36,11 @@ class BackgroundSeeds:
         landed: Callable[[SeedRecord], None],
         failed: Callable[[int, BaseException], None],
         page_open: PageOpen | None = None,
+        timers: Timers | None = None,
     ):
         self.runner = runner
-        self.page_open = page_open
+        self.page_open = page_open if timers is not None else None
+        self.timers = timers
         self.landed = landed
         self.failed = failed
         self.generation = 0
@@ -84,6 +92,11 @@ class BackgroundSeeds:
             return
         if not self.todo:
             self.running = False
+            return
+        if self.page_open is not None and self.timers is not None and not self.page_open():
+            # The chain goes on (running), with no seed computing for make_way to put back.
+            self.running, self.current = True, None
+            self.timers.call_later(PAGE_POLL_S, lambda: self._next(generation, inputs, cancel))
             return
         seed = self.todo.pop(0)
         self.current = seed

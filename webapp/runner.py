@@ -41,7 +41,6 @@ LIMITS = {
 
 YieldTo = Callable[[threading.Event], None]  # background work's pause between steps
 PageOpen = Callable[[], bool]  # whether the page a session's background work is for is open
-CLOSED_PAGE_POLL_S = 0.25  # work for a closed page looks this often whether it is back
 
 
 class Cancelled(Exception):
@@ -93,36 +92,23 @@ def _slot_set_aside() -> Iterator[None]:
 def background_yield(cancel: threading.Event, page_open: PageOpen | None = None) -> None:
     """Background work's pause between steps (webapp.priority), its slot set aside meanwhile.
     Given `page_open`, work for one session's page stops (PageClosed) when that page has
-    closed: see wait_for_page."""
+    closed."""
     if page_open is not None and not page_open():
         raise PageClosed
     priority.yield_to_foreground(cancel, _slot_set_aside)
 
 
 class PageClosed(Cancelled):
-    """The page a session's background run was for closed: the run stopped, to start again
-    if the page comes back (wait_for_page)."""
-
-
-def wait_for_page(cancel: threading.Event, page_open: PageOpen | None) -> None:
-    """Return once the session's page is open (at once when it is, or when there is no page),
-    or raise Cancelled when cancel is set meanwhile; the caller's compute slot is free while
-    it waits.
+    """The page a session's background run was for has closed: the run stopped, to start
+    again if the page comes back (webapp.background).
 
     Bokeh keeps a session up to half a minute after its page closed (the page may come back:
     a network blip, a laptop waking), and the session's statistics went on computing
     meanwhile: a core busy for a page nobody saw (measured: 3.0 s of the server's CPU in the
-    3 s after a page closed, against 0.05-0.14 s now), beside whatever page the visitor opened
-    next. So they wait for a page; and a run stops when its page closes rather than pausing
-    where it is, so that it does not hold the run in flight that another session (the same
-    link reloaded) would wait for (webapp.shared_runs)."""
-    if page_open is None or page_open():
-        return
-    with _slot_set_aside():
-        while not cancel.is_set() and not page_open():
-            cancel.wait(CLOSED_PAGE_POLL_S)
-    if cancel.is_set():
-        raise Cancelled
+    3 s after a page closed, against 0.05-0.14 s now). A run stops rather than pausing where
+    it is: a paused run would hold the run in flight that another session (the same link
+    reloaded) waits for (webapp.shared_runs), and its worker thread, which the server's exit
+    joins."""
 
 
 class ThreadRunner:
@@ -450,12 +436,11 @@ def compute_seed(
     alone (which recording does not change). A recorded run of the same inputs, when cached,
     serves as well. Showing this seed later (the seed picker, Controller.show_seed) computes
     its recorded runs then, as for any seed not in the cache. `page_open`: whether the page
-    the statistics are for is open (they wait while it is not, and stop with PageClosed
-    when it closes: computed again from the start once it is back)."""
+    the statistics are for is open (when it is not, they stop with PageClosed before their
+    next step: webapp.background starts them again once it is back)."""
     data = with_seed(scenario_dict, seed)
     # Statistics are background work: they pause while a visitor waits for a page or frame,
-    # and they are for a page: they wait for it to be open, and stop when it closes.
-    wait_for_page(cancel, page_open)
+    # and they are for a page: they stop when it is closed.
     yield_to = (
         background_yield if page_open is None else partial(background_yield, page_open=page_open)
     )

@@ -45,7 +45,7 @@ class SeedSet:
         self.display = display
         self.timers = timers
         self.readable = readable
-        self.background = BackgroundSeeds(runner, self._landed, self._failed, page_open)
+        self.background = BackgroundSeeds(runner, self._landed, self._failed, page_open, timers)
         self.records: dict[int, SeedRecord] = {}
         self.inputs: Inputs | None = None
         self.due = False  # the other seeds wait for the first paint

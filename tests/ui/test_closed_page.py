@@ -6,6 +6,7 @@ closed page's session expires."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -35,8 +36,8 @@ def cpu_s(pid: int) -> float:
 def test_a_closed_page_stops_its_seeds_and_a_reopened_link_completes_them(
     browser: Browser,
 ) -> None:
-    """The quickstart with six seeds (a second or so each): the page closes once two are
-    in; for the next QUIET_S the server computes nothing; the same link opened again shows
+    """The quickstart with six seeds (a second or so each): the page closes once two to four
+    are in; for the next QUIET_S the server computes nothing; the same link opened again shows
     all six seeds in (the closed page's seed in progress did not hold its run)."""
     data = load_scenario(SCENARIO_DIR / "quickstart.toml").to_dict()
     a, b = default_policies(data["policy"])
@@ -46,7 +47,9 @@ def test_a_closed_page_stops_its_seeds_and_a_reopened_link_completes_them(
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         open_app(page, url)
         progress = page.locator(".vm-seeds-progress")
-        expect(progress).to_contain_text(f"seeds: 2 of {N_SEEDS}", timeout=FIRST_FRAME_MS)
+        # Some seeds in, some still to come (whichever count the page is at when looked at).
+        under_way = re.compile(rf"seeds: [2-{N_SEEDS - 2}] of {N_SEEDS}")
+        expect(progress).to_contain_text(under_way, timeout=FIRST_FRAME_MS)
         page.close()
         time.sleep(1.0)  # Bokeh hears the websocket close; a step in progress ends
         before = cpu_s(app.proc.pid)

@@ -1,7 +1,7 @@
-"""A session's statistics are for its page: its background seeds wait while the page is closed
-(Bokeh keeps the session up to half a minute after), stop when it closes mid-run without
-holding the run another session may wait for, and go on, with the same records, once the page
-is back."""
+"""A session's statistics are for its page: while the page is closed (Bokeh keeps the session
+up to half a minute after) no seed starts, a seed whose page closes mid-run stops at its next
+step without holding the run another session may wait for, and the chain goes on, with the
+same records, once the page is back."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 
 from engine.policies import validate_policy
-from webapp import runner as runner_module
 from webapp import shared_runs
-from webapp.background import BackgroundSeeds
-from webapp.runner import Cancelled, PageClosed, SyncRunner, compute_seed, run_key
+from webapp.background import PAGE_POLL_S, BackgroundSeeds
+from webapp.runner import PageClosed, SyncRunner, compute_seed, run_key
 from webapp.seeds import SeedRecord, with_seed
 
-WAIT_S = 120.0  # the longest a test waits for a thread (never reached when it passes)
 A = validate_policy({"name": "demand"})
 B = validate_policy({"name": "demand", "victims": "clock"})
 
@@ -30,31 +28,13 @@ class Page:
         self.is_open = open_now
         self.close_at = close_at
         self.looks = 0
-        self.closed_seen = threading.Event()  # someone looked while it was closed
 
     def __call__(self) -> bool:
         self.looks += 1
         if self.close_at is not None and self.looks >= self.close_at:
             self.close_at = None
             self.is_open = False
-        if not self.is_open:
-            self.closed_seen.set()
         return self.is_open
-
-
-def in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
-    """fn() on a daemon thread; its result (or exception) lands in the list returned."""
-    out: list[Any] = []
-
-    def work() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    return thread, out
 
 
 @pytest.fixture
@@ -63,45 +43,21 @@ def uncached(monkeypatch):
     monkeypatch.setattr(shared_runs, "find", lambda key: None)
 
 
-def test_a_seed_waits_for_its_closed_page_with_its_slot_free(uncached, small_dict):
-    """A seed asked for a closed page computes nothing and frees its compute slot until the
-    page is back; then its record is the one computed with the page open all along."""
+def in_flight(data: dict[str, Any], seed: int) -> bool:
+    """Whether a run of the seed (A or B, figures only) is being computed now."""
+    keys = [run_key(with_seed(data, seed), p, False) for p in (A, B)]
+    return any(shared_runs.computing(k) for k in keys)
+
+
+def test_a_seed_for_a_closed_page_stops_before_simulating(uncached, small_dict):
+    """A seed asked for while its page is closed stops at its first look (before its
+    unlimited-memory baseline), leaving no run in flight."""
     seed = int(small_dict["seed"]) + 11
-    alone = compute_seed(small_dict, A, B, seed, threading.Event())
     page = Page(open_now=False)
-    slots = runner_module._compute_slots
-
-    def seed_in_a_slot() -> SeedRecord:
-        with slots:
-            runner_module._in_slot.held = True
-            try:
-                return compute_seed(small_dict, A, B, seed, threading.Event(), page_open=page)
-            finally:
-                runner_module._in_slot.held = False
-
-    thread, out = in_thread(seed_in_a_slot)
-    assert page.closed_seen.wait(WAIT_S)
-    taken = [slots.acquire(timeout=WAIT_S) for _ in range(runner_module.COMPUTE_SLOTS)]
-    assert all(taken), "the seed waiting for its page kept its compute slot"
-    for _ in taken:
-        slots.release()
-    thread.join(0.5)
-    assert out == [], "the seed ran while its page was closed"
-    page.is_open = True
-    thread.join(WAIT_S)
-    assert out == [alone]
-
-
-def test_cancelling_wakes_a_seed_waiting_for_its_page(small_dict):
-    """The session ending (its cancel) ends the wait: Cancelled, not a page that never comes."""
-    page = Page(open_now=False)
-    cancel = threading.Event()
-    thread, out = in_thread(lambda: compute_seed(small_dict, A, B, 5, cancel, page_open=page))
-    assert page.closed_seen.wait(WAIT_S)
-    cancel.set()
-    thread.join(WAIT_S)
-    assert len(out) == 1 and isinstance(out[0], Cancelled)
-    assert not isinstance(out[0], PageClosed)
+    with pytest.raises(PageClosed):
+        compute_seed(small_dict, A, B, seed, threading.Event(), page_open=page)
+    assert page.looks == 1
+    assert not in_flight(small_dict, seed)
 
 
 def test_a_page_closing_mid_run_stops_the_seed_and_lets_go_of_its_run(uncached, small_dict):
@@ -109,38 +65,58 @@ def test_a_page_closing_mid_run_stops_the_seed_and_lets_go_of_its_run(uncached, 
     and leaves no run in flight: another session asking for the same run computes it rather
     than waiting for a page that may never come back."""
     seed = int(small_dict["seed"]) + 12
-    page = Page(close_at=4)  # open for the first look (before the seed) and a few steps
+    page = Page(close_at=4)  # open for the baseline's look and two steps
     with pytest.raises(PageClosed):
         compute_seed(small_dict, A, B, seed, threading.Event(), page_open=page)
     assert page.looks == 4, "the seed ran on after its page closed"
-    for policy in (A, B):
-        key = run_key(with_seed(small_dict, seed), policy, False)
-        assert not shared_runs.computing(key), "the stopped seed left its run in flight"
+    assert not in_flight(small_dict, seed)
 
 
-def test_the_chain_puts_a_stopped_seed_back_and_finishes_once_the_page_is_back(
-    uncached, small_dict
+def test_the_chain_waits_for_the_page_and_finishes_with_the_same_records(
+    uncached, small_dict, timers
 ):
-    """BackgroundSeeds whose page closes during a seed: that seed is computed again from the
-    start once the page is back, the others follow, and every record equals the seed's own."""
+    """BackgroundSeeds whose page closes during a seed: nothing more runs while the page is
+    closed, however long; once it is back that seed is computed again from the start, the
+    others follow, and every record equals the seed's own."""
     base = int(small_dict["seed"])
     seeds = [base + 21, base + 22, base + 23]
     expected = [compute_seed(small_dict, A, B, s, threading.Event()) for s in seeds]
-    page = Page(close_at=40)  # closes during some seed's run (a few dozen steps each)
+    counted = Page()
+    compute_seed(small_dict, A, B, seeds[1], threading.Event(), page_open=counted)
+    per_seed = counted.looks + 1  # its steps' looks and the chain's before it starts
+    page = Page(close_at=per_seed + per_seed // 2)  # closes halfway through the second seed
     landed: list[SeedRecord] = []
     failed: list[Any] = []
     chain = BackgroundSeeds(
-        SyncRunner, landed.append, lambda seed, exc: failed.append(exc), page_open=page
+        SyncRunner, landed.append, lambda seed, exc: failed.append(exc), page, timers
     )
-    thread, _ = in_thread(lambda: chain.start((small_dict, A, B), seeds))
-    assert page.closed_seen.wait(WAIT_S), "the page never closed: the seeds are too short"
-    thread.join(0.5)
-    assert thread.is_alive(), "the chain went on while the page was closed"
-    n_landed = len(landed)
+    chain.start((small_dict, A, B), seeds)
+    assert not page.is_open
+    n_landed, n_started, looks = len(landed), chain.runs_started, page.looks
+    assert (n_landed, n_started) == (1, 2)
+    timers.advance(60 * PAGE_POLL_S)
+    assert (len(landed), chain.runs_started) == (n_landed, n_started), "ran on a closed page"
+    assert page.looks > looks, "the chain stopped looking for its page"
+    assert chain.running, "the page's statistics read as complete"
     page.is_open = True
-    thread.join(WAIT_S)
+    timers.advance(PAGE_POLL_S)
     assert failed == []
-    assert n_landed < len(seeds)
     assert landed == expected
     assert chain.runs_started == len(seeds) + 1, "the stopped seed was not computed again"
+    assert not chain.running
+
+
+def test_a_chain_stopped_while_its_page_is_closed_stays_stopped(uncached, small_dict, timers):
+    """New inputs (the chain stopped) while the page was closed: the old seeds never run,
+    even when the page comes back."""
+    base = int(small_dict["seed"])
+    page = Page(open_now=False)
+    landed: list[SeedRecord] = []
+    chain = BackgroundSeeds(SyncRunner, landed.append, lambda seed, exc: None, page, timers)
+    chain.start((small_dict, A, B), [base + 31, base + 32])
+    assert chain.runs_started == 0
+    chain.stop()
+    page.is_open = True
+    timers.advance(10 * PAGE_POLL_S)
+    assert chain.runs_started == 0 and landed == []
     assert not chain.running
