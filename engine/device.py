@@ -124,6 +124,7 @@ class SwapDevice:
         self.queues: list[deque[Op]] = [deque() for _ in range(N_CLASSES)]
         self.in_flight: list[tuple[int, int, Op]] = []  # heap of (done_ns, seq, op)
         self.seq = 0
+        self.cancellations = 0  # queued operations cancelled (they stay queued, marked)
         # Statistics, cumulative: pages and busy time per class.
         self.pages_done = np.zeros(N_CLASSES, dtype=np.int64)
         self.busy_ns = np.zeros(N_CLASSES, dtype=np.int64)

@@ -190,6 +190,7 @@ class PagingServices:
             if op.start_ns >= 0 or op.cancelled:
                 continue
             op.cancelled = True
+            self.device.cancellations += 1
             self.pool.finish_prefetch(op, now_ns)
             self.reading_seq[op.pages] = -1
             self.reading_ops.pop(op.seq, None)

@@ -84,9 +84,10 @@ class DeviceLeadTime:
     def _backlog(self, now_ns: int) -> tuple[int, int, int, int, int]:
         """(until the first prefetch lane is free, device time left in service on those lanes,
         operations in service on the device, operations and pages queued in the same or
-        higher classes), recomputed only when time moved or the device's queues changed."""
+        higher classes), recomputed only when time moved or the device's queues changed (an
+        operation queued, started, finished or cancelled)."""
         dev = self.machine.device
-        key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight))
+        key = (now_ns, dev.seq, dev.queued_ops(), len(dev.in_flight), dev.cancellations)
         if key != self._backlog_key:
             busy = np.maximum(dev.busy_until[self.prefetch_lanes] - now_ns, 0)
             n_busy = int(np.count_nonzero(dev.busy_until > now_ns))

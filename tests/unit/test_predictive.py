@@ -128,6 +128,30 @@ def test_lead_time_comes_from_the_device() -> None:
         assert sata.lead_ns(n, t) <= within < sata.lead_ns(n + max(1, n // 32) + 1, t)
 
 
+def test_a_restore_cancelled_leaves_the_lead_time_at_once() -> None:
+    """The backlog behind a lead time is kept until the device's queues change, and a queued
+    restore cancelled is such a change (it stays queued, marked): at the same instant the
+    lead time is what it is computed afresh, shorter by the cancelled pages."""
+    sim = run(mini(), {"name": "predictive"}, steps=60)
+    pol, m = sim.policy, sim.machine
+    t = m.now_ns
+    vm = next(
+        v
+        for v in range(sim.n_vms)
+        if np.any(sim.pool.state[slice(*sim.pool.vm_range(v))] == SWAPPED)
+    )
+    lo, hi = sim.pool.vm_range(vm)
+    swapped = lo + np.flatnonzero(sim.pool.state[lo:hi] == SWAPPED)[:64]
+    ops = m.prefetch(vm, swapped, t, keep_free=0)
+    assert ops and all(op.start_ns < 0 for op in ops), "the restore should be queued"
+    queued = pol.lead_ns(640, t)
+    assert m.cancel_ops(ops, t) > 0
+    after = pol.lead_ns(640, t)
+    pol._backlog_key = ()
+    assert after == pol.lead_ns(640, t)
+    assert after < queued
+
+
 def test_victims_come_from_the_vm_planned_farthest_and_running_vms_last() -> None:
     """Pages of the idle VM whose next start is farthest go first; a running VM's working set
     goes only when nothing else is left; within a VM, least recently used first."""
