@@ -111,6 +111,7 @@ class Controller:
         self.trace_roots: list[Path] = []  # this session's uploaded traces (the Traces tab)
         self.on_close: list[Callable[[], None]] = []  # what else ends with the session
         self.player = Player(state, timers, self._push)
+        self.player.page_open = page_open
         self.generation = 0
         self.cancel = threading.Event()
         self.pending_frame: int | None = None

@@ -27,6 +27,7 @@ from webapp.governor import FrameGovernor
 from webapp.state import SessionState
 
 WATCHDOG_S = 2.0  # an acknowledgement this late is taken as lost (hidden tab, dropped message)
+PAGE_POLL_S = 1.0  # a player whose page closed looks this often whether it is back
 
 
 class Timers(Protocol):
@@ -63,6 +64,11 @@ class Player:
         self.last_sent_at = float("-inf")  # timers.now() when the last frame left
         self.held_s = 0.0  # how long the frame being sent was held on purpose
         self._holding = 0.0  # held so far since the last acknowledgement
+        # Whether the session's page is open (None: there is always one). Bokeh keeps a
+        # session a while after its page closed; a player whose page closed mid-play is
+        # suspended: it sends nothing and does not count among the governor's playing
+        # sessions (which slow every session's background work), until the page is back.
+        self.page_open: Callable[[], bool] | None = None
         state.param.watch(self._on_playing, "playing")
         state.param.watch(lambda e: self.reanchor(), "speed")
 
@@ -218,8 +224,36 @@ class Player:
 
     def _lost(self, seq: int) -> None:
         self.watchdog = None
-        if self.awaiting == seq:
-            self.painted(seq)
+        if self.awaiting != seq:
+            return
+        if self.page_open is not None and not self.page_open():
+            self._suspend()
+            return
+        self.painted(seq)
+
+    def _suspend(self) -> None:
+        """The page closed while playing: no frames, no share of the governor's, and a look
+        every PAGE_POLL_S whether it is back (then play goes on from the frame on display)."""
+        for handle in (self.timer, self.watchdog):
+            if handle is not None:
+                self.timers.cancel(handle)
+        self.watchdog = self.awaiting = None
+        self._holding = 0.0
+        if self.governor is not None:
+            self.governor.stopped(self)
+        self.timer = self.timers.call_later(PAGE_POLL_S, self._resume_if_back)
+
+    def _resume_if_back(self) -> None:
+        self.timer = None
+        if not self.state.playing:
+            return
+        if self.page_open is not None and not self.page_open():
+            self.timer = self.timers.call_later(PAGE_POLL_S, self._resume_if_back)
+            return
+        if self.governor is not None:
+            self.governor.playing(self)
+        self.reanchor()
+        self._next()
 
 
 def governed(

@@ -233,3 +233,54 @@ def test_sessions_started_together_send_one_at_a_time_not_in_bursts() -> None:
     assert min(counts) >= 0.9 * max(counts), counts
     late = sorted(waits[40:])  # after the first two frames of each, which start at once
     assert late[int(0.95 * len(late))] <= 0.004, late[-20:]
+
+
+def test_a_page_closed_while_playing_stops_its_frames_and_its_share_until_it_is_back() -> None:
+    """A playing session whose page closes (no acknowledgement comes, the page is gone) is
+    suspended once its frame's watchdog fires: no more frames for nobody, and it no longer
+    counts among the playing sessions (which slow every session's background work), however
+    long the page stays closed; play is still on. When the page is back, frames go on from
+    the one on display and it counts again. A page merely hidden (open, not painting) still
+    gets a frame each watchdog period."""
+    from webapp.playback import PAGE_POLL_S, WATCHDOG_S
+
+    timers = FakeTimers()
+    gov = FrameGovernor()
+    page = {"open": True, "painting": True}
+    state = SessionState()
+    state.runs = FakeRuns(10**6)
+    state.loop = True
+    sent: list[int] = []
+    holder: list[Player] = []
+
+    def push(frame: int) -> int:
+        state.frame = frame
+        sent.append(frame)
+        seq = len(sent)
+        if page["open"] and page["painting"]:
+            timers.call_later(0.01, lambda: holder[0].painted(seq))
+        return seq
+
+    player = Player(state, timers, push, gov)
+    player.page_open = lambda: page["open"]
+    holder.append(player)
+    state.speed = 0  # every frame, as fast as painted
+    state.playing = True
+    timers.advance(1.0)
+    assert len(sent) > 50 and gov.n_playing() == 1
+    page["painting"] = False  # hidden: frames slow to one a watchdog period
+    n_hidden = len(sent)
+    timers.advance(5 * WATCHDOG_S + 0.1)
+    assert 5 <= len(sent) - n_hidden <= 6 and gov.n_playing() == 1  # (one was in flight)
+    page["open"] = False  # closed
+    timers.advance(WATCHDOG_S + 0.1)
+    n_closed, shown = len(sent), state.frame
+    assert gov.n_playing() == 0
+    timers.advance(60.0)
+    assert len(sent) == n_closed, "frames were sent to a closed page"
+    assert gov.n_playing() == 0 and state.playing
+    page.update(open=True, painting=True)
+    timers.advance(PAGE_POLL_S + 0.5)
+    assert gov.n_playing() == 1
+    assert len(sent) > n_closed + 10
+    assert sent[n_closed] == shown + 1, "play did not go on from the frame on display"
