@@ -16,6 +16,7 @@ carries it, so a round trip can be told apart from a deliberate pause.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -25,6 +26,9 @@ import numpy as np
 
 from webapp.governor import FrameGovernor
 from webapp.state import SessionState
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)  # (Bokeh sets only its own loggers to INFO) the server's log says so
 
 WATCHDOG_S = 2.0  # an acknowledgement this late is taken as lost (hidden tab, dropped message)
 PAGE_POLL_S = 1.0  # a player whose page closed looks this often whether it is back
@@ -241,6 +245,7 @@ class Player:
         self._holding = 0.0
         if self.governor is not None:
             self.governor.stopped(self)
+        log.info("a page closed while playing: its play is suspended until it is back")
         self.timer = self.timers.call_later(PAGE_POLL_S, self._resume_if_back)
 
     def _resume_if_back(self) -> None:

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.ui
 
 N_SEEDS = 6
 QUIET_S = 2.0  # how long the server's CPU is read after the page closed
+SUSPENDED = "a page closed while playing: its play is suspended"
+SUSPEND_WAIT_S = 60.0  # its last frame's watchdog fires 2 s after it (a busy machine: later)
 QUIET_CPU_S = 0.5  # of which it may spend this much (the chain took a core: ~2 s)
 
 
@@ -33,9 +35,11 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_a_closed_page_stops_its_seeds(browser: Browser) -> None:
-    """The quickstart with six seeds (a second or so each): the page closes once two to four
-    are in; for the next QUIET_S the server computes nothing."""
+def test_a_closed_page_stops_its_seeds_and_its_play(browser: Browser) -> None:
+    """The quickstart with six seeds (a second or so each), playing: the page closes once two
+    to four are in; for the next QUIET_S the server computes nothing, and its log says the
+    closed page's play is suspended (a session counted as playing holds every session's
+    background work to a trickle: tests/webapp/test_governor.py)."""
     data = load_scenario(SCENARIO_DIR / "quickstart.toml").to_dict()
     a, b = default_policies(data["policy"])
     link = urlcodec.encode(data, validate_policy(a), validate_policy(b), n_seeds=N_SEEDS)
@@ -47,9 +51,15 @@ def test_a_closed_page_stops_its_seeds(browser: Browser) -> None:
         expect(page.locator(".vm-seeds-progress")).to_contain_text(
             under_way, timeout=FIRST_FRAME_MS
         )
+        page.locator(".vm-btn-play button").click()
+        page.wait_for_timeout(500)
         page.close()
         time.sleep(1.0)  # Bokeh hears the websocket close; a step in progress ends
         before = cpu_s(app.proc.pid)
         time.sleep(QUIET_S)
         spent = cpu_s(app.proc.pid) - before
         assert spent < QUIET_CPU_S, f"the server computed {spent:.2f} s for a closed page"
+        deadline = time.monotonic() + SUSPEND_WAIT_S
+        while SUSPENDED not in app.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert SUSPENDED in app.log_text(), "the closed page's play was not suspended"
