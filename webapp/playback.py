@@ -73,6 +73,7 @@ class Player:
         # suspended: it sends nothing and does not count among the governor's playing
         # sessions (which slow every session's background work), until the page is back.
         self.page_open: Callable[[], bool] | None = None
+        self.unseen = False  # playing on a page that does not paint (not counted meanwhile)
         state.param.watch(self._on_playing, "playing")
         state.param.watch(lambda e: self.reanchor(), "speed")
 
@@ -111,6 +112,7 @@ class Player:
         self.timer = self.watchdog = None
         self.awaiting = None
         self._holding = 0.0
+        self.unseen = False
         if self.governor is not None:
             self.governor.stopped(self)
 
@@ -125,6 +127,14 @@ class Player:
     # -- the loop -----------------------------------------------------------------------------
     def painted(self, seq: int) -> None:
         """The browser painted frame `seq` (or later)."""
+        if self.unseen and self.state.playing:
+            self.unseen = False  # painting again: it counts again
+            if self.governor is not None:
+                self.governor.playing(self)
+        self._acknowledged(seq)
+
+    def _acknowledged(self, seq: int) -> None:
+        """Frame `seq` (or later) is taken as shown: painted, or its acknowledgement lost."""
         if self.awaiting is None or seq < self.awaiting:
             return
         self.awaiting = None
@@ -233,7 +243,13 @@ class Player:
         if self.page_open is not None and not self.page_open():
             self._suspend()
             return
-        self.painted(seq)
+        # Open but not painting (a hidden tab: the browser paints nothing there): a frame a
+        # watchdog period keeps it near the play position, but nobody watches it, so it does
+        # not count among the playing sessions until it paints again.
+        if self.governor is not None and not self.unseen:
+            self.unseen = True
+            self.governor.stopped(self)
+        self._acknowledged(seq)
 
     def _suspend(self) -> None:
         """The page closed while playing: no frames, no share of the governor's, and a look
@@ -243,6 +259,7 @@ class Player:
                 self.timers.cancel(handle)
         self.watchdog = self.awaiting = None
         self._holding = 0.0
+        self.unseen = False
         if self.governor is not None:
             self.governor.stopped(self)
         log.info("a page closed while playing: its play is suspended until it is back")

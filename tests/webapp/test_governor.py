@@ -235,17 +235,9 @@ def test_sessions_started_together_send_one_at_a_time_not_in_bursts() -> None:
     assert late[int(0.95 * len(late))] <= 0.004, late[-20:]
 
 
-def test_a_page_closed_while_playing_stops_its_frames_and_its_share_until_it_is_back() -> None:
-    """A playing session whose page closes (no acknowledgement comes, the page is gone) is
-    suspended once its frame's watchdog fires: no more frames for nobody, and it no longer
-    counts among the playing sessions (which slow every session's background work), however
-    long the page stays closed; play is still on. When the page is back, frames go on from
-    the one on display and it counts again. A page merely hidden (open, not painting) still
-    gets a frame each watchdog period."""
-    from webapp.playback import PAGE_POLL_S, WATCHDOG_S
-
-    timers = FakeTimers()
-    gov = FrameGovernor()
+def _watched_session(timers: FakeTimers, gov: FrameGovernor) -> tuple[Any, Player, list, dict]:
+    """A session playing every frame whose page acknowledges each frame 10 ms after it was
+    sent while it is open and painting; (state, player, frames sent, page)."""
     page = {"open": True, "painting": True}
     state = SessionState()
     state.runs = FakeRuns(10**6)
@@ -266,20 +258,51 @@ def test_a_page_closed_while_playing_stops_its_frames_and_its_share_until_it_is_
     holder.append(player)
     state.speed = 0  # every frame, as fast as painted
     state.playing = True
+    return state, player, sent, page
+
+
+def test_a_hidden_page_gets_a_frame_a_watchdog_period_and_does_not_count_as_playing() -> None:
+    """A playing page that stops painting (a hidden tab: open, nothing painted) gets a frame
+    each watchdog period, but nobody watches it: it does not count among the playing
+    sessions (which hold every session's background work to a trickle) until it paints
+    again; then frames flow as fast as painted and it counts again."""
+    from webapp.playback import WATCHDOG_S
+
+    timers, gov = FakeTimers(), FrameGovernor()
+    _, _, sent, page = _watched_session(timers, gov)
     timers.advance(1.0)
     assert len(sent) > 50 and gov.n_playing() == 1
-    page["painting"] = False  # hidden: frames slow to one a watchdog period
+    page["painting"] = False
     n_hidden = len(sent)
     timers.advance(5 * WATCHDOG_S + 0.1)
-    assert 5 <= len(sent) - n_hidden <= 6 and gov.n_playing() == 1  # (one was in flight)
-    page["open"] = False  # closed
+    assert 5 <= len(sent) - n_hidden <= 6  # (one was in flight)
+    assert gov.n_playing() == 0
+    page["painting"] = True
+    n_back = len(sent)
+    timers.advance(WATCHDOG_S + 0.5)
+    assert gov.n_playing() == 1
+    assert len(sent) > n_back + 10
+
+
+def test_a_page_closed_while_playing_stops_its_frames_and_its_share_until_it_is_back() -> None:
+    """A playing session whose page closes is suspended once its frame's watchdog fires: no
+    more frames for nobody, and it does not count among the playing sessions, however long
+    the page stays closed; play is still on. When the page is back, frames go on from the
+    one on display and it counts again."""
+    from webapp.playback import PAGE_POLL_S, WATCHDOG_S
+
+    timers, gov = FakeTimers(), FrameGovernor()
+    state, _, sent, page = _watched_session(timers, gov)
+    timers.advance(1.0)
+    assert len(sent) > 50 and gov.n_playing() == 1
+    page["open"] = False
     timers.advance(WATCHDOG_S + 0.1)
     n_closed, shown = len(sent), state.frame
     assert gov.n_playing() == 0
     timers.advance(60.0)
     assert len(sent) == n_closed, "frames were sent to a closed page"
     assert gov.n_playing() == 0 and state.playing
-    page.update(open=True, painting=True)
+    page["open"] = True
     timers.advance(PAGE_POLL_S + 0.5)
     assert gov.n_playing() == 1
     assert len(sent) > n_closed + 10
