@@ -10,7 +10,8 @@ paints must not stop the server's other work), and a paused run wakes when cance
 Playing sessions share the loop with every background simulation in the server: twenty
 sessions with five seeds each leave up to eighty seeds computing beside their frames, and
 each step of one delays the next frame of every session. While any session plays (the frame
-governor counts them), background work therefore runs one step at a time server-wide, and
+governor counts them: a page that paints what it plays, not one hidden or closed,
+webapp.playback), background work therefore runs one step at a time server-wide, and
 after a step of t seconds the next background step waits t * (1 / PLAY_SHARE - 1): all of it
 together takes at most about PLAY_SHARE of the time while sessions play. It never stops
 outright (a tab left playing in a loop must not keep statistics from ever completing), and it
