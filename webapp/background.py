@@ -13,13 +13,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from webapp.playback import Timers
+from webapp.playback import PAGE_POLL_S, Timers
 from webapp.runner import Cancelled, PageClosed, PageOpen, Runner, compute_seed
 from webapp.seeds import SeedRecord
 
 log = logging.getLogger(__name__)
-
-PAGE_POLL_S = 1.0  # while the session's page is closed, the chain looks this often if it is back
 
 
 class BackgroundSeeds:
@@ -27,8 +25,9 @@ class BackgroundSeeds:
     session's event loop, and `failed(seed, error)` if one cannot run (the chain then stops).
     `runner()` is asked at each seed: the session may swap its runner (a cached first run).
     `page_open()`: whether the session's page is open. While it is not, no seed starts: the
-    chain looks again every PAGE_POLL_S on `timers` (the session's loop, whose callbacks go
-    with the session), and a seed its page left mid-run (PageClosed) is put back first."""
+    chain looks again every PAGE_POLL_S (the player's) on `timers` (the session's loop, whose
+    callbacks go with the session), and a seed its page left mid-run (PageClosed) is put back
+    first."""
 
     def __init__(
         self,

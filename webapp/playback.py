@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)  # (Bokeh sets only its own loggers to INFO) the server's log says so
 
 WATCHDOG_S = 2.0  # an acknowledgement this late is taken as lost (hidden tab, dropped message)
-PAGE_POLL_S = 1.0  # a player whose page closed looks this often whether it is back
+PAGE_POLL_S = 1.0  # work for a closed page (play, statistics) looks this often if it is back
 
 
 class Timers(Protocol):
@@ -253,15 +253,9 @@ class Player:
 
     def _suspend(self) -> None:
         """The page closed while playing: no frames, no share of the governor's, and a look
-        every PAGE_POLL_S whether it is back (then play goes on from the frame on display)."""
-        for handle in (self.timer, self.watchdog):
-            if handle is not None:
-                self.timers.cancel(handle)
-        self.watchdog = self.awaiting = None
-        self._holding = 0.0
-        self.unseen = False
-        if self.governor is not None:
-            self.governor.stopped(self)
+        every PAGE_POLL_S whether it is back (then play goes on from the frame on display).
+        Play stays on: only the player stops."""
+        self.stop()
         log.info("a page closed while playing: its play is suspended until it is back")
         self.timer = self.timers.call_later(PAGE_POLL_S, self._resume_if_back)
 
