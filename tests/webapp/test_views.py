@@ -172,3 +172,29 @@ def test_create_app_builds_the_whole_page(monkeypatch):
     template = app_module.create_app()
     assert isinstance(template, pn.template.BootstrapTemplate)
     assert template.main and template.sidebar
+
+
+def test_a_pages_editors_are_built_with_background_work_paused_and_one_walk():
+    """While a served page's editors are built, background work is held (a simulation
+    stepping beside them took half the loop's time) and the page's models are frozen (walked
+    once, at the end); both are let go afterwards, also when the build fails."""
+    from webapp import app as app_module
+    from webapp import priority
+
+    doc = Document()
+    seen: list[tuple[bool, int]] = []
+
+    def populate() -> None:
+        seen.append((priority.held(), doc.models._freeze_count))
+
+    assert not priority.held()
+    app_module.build_editors(doc, populate)
+    assert seen == [(True, 1)]
+    assert not priority.held() and doc.models._freeze_count == 0
+
+    def failing() -> None:
+        raise RuntimeError("an editor failed")
+
+    with pytest.raises(RuntimeError, match="an editor failed"):
+        app_module.build_editors(doc, failing)
+    assert not priority.held() and doc.models._freeze_count == 0
