@@ -7,6 +7,10 @@ failed writes it had not awaited yet are never retrieved: asyncio logged "Task e
 never retrieved" with a two-part traceback for every page closed while playing. That failure
 is the normal end of a page, not a fault of the server, so the event loop's exception handler
 logs it at debug level and hands everything else to the handler it replaces.
+
+The frame or two sent before the server learns that the page closed end the same way, and
+Bokeh and Panel each log it as a warning ("Failed sending message as connection was closed"):
+that line goes to debug level too, and every other warning of theirs is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +23,22 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 log = logging.getLogger(__name__)
+# Where Bokeh and Panel log a message they could not send to a page that had closed.
+CLOSED_SEND = "Failed sending message as connection was closed"
+SENDERS = ("bokeh.server.views.ws", "panel.io.document")
+
+
+class _ClosedPageSends(logging.Filter):
+    """Drops CLOSED_SEND (logged again here, at debug level); passes every other record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == CLOSED_SEND:
+            log.debug("a message to a closed page was not sent (the page had closed)")
+            return False
+        return True
+
+
+_CLOSED_SENDS = _ClosedPageSends()
 
 
 def is_closed_page_write(context: dict[str, Any]) -> bool:
@@ -27,7 +47,12 @@ def is_closed_page_write(context: dict[str, Any]) -> bool:
 
 
 def quiet_closed_page_writes(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Install the handler on `loop` (the running or current one); once per loop."""
+    """Install the handler on `loop` (the running or current one), once per loop, and the
+    filter on Bokeh's and Panel's senders, once per process."""
+    for name in SENDERS:
+        sender = logging.getLogger(name)
+        if _CLOSED_SENDS not in sender.filters:
+            sender.addFilter(_CLOSED_SENDS)
     if loop is None:
         try:
             loop = asyncio.get_running_loop()

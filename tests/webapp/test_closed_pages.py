@@ -11,7 +11,7 @@ import threading
 import pytest
 from tornado.websocket import WebSocketClosedError
 
-from webapp.closed_pages import quiet_closed_page_writes
+from webapp.closed_pages import CLOSED_SEND, SENDERS, quiet_closed_page_writes
 
 
 def unretrieved(exc: BaseException, install: bool) -> None:
@@ -72,3 +72,23 @@ def test_other_unretrieved_exceptions_are_still_reported(caplog: pytest.LogCaptu
     assert any(
         r.levelno >= logging.ERROR and "never retrieved" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_message_not_sent_to_a_closed_page_is_logged_at_debug_level_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bokeh's and Panel's warning for a message they could not send to a page that had
+    closed goes to debug level; their other warnings are kept. Installing twice is once."""
+    quiet_closed_page_writes()
+    quiet_closed_page_writes()
+    with caplog.at_level(logging.DEBUG):
+        for name in SENDERS:
+            logging.getLogger(name).warning(CLOSED_SEND)
+            logging.getLogger(name).warning("Failed sending message due to following error: x")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["Failed sending message due to following error: x"] * len(SENDERS)
+    quiet = [r for r in caplog.records if r.name == "webapp.closed_pages"]
+    assert len(quiet) == len(SENDERS) and all(r.levelno == logging.DEBUG for r in quiet)
+    for name in SENDERS:
+        kinds = [type(f).__name__ for f in logging.getLogger(name).filters]
+        assert kinds.count("_ClosedPageSends") == 1
