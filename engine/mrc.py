@@ -1,8 +1,9 @@
 """Miss-ratio curves: faults per reference of a page-reference stream as memory grows.
 
 LRU comes from stack distances in one pass over the stream (exact for every size at once);
-the other policies are replayed once per size with engine.replay. A size that holds every
-distinct page needs no replay: it misses exactly once per distinct page, under any policy.
+the other policies are replayed once per size with engine.replay's compiled counters. A size
+that holds every distinct page needs no replay: it misses once per distinct page, under any
+policy.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import numpy as np
 
 from engine.limits import MAX_MRC_POINTS
 from engine.replay import (
+    DenseStream,
     ReplayError,
     as_pages,
     check_frames,
     check_policy,
     check_replay_work,
+    count_faults,
     lru_fault_counts,
-    replay,
     stack_distances,
 )
 
@@ -45,11 +47,12 @@ def fault_counts(
     check_replay_work(len(stream), whole_stream=any(p in ("lru", "opt") for p in unique))
     check_replay_work(len(stream), max(1, replays))
     counts: dict[str, np.ndarray] = {}
+    dense = DenseStream(stream) if small and replays else None  # (once for every replay)
     for policy in unique:
         if policy == "lru":
             counts[policy] = lru_fault_counts(stack_distances(stream), np.array(sizes))
             continue
-        faults = {s: replay(stream, s, policy).faults for s in small}
+        faults = {s: count_faults(dense, s, policy) for s in small if dense is not None}
         counts[policy] = np.array([faults.get(s, distinct) for s in sizes], dtype=np.int64)
     return counts
 

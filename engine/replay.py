@@ -3,6 +3,10 @@
 Memory starts empty, a page is loaded only when it is referenced (demand paging), a victim is
 chosen only when a miss finds every frame full, and there is no free-frame reserve. Faults
 include cold (first-touch) misses, as in the textbooks.
+
+Each policy is written here in plain Python (PYTHON_COUNTERS: the readable reference) and
+counted by compiled kernels over dense page ids (engine.hotpath.replay_counts), which give
+the same counts about ten times sooner.
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import VmswapError, unknown_name
+from engine.hotpath.replay_counts import (
+    clock_faults,
+    fifo_faults,
+    lru_faults,
+    lru_stack_distances,
+    opt_faults,
+)
 from engine.limits import MAX_REPLAY_REFS, MAX_WHOLE_STREAM_REFS
 
 POLICIES: tuple[str, ...] = ("fifo", "lru", "clock", "opt")
@@ -102,11 +113,47 @@ def replay(pages: np.ndarray, frames: int, policy: str) -> ReplayResult:
     check_policy(policy)
     stream = as_pages(pages)
     check_replay_work(len(stream), whole_stream=policy == "opt")
-    # More frames than references never evict: the count is the same, and no policy's
-    # bookkeeping grows with a frame count nothing can fill.
-    n_frames = min(check_frames(frames), max(1, len(stream)))
-    faults = _COUNTERS[policy](stream, n_frames)
+    faults = count_faults(DenseStream(stream), check_frames(frames), policy)
     return ReplayResult(references=len(stream), faults=faults, hits=len(stream) - faults)
+
+
+class DenseStream:
+    """A stream as dense page ids 0..n_ids-1, which the compiled counters index arrays by:
+    made once for every frame count of a curve (and Belady's priorities once, when asked)."""
+
+    def __init__(self, stream: np.ndarray):
+        pages, ids = np.unique(stream, return_inverse=True)
+        self.ids = ids.reshape(-1).astype(np.int64, copy=False)
+        self.n_ids = len(pages)
+        self._priority: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def priority(self) -> np.ndarray:
+        """Belady's priority of each reference (see _faults_opt): the position of the next
+        use of its page, or 2n - its position when the page is never used again."""
+        if self._priority is None:
+            n = len(self.ids)
+            nxt = next_use(self.ids)
+            self._priority = np.where(nxt >= 0, nxt, 2 * n - np.arange(n, dtype=np.int64))
+        return self._priority
+
+
+def count_faults(stream: DenseStream, frames: int, policy: str) -> int:
+    """The faults of replaying `stream` through `frames` frames (≥ 1) by `policy`, compiled.
+
+    More frames than references never evict: the count is the same, and no array grows
+    with a frame count nothing can fill."""
+    frames = min(frames, max(1, len(stream)))
+    ids, n_ids = stream.ids, stream.n_ids
+    if policy == "fifo":
+        return int(fifo_faults(ids, n_ids, frames))
+    if policy == "lru":
+        return int(lru_faults(ids, n_ids, frames))
+    if policy == "clock":
+        return int(clock_faults(ids, n_ids, frames))
+    return int(opt_faults(ids, n_ids, frames, stream.priority()))
 
 
 def _each_page(pages: np.ndarray, block: int = 1 << 16) -> Iterator[int]:
@@ -216,7 +263,8 @@ def _faults_opt(pages: np.ndarray, frames: int) -> int:
     return faults
 
 
-_COUNTERS: dict[str, Callable[[np.ndarray, int], int]] = {
+# The readable reference of each policy (`count_faults` counts the same, compiled).
+PYTHON_COUNTERS: dict[str, Callable[[np.ndarray, int], int]] = {
     "fifo": _faults_fifo,
     "lru": _faults_lru,
     "clock": _faults_clock,
@@ -228,50 +276,13 @@ def stack_distances(pages: np.ndarray) -> np.ndarray:
     """LRU stack distance of every reference: distinct other pages since its last use, or -1.
 
     A reference with distance d hits in an LRU memory of c frames exactly when 0 ≤ d < c
-    (Mattson et al., 1970); -1 marks a cold (first) reference. Computed in one pass as
-    d = (t - s - 1) - #{u : s < u, next(u) < t} for a reference at t whose previous use is
-    at s: the window (s, t) minus the references in it that repeat inside it. The count is
-    a per-element inversion count of the next-use array, done by a bottom-up merge sort
-    whose every level is a handful of numpy operations (O(n log² n) work, log n levels).
-    """
+    (Mattson et al., 1970); -1 marks a cold (first) reference. One compiled pass over the
+    stream (engine.hotpath.replay_counts.lru_stack_distances: a Fenwick tree of each page's
+    latest use, O(n log n))."""
     stream = as_pages(pages)
-    n = len(stream)
-    check_replay_work(n, whole_stream=True)
-    distances = np.full(n, -1, dtype=np.int64)
-    if n < 2:
-        return distances
-    nxt = next_use(stream)
-    has_next = nxt >= 0
-    # Positions with no next use get distinct keys above every real position.
-    keys = np.where(has_next, nxt, n + np.arange(n, dtype=np.int64))
-    smaller_after = _count_smaller_after(keys)
-    s = np.flatnonzero(has_next)
-    t = nxt[s]
-    distances[t] = (t - s - 1) - smaller_after[s]
-    return distances
-
-
-def _count_smaller_after(values: np.ndarray) -> np.ndarray:
-    """For each i, #{j > i : values[j] < values[i]}; values must be distinct and ≥ 0."""
-    n = len(values)
-    counts = np.zeros(n, dtype=np.int64)
-    origin = np.arange(n, dtype=np.int64)  # original index of the value now at each position
-    vals = values.copy()
-    span = int(vals.max()) + 1
-    position = np.arange(n, dtype=np.int64)
-    width = 1
-    while width < n:
-        # Runs of `width` are sorted; merge each left run with the right run after it.
-        # A left element that lands at merged offset j, having been at offset p, was
-        # overtaken by exactly j - p smaller elements of the right run: its inversions.
-        pair = position // (2 * width)
-        merged = np.argsort(pair * span + vals, kind="stable")
-        from_left = (merged % (2 * width)) < width
-        counts[origin[merged[from_left]]] += position[from_left] - merged[from_left]
-        vals = vals[merged]
-        origin = origin[merged]
-        width *= 2
-    return counts
+    check_replay_work(len(stream), whole_stream=True)
+    dense = DenseStream(stream)
+    return lru_stack_distances(dense.ids, dense.n_ids)
 
 
 def lru_fault_counts(distances: np.ndarray, frames: np.ndarray) -> np.ndarray:

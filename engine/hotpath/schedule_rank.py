@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.marks import marked_pages, padded_marks
+from engine.hotpath.max_heap import sift_down
 from engine.hotpath.oldest import bit_length
 from engine.hotpath.position_cut import _candidate
 
@@ -206,30 +207,13 @@ def _least_packed(
     for i in range(k):
         heap[i] = ((ages[i] - age_lo) << bits) | pages[i]
     for i in range(k // 2 - 1, -1, -1):
-        _sift_down(heap, i, k)
+        sift_down(heap, i, k)
     for i in range(k, m):
         v = ((ages[i] - age_lo) << bits) | pages[i]
         if v < heap[0]:
             heap[0] = v
-            _sift_down(heap, 0, k)
+            sift_down(heap, 0, k)
     return heap
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sift_down(heap: np.ndarray, i: int, size: int) -> None:
-    """Restore the max-heap order below heap[i]."""
-    v = heap[i]
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and heap[c + 1] > heap[c]:
-            c += 1
-        if heap[c] <= v:
-            break
-        heap[i] = heap[c]
-        i = c
-    heap[i] = v
 
 
 @njit(cache=True, nogil=True)

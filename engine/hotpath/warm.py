@@ -13,8 +13,12 @@ import compileall
 import time
 from pathlib import Path
 
+import numpy as np
+
 from engine.device import BACKGROUND_WRITE
 from engine.hotpath.lookahead import must_redraw
+from engine.mrc import fault_counts
+from engine.replay import POLICIES
 from engine.scenario import from_dict
 from engine.simulator import Simulation, simulate
 
@@ -75,6 +79,8 @@ def warm() -> float:
     # The oracle's _refresh asks must_redraw only of a window that its compiled calls did not
     # already move on, which a short run may never have: asked once here.
     must_redraw(0, 0, -1)
+    # The textbook replays and miss-ratio curves (`vmswap replay`, `vmswap mrc`).
+    fault_counts(np.array([1, 2, 1, 3, 2, 1], dtype=np.int64), [1, 2], POLICIES)
     return time.perf_counter() - t0
 
 

@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LIRS_DIR = ROOT.parent / "shared" / "traces" / "lirs"
 LIRS_FILES = sorted(LIRS_DIR.glob("*.trace.gz")) if LIRS_DIR.is_dir() else []
 CAPTURED_FILES = sorted((ROOT / "scenarios" / "traces").glob("*.npz"))
-# The pure-Python replays are ~2 M references a second: the first million of each captured
-# trace (gzip, xz, sort, sqlite3 at work, well past start-up) keeps this test to seconds.
+# Each replay costs both simulators a pass over the stream per frame count: the first million
+# references of each captured trace (gzip, xz, sort, sqlite3 at work, well past start-up)
+# keeps this test to seconds.
 CAPTURED_PREFIX = 1_000_000
 TRACES = [
     *[pytest.param(p, id=p.name) for p in LIRS_FILES],
