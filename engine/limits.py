@@ -31,9 +31,9 @@ MAX_TRACE_BYTES = 512 * 1024 * 1024
 MAX_TRACE_REFS = 50_000_000  # references kept from one trace file (~450 MB of arrays)
 
 # -- a textbook replay (`vmswap replay`, `vmswap mrc`) ------------------------------------------
-# References replayed in all by one command (every frame count of a curve counts): the pure
-# Python replay makes 0.7-1.6 M references per CPU second here (opt slowest, fifo fastest),
-# so this is 10 to 25 minutes.
+# References replayed in all by one command (every frame count of a curve counts): the
+# compiled replay makes 36-180 M references per CPU second here (opt slowest, fifo fastest:
+# benchmarks/replay_speed.py), so this is 5 to 30 seconds.
 MAX_REPLAY_REFS = 1_000_000_000
 MAX_MRC_POINTS = 10_000  # frame counts on one miss-ratio curve (rows of its table)
 # Whole-stream algorithms (Belady's MIN, LRU stack distances) hold ~100 bytes per reference.
