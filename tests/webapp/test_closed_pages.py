@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import threading
+from collections.abc import Iterator
 
 import pytest
 from tornado.websocket import WebSocketClosedError
@@ -74,20 +75,50 @@ def test_other_unretrieved_exceptions_are_still_reported(caplog: pytest.LogCaptu
     )
 
 
+class _Records(logging.Handler):
+    """Every record that reaches a logger's own handlers."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def heard() -> Iterator[_Records]:
+    """What Bokeh's and Panel's senders and webapp.closed_pages log, at every level, taken on
+    the loggers themselves: Bokeh's and Panel's log set-ups stop their records short of the
+    root logger (propagate off), and a test before may have run either."""
+    records = _Records()
+    saved = []
+    for name in (*SENDERS, "webapp.closed_pages"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(records)
+    yield records
+    for logger, level in saved:
+        logger.removeHandler(records)
+        logger.setLevel(level)
+
+
 def test_a_message_not_sent_to_a_closed_page_is_logged_at_debug_level_only(
-    caplog: pytest.LogCaptureFixture,
+    heard: _Records,
 ) -> None:
     """Bokeh's and Panel's warning for a message they could not send to a page that had
     closed goes to debug level; their other warnings are kept. Installing twice is once."""
     quiet_closed_page_writes()
     quiet_closed_page_writes()
-    with caplog.at_level(logging.DEBUG):
-        for name in SENDERS:
-            logging.getLogger(name).warning(CLOSED_SEND)
-            logging.getLogger(name).warning("Failed sending message due to following error: x")
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert warnings == ["Failed sending message due to following error: x"] * len(SENDERS)
-    quiet = [r for r in caplog.records if r.name == "webapp.closed_pages"]
+    for name in SENDERS:
+        logging.getLogger(name).warning(CLOSED_SEND)
+        logging.getLogger(name).warning("Failed sending message due to following error: x")
+    warnings = [(r.name, r.getMessage()) for r in heard.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        (name, "Failed sending message due to following error: x") for name in SENDERS
+    ]
+    quiet = [r for r in heard.records if r.name == "webapp.closed_pages"]
     assert len(quiet) == len(SENDERS) and all(r.levelno == logging.DEBUG for r in quiet)
     for name in SENDERS:
         kinds = [type(f).__name__ for f in logging.getLogger(name).filters]
