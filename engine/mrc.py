@@ -47,12 +47,12 @@ def fault_counts(
     check_replay_work(len(stream), whole_stream=any(p in ("lru", "opt") for p in unique))
     check_replay_work(len(stream), max(1, replays))
     counts: dict[str, np.ndarray] = {}
-    dense = DenseStream(stream) if small and replays else None  # (once for every replay)
+    dense = DenseStream(stream) if replays else None  # (once for every replay)
     for policy in unique:
         if policy == "lru":
             counts[policy] = lru_fault_counts(stack_distances(stream), np.array(sizes))
             continue
-        faults = {s: count_faults(dense, s, policy) for s in small if dense is not None}
+        faults = {s: count_faults(dense, s, policy) for s in small} if dense is not None else {}
         counts[policy] = np.array([faults.get(s, distinct) for s in sizes], dtype=np.int64)
     return counts
 

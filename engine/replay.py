@@ -6,7 +6,7 @@ include cold (first-touch) misses, as in the textbooks.
 
 Each policy is written here in plain Python (PYTHON_COUNTERS: the readable reference) and
 counted by compiled kernels over dense page ids (engine.hotpath.replay_counts), which give
-the same counts about ten times sooner.
+the same counts 14-20 times sooner (benchmarks/replay_speed.py).
 """
 
 from __future__ import annotations
@@ -131,12 +131,9 @@ class DenseStream:
         return len(self.ids)
 
     def priority(self) -> np.ndarray:
-        """Belady's priority of each reference (see _faults_opt): the position of the next
-        use of its page, or 2n - its position when the page is never used again."""
+        """belady_priority of the stream, made once."""
         if self._priority is None:
-            n = len(self.ids)
-            nxt = next_use(self.ids)
-            self._priority = np.where(nxt >= 0, nxt, 2 * n - np.arange(n, dtype=np.int64))
+            self._priority = belady_priority(self.ids)
         return self._priority
 
 
@@ -235,14 +232,21 @@ def next_use(pages: np.ndarray) -> np.ndarray:
     return nxt
 
 
-def _faults_opt(pages: np.ndarray, frames: int) -> int:
-    # Each resident page has a unique priority: the position of its next use, or, when it
-    # is never used again, 2n - (position of its last use), which is larger than any
-    # position. The heap holds negated priorities; an entry is stale once the page has
-    # been referenced again or evicted (its current priority differs), and is skipped.
+def belady_priority(pages: np.ndarray) -> np.ndarray:
+    """Belady's priority of each reference: the position of the next use of its page, or,
+    when the page is never used again, 2n - its position (unique, and above every position:
+    the page whose last use is earliest goes first among those)."""
     n = len(pages)
     nxt = next_use(pages)
-    priority = np.where(nxt >= 0, nxt, 2 * n - np.arange(n, dtype=np.int64))
+    return np.where(nxt >= 0, nxt, 2 * n - np.arange(n, dtype=np.int64))
+
+
+def _faults_opt(pages: np.ndarray, frames: int) -> int:
+    # Each resident page has its unique belady_priority. The heap holds negated priorities;
+    # an entry is stale once the page has been referenced again or evicted (its current
+    # priority differs), and is skipped.
+    n = len(pages)
+    priority = belady_priority(pages)
     page_list = pages.tolist()
     current: dict[int, int] = {}
     heap: list[int] = []

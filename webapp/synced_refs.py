@@ -24,6 +24,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from panel.io.document import hold
+
 log = logging.getLogger(__name__)
 
 
@@ -89,8 +91,6 @@ def one_walk(doc: Any) -> Iterator[None]:
     ~30 % of the editors' build (0.48 -> 0.33 s of CPU for an 8-VM page). Under Bokeh's freeze
     the walk happens once, when the block ends; under Panel's hold the page's events wait
     until then too, so every new model reaches the browser in its final state."""
-    from panel.io.document import hold
-
     with hold(doc):
         frozen = doc.models.freeze()
         frozen.__enter__()

@@ -10,7 +10,7 @@ caller's cut: more frames than references never evict), so no array outgrows the
 `lru_stack_distances` gives LRU's faults at every frame count at once (engine.mrc).
 
 benchmarks/replay_speed.py, the first million references of the captured gzip trace at eight
-frame counts: 15-19 times the Python counters' speed, 2-4 times libCacheSim's.
+frame counts: 14-20 times the Python counters' speed, 2-4 times libCacheSim's.
 """
 
 from __future__ import annotations
