@@ -25,6 +25,7 @@ pytestmark = pytest.mark.ui
 N_SEEDS = 6
 QUIET_S = 2.0  # how long the server's CPU is read after the page closed
 SUSPENDED = "a page closed while playing: its play is suspended"
+WS_CLOSED = "WebSocket connection closed"  # Bokeh's log line when a page's socket closes
 SUSPEND_WAIT_S = 60.0  # its last frame's watchdog fires 2 s after it (a busy machine: later)
 QUIET_CPU_S = 0.5  # of which it may spend this much (the chain took a core: ~2 s)
 
@@ -53,8 +54,14 @@ def test_a_closed_page_stops_its_seeds_and_its_play(browser: Browser) -> None:
         )
         page.locator(".vm-btn-play button").click()
         page.wait_for_timeout(500)
+        closes = app.log_text().count(WS_CLOSED)
         page.close()
-        time.sleep(1.0)  # Bokeh hears the websocket close; a step in progress ends
+        # Bokeh hears the websocket close (a busy machine: later), then a step in progress ends.
+        deadline = time.monotonic() + SUSPEND_WAIT_S
+        while app.log_text().count(WS_CLOSED) == closes and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert app.log_text().count(WS_CLOSED) > closes, "the server never heard the page close"
+        time.sleep(1.0)
         before = cpu_s(app.proc.pid)
         time.sleep(QUIET_S)
         spent = cpu_s(app.proc.pid) - before
