@@ -68,6 +68,12 @@ class SwapOutAhead:
         ]
         if not ending:
             return
+        # A VM writes only once even the most it could write would land just in time: while
+        # none can, nothing is written this step and what the restores need is not worked
+        # out. (Exact: until a VM writes, the lead times stay as they are now, so a VM too
+        # early here is too early where the loop below asks.)
+        if all(self._too_early(vm, self._dirty_count(vm), now_ns) for vm in ending):
+            return
         end = min(int(self.run_until[vm]) for vm in ending)
         coming = np.flatnonzero(self.armed & (self.running_vcpus == 0) & (nxt <= end + step))
         need = self._restores_need(coming, nxt, now_ns)
@@ -79,16 +85,32 @@ class SwapOutAhead:
         for vm in sorted(ending, key=lambda u: (int(self.run_until[u]), u)):
             if need <= 0:
                 break
+            # Not yet, whichever pages the swap-out takes: writing every dirty page it could
+            # take (no more than need, no more than the VM has dirty) would land in time too,
+            # so the pass over the VM's pages that picks them can wait.
+            if self._too_early(vm, min(need, self._dirty_count(vm)), now_ns):
+                continue
             # The pages the swap-out will take (its least recently used); the dirty ones
             # among them are written now, the clean ones free their frames as they are.
             pages = self._coldest(vm, need)
             dirty = pages[pool.state[pages] == DIRTY]
-            if int(self.run_until[vm]) - now_ns > self.lead_ns(int(dirty.size), now_ns) + step:
+            if self._too_early(vm, int(dirty.size), now_ns):
                 continue  # not yet: written too early, they would be dirtied again
             self.written[vm] = True
             self.wb_pages[vm] = pages.size
             self.stats["write_back_pages"] += m.write_back(dirty, now_ns)
             need -= int(pages.size)
+
+    def _too_early(self, vm: int, n_dirty: int, now_ns: int) -> bool:
+        """Whether writing n_dirty pages of the VM now would land more than a step before its
+        running slices end (its pages would be dirtied again). A lead time never shrinks with
+        more pages (lead_time.restore_lead_ns), so what holds for n holds for fewer."""
+        return int(self.run_until[vm]) - now_ns > self.lead_ns(n_dirty, now_ns) + self.ctx.step_ns
+
+    def _dirty_count(self, vm: int) -> int:
+        """The VM's dirty pages: the most that a write-back of its pages can write."""
+        lo, hi = self.machine.pool.vm_range(vm)
+        return int(np.count_nonzero(self.machine.pool.state[lo:hi] == DIRTY))
 
     def _restores_need(self, vms: np.ndarray, nxt: np.ndarray, now_ns: int) -> int:
         """What the restores of these VMs will read, soonest start first: their working sets,
