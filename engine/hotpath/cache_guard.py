@@ -25,9 +25,11 @@ CACHED_SUFFIXES = (".nbi", ".nbc")
 
 def _numba_install() -> bytes:
     """Where numba is installed and when (a reinstall or upgrade changes it), found without
-    importing numba or importlib.metadata (each costs a command's start-up time)."""
+    importing numba or importlib.metadata (each costs a command's start-up time). The real
+    path: one environment reached through a symlink (a linked .venv) is still one install,
+    and two fingerprints of it would have each process drop the other's kernels."""
     spec = find_spec("numba")
-    origin = spec.origin if spec is not None and spec.origin else ""
+    origin = os.path.realpath(spec.origin) if spec is not None and spec.origin else ""
     try:
         return f"{origin}:{os.stat(origin).st_mtime_ns}".encode()
     except OSError:

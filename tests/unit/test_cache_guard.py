@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -48,3 +50,27 @@ def test_the_shipped_sources_include_every_kernel_module_and_the_page_states() -
     names = {p.name for p in cache_guard.SOURCES}
     hot = {p.name for p in Path(cache_guard.__file__).parent.glob("*.py")}
     assert hot <= names and "page_states.py" in names and "kernels.py" in names
+
+
+def test_numba_reached_through_a_linked_environment_is_one_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment reached by its own path or through a symlink (a .venv linked from
+    another checkout) gives one fingerprint: else a process started each way drops the
+    kernels the other cached, and neither finds a warm cache. A reinstall still changes it."""
+    install = tmp_path / "venv" / "numba"
+    install.mkdir(parents=True)
+    (install / "__init__.py").write_text("")
+    (tmp_path / "linked").symlink_to(tmp_path / "venv")
+
+    def found_at(root: str) -> None:
+        origin = str(tmp_path / root / "numba" / "__init__.py")
+        spec = SimpleNamespace(origin=origin)
+        monkeypatch.setattr(cache_guard, "find_spec", lambda name: spec)
+
+    found_at("venv")
+    direct = cache_guard.fingerprint()
+    found_at("linked")
+    assert cache_guard.fingerprint() == direct
+    os.utime(install / "__init__.py", ns=(1, 1))  # reinstalled: another mtime
+    assert cache_guard.fingerprint() != direct
