@@ -39,6 +39,7 @@ class PlanRestore:
     lead_ns: Callable[[int, int], int]
     deliverable: Callable[[int, int], int]
     restore_set: Callable[[int, int], np.ndarray]
+    restore_set_size: Callable[[int, int], int]  # restore_set(...).size, counted
     ranked_victims: Callable[..., np.ndarray]
 
     def budget(self, start_ns: int, now_ns: int) -> int:
@@ -74,12 +75,15 @@ class PlanRestore:
             upper = self.lead_ns(min(int(self.ws_size[vm]), self.cap_pages), now_ns)
             if start_ns - now_ns > upper + step:
                 return
-        pages = self.restore_set(vm, now_ns)
-        if pages.size == 0:
+        # The set's size first (a count): its pages are ordered only when they are read now,
+        # which is not the case in most steps that come this far.
+        size = self.restore_set_size(vm, now_ns)
+        if size == 0:
             return
+        if lead_on and start_ns - now_ns > self.lead_ns(size, now_ns) + step:
+            return
+        pages = self.restore_set(vm, now_ns)
         if lead_on:
-            if start_ns - now_ns > self.lead_ns(int(pages.size), now_ns) + step:
-                return
             # No more than the device can land by the start (plus the gating wait).
             pages = pages[: self.budget(start_ns, now_ns)]
             if pages.size == 0:
