@@ -85,6 +85,28 @@ def set_first_restore_size(
 
 
 @njit(cache=True, nogil=True)
+def recent_swapped_size(
+    state: np.ndarray, touch_vns: np.ndarray, since_vns: int, cap_pages: int, lo: int, hi: int
+) -> int:
+    """recent_swapped(...).size, counted in one pass without numpy's masks: the swapped pages
+    of [lo, hi) touched at or after since_vns, at most cap_pages."""
+    n = 0
+    for p in range(lo, hi):
+        n += (state[p] == SWAPPED) & (touch_vns[p] >= since_vns)
+    return max(0, min(n, cap_pages))
+
+
+@njit(cache=True, nogil=True)
+def count_in_state(state: np.ndarray, lo: int, hi: int, wanted: int) -> int:
+    """How many pages of [lo, hi) are in the state wanted (a VM's dirty pages: the most a
+    write-back of its pages can write)."""
+    n = 0
+    for p in range(lo, hi):
+        n += state[p] == wanted
+    return n
+
+
+@njit(cache=True, nogil=True)
 def _most_recent(need: int, pages: np.ndarray, keys: np.ndarray, m: int, out: np.ndarray,
                  taken: int) -> int:  # fmt: skip
     """The `need` first of the first m pages (ascending) by (key, page), appended to out at

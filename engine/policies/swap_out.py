@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.device import BACKGROUND_WRITE
+from engine.hotpath.restore_sets import count_in_state
 from engine.policies import victims as pick
 from engine.pool import DIRTY
 
@@ -110,7 +111,7 @@ class SwapOutAhead:
     def _dirty_count(self, vm: int) -> int:
         """The VM's dirty pages: the most that a write-back of its pages can write."""
         lo, hi = self.machine.pool.vm_range(vm)
-        return int(np.count_nonzero(self.machine.pool.state[lo:hi] == DIRTY))
+        return int(count_in_state(self.machine.pool.state, lo, hi, DIRTY))
 
     def _restores_need(self, vms: np.ndarray, nxt: np.ndarray, now_ns: int) -> int:
         """What the restores of these VMs will read, soonest start first: their working sets,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.hotpath.restore_sets import recent_swapped
+from engine.hotpath.restore_sets import recent_swapped, recent_swapped_size
 from engine.hotpath.touch_stamps import stamp_touches
 from engine.policies import victims as pick
 from engine.pool import PREFETCHED, SWAPPED
@@ -109,8 +109,7 @@ class WorkingSets:
         pool = self.machine.pool
         lo, hi = pool.vm_range(vm)
         since = self.ws_since(vm, now_ns)
-        n = np.count_nonzero((self.touch_vns[lo:hi] >= since) & (pool.state[lo:hi] == SWAPPED))
-        return min(int(n), self.vm_cap(vm)) if n else 0
+        return recent_swapped_size(pool.state, self.touch_vns, since, self.vm_cap(vm), lo, hi)
 
     def restore_work(self) -> np.ndarray:
         """The compiled restore sets' scratch: three rows as long as the largest VM (made at

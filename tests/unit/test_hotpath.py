@@ -103,7 +103,8 @@ def test_the_warm_module_compiles_every_kernel():
     victim_kernels = (clock.clock_victims, oldest.oldest_pages, schedule_rank.ranked_pages)
     victim_kernels = (*victim_kernels, schedule_rank.set_ranked_pages)
     predictive = (touch_stamps.stamp_touches, period_sets.slide_window, shadow_lru.shadow_step)
-    restores = ("recent_swapped", "set_first_restore", "set_first_restore_size")
+    restores = ("recent_swapped", "recent_swapped_size", "set_first_restore")
+    restores = (*restores, "set_first_restore_size", "count_in_state")
     predictive = (*predictive, *(getattr(restore_sets, n) for n in restores))
     predictive = (*predictive, next_start.next_planned_starts)
     for kernel in (

@@ -15,7 +15,9 @@ from engine import load_scenario, simulate
 from engine.hotpath.restore_sets import (
     _gather_recent,
     _most_recent,
+    count_in_state,
     recent_swapped,
+    recent_swapped_size,
     set_first_restore,
     set_first_restore_size,
 )
@@ -205,3 +207,25 @@ def test_the_interpreted_ordering_is_the_compiled_one() -> None:
             == rows["interpreted"]
             == _expected(np.zeros(1200, dtype=bool), state, touch, 1, need, 8)
         )
+
+
+def test_the_compiled_counts_are_numpys() -> None:
+    """predictive's set size (recent_swapped_size) and a VM's dirty pages (count_in_state)
+    are the numpy counts they replace, on random states, touch times and ranges, and the set
+    size is the size of recent_swapped's set."""
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        size = int(rng.integers(1, 400))
+        state = rng.integers(0, 7, size=size).astype(np.int8)
+        touch = rng.integers(0, 100, size=size).astype(np.int64)
+        lo = int(rng.integers(0, size))
+        hi = int(rng.integers(lo, size + 1))
+        since, cap = int(rng.integers(0, 120)), int(rng.integers(1, 60))
+        recent = (touch[lo:hi] >= since) & (state[lo:hi] == SWAPPED)
+        want = min(int(np.count_nonzero(recent)), cap)
+        assert recent_swapped_size(state, touch, since, cap, lo, hi) == want
+        work = np.empty((3, size), dtype=np.int64)
+        assert recent_swapped(state, touch, since, cap, lo, hi, work).size == want
+        for wanted in range(7):
+            got = count_in_state(state, lo, hi, wanted)
+            assert got == int(np.count_nonzero(state[lo:hi] == wanted))
