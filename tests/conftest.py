@@ -133,10 +133,15 @@ def unit_ranks(items: list[pytest.Item]) -> dict[str, int]:
     return ranks
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test its group; in a worker, put the units in the order above (a stable
     sort: within a unit, and among units of one rank, the collection order is kept). A run
-    without workers keeps the collection order."""
+    without workers keeps the collection order.
+
+    First among the plugins' hooks: xdist's worker reads each test's group from its marker in
+    its own hook (making the group part of the test's id), and a hook registered after this
+    file is called before it, so a group given here later would be no group at all."""
     for item in items:
         group = group_of(item)
         if group is not None and item.get_closest_marker("xdist_group") is None:
