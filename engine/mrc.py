@@ -22,7 +22,6 @@ from engine.replay import (
     check_replay_work,
     count_faults,
     lru_fault_counts,
-    stack_distances,
 )
 
 
@@ -40,19 +39,19 @@ def fault_counts(
     if not sizes:
         raise ReplayError("frames must list at least one frame count")
     unique = list(dict.fromkeys(policies))
-    distinct = len(np.unique(stream)) if set(unique) - {"lru"} else 0
+    check_replay_work(len(stream), whole_stream=any(p in ("lru", "opt") for p in unique))
+    dense = DenseStream(stream)  # (once: LRU's distances, every replay, the distinct pages)
+    distinct = dense.n_ids
     # Sizes below the distinct pages are replayed once each; the rest miss once per page.
     small = sorted({s for s in sizes if s < distinct})
     replays = len(small) * sum(p != "lru" for p in unique)
-    check_replay_work(len(stream), whole_stream=any(p in ("lru", "opt") for p in unique))
     check_replay_work(len(stream), max(1, replays))
     counts: dict[str, np.ndarray] = {}
-    dense = DenseStream(stream) if replays else None  # (once for every replay)
     for policy in unique:
         if policy == "lru":
-            counts[policy] = lru_fault_counts(stack_distances(stream), np.array(sizes))
+            counts[policy] = lru_fault_counts(dense.stack_distances(), np.array(sizes))
             continue
-        faults = {s: count_faults(dense, s, policy) for s in small} if dense is not None else {}
+        faults = {s: count_faults(dense, s, policy) for s in small}
         counts[policy] = np.array([faults.get(s, distinct) for s in sizes], dtype=np.int64)
     return counts
 

@@ -118,8 +118,9 @@ def replay(pages: np.ndarray, frames: int, policy: str) -> ReplayResult:
 
 
 class DenseStream:
-    """A stream as dense page ids 0..n_ids-1, which the compiled counters index arrays by:
-    made once for every frame count of a curve (and Belady's priorities once, when asked)."""
+    """A stream as dense page ids 0..n_ids-1 (n_ids: its distinct pages), which the compiled
+    counters index arrays by: made once for every count of a curve (and Belady's priorities
+    once, when asked)."""
 
     def __init__(self, stream: np.ndarray):
         pages, ids = np.unique(stream, return_inverse=True)
@@ -135,6 +136,10 @@ class DenseStream:
         if self._priority is None:
             self._priority = belady_priority(self.ids)
         return self._priority
+
+    def stack_distances(self) -> np.ndarray:
+        """stack_distances of the stream (one compiled pass)."""
+        return lru_stack_distances(self.ids, self.n_ids)
 
 
 def count_faults(stream: DenseStream, frames: int, policy: str) -> int:
@@ -285,8 +290,7 @@ def stack_distances(pages: np.ndarray) -> np.ndarray:
     latest use, O(n log n))."""
     stream = as_pages(pages)
     check_replay_work(len(stream), whole_stream=True)
-    dense = DenseStream(stream)
-    return lru_stack_distances(dense.ids, dense.n_ids)
+    return DenseStream(stream).stack_distances()
 
 
 def lru_fault_counts(distances: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -141,13 +141,12 @@ def build_editors(doc: Any, populate: Callable[[], None]) -> None:
     Measured with an 8-VM page and its four background seeds computing, the build held the
     server's loop 1.22-1.27 s; with one walk 0.88-0.90 s; with the seeds paused as well
     0.55-0.57 s (a simulation stepping beside it took about half the loop's time)."""
-    editors = priority.SessionHold()
-    editors.start()
+    hold_id = priority.hold()
     try:
         with synced_refs.one_walk(doc):
             populate()
     finally:
-        editors.end()
+        priority.release(hold_id)
 
 
 class _NoTimers:

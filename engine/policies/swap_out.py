@@ -73,7 +73,9 @@ class SwapOutAhead:
         # none can, nothing is written this step and what the restores need is not worked
         # out. (Exact: until a VM writes, the lead times stay as they are now, so a VM too
         # early here is too early where the loop below asks.)
-        if all(self._too_early(vm, self._dirty_count(vm), now_ns) for vm in ending):
+        # (each VM's dirty pages, counted once: a VM's count changes only by its own write)
+        dirty_of = {vm: self._dirty_count(vm) for vm in ending}
+        if all(self._too_early(vm, dirty_of[vm], now_ns) for vm in ending):
             return
         end = min(int(self.run_until[vm]) for vm in ending)
         coming = np.flatnonzero(self.armed & (self.running_vcpus == 0) & (nxt <= end + step))
@@ -89,7 +91,7 @@ class SwapOutAhead:
             # Not yet, whichever pages the swap-out takes: writing every dirty page it could
             # take (no more than need, no more than the VM has dirty) would land in time too,
             # so the pass over the VM's pages that picks them can wait.
-            if self._too_early(vm, min(need, self._dirty_count(vm)), now_ns):
+            if self._too_early(vm, min(need, dirty_of[vm]), now_ns):
                 continue
             # The pages the swap-out will take (its least recently used); the dirty ones
             # among them are written now, the clean ones free their frames as they are.
