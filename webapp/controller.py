@@ -11,7 +11,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -148,6 +148,18 @@ class Controller:
         self.set_tunings: dict[str, tuning.Tuning] = {}
         self._rewatch()
 
+    @contextlib.contextmanager
+    def _silenced(self) -> Iterator[None]:
+        """The controller's own changes to state inside the block are not edits: its watchers
+        let them pass (no re-run, no switch to 'custom'). Ended however the block ends, and
+        nested blocks leave the outer one silenced: a watcher that raised once used to leave
+        every later edit of the session ignored."""
+        before, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = before
+
     # -- loading ------------------------------------------------------------------------------
     def load_file(self, name: str, run: bool = True) -> None:
         """Load scenarios/<name>.toml with its default A and B (and run them unless told not).
@@ -179,11 +191,8 @@ class Controller:
         else:
             if shared.speed is not None:
                 self.state.speed = shared.speed
-            self._quiet = True
-            try:
+            with self._silenced():
                 self.state.n_seeds = shared.n_seeds or DEFAULT_SEEDS
-            finally:
-                self._quiet = False
             self.pending_seed = shared.shown_seed
             self._load(
                 scenario,
@@ -215,8 +224,7 @@ class Controller:
         """Show `scenario` with policies `a` and `b` (`best_demand`: the sides, "A" or "B",
         whose demand paging has its readahead tuned)."""
         st = self.state
-        self._quiet = True
-        try:
+        with self._silenced():
             st.playing = False
             st.scenario_file = file
             st.policy_a.load(a)
@@ -225,8 +233,6 @@ class Controller:
             st.policy_b.best_demand = "B" in best_demand
             st.scenario = scenario
             st.selected_vm = min(vm, len(scenario.vms) - 1)
-        finally:
-            self._quiet = False
         self._rewatch()
         self.pending_frame, self.pending_vm = frame, st.selected_vm
         if run:
@@ -245,9 +251,8 @@ class Controller:
         if getattr(event, "name", None) == "vms":
             self._rewatch()
         if self.state.scenario_file != CUSTOM:
-            self._quiet = True
-            self.state.scenario_file = CUSTOM
-            self._quiet = False
+            with self._silenced():
+                self.state.scenario_file = CUSTOM
         self.state.edits += 1
         self.request_run()
 
@@ -294,13 +299,10 @@ class Controller:
         tuned_a, tuned_b = st.policy_a.best_demand, st.policy_b.best_demand
         if a == b and tuned_a == tuned_b:
             return
-        self._quiet = True
-        try:
+        with self._silenced():
             st.policy_a.load(b)
             st.policy_b.load(a)
             st.policy_a.best_demand, st.policy_b.best_demand = tuned_b, tuned_a
-        finally:
-            self._quiet = False
         self._rewatch()
         self.pending_frame, self.pending_vm = st.frame, st.selected_vm
         self.state.edits += 1
@@ -358,9 +360,8 @@ class Controller:
         except VmswapError as exc:
             self.report(f"Not changed: {self.readable(exc, [vm.name for vm in vms])}.")
             return False
-        self._quiet = True
-        self.state.selected_vm = selected
-        self._quiet = False
+        with self._silenced():
+            self.state.selected_vm = selected
         self.state.scenario.vms = vms  # the tree watcher rewatches and re-runs
         return True
 
@@ -582,14 +583,11 @@ class Controller:
         vm = self.pending_vm if self.pending_vm is not None else st.selected_vm
         vm = min(max(vm, 0), len(runs.vm_names) - 1)
         self.pending_frame = self.pending_vm = None
-        self._quiet = True
-        try:
+        with self._silenced():
             st.playing = False
             st.runs = runs
             st.frame = frame
             st.selected_vm = vm
-        finally:
-            self._quiet = False
         self.seed_set.arrived(runs, fresh)
         self.display.set_runs(runs, self.labels(runs), frame, vm)
         if not self._sticky_message:

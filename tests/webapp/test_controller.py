@@ -10,6 +10,8 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from engine import from_dict, loads_scenario
 from webapp.controller import DEBOUNCE_S, URL_DEBOUNCE_S, Controller, SyncRunner
 from webapp.state import SessionState, default_policies
@@ -58,6 +60,29 @@ def test_an_edit_reruns_after_the_debounce(app, timers):
     assert c.runs_started == started + 1
     assert state.runs is not before and state.runs.scenario_dict["seed"] == state.scenario.seed
     assert state.message == ""
+
+
+def test_an_edit_after_a_failing_watcher_still_reruns(app, timers):
+    """The controller's own switch to 'custom' is silenced only while it lasts: a watcher that
+    raises during it leaves the next edit an edit (it re-runs), not ignored for the session."""
+    state, c, _ = app
+    c.load_file("quickstart", run=False)  # a shipped file: an edit switches to 'custom'
+    calls: list[str] = []
+
+    def fails_once(event) -> None:
+        calls.append(event.new)
+        if len(calls) == 1:
+            raise RuntimeError("a view failed")
+
+    state.param.watch(fails_once, "scenario_file")
+    with pytest.raises(RuntimeError, match="a view failed"):
+        state.scenario.seed = state.scenario.seed + 1
+    assert not c._quiet
+    started = c.runs_started
+    state.scenario.seed = state.scenario.seed + 1
+    timers.advance(DEBOUNCE_S + 0.01)
+    assert c.runs_started == started + 1
+    assert state.runs.scenario_dict["seed"] == state.scenario.seed
 
 
 def test_a_policy_switch_changes_run_b(app, timers):
