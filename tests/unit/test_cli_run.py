@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from engine.cli import main
+from engine.overcommit import touched_pages
+from engine.scenario import load_scenario
 from tests.conftest import ROOT, SCENARIOS
 
 QUICK = str(SCENARIOS / "quickstart.toml")
@@ -115,9 +117,23 @@ def test_user_errors_are_one_line_exit_2(args, message):
 
 
 def test_validate_reports_overcommit(capsys):
-    """validate exits 0 for a good file and says how overcommitted it is."""
+    """validate exits 0 for a good file and says how overcommitted it is as configured (guest
+    memory ÷ host memory), naming it so: the real figure counts touched pages only."""
     assert main(["validate", QUICK]) == 0
-    assert "overcommit 1.50x" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "configured overcommit 1.50x" in out
+    assert "real overcommit" not in out
+
+
+def test_validate_real_gives_the_touched_pages_over_frames(capsys):
+    """With --real, validate also gives the real overcommit: the distinct pages an
+    unlimited-memory run touches ÷ frames (engine.overcommit's, the descriptions' figure)."""
+    assert main(["validate", QUICK, "--real"]) == 0
+    out = capsys.readouterr().out
+    scenario = load_scenario(QUICK)
+    touched = touched_pages(scenario)
+    assert f"real overcommit {touched / scenario.host_frames:.2f}x" in out
+    assert f"{touched:,} distinct pages touched" in out
 
 
 def test_validate_rejects_bad_file(tmp_path, capsys):
