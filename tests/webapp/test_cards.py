@@ -9,14 +9,20 @@ import re
 import numpy as np
 import pytest
 
+from engine.stats import interval
 from webapp.runs import RunPair
+from webapp.seeds import SeedStats
 from webapp.views.cards import (
     LOST_TIME,
     SLOWDOWN,
     STALL,
     cards_html,
+    interval_text,
     metric_values,
     metrics,
+    over_seeds_text,
+    same_on_every_seed,
+    seeds_html,
     values_at,
 )
 
@@ -160,3 +166,39 @@ def test_time_card_follows_a_recorded_lost_time_counter(small_runs):
     n_vms = len(runs.vm_names)
     assert LOST_TIME in metrics(runs)
     assert values_at(runs, 3)["lost_time_ms"] == pytest.approx((3 * 1000 * n_vms / 1e6, 0.0))
+
+
+def test_seeds_that_agree_read_as_one_figure_not_a_zero_width_interval():
+    """Over seeds that gave the same figure (a replayed trace on a fixed schedule; demand
+    paging's coverage, always 0) a card says so, where '218 [218, 218]' reads like a measured
+    spread; figures that differ keep their mean and 95 % interval."""
+    same = interval([218.0] * 5)
+    assert over_seeds_text(same, _count, 5, "mean over") == "the same on all 5 seeds: 218"
+    tenths = interval([0.1] * 3)  # (a mean that rounding may move by an ulp)
+    assert same_on_every_seed(tenths)
+    assert over_seeds_text(interval([-163.0] * 5), _diff, 5, "over") == (
+        "the same on all 5 seeds: −163"
+    )
+    spread = interval([200.0, 218.0, 230.0])
+    assert not same_on_every_seed(spread)
+    assert over_seeds_text(spread, _count, 3, "mean over") == (
+        f"mean over 3 seeds: {interval_text(spread, _count)}"
+    )
+    assert "[" in interval_text(spread, _count)
+    assert not same_on_every_seed(interval([218.0]))  # one seed: no interval to speak of
+    assert over_seeds_text(None, _count, 5, "over") == "over 5 seeds: –"
+    sides = {"a": same, "b": interval([55.0] * 3), "delta": interval([-163.0] * 3)}
+    stats = SeedStats((1, 2, 3), {"major_faults": sides}, {})
+    faults = next(m for m in metrics(None) if m.key == "major_faults")
+    block = seeds_html(faults, stats, ("demand", "predictive"))
+    assert "demand</span> the same on all 3 seeds: 218<" in block
+    assert 'vm-better" data-mean="-163.0"' in block  # fewer faults on every seed: B is better
+    assert "B − A, the same on all 3 seeds: −163<" in block
+
+
+def _count(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _diff(v: float) -> str:
+    return f"{v:+,.0f}"

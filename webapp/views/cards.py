@@ -212,13 +212,30 @@ def interval_text(iv: Interval | None, fmt: Callable[[float], str]) -> str:
     return text.replace("-", "−")
 
 
+def same_on_every_seed(iv: Interval | None) -> bool:
+    """Whether every seed gave the same figure (no spread, up to the rounding of the mean):
+    a scenario with nothing random in it, such as traces replayed on a fixed schedule, or a
+    figure that is always 0 for a policy (demand paging's prefetch coverage)."""
+    if iv is None or iv.lo is None or iv.hi is None:
+        return False
+    return iv.hi - iv.lo <= 1e-9 * max(1.0, abs(iv.mean))
+
+
+def over_seeds_text(iv: Interval | None, fmt: Callable[[float], str], n: int, lead: str) -> str:
+    """'mean over 5 seeds: 1,234 [1,100, 1,350]', or 'the same on all 5 seeds: 1,234' where
+    the seeds did not differ (an interval [x, x] reads like a measured spread of zero width)."""
+    if iv is not None and same_on_every_seed(iv):
+        return f"the same on all {n} seeds: {fmt(iv.mean).replace('-', '−')}"
+    return f"{lead} {n} seeds: {interval_text(iv, fmt)}"
+
+
 def seeds_html(m: Metric, seeds: SeedStats, labels: tuple[str, str]) -> str:
     """A card's lines over seeds: each side's mean [95 % interval], and B − A's, paired."""
     sides = seeds.metrics.get(m.key, {})
     rows = "".join(
         f'<div class="vm-card-seeds" data-pane="{pane}" data-mean="{_raw(_mean(sides, side))}">'
-        f'<span class="vm-tag vm-tag-{pane}">{html.escape(label)}</span> mean over {seeds.n}'
-        f" seeds: {html.escape(interval_text(sides.get(side), m.fmt))}</div>"
+        f'<span class="vm-tag vm-tag-{pane}">{html.escape(label)}</span> '
+        f"{html.escape(over_seeds_text(sides.get(side), m.fmt, seeds.n, 'mean over'))}</div>"
         for pane, side, label in (("a", "a", labels[0]), ("b", "b", labels[1]))
     )
     delta = sides.get("delta")
@@ -236,8 +253,8 @@ def seeds_html(m: Metric, seeds: SeedStats, labels: tuple[str, str]) -> str:
     return (
         f'<div class="vm-card-seeds-block">{rows}'
         f'<div class="vm-card-seeds-diff vm-{cls}" data-mean="{_raw(_mean(sides, "delta"))}"'
-        f' data-lo="{lo}" data-hi="{hi}">B − A over {seeds.n} seeds:'
-        f" {html.escape(interval_text(delta, m.diff_fmt))}</div></div>"
+        f' data-lo="{lo}" data-hi="{hi}">B − A{"," if same_on_every_seed(delta) else ""} '
+        f"{html.escape(over_seeds_text(delta, m.diff_fmt, seeds.n, 'over'))}</div></div>"
     )
 
 
