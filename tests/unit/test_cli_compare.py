@@ -187,6 +187,21 @@ def test_compare_table_shows_mean_half_width_and_the_paired_interval(capsys):
     assert any(line.startswith("minor_faults") for line in lines)
 
 
+def test_compare_says_when_the_seeds_changed_nothing(capsys):
+    """Traces replayed on a fixed schedule (real_programs) give the same run on every seed:
+    the table says so under its zero-width intervals. Where the seeds differ (patent_demo's
+    workloads draw their references), it says nothing of the kind."""
+    real = str(SCENARIOS / "real_programs.toml")
+    assert main(["compare", real, "--set", "duration_ms=40", "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "every one of the 2 seeds gave the same figures" in out
+    assert main(["compare", DEMO, *TINY, "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "gave the same figures" not in out
+    references = next(line for line in out.splitlines() if line.startswith("references"))
+    assert "± 0 " not in references  # (the seeds drew different streams)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
