@@ -24,6 +24,7 @@ from webapp.views.cards import (
     same_on_every_seed,
     seeds_html,
     values_at,
+    within,
 )
 
 
@@ -202,3 +203,24 @@ def _count(v: float) -> str:
 
 def _diff(v: float) -> str:
     return f"{v:+,.0f}"
+
+
+def test_a_sides_interval_stays_in_the_range_its_figure_can_take():
+    """A share over seeds reads at most 100 % (scan_vs_lru's accuracy was '99.6 % [98.9 %,
+    100.4 %]'), a count or a time at least 0; coverage, which goes below 0 where a policy
+    faults more than demand paging, keeps its lower end. The mean stays as measured."""
+    by_key = {m.key: m for m in (*metrics(None), LOST_TIME)}
+    accuracy = interval([0.989, 1.0, 1.0, 1.0, 0.991])
+    assert accuracy.hi > 1.0  # (the t-interval itself runs past 100 %)
+    shown = within(accuracy, by_key["prefetch_accuracy"])
+    assert shown.hi == 1.0 and shown.lo == accuracy.lo and shown.mean == accuracy.mean
+    faults = interval([0.0, 0.0, 6.0])
+    assert faults.lo < 0 and within(faults, by_key["major_faults"]).lo == 0.0
+    lost = interval([0.0, 0.1, 9.0])
+    assert within(lost, by_key["lost_time_ms"]).lo == 0.0
+    coverage = interval([-0.3, 0.2, 0.99])
+    assert within(coverage, by_key["coverage"]).lo == coverage.lo < 0
+    sides = {"a": accuracy, "b": accuracy, "delta": interval([0.0, 0.01, -0.01])}
+    stats = SeedStats((1, 2, 3, 4, 5), {"prefetch_accuracy": sides}, {})
+    block = seeds_html(by_key["prefetch_accuracy"], stats, ("demand", "predictive"))
+    assert "100.0%]" in block and "100.4%" not in block

@@ -25,6 +25,11 @@ class Metric:
     fmt: Callable[[float], str]
     diff_fmt: Callable[[float], str]
     follows_frame: bool = True  # False: only a whole-run figure exists
+    # The range a run's figure cannot leave (None: unbounded on that side). A side's 95 %
+    # interval over seeds is shown cut to it: the mean lies inside the range, so the cut
+    # interval holds it as often as the whole one, and a share never reads "100.4 %".
+    lowest: float | None = None
+    highest: float | None = None
 
 
 def _count(v: float) -> str:
@@ -47,15 +52,24 @@ def _ms(v: float) -> str:
     return f"{v:,.1f} ms"
 
 
-FAULTS = Metric("major_faults", "major faults", True, _count, lambda d: f"{d:+,.0f}")
+FAULTS = Metric("major_faults", "major faults", True, _count, lambda d: f"{d:+,.0f}", lowest=0.0)
 # Lost time is stall plus the wait at dispatch that gating adds (DESIGN.md §2); a run that
 # does not report it gets the stall card instead.
 LOST_TIME = Metric(
-    "lost_time_ms", "lost time (stall + gating wait)", True, _ms, lambda d: f"{d:+,.1f} ms"
+    "lost_time_ms",
+    "lost time (stall + gating wait)",
+    True,
+    _ms,
+    lambda d: f"{d:+,.1f} ms",
+    lowest=0.0,
 )
-STALL = Metric("stall_ms", "stall", True, _ms, lambda d: f"{d:+,.1f} ms")
-ACCURACY = Metric("prefetch_accuracy", "prefetch accuracy", False, _pct, _pp)
-COVERAGE = Metric("coverage", "prefetch coverage", False, _pct, _pp)
+STALL = Metric("stall_ms", "stall", True, _ms, lambda d: f"{d:+,.1f} ms", lowest=0.0)
+# Prefetched pages used ÷ issued. (Coverage, faults removed ÷ demand paging's faults, goes
+# below 0 where a policy faults more than demand paging: bounded above only.)
+ACCURACY = Metric(
+    "prefetch_accuracy", "prefetch accuracy", False, _pct, _pp, lowest=0.0, highest=1.0
+)
+COVERAGE = Metric("coverage", "prefetch coverage", False, _pct, _pp, highest=1.0)
 # Slowdown's denominator (useful work with unlimited memory) is known for the whole run only.
 SLOWDOWN = Metric(
     "slowdown", "slowdown (whole run)", True, _times, lambda d: f"{d:+.3f}×", follows_frame=False
@@ -212,6 +226,16 @@ def interval_text(iv: Interval | None, fmt: Callable[[float], str]) -> str:
     return text.replace("-", "−")
 
 
+def within(iv: Interval | None, m: Metric) -> Interval | None:
+    """A side's interval cut to the range the metric's figure can take (Metric.lowest and
+    highest); the mean and half-width stay as measured."""
+    if iv is None or iv.lo is None or iv.hi is None:
+        return iv
+    lo = iv.lo if m.lowest is None else max(iv.lo, m.lowest)
+    hi = iv.hi if m.highest is None else min(iv.hi, m.highest)
+    return Interval(iv.n, iv.mean, iv.half_width, lo, hi)
+
+
 def same_on_every_seed(iv: Interval | None) -> bool:
     """Whether every seed gave the same figure (no spread, up to the rounding of the mean):
     a scenario with nothing random in it, such as traces replayed on a fixed schedule, or a
@@ -235,7 +259,8 @@ def seeds_html(m: Metric, seeds: SeedStats, labels: tuple[str, str]) -> str:
     rows = "".join(
         f'<div class="vm-card-seeds" data-pane="{pane}" data-mean="{_raw(_mean(sides, side))}">'
         f'<span class="vm-tag vm-tag-{pane}">{html.escape(label)}</span> '
-        f"{html.escape(over_seeds_text(sides.get(side), m.fmt, seeds.n, 'mean over'))}</div>"
+        f"{html.escape(over_seeds_text(within(sides.get(side), m), m.fmt, seeds.n, 'mean over'))}"
+        "</div>"
         for pane, side, label in (("a", "a", labels[0]), ("b", "b", labels[1]))
     )
     delta = sides.get("delta")
