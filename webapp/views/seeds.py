@@ -28,7 +28,8 @@ class SeedsBar:
         self.picker = pn.widgets.Select(
             label="seed shown",
             options={},
-            width=220,
+            # wide enough for "seed 1000 (the scenario's own)" beside the select's arrow
+            width=290,
             margin=(0, 10),
             css_classes=["vm-seed-picker"],
             description="The animation shows one seed; the cards and the per-VM chart add the"
