@@ -260,7 +260,8 @@ def main(args: argparse.Namespace) -> int:
 
 def seeds_alike(per_seed: list[dict[str, Any]]) -> bool:
     """Whether every seed's A and B summaries hold the same numbers as the first seed's (a
-    scenario with nothing random in it: traces replayed on a fixed schedule, no faults)."""
+    scenario with nothing random in it: traces replayed on a fixed schedule, no injected
+    device faults)."""
     first = per_seed[0]
     keys = {side: numeric_keys([r[side] for r in per_seed]) for side in ("a", "b")}
     return all(
