@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
         f"{args.scenario}: ok ({len(s.vms)} VMs, {pages:,} guest pages on {frames:,} frames, "
         f"configured overcommit {pages / frames:.2f}x)"
     )
-    if getattr(args, "real", False):
+    if args.real:
         touched = touched_pages(s)
         print(
             f"real overcommit {touched / frames:.2f}x: {touched:,} distinct pages touched "

@@ -33,7 +33,7 @@ def test_the_interval_appears_and_another_seed_can_be_shown(page: Page, app_url:
     expect(page.locator(".vm-seeds-progress")).to_have_text("seeds: 3 of 3")
     shot("seeds-interval")
     picker = page.locator(".vm-seed-picker select")
-    assert picker.evaluate("el => el.options.length") == 3
+    expect(picker.locator("option")).to_have_count(3)
     assert picker.evaluate(FITS_JS) == []
     picker.select_option(label="seed 1007")
     expect(page.locator(".vm-cards-when")).to_contain_text("seed 1007 on display", timeout=60_000)

@@ -249,7 +249,8 @@ def over_seeds_text(iv: Interval | None, fmt: Callable[[float], str], n: int, le
     """'mean over 5 seeds: 1,234 [1,100, 1,350]', or 'the same on all 5 seeds: 1,234' where
     the seeds did not differ (an interval [x, x] reads like a measured spread of zero width)."""
     if iv is not None and same_on_every_seed(iv):
-        return f"the same on all {n} seeds: {fmt(iv.mean).replace('-', '−')}"
+        alone = Interval(iv.n, iv.mean, None, None, None)  # (the mean, as one seed's reads)
+        return f"the same on all {n} seeds: {interval_text(alone, fmt)}"
     return f"{lead} {n} seeds: {interval_text(iv, fmt)}"
 
 
