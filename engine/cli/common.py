@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from engine.figure_text import shown_in
 from engine.scenario import Scenario, load_scenario, with_overrides
 
 
@@ -51,7 +52,7 @@ def header(scenario: Scenario) -> str:
 
 def fmt(value: Any, pattern: str) -> str:
     """A table cell: the value in its pattern, or "-" where a run has no such figure."""
-    return "-" if value is None else pattern.format(value)
+    return "-" if value is None else shown_in(value, pattern)
 
 
 MAX_SEEDS = 100
@@ -115,8 +116,8 @@ def interval_cell(i: dict[str, Any] | None, pattern: str) -> str:
     """`mean ± half-width` (or the mean alone for one seed), each in `pattern`."""
     if i is None:
         return "-"
-    mean = pattern.format(i["mean"])
-    return mean if i["half_width"] is None else f"{mean} ± {pattern.format(i['half_width'])}"
+    mean = shown_in(i["mean"], pattern)
+    return mean if i["half_width"] is None else f"{mean} ± {shown_in(i['half_width'], pattern)}"
 
 
 def range_cell(i: dict[str, Any] | None, pattern: str, *, signed: bool = True) -> str:
@@ -125,10 +126,10 @@ def range_cell(i: dict[str, Any] | None, pattern: str, *, signed: bool = True) -
         return "-"
     if signed:
         pattern = pattern.replace("{:", "{:+")
-    mean = pattern.format(i["mean"])
+    mean = shown_in(i["mean"], pattern)
     if i["lo"] is None:
         return mean
-    return f"{mean} [{pattern.format(i['lo'])}, {pattern.format(i['hi'])}]"
+    return f"{mean} [{shown_in(i['lo'], pattern)}, {shown_in(i['hi'], pattern)}]"
 
 
 def verdict_rows(

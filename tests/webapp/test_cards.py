@@ -26,6 +26,7 @@ from webapp.views.cards import (
     values_at,
     within,
 )
+from webapp.views.cards import _diff as _diff_text
 
 
 def _frames(runs: RunPair) -> list[int]:
@@ -224,3 +225,17 @@ def test_a_sides_interval_stays_in_the_range_its_figure_can_take():
     stats = SeedStats((1, 2, 3, 4, 5), {"prefetch_accuracy": sides}, {})
     block = seeds_html(by_key["prefetch_accuracy"], stats, ("demand", "predictive"))
     assert "100.0%]" in block and "100.4%" not in block
+
+
+def test_cards_never_read_minus_zero():
+    """An interval on a card reads zero where its end rounds to it, and a whole-run slowdown
+    interval stays at or above 0 (it is useful work with unlimited memory over useful work)."""
+    iv = interval([0.0, 0.0, 0.0, 0.0, 1.0])
+    assert iv.lo is not None and -0.5 < iv.lo < 0
+    assert interval_text(iv, lambda v: f"{v:+,.0f}") == "+0 [+0, +1]"
+    slow = interval([0.01, 0.02, 3.0])
+    assert slow.lo is not None and slow.lo < 0
+    assert within(slow, SLOWDOWN).lo == 0.0
+    # A difference that shows as none is neither better nor worse.
+    assert _diff_text(1.0004, 1.0, SLOWDOWN) == ("+0.000×", "same")
+    assert _diff_text(1.0, 1.0006, SLOWDOWN) == ("+0.001×", "worse")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.figure_text import shown
 from engine.stats import Interval
 from webapp.runs import RunPair, RunSeries, coverage, whole_figure
 from webapp.seeds import SeedStats
@@ -72,7 +73,13 @@ ACCURACY = Metric(
 COVERAGE = Metric("coverage", "prefetch coverage", False, _pct, _pp, highest=1.0)
 # Slowdown's denominator (useful work with unlimited memory) is known for the whole run only.
 SLOWDOWN = Metric(
-    "slowdown", "slowdown (whole run)", True, _times, lambda d: f"{d:+.3f}×", follows_frame=False
+    "slowdown",
+    "slowdown (whole run)",
+    True,
+    _times,
+    lambda d: f"{d:+.3f}×",
+    follows_frame=False,
+    lowest=0.0,
 )
 METRICS = (FAULTS, STALL, ACCURACY, COVERAGE, SLOWDOWN)  # without lost time in the runs
 
@@ -152,7 +159,7 @@ def when_text(t_ms: float) -> str:
 
 
 def _cell(value: float | None, fmt: Callable[[float], str]) -> str:
-    return "–" if value is None else html.escape(fmt(float(value)))
+    return "–" if value is None else html.escape(shown(float(value), fmt))
 
 
 def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
@@ -161,8 +168,11 @@ def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
         return "–", "same"
     d = float(b) - float(a)
     better = d < 0 if m.lower_is_better else d > 0
-    cls = "same" if abs(d) < 1e-12 else ("better" if better else "worse")
-    return html.escape(m.diff_fmt(d)), cls
+    text = shown(d, m.diff_fmt)
+    # (a difference that shows as none reads the same, whichever side it leans to)
+    same = abs(d) < 1e-12 or text == m.diff_fmt(0.0)
+    cls = "same" if same else ("better" if better else "worse")
+    return html.escape(text), cls
 
 
 def cards_html(
@@ -220,9 +230,9 @@ def interval_text(iv: Interval | None, fmt: Callable[[float], str]) -> str:
     seed; minus signs as a reader writes them."""
     if iv is None:
         return "–"
-    text = fmt(iv.mean)
+    text = shown(iv.mean, fmt)
     if iv.lo is not None and iv.hi is not None:
-        text += f" [{fmt(iv.lo)}, {fmt(iv.hi)}]"
+        text += f" [{shown(iv.lo, fmt)}, {shown(iv.hi, fmt)}]"
     return text.replace("-", "−")
 
 

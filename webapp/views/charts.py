@@ -108,8 +108,9 @@ class CumulativeView:
 
 
 SLOWDOWN_TITLE = "slowdown per VM, log scale (1 = unlimited memory)"
-# A log axis has no 0: an interval whose lower end is below half the smallest bar or dot (or
-# below 0, as a t-interval over few seeds may be) is drawn from there; the hover has it whole.
+# A log axis has no 0: an interval whose lower end is below half the smallest bar or dot is
+# drawn from there; the hover has it whole, but from 0 where a t-interval over few seeds
+# reaches below (a slowdown never does).
 FLOOR_SHARE = 0.5
 
 
@@ -146,9 +147,10 @@ def slowdown_rows(
             bars["colour"].append(PANE_COLOURS[pane])
             bars["vm"].append(vm)
             if iv is not None and iv.lo is not None and iv.hi is not None:
-                bars["ci"].append(f"{iv.lo:.3f}× to {iv.hi:.3f}× over {iv.n} seeds")
+                lo = max(iv.lo, 0.0)  # a slowdown is never below 0 (cards.SLOWDOWN.lowest)
+                bars["ci"].append(f"{lo:.3f}× to {iv.hi:.3f}× over {iv.n} seeds")
                 whiskers["x"].append((vm, pane))
-                whiskers["lo"].append(iv.lo)
+                whiskers["lo"].append(lo)
                 whiskers["hi"].append(iv.hi)
             else:
                 bars["ci"].append("one seed so far")
