@@ -239,3 +239,4 @@ def test_cards_never_read_minus_zero():
     # A difference that shows as none is neither better nor worse.
     assert _diff_text(1.0004, 1.0, SLOWDOWN) == ("+0.000×", "same")
     assert _diff_text(1.0, 1.0006, SLOWDOWN) == ("+0.001×", "worse")
+    assert _diff_text(1.0006, 1.0, SLOWDOWN) == ("−0.001×", "better")  # the intervals' minus

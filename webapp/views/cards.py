@@ -159,7 +159,7 @@ def when_text(t_ms: float) -> str:
 
 
 def _cell(value: float | None, fmt: Callable[[float], str]) -> str:
-    return "–" if value is None else html.escape(shown(float(value), fmt))
+    return "–" if value is None else html.escape(shown(float(value), fmt).replace("-", "−"))
 
 
 def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
@@ -172,7 +172,7 @@ def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
     # (a difference that shows as none reads the same, whichever side it leans to)
     same = abs(d) < 1e-12 or text == m.diff_fmt(0.0)
     cls = "same" if same else ("better" if better else "worse")
-    return html.escape(text), cls
+    return html.escape(text.replace("-", "−")), cls  # (the minus of the intervals below)
 
 
 def cards_html(
