@@ -9,6 +9,7 @@ it. `create_trace_view(on_attach)` builds a fresh pair for each browser session:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColorBar, HoverTool, LinearColorMapper
+from bokeh.models import ColorBar, HoverTool, LinearColorMapper, NumeralTickFormatter
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
@@ -34,6 +35,7 @@ from engine.traces import FORMATS, detect_format, read_trace
 from engine.traces.compression import Source
 from webapp.doc_timers import LoopPoster
 from webapp.runner import Runner, SyncRunner, ThreadRunner
+from webapp.state import SCENARIO_DIR
 from webapp.views.text import PlainAlert, PlainText
 from webapp.views.upload_guard import UploadGuard
 
@@ -52,6 +54,9 @@ MAX_NAME_CHARS = 120  # of a file name quoted in a message
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger(__name__)
 
+# Real programs' traces that come with vmswap (scenarios/traces/README.md says how each was
+# captured): a visitor with no trace file at hand opens one of them as if uploaded.
+SHIPPED_DIR = SCENARIO_DIR / "traces"
 _OFFSET = re.compile(r"byte offset \d+")
 KNOWN_FORMATS = "text, LIRS, UCSD, lackey, CSV, oracleGeneral or .npz"
 # attach(workload): None when the chosen VM now replays it, else why not (words, for the page).
@@ -135,6 +140,7 @@ def heatmap_figure(heat: Heatmap | None) -> Any:
     fig.add_layout(ColorBar(color_mapper=mapper, title="log(1 + refs)"), "right")
     fig.add_tools(HoverTool(tooltips=[("reference", "$x{0,0}"), ("page rank", "$y{0,0}")]))
     fig.xaxis.axis_label = "reference"
+    fig.xaxis.formatter = NumeralTickFormatter(format="0,0")  # (not "6.000e+6")
     fig.yaxis.axis_label = "page (rank in address order)"
     return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
@@ -167,6 +173,11 @@ def expanded_bytes(path: Path, limit: int) -> int:
         while total <= limit and (chunk := src.read(1 << 20)):
             total += len(chunk)
     return total
+
+
+def shipped_traces() -> list[str]:
+    """The names of the traces that come with vmswap ("gzip", "sort", ...), in order."""
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.npz"))
 
 
 def display_name(filename: str | None) -> str:
@@ -315,6 +326,19 @@ class TraceState(param.Parameterized):
             page_shift=int(self.page_shift),
         )
 
+    def begin_shipped(self, name: str) -> Upload | None:
+        """`begin` for a trace that comes with vmswap (shipped_traces), read as .npz whatever
+        the Format says; None (with `error` set) for a name that is not one of them."""
+        shipped = shipped_traces()
+        if name not in shipped:
+            self.error = (
+                f"{display_name(name)}: not a trace that comes with vmswap; "
+                f"those are {', '.join(shipped)}."
+            )
+            return None
+        job = self.begin(f"{name}.npz", (SHIPPED_DIR / f"{name}.npz").read_bytes())
+        return None if job is None else dataclasses.replace(job, format="npz")
+
     def refuse_size(self, filename: str, size_bytes: int) -> None:
         """The browser kept back a file over the cap (see UploadGuard): say why."""
         self.error = too_large(display_name(filename), size_bytes)
@@ -420,6 +444,16 @@ class TraceView(pn.viewable.Viewer):
         self.file_input.param.watch(self._on_upload, "value")
         self.guard = UploadGuard(max_bytes=MAX_UPLOAD_BYTES)
         self.guard.param.watch(self._on_refused, "refused")
+        self.shipped = w.Select(
+            label="Or a real program's trace that comes with vmswap",
+            options=shipped_traces(),
+            css_classes=["vm-trace-shipped"],
+            width=210,
+        )
+        self.open_shipped = w.Button(
+            label="Open", css_classes=["vm-trace-open"], width=70, align="end"
+        )
+        self.open_shipped.on_click(self._on_open_shipped)
         self.attach_button = w.Button(
             label="Attach to VM",
             color="primary",
@@ -431,6 +465,7 @@ class TraceView(pn.viewable.Viewer):
             pn.pane.Markdown(f"#### Import a trace\n{limit}, CSV or .npz; gzip, xz or zstd."),
             self.file_input,
             self.guard,
+            pn.Row(self.shipped, self.open_shipped),
             w.Select.from_param(s.param.format, label="Format"),
             w.IntInput.from_param(s.param.page_shift, label="Page shift (ucsd, lackey)"),
             pn.pane.Markdown("#### Attach to a VM"),
@@ -473,13 +508,20 @@ class TraceView(pn.viewable.Viewer):
         name = self.file_input.filename
         if isinstance(name, list):
             name = name[0] if name else ""
-        job = self.state.begin(name or "trace", value)
+        self._parse(self.state.begin(name or "trace", value))
+
+    def _on_open_shipped(self, _event: Any) -> None:
+        self._parse(self.state.begin_shipped(str(self.shipped.value)))
+
+    def _parse(self, job: Upload | None) -> None:
+        """Parse a begun upload on the runner and show it when done (None: nothing to do,
+        `begin` said why)."""
         if job is None:
             return
         self._jobs += 1
         ticket = self._jobs
-        # The input is disabled, not the whole panel put in `loading`: the form stays usable.
-        self.file_input.disabled = True
+        # The inputs are disabled, not the whole panel put in `loading`: the form stays usable.
+        self.file_input.disabled = self.open_shipped.disabled = True
         shown, self.state.status = self.state.status, f"Reading {job.name}…"
         self.runner.submit(
             lambda: parse_upload(job), lambda done: self._parsed(ticket, shown, done)
@@ -488,7 +530,7 @@ class TraceView(pn.viewable.Viewer):
     def _parsed(self, ticket: int, shown: str, outcome: Loaded | str | BaseException) -> None:
         if ticket != self._jobs:
             return
-        self.file_input.disabled = False
+        self.file_input.disabled = self.open_shipped.disabled = False
         self.state.status = shown  # what is still on show, unless this upload replaces it
         self.state.finish(outcome)
 

@@ -308,3 +308,46 @@ def test_a_refused_attach_is_an_error_not_a_confirmation(app: Any) -> None:
         assert session.scenario.vms[0] is before
     finally:
         state.close()
+
+
+def test_a_shipped_trace_opens_as_an_upload_and_attaches() -> None:
+    """Each trace that comes with vmswap opens (read as .npz whatever the Format says) with
+    the figures its README gives, through the runner as an upload is; it attaches like one."""
+    got: list[dict[str, Any]] = []
+    runner = QueuedRunner()
+    view = TraceView(TraceState(lambda w: got.append(w) or None), runner=runner)
+    try:
+        assert view.shipped.options == ["gzip", "sort", "sqlite3", "xz"]
+        view.state.format = "lirs"  # (a shipped trace is an .npz whatever this says)
+        view.shipped.value = "sort"
+        view.open_shipped.clicks += 1
+        assert len(runner.jobs) == 1 and view.open_shipped.disabled
+        assert view.state.status == "Reading sort.npz…"
+        runner.run_all()
+        assert not view.open_shipped.disabled and view.state.error == ""
+        readme = (ROOT / "scenarios/traces/README.md").read_text()
+        row = next(line for line in readme.splitlines() if line.startswith("| `sort.npz`"))
+        refs, pages, writes = (c.strip() for c in row.split("|")[3:6])
+        assert view.state.status == (
+            f"sort.npz: {refs} references to {pages} distinct pages, {writes} writes; read as npz."
+        )
+        assert view.attach_button.disabled is False
+        assert view.state.attach() is not None and got[0]["path"] == view.state.saved
+        assert Path(view.state.saved).parent == view.state.upload_dir  # the session's copy
+    finally:
+        view.close()
+
+
+def test_a_name_not_shipped_is_refused_in_words() -> None:
+    """A name that is not one of the shipped traces (a forged widget value, a path) reads
+    nothing and says which names there are."""
+    state = TraceState()
+    try:
+        for name in ("../../etc/passwd", "gzip.npz", ""):
+            assert state.begin_shipped(name) is None
+            assert "not a trace that comes with vmswap; those are gzip, sort, sqlite3, xz" in (
+                state.error
+            )
+        assert not any(state.upload_dir.iterdir())
+    finally:
+        state.close()
