@@ -399,6 +399,19 @@ class SweepState(param.Parameterized):
         return buf
 
 
+# The tab's own words (no visitor's text in them): what a sweep is, before the first one.
+SWEEP_INTRO = (
+    "A **sweep** runs the base scenario once for every combination of its axes (each policy, "
+    "VM count, overcommit ratio, swap device and further axis) and each seed, on a Dask "
+    "cluster: this server's local worker processes, or a scheduler at an address. Runs done "
+    "before are not run again when a sweep is launched once more.\n\n"
+    "When it ends, its results show here: the **density** (the most VMs each policy runs "
+    "within the target slowdown, seed by seed), a heatmap of any metric over two axes, and "
+    'the table, to download as CSV or Parquet. A sweep file ("Sweep file") sets every field; '
+    '"Download sweep.toml" saves the form as one, for `vmswap sweep` on the command line.'
+)
+
+
 class SweepView(pn.viewable.Viewer):
     """The Sweep tab for one session's SweepState. Served, Launch checks the runs on the
     session's worker thread (`runner`): thousands of runs take seconds to expand."""
@@ -466,20 +479,34 @@ class SweepView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         heat = (s.param.heat_x, s.param.heat_y, s.param.heat_metric)
-        heat_controls = pn.Row(
+        self.heat_controls = heat_controls = pn.Row(
             w.Select.from_param(s.param.heat_x, label="x"),
             w.Select.from_param(s.param.heat_y, label="y"),
             w.Select.from_param(s.param.heat_metric, label="metric"),
         )
-        downloads = pn.Row(
+        self.downloads = downloads = pn.Row(
             w.FileDownload(callback=s.results_csv, filename="sweep-results.csv"),
             w.FileDownload(callback=s.results_parquet, filename="sweep-results.parquet"),
+        )
+        # What only results give meaning to (their axes, their table, their files) shows
+        # once there are results; before, a few lines say what a sweep does.
+        has_results = pn.bind(lambda f: f is not None, s.param.results)
+        for part in (heat_controls, self.table, downloads):
+            part.visible = has_results
+        self.intro = pn.pane.Markdown(
+            SWEEP_INTRO,
+            visible=pn.bind(lambda f: f is None, s.param.results),
+            css_classes=["vm-sweep-intro"],
+            sizing_mode="stretch_width",
         )
         self.results = pn.Column(
             PlainText(s.param.status, css_classes=["vm-sweep-status"]),
             progress,
             error,
-            w.FloatInput.from_param(s.param.target_slowdown, label="Target slowdown"),
+            self.intro,
+            w.FloatInput.from_param(
+                s.param.target_slowdown, label="Target slowdown", visible=has_results
+            ),
             pn.bind(density_figure, s.param.results, s.param.target_slowdown),
             heat_controls,
             pn.bind(heatmap_figure, s.param.results, *heat),

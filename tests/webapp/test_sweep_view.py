@@ -84,6 +84,9 @@ def test_a_launch_runs_on_a_local_cluster_and_fills_the_results() -> None:
     density and heatmap data and both downloads follow from it."""
     view = create_sweep_view()
     state = view.state
+    # Before any results: a few lines on what a sweep is, none of the results' own controls.
+    assert view.intro.visible and "**density**" in view.intro.object
+    assert not any(p.visible for p in (view.table, view.heat_controls, view.downloads))
     small_form(state)
     seen: list[int] = []
     state.param.watch(lambda e: seen.append(e.new), "done")
@@ -98,6 +101,8 @@ def test_a_launch_runs_on_a_local_cluster_and_fills_the_results() -> None:
         "run", "policy", "vm_count", "seed", "slowdown", "major_faults"
     ]  # fmt: skip
     assert state.heat_x == "policy" and state.heat_y == "vm_count"
+    assert not view.intro.visible
+    assert all(p.visible for p in (view.table, view.heat_controls, view.downloads))
 
     dens = density_data(frame, target_slowdown=1e6)
     assert set(dens["group"]) == {"demand", "demand:victims=random"}
