@@ -53,6 +53,7 @@ from engine.hotpath.slots import (
     V_PAGES_DONE,
 )
 from engine.hotpath.stream_fault import read_stream_ahead
+from engine.hotpath.trend_fault import read_trend_ahead
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
@@ -158,6 +159,10 @@ def run_references(
     victims: np.ndarray,
     ops: np.ndarray,
     op_pages: np.ndarray,
+    trend: np.ndarray,
+    trend_config: np.ndarray,
+    vm: int,
+    used_base: int,
 ) -> tuple[int, int, int]:
     """Run references rel[0:] (pages relative to vm_lo) from time t, one at a time, as step_one
     would, while t < t_end and the burst lasts. Returns (references done, time, why it
@@ -165,7 +170,9 @@ def run_references(
     major-faulted pages are appended to touched and majors (counts holds their lengths) for
     the policy's after_run; mark must be all False on entry and is left so. With scan_refs > 0
     a major fault reads the next scan_pages swapped pages of ahead[n : n + scan_refs] (the
-    stream from this reference on, rel's references and more) instead of a cluster. A fault
+    stream from this reference on, rel's references and more) instead of a cluster; with rows
+    in `trend` (engine.hotpath.trend_fault), VM vm's row picks them (Leap's trend), its
+    prefetched pages used so far being used_base plus what delta and this call count. A fault
     with no free frame reclaims here when `reclaim` allows (see direct_reclaim), making the
     kept list again when it runs short (remake_kept; Python keeps the list the kernel made
     from list_pages and list_keys, see window.run_window). evicted_for_prefetch
@@ -241,6 +248,12 @@ def run_references(
                         ahead, n, scan_refs, min(scan_pages, room), vm_lo, g, state,
                         last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
                         t, delta,
+                    )  # fmt: skip
+                elif trend.shape[0] > 0:  # Leap's trend of the VM's recent faults
+                    done, n_extra, service = read_trend_ahead(
+                        trend[vm], trend_config, g, used_base + delta[D_PREFETCH_USED] + n_used,
+                        vm_lo, vm_hi, room, state, last_use_ns, load_ns, ref_bit, device,
+                        busy_until, boundary_busy, lane, t, delta,
                     )  # fmt: skip
                 else:
                     if cluster > 1:  # (calls cost more than the rest of a fault: skip them)

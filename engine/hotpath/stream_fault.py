@@ -51,6 +51,30 @@ def read_stream_ahead(
             state[g] = PREFETCHED
             extra[n_extra] = g
             n_extra += 1
+    return read_along(
+        extra, n_extra, last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
+        t, delta,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def read_along(
+    extra: np.ndarray,
+    n_extra: int,
+    last_use_ns: np.ndarray,
+    load_ns: np.ndarray,
+    ref_bit: np.ndarray,
+    device: np.ndarray,
+    busy_until: np.ndarray,
+    boundary_busy: np.ndarray,
+    lane: int,
+    t: int,
+    delta: np.ndarray,
+) -> tuple[int, int, int]:
+    """A major fault's read on `lane` from t, with extra[:n_extra] (marked PREFETCHED by the
+    caller) read along, as `Machine.major_fault_bookkeeping` books them: they come in as
+    prefetched pages, untouched, when the read ends. Returns (when the read ends, n_extra,
+    the read's service time)."""
     start = max(t, busy_until[lane])
     service = demand_service_ns(device, boundary_busy, lane, start, 1 + n_extra)
     done = start + service

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
 from engine.hotpath import kernels as k
 from engine.hotpath import slots as sl
+from engine.hotpath.trend_fault import N_CONFIG
 
 if TYPE_CHECKING:
     from engine.machine import Machine
@@ -25,6 +27,9 @@ NO_PAGES = np.zeros(0, dtype=np.int64)
 NO_VMS = np.zeros(0, dtype=np.int16)
 NO_FLAGS = np.zeros(0, dtype=bool)
 NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
+# No Leap trend rows (engine.hotpath.trend_fault): the kernel reads no fault with them.
+NO_TREND = np.zeros((0, 0), dtype=np.int64)
+NO_TREND_CONFIG = np.zeros(N_CONFIG, dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
     np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES,
@@ -79,15 +84,23 @@ class Workspace:
         self.op_pages = np.empty(MAX_WRITES * self.batch, dtype=np.int64)
         # The policy's and the fault model's switches are fixed for a run.
         self.collect = wants_after_run(sim)
-        # Python decides a major fault when the policy picks its own readahead, when the vCPU
-        # yields its pCPU on a fault, and when the device may inject faults into the read.
+        # Python decides a major fault when the policy picks its own readahead (unless the
+        # kernel can: Leap's trend, below), when the vCPU yields its pCPU on a fault, and
+        # when the device may inject faults into the read.
+        own_read = not (
+            sim.yield_on_fault or sim.policy.vector_readahead or sim.faults.device_faults
+        )
+        trend = sim.policy.trend_fault_read() if own_read else None
+        self.trend, self.trend_config = trend if trend is not None else (NO_TREND, NO_TREND_CONFIG)
         self.python_on_major = bool(
-            sim.yield_on_fault or not sim.policy.vector_readahead or sim.faults.device_faults
+            sim.yield_on_fault
+            or (not sim.policy.vector_readahead and trend is None)
+            or sim.faults.device_faults
         )
         # Per VM (references scanned, most pages) of a policy's own fault read that the
         # kernel makes itself (engine.hotpath.stream_fault); (0, 0): Python decides it.
         self.stream_read = np.zeros((len(sim.pool.vm_pages), 2), dtype=np.int64)
-        if not (sim.yield_on_fault or sim.policy.vector_readahead or sim.faults.device_faults):
+        if own_read and trend is None:
             for vm in range(self.stream_read.shape[0]):
                 self.stream_read[vm] = sim.policy.stream_fault_read(vm)
         self.may_reclaim = not (sim.faults.device_faults or self.collect)
@@ -242,14 +255,17 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
     oldest = ws.oldest
     reclaim = reclaim_args(ws, sim.now_ns)
     vm_lo = ws.vm_lo[vm]
-    n, t_new, why = k.run_references(
+    # (numba's Dispatcher is typed with a fixed number of arguments, fewer than these)
+    kernel: Callable[..., tuple[int, int, int]] = k.run_references
+    n, t_new, why = kernel(
         rel, writes, vm_lo, vm_lo + vc.vm_pages, cpu, t, t_end, vc.burst_left_ns, sim.minor_ns,
         int(sim.ra_cluster[vm]), ws.python_on_major and scan_refs == 0, ahead, scan_refs,
         scan_pages,
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit,
         pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
-        collect, sim.mark, touched, majors, counts, *reclaim,
+        collect, sim.mark, touched, majors, counts, *reclaim, ws.trend, ws.trend_config, vm,
+        int(ws.counters.prefetch_used[vm]),
     )  # fmt: skip
     paging_state_out(sim, ws)
     if oldest is not None:

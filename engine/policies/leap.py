@@ -14,6 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import param
 
+from engine.hotpath.trend_fault import (
+    C_FIRST_WINDOW,
+    C_MAX_WINDOW,
+    N_CONFIG,
+    T_COUNT,
+    T_DELTAS,
+    T_HITS_SEEN,
+    T_LAST,
+    T_WINDOW,
+    trend_rows,
+)
 from engine.policies.demand import DemandPaging
 from engine.policies.registry import register
 from engine.settings import Section
@@ -78,42 +89,45 @@ class LeapPrefetcher(DemandPaging):
 
     def __init__(self, params: dict[str, Any], ctx: PolicyContext):
         super().__init__(params, ctx)
-        n = ctx.n_vms
         self.h_size = int(params.get("history", 32))
         self.splits = int(params.get("splits", 4))
         self.pw_max = int(params.get("max_window_pages", 8))
-        self.deltas = np.zeros((n, self.h_size), dtype=np.int64)  # a ring per VM
-        self.count = np.zeros(n, dtype=np.int64)
-        self.last_fault = np.full(n, -1, dtype=np.int64)
-        self.window = np.zeros(n, dtype=np.int64)
-        self.hits_seen = np.zeros(n, dtype=np.int64)
+        # Per VM one row (engine.hotpath.trend_fault: faults recorded, the last faulting page,
+        # the window, the hits seen, the ring of deltas), which the compiled executor's fault
+        # reads update too: the two paths work on the same figures.
+        self.rows = trend_rows(ctx.n_vms, self.h_size)
+        self.config = np.zeros(N_CONFIG, dtype=np.int64)
+        self.config[C_FIRST_WINDOW] = max(1, self.h_size // self.splits)
+        self.config[C_MAX_WINDOW] = self.pw_max
 
     def _history(self, vm: int) -> np.ndarray:
         """The VM's recorded deltas, oldest first."""
-        k = int(self.count[vm])
-        ring = self.deltas[vm]
+        row = self.rows[vm]
+        k = int(row[T_COUNT])
+        ring = row[T_DELTAS:]
         if k < self.h_size:
             return ring[:k]
         start = k % self.h_size
         return np.concatenate([ring[start:], ring[:start]])
 
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
-        last = int(self.last_fault[vm])
-        self.last_fault[vm] = page
+        row = self.rows[vm]
+        last = int(row[T_LAST])
+        row[T_LAST] = page
         if last >= 0:
-            self.deltas[vm, int(self.count[vm]) % self.h_size] = page - last
-            self.count[vm] += 1
+            row[T_DELTAS + int(row[T_COUNT]) % self.h_size] = page - last
+            row[T_COUNT] += 1
         trend = find_trend(self._history(vm), max(1, self.h_size // self.splits))
         # Leap's window: prefetch hits since the last fault decide its size.
         used = int(self.machine.counters.prefetch_used[vm])
-        hits, self.hits_seen[vm] = used - int(self.hits_seen[vm]), used
-        prev = int(self.window[vm])
+        hits, row[T_HITS_SEEN] = used - int(row[T_HITS_SEEN]), used
+        prev = int(row[T_WINDOW])
         if hits == 0:
             size = 1 if trend is not None and last >= 0 and page - last == trend else 0
         else:
             size = 1 << int(hits).bit_length()  # the power of two above hits
         size = max(min(size, self.pw_max), prev // 2)
-        self.window[vm] = size
+        row[T_WINDOW] = size
         if size == 0:
             return None
         if trend is not None and trend != 0:
@@ -122,3 +136,8 @@ class LeapPrefetcher(DemandPaging):
         base = int(self.machine.pool.base[vm])
         lo = base + (page - base) // size * size
         return np.arange(lo, lo + size, dtype=np.int64)
+
+    def trend_fault_read(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and settings with which the compiled executor makes fault_prefetch's
+        read itself (engine.hotpath.trend_fault)."""
+        return self.rows, self.config

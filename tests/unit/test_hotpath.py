@@ -39,7 +39,7 @@ def _interpreted(policy: str) -> dict:
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("policy", ["demand", "oracle", "predictive", "schedule-oracle"])
+@pytest.mark.parametrize("policy", ["demand", "oracle", "predictive", "schedule-oracle", "leap"])
 def test_interpreted_kernels_give_the_compiled_summary(policy: str) -> None:
     """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python and every figure is the same,
     for demand paging's and each policy's own kernels (their bit counts included)."""
@@ -107,6 +107,8 @@ def test_the_warm_module_compiles_every_kernel():
     restores = (*restores, "set_first_restore_size", "count_in_state")
     predictive = (*predictive, *(getattr(restore_sets, n) for n in restores))
     predictive = (*predictive, next_start.next_planned_starts)
+    # (the policies' own fault reads, stream_fault's and trend_fault's: compiled into
+    # run_references, their caller)
     for kernel in (
         k.run_references,
         k.clear_marks,

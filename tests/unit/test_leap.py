@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine.hotpath.trend_fault import trend_pages
 from engine.policies import validate_policy
 from engine.policies.leap import LeapPrefetcher, find_trend, majority
 from engine.scenario import from_dict
-from engine.simulator import Simulation
+from engine.simulator import Simulation, simulate
 
 
 def test_majority_is_more_than_half_or_none() -> None:
@@ -83,3 +86,50 @@ def test_on_a_scan_leap_prefetches_usefully() -> None:
     per_ref = c.major_faults.sum() / c.references.sum()
     assert per_ref < 0.5 * p.major_faults.sum() / p.references.sum()
     assert leap.policy.vector_readahead is False
+
+
+@given(
+    faults=st.lists(st.tuples(st.integers(0, 2999), st.integers(0, 3)), min_size=1, max_size=120),
+    history=st.sampled_from([2, 5, 32]),
+    splits=st.sampled_from([1, 4, 64]),
+    max_window=st.sampled_from([1, 8, 13]),
+)
+@settings(max_examples=60)
+def test_the_compiled_trend_picks_what_fault_prefetch_picks(
+    faults: list[tuple[int, int]], history: int, splits: int, max_window: int
+) -> None:
+    """The kernel's Leap (engine.hotpath.trend_fault.trend_pages) on a VM's row asks for the
+    same pages as the readable fault_prefetch, fault after fault, with prefetch hits coming
+    in between, and leaves the row as fault_prefetch leaves it."""
+    policy = {"history": history, "splits": splits, "max_window_pages": max_window}
+    sim = sim_for({"kind": "uniform", "pages": 3000}, **policy)
+    leap: LeapPrefetcher = sim.policy  # type: ignore[assignment]
+    rows, config = leap.trend_fault_read()
+    kernel_rows = rows.copy()
+    base = int(sim.pool.base[0])
+    out = np.empty(max_window, dtype=np.int64)
+    for page, hits in faults:
+        sim.counters.prefetch_used[0] += hits
+        used = int(sim.counters.prefetch_used[0])
+        n = trend_pages(kernel_rows[0], config, base + page, used, base, out)
+        want = leap.fault_prefetch(0, base + page, 0)
+        assert list(out[:n]) == ([] if want is None else list(want))
+        assert (kernel_rows == rows).all()
+
+
+def test_leaps_fault_reads_are_made_in_the_kernel() -> None:
+    """On a scan (a trend to follow) the compiled executor reads Leap's pages itself, never
+    asking fault_prefetch, and every figure is the per-reference model's."""
+    asked: list[int] = []
+    fast = sim_for({"kind": "scan", "pages": 1500, "write_fraction": 0.1})
+    ask = fast.policy.fault_prefetch
+
+    def counted(vm: int, page: int, now_ns: int) -> np.ndarray | None:
+        asked.append(page)
+        return ask(vm, page, now_ns)
+
+    fast.policy.fault_prefetch = counted  # type: ignore[method-assign]
+    got = fast.run()
+    assert fast.counters.prefetch_issued.sum() > 1000 and asked == []
+    ref = simulate(fast.scenario, {"name": "leap"}, executor="reference", record=False)
+    assert got.to_json() == ref.to_json()
