@@ -120,8 +120,8 @@ class CompiledPcpus:
                 pool.last_use_ns, pool.load_ns, pool.ref_bit,
                 pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
                 ws.scalars, ws.delta, *counters, ws.device, dev.busy_until, dev.boundary_busy,
-                ws.collect, m.mark, self.touched, self.majors, ws.counts, *NO_RECLAIM, ws.trend,
-                ws.trend_config,
+                ws.collect, m.mark, self.touched, self.majors, ws.counts, *NO_RECLAIM,
+                ws.fault_rows, ws.fault_config,
             )  # fmt: skip
             paging_state_out(m, ws)
             booked = stop + 1 if stop < p_to and table[stop, sp.W_READY] else stop

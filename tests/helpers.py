@@ -83,3 +83,17 @@ def fresh_python_json(code: str, *args: str) -> Any:
         timeout=600,
     )
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def fault_prefetch_asks(policy: Any) -> list[int]:
+    """The pages `policy.fault_prefetch` is asked about from now on (the method wrapped on
+    this instance): empty after a run whose major faults the compiled executor read itself."""
+    asked: list[int] = []
+    ask = policy.fault_prefetch
+
+    def counted(vm: int, page: int, now_ns: int) -> Any:
+        asked.append(page)
+        return ask(vm, page, now_ns)
+
+    policy.fault_prefetch = counted
+    return asked

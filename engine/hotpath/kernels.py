@@ -16,6 +16,7 @@ from numba import njit
 from engine.hotpath.device_time import demand_service_ns
 from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import direct_reclaim
+from engine.hotpath.row_fault import read_row_ahead
 from engine.hotpath.slots import (
     D_CPU_NS,
     D_FAULT_CPU_NS,
@@ -53,7 +54,6 @@ from engine.hotpath.slots import (
     V_PAGES_DONE,
 )
 from engine.hotpath.stream_fault import read_stream_ahead
-from engine.hotpath.trend_fault import read_trend_ahead
 from engine.page_states import CLEAN, DIRTY, PREFETCHED, READING, SWAPPED, UNTOUCHED, WRITING
 
 ANY_KEY = (1 << 63) - 1  # a list's before_ns that lets any of its pages be taken
@@ -159,8 +159,8 @@ def run_references(
     victims: np.ndarray,
     ops: np.ndarray,
     op_pages: np.ndarray,
-    trend: np.ndarray,
-    trend_config: np.ndarray,
+    fault_rows: np.ndarray,
+    fault_config: np.ndarray,
     vm: int,
     used_base: int,
 ) -> tuple[int, int, int]:
@@ -171,7 +171,8 @@ def run_references(
     the policy's after_run; mark must be all False on entry and is left so. With scan_refs > 0
     a major fault reads the next scan_pages swapped pages of ahead[n : n + scan_refs] (the
     stream from this reference on, rel's references and more) instead of a cluster; with rows
-    in `trend` (engine.hotpath.trend_fault), VM vm's row picks them (Leap's trend), its
+    in `fault_rows` (engine.hotpath.row_fault), VM vm's row picks them (Leap's trend, Linux's
+    adaptive window), its
     prefetched pages used so far being used_base plus what delta and this call count. A fault
     with no free frame reclaims here when `reclaim` allows (see direct_reclaim), making the
     kept list again when it runs short (remake_kept; Python keeps the list the kernel made
@@ -249,11 +250,12 @@ def run_references(
                         last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
                         t, delta,
                     )  # fmt: skip
-                elif trend.shape[0] > 0:  # Leap's trend of the VM's recent faults
-                    done, n_extra, service = read_trend_ahead(
-                        trend[vm], trend_config, g, used_base + delta[D_PREFETCH_USED] + n_used,
-                        vm_lo, vm_hi, room, state, last_use_ns, load_ns, ref_bit, device,
-                        busy_until, boundary_busy, lane, t, delta,
+                elif fault_rows.shape[0] > 0:  # the policy's own read, from the VM's row
+                    used = used_base + delta[D_PREFETCH_USED] + n_used
+                    done, n_extra, service = read_row_ahead(
+                        fault_rows[vm], fault_config, g, used, vm_lo, vm_hi, room, state,
+                        last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane, t,
+                        delta,
                     )  # fmt: skip
                 else:
                     if cluster > 1:  # (calls cost more than the rest of a fault: skip them)

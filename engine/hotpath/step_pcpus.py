@@ -109,8 +109,8 @@ def run_pcpus(
     victims: np.ndarray,
     ops: np.ndarray,
     op_pages: np.ndarray,
-    trend: np.ndarray,
-    trend_config: np.ndarray,
+    fault_rows: np.ndarray,
+    fault_config: np.ndarray,
 ) -> int:
     """Run pCPUs p_from, p_from + 1, ... before p_to (at most CHUNK), each one window (see
     the module's docstring); returns the first that needs Python (p_to: none). pCPU
@@ -150,7 +150,7 @@ def run_pcpus(
             load_ns, ref_bit, evicted_for_prefetch, scalars, delta, device, busy_until,
             boundary_busy, table[p, W_LANE], collect, mark, its_touched, its_majors, counts,
             reclaim, kept_pages, kept_keys, list_pages, list_keys, keys_now, vm_of, wasted,
-            refused, victims, ops, op_pages, trend, trend_config, vm, prefetch_used[vm],
+            refused, victims, ops, op_pages, fault_rows, fault_config, vm, prefetch_used[vm],
         )  # fmt: skip
         outcome[p, O_DONE], outcome[p, O_TIME_NS], outcome[p, O_WHY] = n, t, why
         outcome[p, O_TOUCHED], outcome[p, O_MAJORS] = counts[0], counts[1]

@@ -22,6 +22,7 @@ from engine.hotpath.device_time import dispatch_queued
 from engine.hotpath.kernels import run_references
 from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import evict_pages, reclaim_kept
+from engine.hotpath.row_config import N_CONFIG
 from engine.hotpath.slots import (
     D_STALL_NS,
     GO_ON,
@@ -51,7 +52,6 @@ from engine.hotpath.slots import (
     V_SEQ,
     WAIT_FOR_FRAME,
 )
-from engine.hotpath.trend_fault import N_CONFIG
 from engine.page_states import SWAPPED, WRITING
 
 # Status of a row of the write table.
@@ -353,8 +353,10 @@ def run_pcpu(
     t_stop = min(step_end_ns, slice_end[p])
     why = GO_ON
     no_pages = np.empty(0, dtype=np.int64)
-    no_trend = np.zeros((0, 0), dtype=np.int64)  # (a policy with Leap's trend runs no quiet step)
-    no_trend_config = np.zeros(N_CONFIG, dtype=np.int64)
+    no_fault_rows = np.zeros(
+        (0, 0), dtype=np.int64
+    )  # (a policy with its own fault read runs no quiet step)
+    no_fault_config = np.zeros(N_CONFIG, dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     while t < t_stop:
         pos, hi = stream[p, 7], stream[p, 8]
@@ -370,8 +372,8 @@ def run_pcpu(
             state, last_use_ns, load_ns, ref_bit, evicted_for_prefetch, scalars, deltas[vm],
             device, busy_until, boundary_busy, stream[p, 6], False, mark, no_pages, no_pages,
             counts, reclaim, kept_pages[head:end], kept_keys[head:end], list_pages, list_keys,
-            keys_now, vm_of, wasted, refused, victims, ops, op_pages, no_trend, no_trend_config,
-            vm, 0,
+            keys_now, vm_of, wasted, refused, victims, ops, op_pages, no_fault_rows,
+            no_fault_config, vm, 0,
         )  # fmt: skip
         stream[p, 7] += n
         stream[p, 4] -= n * cpu_ns

@@ -1,12 +1,11 @@
-"""Leap's fault read (engine.policies.leap) made inside the compiled executor: on a major fault
+"""Leap's fault read (engine.policies.leap) as the compiled executor makes it: on a major fault
 the VM's majority trend of recent fault deltas decides which pages come along, with no return
-to Python per fault.
+to Python per fault (engine.hotpath.row_fault reads them).
 
 A VM's Leap state is one int64 row (the columns below), so that Python's reference model
 (`LeapPrefetcher.fault_prefetch`) and this kernel work on the same figures: a fault either of
-them handles leaves the row as the other expects it. The pages chosen, their order, the window
-and the device time are exactly the reference model's (the policy contract's tests compare the
-two executors on every figure).
+them handles leaves the row as the other expects it. The pages chosen and their order are
+exactly the reference model's (tests/unit/test_leap.py compares them fault by fault).
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import numpy as np
 from numba import njit
 
 from engine.hotpath.oldest import bit_length
-from engine.hotpath.stream_fault import read_along
-from engine.page_states import PREFETCHED, SWAPPED
+from engine.hotpath.row_config import C_FIRST_WINDOW, C_MAX_WINDOW
 
 # Columns of a VM's row: faults recorded, the last faulting page (-1: none yet), the window
 # (pages read along at the last fault), the prefetch hits counted at the last fault, then the
@@ -26,10 +24,6 @@ T_LAST = 1
 T_WINDOW = 2
 T_HITS_SEEN = 3
 T_DELTAS = 4
-# Slots of the settings array: the first vote's size (history ÷ splits), the window's most.
-C_FIRST_WINDOW = 0
-C_MAX_WINDOW = 1
-N_CONFIG = 2
 
 
 def trend_rows(n_vms: int, history: int) -> np.ndarray:
@@ -109,44 +103,3 @@ def trend_pages(
         for i in range(size):
             out[i] = lo + i
     return size
-
-
-@njit(cache=True, nogil=True)
-def read_trend_ahead(
-    row: np.ndarray,
-    config: np.ndarray,
-    page: int,
-    used: int,
-    vm_lo: int,
-    vm_hi: int,
-    room: int,
-    state: np.ndarray,
-    last_use_ns: np.ndarray,
-    load_ns: np.ndarray,
-    ref_bit: np.ndarray,
-    device: np.ndarray,
-    busy_until: np.ndarray,
-    boundary_busy: np.ndarray,
-    lane: int,
-    t: int,
-    delta: np.ndarray,
-) -> tuple[int, int, int]:
-    """Read page (faulted) with the pages Leap asks for that are the VM's own, swapped and
-    not page itself, in Leap's order, at most `room` of them (`Machine.fault_extra_pages`
-    and the executor's cap). Returns (when the read ends, how many came along, the read's
-    service time)."""
-    extra = np.empty(config[C_MAX_WINDOW], dtype=np.int64)
-    n_asked = trend_pages(row, config, page, used, vm_lo, extra)
-    n_extra = 0
-    for i in range(n_asked):  # (Leap's pages are distinct: each is taken once)
-        if n_extra >= room:
-            break
-        g = extra[i]
-        if vm_lo <= g < vm_hi and g != page and state[g] == SWAPPED:
-            state[g] = PREFETCHED
-            extra[n_extra] = g
-            n_extra += 1
-    return read_along(
-        extra, n_extra, last_use_ns, load_ns, ref_bit, device, busy_until, boundary_busy, lane,
-        t, delta,
-    )  # fmt: skip

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.device import BACKGROUND_WRITE
+from engine.hotpath.adaptive_fault import next_window
 from engine.hotpath.lookahead import must_redraw
 from engine.mrc import fault_counts
 from engine.replay import POLICIES
@@ -99,6 +100,9 @@ def warm() -> float:
     # The oracle's _refresh asks must_redraw only of a window that its compiled calls did not
     # already move on, which a short run may never have: asked once here.
     must_redraw(0, 0, -1)
+    # Adaptive readahead's readable model asks next_window from Python (the kernel's reads
+    # have it compiled in): asked once here.
+    next_window(0, 1, 0, 8, 0)
     # The textbook replays and miss-ratio curves (`vmswap replay`, `vmswap mrc`).
     fault_counts(np.array([1, 2, 1, 3, 2, 1], dtype=np.int64), [1, 2], POLICIES)
     return time.perf_counter() - t0

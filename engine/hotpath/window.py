@@ -14,7 +14,7 @@ import numpy as np
 from engine.device import DEMAND_READ, WRITE_TO_FREE, Op
 from engine.hotpath import kernels as k
 from engine.hotpath import slots as sl
-from engine.hotpath.trend_fault import N_CONFIG
+from engine.hotpath.row_config import N_CONFIG
 
 if TYPE_CHECKING:
     from engine.machine import Machine
@@ -27,9 +27,9 @@ NO_PAGES = np.zeros(0, dtype=np.int64)
 NO_VMS = np.zeros(0, dtype=np.int16)
 NO_FLAGS = np.zeros(0, dtype=bool)
 NO_OPS = np.zeros((0, sl.N_OP_COLUMNS), dtype=np.int64)
-# No Leap trend rows (engine.hotpath.trend_fault): the kernel reads no fault with them.
-NO_TREND = np.zeros((0, 0), dtype=np.int64)
-NO_TREND_CONFIG = np.zeros(N_CONFIG, dtype=np.int64)
+# No rows of a policy's own fault read (engine.hotpath.row_fault): the kernel makes none.
+NO_FAULT_ROWS = np.zeros((0, 0), dtype=np.int64)
+NO_FAULT_CONFIG = np.zeros(N_CONFIG, dtype=np.int64)
 # Direct reclaim off: its settings say so, and its arrays are empty ones of the right types.
 NO_RECLAIM = (
     np.zeros(sl.N_RECLAIM, dtype=np.int64), NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES, NO_PAGES,
@@ -85,24 +85,25 @@ class Workspace:
         # The policy's and the fault model's switches are fixed for a run.
         self.collect = wants_after_run(sim)
         # Python decides a major fault when the policy picks its own readahead (unless the
-        # kernel can: Leap's trend, below), when the vCPU yields its pCPU on a fault, and
+        # kernel can, from the policy's rows), when the vCPU yields its pCPU on a fault, and
         # when the device may inject faults into the read.
-        own_read = not (
-            sim.yield_on_fault or sim.policy.vector_readahead or sim.faults.device_faults
+        policy = sim.policy
+        own_read = not (sim.yield_on_fault or policy.vector_readahead or sim.faults.device_faults)
+        rows = policy.row_fault_read() if own_read else None
+        self.fault_rows, self.fault_config = (
+            rows if rows is not None else (NO_FAULT_ROWS, NO_FAULT_CONFIG)
         )
-        trend = sim.policy.trend_fault_read() if own_read else None
-        self.trend, self.trend_config = trend if trend is not None else (NO_TREND, NO_TREND_CONFIG)
         self.python_on_major = bool(
             sim.yield_on_fault
-            or (not sim.policy.vector_readahead and trend is None)
+            or (not policy.vector_readahead and rows is None)
             or sim.faults.device_faults
         )
         # Per VM (references scanned, most pages) of a policy's own fault read that the
         # kernel makes itself (engine.hotpath.stream_fault); (0, 0): Python decides it.
         self.stream_read = np.zeros((len(sim.pool.vm_pages), 2), dtype=np.int64)
-        if own_read and trend is None:
+        if own_read and rows is None:
             for vm in range(self.stream_read.shape[0]):
-                self.stream_read[vm] = sim.policy.stream_fault_read(vm)
+                self.stream_read[vm] = policy.stream_fault_read(vm)
         self.may_reclaim = not (sim.faults.device_faults or self.collect)
         # The kept list (one object for the run: its pages change, not its identity), with
         # direct reclaim's settings that do not change either.
@@ -264,7 +265,7 @@ def run_window(sim: Machine, vc: VCpu, pcpu: int, t: int, t_end: int) -> tuple[i
         pool.state, pool.last_use_ns, pool.load_ns, pool.ref_bit,
         pool.evicted_for_prefetch if pool.any_evicted_for_prefetch else NO_FLAGS,
         scalars, delta, device, dev.busy_until, dev.boundary_busy, dev.lane_of(pcpu),
-        collect, sim.mark, touched, majors, counts, *reclaim, ws.trend, ws.trend_config, vm,
+        collect, sim.mark, touched, majors, counts, *reclaim, ws.fault_rows, ws.fault_config, vm,
         int(ws.counters.prefetch_used[vm]),
     )  # fmt: skip
     paging_state_out(sim, ws)

@@ -21,8 +21,8 @@ class Policy:
     - `readahead_cluster(vm)`: pages read with a demand fault, aligned cluster (1: none).
     - `fault_prefetch(vm, page, now_ns)`: extra pages to read on a major fault (Leap-like);
       only consulted when `vector_readahead` is False; `stream_fault_read(vm)` and
-      `trend_fault_read()` say when the compiled executor can compute that answer itself
-      (the stream's next swapped pages; Leap's trend).
+      `row_fault_read()` say when the compiled executor can compute that answer itself
+      (the stream's next swapped pages; Leap's trend, Linux's adaptive window).
     - `on_step(now_ns, step_end_ns)`: called at each step boundary; may prefetch or evict
       through `self.machine.prefetch(...)` / `self.machine.evict(...)`.
     - `on_dispatch`, `on_deschedule`: scheduler events. `ready(vcpu, now_ns)`: dispatch gating.
@@ -73,10 +73,10 @@ class Policy:
         the compiled executor then reads them itself. (0, 0): ask fault_prefetch."""
         return 0, 0
 
-    def trend_fault_read(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, settings) when fault_prefetch is Leap's majority trend kept in those rows
-        (engine.hotpath.trend_fault): the compiled executor then reads its pages itself.
-        None: ask fault_prefetch."""
+    def row_fault_read(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rows, settings) when fault_prefetch is computed from per-VM rows of integers the
+        compiled executor can read and update too (engine.hotpath.row_fault: Leap's trend,
+        Linux's adaptive window): it then reads the pages itself. None: ask fault_prefetch."""
         return None
 
     def on_step(self, now_ns: int, step_end_ns: int) -> None:

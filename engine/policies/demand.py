@@ -86,6 +86,13 @@ class DemandPaging(Policy):
         """The fixed block (or none) the compiled executor reads with each fault."""
         return 1 if self.params.get("readahead", "fixed") == "off" else self.max_cluster
 
+    def row_fault_read(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Adaptive readahead's rows and settings, with which the compiled executor makes
+        fault_prefetch's read itself (engine.hotpath.row_fault); None without it."""
+        if self.adaptive is None:
+            return None
+        return self.adaptive.rows, self.adaptive.config
+
     def fault_prefetch(self, vm: int, page: int, now_ns: int) -> np.ndarray | None:
         """Adaptive readahead: the aligned block of the window Linux would choose now."""
         if self.adaptive is None:

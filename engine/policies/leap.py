@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import param
 
+from engine.hotpath.row_config import C_FIRST_WINDOW, C_KIND, C_MAX_WINDOW, N_CONFIG, ROW_LEAP
 from engine.hotpath.trend_fault import (
-    C_FIRST_WINDOW,
-    C_MAX_WINDOW,
-    N_CONFIG,
     T_COUNT,
     T_DELTAS,
     T_HITS_SEEN,
@@ -97,6 +95,7 @@ class LeapPrefetcher(DemandPaging):
         # reads update too: the two paths work on the same figures.
         self.rows = trend_rows(ctx.n_vms, self.h_size)
         self.config = np.zeros(N_CONFIG, dtype=np.int64)
+        self.config[C_KIND] = ROW_LEAP
         self.config[C_FIRST_WINDOW] = max(1, self.h_size // self.splits)
         self.config[C_MAX_WINDOW] = self.pw_max
 
@@ -137,7 +136,7 @@ class LeapPrefetcher(DemandPaging):
         lo = base + (page - base) // size * size
         return np.arange(lo, lo + size, dtype=np.int64)
 
-    def trend_fault_read(self) -> tuple[np.ndarray, np.ndarray]:
+    def row_fault_read(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows and settings with which the compiled executor makes fault_prefetch's
-        read itself (engine.hotpath.trend_fault)."""
+        read itself (engine.hotpath.row_fault)."""
         return self.rows, self.config

@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
+# `__swapin_nr_pages`, compiled: the executor's own fault reads use it too.
+from engine.hotpath.adaptive_fault import (
+    A_HITS_SEEN,
+    A_PREV_OFFSET,
+    A_PREV_WIN,
+    next_window,
+    window_rows,
+)
+from engine.hotpath.row_config import C_KIND, C_MAX_WINDOW, N_CONFIG, ROW_ADAPTIVE
 
-def next_window(prev_offset: int, offset: int, hits: int, max_pages: int, prev_win: int) -> int:
-    """`__swapin_nr_pages`: pages to read around `offset`.
-
-    hits + 2, rounded up to a power of two of at least 4; with no hits, 2 pages if the fault
-    is next to the previous one and 1 otherwise; never above max_pages, and never below half
-    the previous window (it does not shrink too fast)."""
-    pages = hits + 2
-    if pages == 2:
-        if offset != prev_offset + 1 and offset != prev_offset - 1:
-            pages = 1
-    else:
-        roundup = 4
-        while roundup < pages:
-            roundup <<= 1
-        pages = roundup
-    pages = min(pages, max_pages)
-    return max(pages, prev_win // 2)
+__all__ = ["AdaptiveWindow", "aligned_block", "next_window"]
 
 
 class AdaptiveWindow:
@@ -38,28 +31,33 @@ class AdaptiveWindow:
 
     Hits are readahead pages found by a later touch (the engine's `prefetch_used` counter
     moves exactly then). The previous offset is remembered only from faults that found no
-    hits, as the kernel does."""
+    hits, as the kernel does. Each VM's figures are one row of `rows`
+    (engine.hotpath.adaptive_fault), which the compiled executor's fault reads update too."""
 
     def __init__(self, n_vms: int, page_cluster: int):
         self.max_pages = 1 << page_cluster
-        self.prev_offset = np.zeros(n_vms, dtype=np.int64)
-        self.prev_win = np.zeros(n_vms, dtype=np.int64)
-        self.hits_seen = np.zeros(n_vms, dtype=np.int64)
-        self.windows: list[list[int]] = [[] for _ in range(n_vms)]  # each fault's window
+        self.rows = window_rows(n_vms)
+        self.config = np.zeros(N_CONFIG, dtype=np.int64)  # for the compiled reads
+        self.config[C_KIND] = ROW_ADAPTIVE
+        self.config[C_MAX_WINDOW] = self.max_pages
+        # Each fault's window as this model saw it (the faults the compiled executor reads
+        # itself are not listed: tests/unit/test_readahead.py runs the per-reference model).
+        self.windows: list[list[int]] = [[] for _ in range(n_vms)]
 
     def pages(self, vm: int, offset: int, used_so_far: int) -> int:
         """The window for a fault of vm at swap offset `offset` (pages within the VM),
         given the VM's readahead pages used so far."""
         if self.max_pages <= 1:
             return 1
-        hits = used_so_far - int(self.hits_seen[vm])
-        self.hits_seen[vm] = used_so_far
-        win = next_window(
-            int(self.prev_offset[vm]), offset, hits, self.max_pages, int(self.prev_win[vm])
+        row = self.rows[vm]
+        hits = used_so_far - int(row[A_HITS_SEEN])
+        row[A_HITS_SEEN] = used_so_far
+        win = int(
+            next_window(int(row[A_PREV_OFFSET]), offset, hits, self.max_pages, int(row[A_PREV_WIN]))
         )
         if not hits:
-            self.prev_offset[vm] = offset
-        self.prev_win[vm] = win
+            row[A_PREV_OFFSET] = offset
+        row[A_PREV_WIN] = win
         self.windows[vm].append(win)
         return win
 

@@ -39,8 +39,13 @@ def _interpreted(policy: str) -> dict:
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("policy", ["demand", "oracle", "predictive", "schedule-oracle", "leap"])
-def test_interpreted_kernels_give_the_compiled_summary(policy: str) -> None:
+ADAPTIVE = {"name": "demand", "readahead": "adaptive"}
+
+
+@pytest.mark.parametrize(
+    "policy", ["demand", "oracle", "predictive", "schedule-oracle", "leap", ADAPTIVE]
+)
+def test_interpreted_kernels_give_the_compiled_summary(policy: str | dict) -> None:
     """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python and every figure is the same,
     for demand paging's and each policy's own kernels (their bit counts included)."""
     compiled = simulate(small_scenario(duration_ms=30.0), policy, record=False)
@@ -52,6 +57,7 @@ def test_the_warm_module_compiles_every_kernel():
     """After engine.hotpath.warm every kernel the executor, the step loop, reclaim, the streams
     and the oracle call has a compiled signature."""
     from engine.hotpath import (
+        adaptive_fault,
         clock,
         device_time,
         fewest_writes,
@@ -89,6 +95,8 @@ def test_the_warm_module_compiles_every_kernel():
     # (grows_strictly: compiled into plan_prefetch)
     # (lookahead.link_window: draw_window's reference, off the run path)
     oracle = (*oracle, lookahead.draw_window, lookahead.must_redraw, lookahead.coarse_shift)
+    # (adaptive_fault.next_window: asked from Python by the readable model of readahead)
+    streams = (*streams, adaptive_fault.next_window)
     oracle = (*oracle, time_maps.build_time_maps)
     oracle = (*oracle, time_maps.measure_rates, time_maps.slot_offsets)
     plans = ("reach_horizon", "plan_prefetch", "read_ops", "settle_ahead", "forget_ahead")

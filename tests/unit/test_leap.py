@@ -13,6 +13,7 @@ from engine.policies import validate_policy
 from engine.policies.leap import LeapPrefetcher, find_trend, majority
 from engine.scenario import from_dict
 from engine.simulator import Simulation, simulate
+from tests.helpers import fault_prefetch_asks
 
 
 def test_majority_is_more_than_half_or_none() -> None:
@@ -104,7 +105,7 @@ def test_the_compiled_trend_picks_what_fault_prefetch_picks(
     policy = {"history": history, "splits": splits, "max_window_pages": max_window}
     sim = sim_for({"kind": "uniform", "pages": 3000}, **policy)
     leap: LeapPrefetcher = sim.policy  # type: ignore[assignment]
-    rows, config = leap.trend_fault_read()
+    rows, config = leap.row_fault_read()
     kernel_rows = rows.copy()
     base = int(sim.pool.base[0])
     out = np.empty(max_window, dtype=np.int64)
@@ -120,15 +121,8 @@ def test_the_compiled_trend_picks_what_fault_prefetch_picks(
 def test_leaps_fault_reads_are_made_in_the_kernel() -> None:
     """On a scan (a trend to follow) the compiled executor reads Leap's pages itself, never
     asking fault_prefetch, and every figure is the per-reference model's."""
-    asked: list[int] = []
     fast = sim_for({"kind": "scan", "pages": 1500, "write_fraction": 0.1})
-    ask = fast.policy.fault_prefetch
-
-    def counted(vm: int, page: int, now_ns: int) -> np.ndarray | None:
-        asked.append(page)
-        return ask(vm, page, now_ns)
-
-    fast.policy.fault_prefetch = counted  # type: ignore[method-assign]
+    asked = fault_prefetch_asks(fast.policy)
     got = fast.run()
     assert fast.counters.prefetch_issued.sum() > 1000 and asked == []
     ref = simulate(fast.scenario, {"name": "leap"}, executor="reference", record=False)

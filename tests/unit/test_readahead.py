@@ -6,11 +6,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine import from_dict
+from engine import from_dict, simulate
+from engine.hotpath.adaptive_fault import window_pages
 from engine.policies import validate_policy
 from engine.policies.readahead import AdaptiveWindow, aligned_block, next_window
 from engine.simulator import Simulation
+from tests.helpers import fault_prefetch_asks
 
 
 @pytest.mark.parametrize(
@@ -67,8 +71,10 @@ def _one_vm(workload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _windows(workload: dict[str, Any], readahead: str = "adaptive") -> tuple[list[int], Any]:
+    """Each fault's window and the counters, from the per-reference model (the compiled
+    executor makes the same reads, test_the_kernels_reads_are_the_models, but lists none)."""
     policy = validate_policy({"name": "demand", "readahead": readahead})
-    sim = Simulation(from_dict(_one_vm(workload)), policy, record=False)
+    sim = Simulation(from_dict(_one_vm(workload)), policy, record=False, executor="reference")
     sim.run(until=sim.end_ns)
     adaptive = sim.policy.adaptive  # type: ignore[attr-defined]
     return (adaptive.windows[0] if adaptive else []), sim.counters
@@ -101,3 +107,46 @@ def test_adaptive_is_not_off():
     _, off = _windows(SCAN, "off")
     assert int(adaptive.prefetch_used[0]) > 1000 and int(off.prefetch_used[0]) == 0
     assert int(adaptive.references[0]) > 1.5 * int(off.references[0])
+
+
+@given(
+    faults=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 9)), min_size=1, max_size=80),
+    page_cluster=st.sampled_from([0, 1, 3, 4]),
+)
+@settings(max_examples=60)
+def test_the_compiled_window_asks_for_what_fault_prefetch_asks_for(
+    faults: list[tuple[int, int]], page_cluster: int
+) -> None:
+    """engine.hotpath.adaptive_fault.window_pages on a VM's row asks for the same pages as
+    DemandPaging.fault_prefetch, fault after fault with readahead hits in between, and
+    leaves the row as the model leaves it."""
+    policy = validate_policy(
+        {"name": "demand", "readahead": "adaptive", "page_cluster": page_cluster}
+    )
+    sim = Simulation(from_dict(_one_vm(RANDOM)), policy, record=False)
+    demand = sim.policy
+    rows, config = demand.row_fault_read()  # type: ignore[misc]
+    kernel_rows = rows.copy()
+    base = int(sim.pool.base[0])
+    out = np.empty(max(1, 1 << page_cluster), dtype=np.int64)
+    for offset, hits in faults:
+        sim.counters.prefetch_used[0] += hits
+        used = int(sim.counters.prefetch_used[0])
+        n = window_pages(kernel_rows[0], config, base + offset, used, base, out)
+        want = demand.fault_prefetch(0, base + offset, 0)
+        assert list(out[:n]) == ([] if want is None else list(want))
+        assert (kernel_rows == rows).all()
+
+
+@pytest.mark.parametrize("workload", [SCAN, RANDOM])
+def test_the_kernels_reads_are_the_models(workload: dict[str, Any]) -> None:
+    """Adaptive readahead's faults stay in the compiled executor (fault_prefetch is never
+    asked) and every figure is the per-reference model's."""
+    policy = validate_policy({"name": "demand", "readahead": "adaptive"})
+    scenario = from_dict(_one_vm(workload))
+    fast = Simulation(scenario, policy, record=False)
+    asked = fault_prefetch_asks(fast.policy)
+    got = fast.run()
+    assert fast.counters.major_faults.sum() > 100 and asked == []
+    ref = simulate(scenario, policy, executor="reference", record=False)
+    assert got.to_json() == ref.to_json()

@@ -81,9 +81,11 @@ def _markdown_calls(tree: ast.AST) -> list[ast.Call]:
 
 def _written_here(node: ast.expr, constants: set[str]) -> bool:
     """A string literal, or an f-string of literals and module-level UPPER_CASE constants
-    (and local names bound only to such f-strings: `limit` in the Traces tab)."""
+    (and names bound to such text: `limit` in the Traces tab, SWEEP_INTRO)."""
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str)
+    if isinstance(node, ast.Name):
+        return node.id in constants
     if isinstance(node, ast.JoinedStr):
         return all(
             isinstance(v, ast.Constant)
@@ -103,7 +105,7 @@ def test_markdown_panes_carry_only_text_written_here() -> None:
     found = []
     for path in sorted((ROOT / "webapp").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        ours = {  # local names assigned an f-string of constants
+        ours = {  # names assigned text written here (a literal, an f-string of constants)
             t.id
             for n in ast.walk(tree)
             if isinstance(n, ast.Assign) and _written_here(n.value, set())
