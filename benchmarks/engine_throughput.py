@@ -9,15 +9,17 @@ in this run: `vmswap run scenarios/nvme_8vm_2x.toml` (its unlimited-memory basel
 here against the same command at commit a244ee5 (checked out into a temporary git worktree; both
 run today's file, so both simulate the same host, each with its own model of it),
 the oracle's time over demand paging's on that scenario (and the time of its decisions replayed
-through the same engine path, choosing nothing: benchmarks/oracle_replay.py), and the peak
-memory of a 64 GiB host running 32 VMs of 4 GiB each (in a child process, ru_maxrss).
+through the same engine path, choosing nothing: benchmarks/oracle_replay.py), Leap's and
+adaptive readahead's time over demand's there (their faults read in the compiled executor),
+and the peak memory of a 64 GiB host running 32 VMs of 4 GiB each (in a child process,
+ru_maxrss).
 
 The three contenders run in interleaved rounds (`--rounds`, default 3) and each keeps its best
 time, as timeit does: another process on the machine slows a round, never speeds one up.
 `--clock cpu` times the three in this process's CPU time instead (when the machine is shared:
 it leaves out the time another process held the CPU). The later figures are wall time always.
 Usage: python benchmarks/engine_throughput.py [--rounds N] [--clock wall|cpu]
-    [--only vmswap-run|oracle]
+    [--only vmswap-run|oracle|fault-reads]
 """
 
 from __future__ import annotations
@@ -264,6 +266,23 @@ def print_oracle(rounds: int) -> None:
     )
 
 
+def print_fault_reads(rounds: int) -> None:
+    """The policies whose major faults read their own pages, over demand paging's time on
+    nvme_8vm_2x: Leap's trend and Linux's adaptive window, both read inside the compiled
+    executor (engine/hotpath/row_fault.py), where a return to Python per fault made them
+    8-14x demand's."""
+    scenario = load_scenario(ROOT / EIGHT_VM)
+    simulate(scenario, "demand", record=False)  # baseline cached, kernels warm
+    demand_s = best_of(rounds, lambda: simulate(scenario, "demand", record=False))
+    adaptive = {"name": "demand", "readahead": "adaptive"}
+    for label, policy in (("leap", "leap"), ("adaptive readahead", adaptive)):
+        secs = best_of(rounds, lambda p=policy: simulate(scenario, p, record=False))
+        print(
+            f"{label + ' / demand':31s} {secs / demand_s:7.2f}x  "
+            f"({secs:.2f} s against {demand_s:.2f} s)"
+        )
+
+
 def eight_vm_rate() -> tuple[float, int, float]:
     """The scenario's own run, recording included; and, apart, its unlimited-memory baseline
     (which `simulate` also runs, once per scenario, for slowdown)."""
@@ -314,11 +333,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["vmswap-run", "oracle"],
+        choices=["vmswap-run", "oracle", "fault-reads"],
         default=None,
         help="measure one figure alone: vmswap-run is `vmswap run` here against "
         + OLD_COMMIT
-        + "; oracle is the oracle's time over demand's, and its decisions replayed",
+        + "; oracle is the oracle's time over demand's, and its decisions replayed; "
+        + "fault-reads is Leap's and adaptive readahead's over demand's",
     )
     args = parser.parse_args()
     rounds = max(1, args.rounds)
@@ -327,6 +347,9 @@ def main() -> None:
         return
     if args.only == "oracle":
         print_oracle(rounds)
+        return
+    if args.only == "fault-reads":
+        print_fault_reads(rounds)
         return
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -379,6 +402,7 @@ def main() -> None:
     )
     print_against_old(rounds)
     print_oracle(rounds)
+    print_fault_reads(rounds)
     peak_gib, secs, refs_big = big_host_peak()
     print(
         f"64 GiB host, 32 VMs x 4 GiB     peak memory {peak_gib:.2f} GiB (target < 2), "
