@@ -269,8 +269,8 @@ def print_oracle(rounds: int) -> None:
 def print_fault_reads(rounds: int) -> None:
     """The policies whose major faults read their own pages, over demand paging's time on
     nvme_8vm_2x: Leap's trend and Linux's adaptive window, both read inside the compiled
-    executor (engine/hotpath/row_fault.py), where a return to Python per fault made them
-    8-14x demand's."""
+    executor (engine/hotpath/row_fault.py) and its quiet steps, where a return to Python per
+    fault made them 11-14x demand's."""
     scenario = load_scenario(ROOT / EIGHT_VM)
     simulate(scenario, "demand", record=False)  # baseline cached, kernels warm
     demand_s = best_of(rounds, lambda: simulate(scenario, "demand", record=False))

@@ -86,7 +86,8 @@ MIN_WINDOW = 1024  # references a call hands each vCPU at least (bar the time or
 def may_run_quiet(sim: Simulation) -> bool:
     """Whether the run's fixed settings allow quiet steps at all: the compiled executor, a
     policy that does nothing at a boundary (`quiet_boundary`, no on_step of its own, the
-    aligned readahead cluster), no injected device fault. (QuietSteps checks the kernel's
+    aligned readahead cluster or a fault read the kernel makes from the policy's rows), no
+    injected device fault. (QuietSteps checks the kernel's
     workspace when the run starts.)"""
     if sim.run_vcpu is not run_fast or sim.unlimited or sim.machine.faults.device_faults:
         return False
@@ -94,7 +95,7 @@ def may_run_quiet(sim: Simulation) -> bool:
     return bool(
         getattr(policy, "quiet_boundary", False)
         and type(policy).on_step is Policy.on_step
-        and policy.vector_readahead
+        and (policy.vector_readahead or policy.row_fault_read() is not None)
     )
 
 
@@ -311,6 +312,7 @@ class QuietSteps:
             m.mark, ws.reclaim, self.kept_pages, self.kept_keys, ws.list_pages, ws.list_keys,
             getattr(pool, oldest.key), pool.vm_of, c.prefetch_wasted, c.swap_full_refused_pages,
             c.swap_out_pages, ws.victims, self.ops, self.op_cls, self.op_status, self.op_pages,
+            ws.fault_rows, ws.fault_config, c.prefetch_used,
         )  # fmt: skip
         paging_state_out(m, ws)
         for name, column in zip(sl.DELTA_COUNTERS, self.deltas.T, strict=True):

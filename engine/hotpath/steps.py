@@ -22,7 +22,6 @@ from engine.hotpath.device_time import dispatch_queued
 from engine.hotpath.kernels import run_references
 from engine.hotpath.oldest import TOO_WIDE, oldest_pages
 from engine.hotpath.reclaim import evict_pages, reclaim_kept
-from engine.hotpath.row_config import N_CONFIG
 from engine.hotpath.slots import (
     D_STALL_NS,
     GO_ON,
@@ -339,6 +338,9 @@ def run_pcpu(
     swap_out: np.ndarray,
     pages_done: np.ndarray,
     ops_done: np.ndarray,
+    fault_rows: np.ndarray,
+    fault_config: np.ndarray,
+    prefetch_used: np.ndarray,
 ) -> bool:
     """Simulation._run_pcpu of pCPU p through the step, its vCPU's references run by the
     kernel (and its waits for a write, as run_fast makes them); False where Python must go
@@ -353,10 +355,6 @@ def run_pcpu(
     t_stop = min(step_end_ns, slice_end[p])
     why = GO_ON
     no_pages = np.empty(0, dtype=np.int64)
-    no_fault_rows = np.zeros(
-        (0, 0), dtype=np.int64
-    )  # (a policy with its own fault read runs no quiet step)
-    no_fault_config = np.zeros(N_CONFIG, dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     while t < t_stop:
         pos, hi = stream[p, 7], stream[p, 8]
@@ -372,8 +370,8 @@ def run_pcpu(
             state, last_use_ns, load_ns, ref_bit, evicted_for_prefetch, scalars, deltas[vm],
             device, busy_until, boundary_busy, stream[p, 6], False, mark, no_pages, no_pages,
             counts, reclaim, kept_pages[head:end], kept_keys[head:end], list_pages, list_keys,
-            keys_now, vm_of, wasted, refused, victims, ops, op_pages, no_fault_rows,
-            no_fault_config, vm, 0,
+            keys_now, vm_of, wasted, refused, victims, ops, op_pages, fault_rows, fault_config,
+            vm, prefetch_used[vm],
         )  # fmt: skip
         stream[p, 7] += n
         stream[p, 4] -= n * cpu_ns
@@ -456,10 +454,15 @@ def run_steps(
     op_cls: np.ndarray,
     op_status: np.ndarray,
     op_pages: np.ndarray,
+    fault_rows: np.ndarray,
+    fault_config: np.ndarray,
+    prefetch_used: np.ndarray,
 ) -> None:
     """Run steps from where[Q_T] until one Python must run (see the module's docstring);
     where says where it stopped. Each pCPU's vCPU (vcpu_of[p], -1: idle) runs the references
-    refs[stream[p, 7]:stream[p, 8]] (pages relative to its VM) with writes alike."""
+    refs[stream[p, 7]:stream[p, 8]] (pages relative to its VM) with writes alike. With rows
+    in fault_rows a major fault reads the pages they pick (engine.hotpath.row_fault), the VM's
+    prefetched pages used so far being prefetch_used (as at the call) plus deltas' count."""
     step_ns, stop_ns, end_ns = clock[C_STEP_NS], clock[C_STOP_NS], clock[C_END_NS]
     t_step = where[Q_T]
     where[Q_PCPU] = -1
@@ -491,7 +494,8 @@ def run_steps(
                 writes, state, last_use_ns, load_ns, ref_bit, evicted_for_prefetch, scalars,
                 deltas, device, busy_until, boundary_busy, mark, reclaim, kept_pages, kept_keys,
                 list_pages, list_keys, keys_now, vm_of, wasted, refused, victims, ops, op_cls,
-                op_status, op_pages, swap_out, pages_done, ops_done,
+                op_status, op_pages, swap_out, pages_done, ops_done, fault_rows, fault_config,
+                prefetch_used,
             ):  # fmt: skip
                 where[Q_PCPU] = p
                 return

@@ -57,6 +57,9 @@ def _figures(sim: Simulation) -> str:
         {"policy": {"name": "demand", "victims": "fifo", "readahead": "off"}},
         {"scheduler": {"kind": "rr", "slice_ms": 20.0}, "recording": {"frame_ms": 30.0}},
         {"host": {"memory_mib": 3, "low_watermark_pct": 1.0, "high_watermark_pct": 2.0}},
+        # Faults that read the policy's own pages, from its rows (engine.hotpath.row_fault).
+        {"policy": {"name": "leap"}},
+        {"policy": {"name": "demand", "readahead": "adaptive"}},
     ],
 )
 def test_quiet_steps_give_what_step_gives(over: dict[str, Any]) -> None:
