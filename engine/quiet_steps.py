@@ -87,8 +87,7 @@ def may_run_quiet(sim: Simulation) -> bool:
     """Whether the run's fixed settings allow quiet steps at all: the compiled executor, a
     policy that does nothing at a boundary (`quiet_boundary`, no on_step of its own, the
     aligned readahead cluster or a fault read the kernel makes from the policy's rows), no
-    injected device fault. (QuietSteps checks the kernel's
-    workspace when the run starts.)"""
+    injected device fault. (QuietSteps checks the kernel's workspace when the run starts.)"""
     if sim.run_vcpu is not run_fast or sim.unlimited or sim.machine.faults.device_faults:
         return False
     policy = sim.policy

@@ -172,8 +172,8 @@ def run_references(
     a major fault reads the next scan_pages swapped pages of ahead[n : n + scan_refs] (the
     stream from this reference on, rel's references and more) instead of a cluster; with rows
     in `fault_rows` (engine.hotpath.row_fault), VM vm's row picks them (Leap's trend, Linux's
-    adaptive window), its
-    prefetched pages used so far being used_base plus what delta and this call count. A fault
+    adaptive window), its prefetched pages used so far being used_base plus what delta and
+    this call count. A fault
     with no free frame reclaims here when `reclaim` allows (see direct_reclaim), making the
     kept list again when it runs short (remake_kept; Python keeps the list the kernel made
     from list_pages and list_keys, see window.run_window). evicted_for_prefetch
