@@ -227,6 +227,7 @@ class Loaded:
     format: str
     heat: Heatmap
     mrc: Curve
+    detected: bool = False  # its format was detected (Format "auto" when it was begun)
 
 
 def parse_upload(job: Upload) -> Loaded | str:
@@ -262,7 +263,10 @@ def parse_upload(job: Upload) -> Loaded | str:
         return f"{job.name}: cannot read this file as a trace ({type(exc).__name__})."
     finally:
         job.raw.unlink(missing_ok=True)
-    return Loaded(job.name, job.saved, len(trace), int(trace.writes.sum()), trace.format, heat, mrc)
+    return Loaded(
+        job.name, job.saved, len(trace), int(trace.writes.sum()), trace.format, heat, mrc,
+        detected=job.format == "auto",
+    )  # fmt: skip
 
 
 class TraceState(param.Parameterized):
@@ -354,7 +358,9 @@ class TraceState(param.Parameterized):
                 error=outcome, status="", heat=None, mrc=None, saved="", detected="", trace_name=""
             )
             return False
-        how = "auto-detected as" if self.format == "auto" else "read as"
+        # (as it was read: the Format may have changed meanwhile, and a shipped trace is an
+        # .npz whatever the Format says)
+        how = "auto-detected as" if outcome.detected else "read as"
         self.status = (
             f"{outcome.name}: {outcome.references:,} references to "
             f"{outcome.heat.distinct_pages:,} distinct pages, {outcome.writes:,} writes; "

@@ -318,11 +318,12 @@ def test_a_shipped_trace_opens_as_an_upload_and_attaches() -> None:
     view = TraceView(TraceState(lambda w: got.append(w) or None), runner=runner)
     try:
         assert view.shipped.options == ["gzip", "sort", "sqlite3", "xz"]
-        view.state.format = "lirs"  # (a shipped trace is an .npz whatever this says)
+        view.state.format = "auto"  # (a shipped trace is an .npz whatever this says)
         view.shipped.value = "sort"
         view.open_shipped.clicks += 1
         assert len(runner.jobs) == 1 and view.open_shipped.disabled
         assert view.state.status == "Reading sort.npz…"
+        view.state.format = "lirs"  # changed while it is read: the status says how it was
         runner.run_all()
         assert not view.open_shipped.disabled and view.state.error == ""
         readme = (ROOT / "scenarios/traces/README.md").read_text()
