@@ -96,7 +96,7 @@ class LeapPrefetcher(DemandPaging):
         self.rows = trend_rows(ctx.n_vms, self.h_size)
         self.config = np.zeros(N_CONFIG, dtype=np.int64)
         self.config[C_KIND] = ROW_LEAP
-        self.config[C_FIRST_WINDOW] = max(1, self.h_size // self.splits)
+        self.config[C_FIRST_WINDOW] = self.first_window = max(1, self.h_size // self.splits)
         self.config[C_MAX_WINDOW] = self.pw_max
 
     def _history(self, vm: int) -> np.ndarray:
@@ -116,7 +116,7 @@ class LeapPrefetcher(DemandPaging):
         if last >= 0:
             row[T_DELTAS + int(row[T_COUNT]) % self.h_size] = page - last
             row[T_COUNT] += 1
-        trend = find_trend(self._history(vm), max(1, self.h_size // self.splits))
+        trend = find_trend(self._history(vm), self.first_window)
         # Leap's window: prefetch hits since the last fault decide its size.
         used = int(self.machine.counters.prefetch_used[vm])
         hits, row[T_HITS_SEEN] = used - int(row[T_HITS_SEEN]), used

@@ -158,8 +158,14 @@ def when_text(t_ms: float) -> str:
     return f"{t_ms:,.0f} ms" if t_ms < 1000 else f"{t_ms / 1000:,.2f} s"
 
 
+def read_as(value: float, fmt: Callable[[float], str]) -> str:
+    """value in fmt as a reader writes it: no sign before a zero (engine.figure_text.shown),
+    and a minus sign, not a hyphen."""
+    return shown(value, fmt).replace("-", "−")
+
+
 def _cell(value: float | None, fmt: Callable[[float], str]) -> str:
-    return "–" if value is None else html.escape(shown(float(value), fmt).replace("-", "−"))
+    return "–" if value is None else html.escape(read_as(float(value), fmt))
 
 
 def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
@@ -168,11 +174,11 @@ def _diff(a: float | None, b: float | None, m: Metric) -> tuple[str, str]:
         return "–", "same"
     d = float(b) - float(a)
     better = d < 0 if m.lower_is_better else d > 0
-    text = shown(d, m.diff_fmt)
+    text = read_as(d, m.diff_fmt)
     # (a difference that shows as none reads the same, whichever side it leans to)
-    same = abs(d) < 1e-12 or text == m.diff_fmt(0.0)
+    same = abs(d) < 1e-12 or text == read_as(0.0, m.diff_fmt)
     cls = "same" if same else ("better" if better else "worse")
-    return html.escape(text.replace("-", "−")), cls  # (the minus of the intervals below)
+    return html.escape(text), cls
 
 
 def cards_html(
@@ -230,10 +236,10 @@ def interval_text(iv: Interval | None, fmt: Callable[[float], str]) -> str:
     seed; minus signs as a reader writes them."""
     if iv is None:
         return "–"
-    text = shown(iv.mean, fmt)
+    text = read_as(iv.mean, fmt)
     if iv.lo is not None and iv.hi is not None:
-        text += f" [{shown(iv.lo, fmt)}, {shown(iv.hi, fmt)}]"
-    return text.replace("-", "−")
+        text += f" [{read_as(iv.lo, fmt)}, {read_as(iv.hi, fmt)}]"
+    return text
 
 
 def within(iv: Interval | None, m: Metric) -> Interval | None:

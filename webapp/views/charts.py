@@ -9,6 +9,7 @@ from bokeh.plotting import figure
 
 from webapp.runs import RunPair, RunSeries
 from webapp.seeds import SeedStats
+from webapp.views.cards import SLOWDOWN, within
 from webapp.views.palette import PANE_COLOURS
 from webapp.views.sync import ColumnSync
 
@@ -147,7 +148,7 @@ def slowdown_rows(
             bars["colour"].append(PANE_COLOURS[pane])
             bars["vm"].append(vm)
             if iv is not None and iv.lo is not None and iv.hi is not None:
-                lo = max(iv.lo, 0.0)  # a slowdown is never below 0 (cards.SLOWDOWN.lowest)
+                lo = within(iv, SLOWDOWN).lo  # (from 0: a slowdown is never below)
                 bars["ci"].append(f"{lo:.3f}× to {iv.hi:.3f}× over {iv.n} seeds")
                 whiskers["x"].append((vm, pane))
                 whiskers["lo"].append(lo)
